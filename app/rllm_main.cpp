@@ -1,0 +1,52 @@
+// rllm: the command-line face of R-LLM Viewer's engine.
+
+#include "app/CliSupport.h"
+#include "app/Commands.h"
+#include "core/Error.h"
+
+#include <functional>
+#include <iostream>
+#include <map>
+
+namespace {
+
+const char* kUsage = R"(Usage: rllm COMMAND [ARGS...]
+
+Commands:
+  info PATH      describe an image, DICOM folder or MedMNIST .npz archive
+
+Run 'rllm COMMAND --help' for a command's options.
+Exit status: 0 success, 1 runtime error (bad file, ...), 2 usage error.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace rllm::cli;
+    const std::map<std::string, std::function<int(const std::vector<std::string>&)>> commands = {
+        {"info", runInfo},
+    };
+    if (argc < 2) {
+        std::cerr << kUsage;
+        return kUsageError;
+    }
+    const std::string name = argv[1];
+    if (name == "--help" || name == "-h" || name == "help") {
+        std::cout << kUsage;
+        return kOk;
+    }
+    auto command = commands.find(name);
+    if (command == commands.end()) {
+        std::cerr << "rllm: unknown command '" << name << "'\n\n" << kUsage;
+        return kUsageError;
+    }
+    try {
+        return command->second(std::vector<std::string>(argv + 2, argv + argc));
+    } catch (const UsageError& e) {
+        std::cerr << "rllm " << name << ": " << e.what() << "\n";
+        return kUsageError;
+    } catch (const std::exception& e) {
+        std::cerr << "rllm " << name << ": error: " << e.what() << "\n";
+        return kRuntimeError;
+    }
+}

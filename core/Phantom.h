@@ -1,0 +1,25 @@
+#pragma once
+// Synthetic phantoms the project generates itself for the embedded demo and
+// for tests: a body ellipse in CT-like units with one round lesion at a known
+// position. They are labelled synthetic; they are not patient data.
+
+#include "core/Volume.h"
+
+#include <array>
+#include <cstdint>
+
+namespace rllm {
+
+struct Phantom {
+    Volume image;       // Hounsfield-like units: air -1000, tissue ~40, lesion ~140
+    Volume lesionMask;  // 1 inside the lesion, 0 elsewhere, same grid as image
+    std::array<double, 3> lesionCenter{0, 0, 0};  // voxel index
+    double lesionRadius = 0;                      // voxels
+};
+
+// `size` pixels square (2D) or cubed (3D). The seed drives the noise and the
+// lesion position, so a seed always gives the same phantom.
+Phantom makePhantom2D(int size = 128, uint32_t seed = 1);
+Phantom makePhantom3D(int size = 64, uint32_t seed = 1);
+
+}  // namespace rllm

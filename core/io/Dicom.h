@@ -1,0 +1,43 @@
+#pragma once
+// DICOM through DCMTK: single files (also multi-frame), and folders holding
+// one or more series. Compressed transfer syntaxes are decoded with DCMTK's
+// JPEG, JPEG-LS and RLE codecs; JPEG 2000, which DCMTK cannot decode without
+// a commercial module, goes through ITK's GDCM reader.
+
+#include "core/Volume.h"
+
+#include <string>
+#include <vector>
+
+namespace rllm {
+
+struct DicomSeriesInfo {
+    std::string seriesInstanceUid;
+    std::string seriesDescription;
+    std::string seriesNumber;
+    std::string modality;
+    std::string patientName;
+    std::string patientId;
+    std::string studyDescription;
+    std::string studyDate;
+    std::vector<std::string> files;  // every file of the series, unsorted
+    int64_t imageCount = 0;          // frames over all files
+};
+
+// True when the file starts like DICOM Part 10 ("DICM" after the preamble).
+bool looksLikeDicomFile(const std::string& path);
+
+// Every series under `folder` (recursively), by SeriesInstanceUID, with the
+// display fields of its first file. Files that are not DICOM images are skipped.
+// Throws FileError when the folder holds no DICOM image at all.
+std::vector<DicomSeriesInfo> scanDicomFolder(const std::string& folder);
+
+// One file; multi-frame files become a volume with one slice per frame.
+Volume readDicomFile(const std::string& path);
+
+// One series, slices sorted by ImagePositionPatient projected on the slice
+// normal. Refuses series of mixed size or orientation, duplicate positions,
+// irregular spacing (a missing slice) and gantry tilt, saying which.
+Volume readDicomSeries(const DicomSeriesInfo& series);
+
+}  // namespace rllm
