@@ -46,28 +46,22 @@ SliceImage extractSlice(const Volume& volume, SliceAxis axis, int64_t index) {
     float* out = slice.values.data();
     for (int row = 0; row < slice.height; ++row) {
         for (int col = 0; col < slice.width; ++col) {
-            int64_t x = 0, y = 0, z = 0;
-            switch (axis) {
-                case SliceAxis::Z:
-                    x = col;
-                    y = row;
-                    z = index;
-                    break;
-                case SliceAxis::Y:
-                    x = col;
-                    y = index;
-                    z = size[2] - 1 - row;
-                    break;
-                case SliceAxis::X:
-                    x = index;
-                    y = col;
-                    z = size[2] - 1 - row;
-                    break;
-            }
+            const auto [x, y, z] = sliceToVoxel(volume, axis, index, col, row);
             for (int k = 0; k < c; ++k) *out++ = volume.at(x, y, z, k);
         }
     }
     return slice;
+}
+
+std::array<int64_t, 3> sliceToVoxel(const Volume& volume, SliceAxis axis, int64_t index, int column,
+                                    int row) {
+    const int64_t lastZ = volume.size()[2] - 1;
+    switch (axis) {
+        case SliceAxis::Z: return {column, row, index};
+        case SliceAxis::Y: return {column, index, lastZ - row};
+        case SliceAxis::X: return {index, column, lastZ - row};
+    }
+    return {0, 0, 0};
 }
 
 std::vector<uint8_t> applyWindow(const SliceImage& slice, double center, double width) {

@@ -1,6 +1,7 @@
 #pragma once
 // Cutting 2D slices out of a Volume and mapping them to 8-bit display values.
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -27,6 +28,10 @@ int64_t sliceCount(const Volume& volume, SliceAxis axis);
 // (row 0 is the last slice) so that head-first axial stacks show head up.
 // Throws rllm::Error when index is out of range.
 SliceImage extractSlice(const Volume& volume, SliceAxis axis, int64_t index);
+
+// The voxel shown at (column, row) of slice `index` across `axis`.
+std::array<int64_t, 3> sliceToVoxel(const Volume& volume, SliceAxis axis, int64_t index, int column,
+                                    int row);
 
 // The DICOM linear VOI function (PS3.3 C.11.2.1.2) onto 0..255, applied to
 // every component. width <= 0 is treated as the smallest positive width.
