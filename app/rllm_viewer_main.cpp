@@ -20,10 +20,11 @@ int main(int argc, char** argv) {
     parser.setApplicationDescription(
         "R-LLM Viewer: medical images in 2D and 3D. Not for diagnostic use.");
     parser.addHelpOption();
-    parser.addPositionalArgument("path", "Image file, DICOM folder or MedMNIST .npz to open.", "[PATH]");
+    parser.addPositionalArgument("path", "Image file, DICOM folder or MedMNIST .npz to open.",
+                                 "[PATH]");
     QCommandLineOption demo("demo", "Open the embedded demo (a synthetic 3D phantom).");
-    QCommandLineOption screenshot("screenshot", "Render the window, write it as PNG to PATH and exit.",
-                                  "PATH");
+    QCommandLineOption screenshot("screenshot",
+                                  "Render the window, write it as PNG to PATH and exit.", "PATH");
     parser.addOption(demo);
     parser.addOption(screenshot);
     parser.process(app);
@@ -44,8 +45,10 @@ int main(int argc, char** argv) {
         // Let the window lay out and the views paint once before grabbing.
         QTimer::singleShot(500, &app, [&] {
             const bool saved = window.saveScreenshot(target);
-            if (!saved) std::cerr << "rllm-viewer: " << window.lastError().toStdString() << "\n";
-            else if (!opened) std::cerr << "rllm-viewer: " << window.lastError().toStdString() << "\n";
+            if (!saved)
+                std::cerr << "rllm-viewer: " << window.lastError().toStdString() << "\n";
+            else if (!opened)
+                std::cerr << "rllm-viewer: " << window.lastError().toStdString() << "\n";
             app.exit(saved && opened ? 0 : 1);
         });
     }

@@ -57,9 +57,12 @@ std::array<int64_t, 3> sliceToVoxel(const Volume& volume, SliceAxis axis, int64_
                                     int row) {
     const int64_t lastZ = volume.size()[2] - 1;
     switch (axis) {
-        case SliceAxis::Z: return {column, row, index};
-        case SliceAxis::Y: return {column, index, lastZ - row};
-        case SliceAxis::X: return {index, column, lastZ - row};
+        case SliceAxis::Z:
+            return {column, row, index};
+        case SliceAxis::Y:
+            return {column, index, lastZ - row};
+        case SliceAxis::X:
+            return {index, column, lastZ - row};
     }
     return {0, 0, 0};
 }

@@ -22,7 +22,7 @@ class VolumeView3D;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
-public:
+  public:
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
@@ -39,11 +39,11 @@ public:
     SliceView* sliceView() const { return sliceView_; }
     VolumeView3D* volumeView() const { return volumeView_; }
 
-protected:
+  protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
 
-private:
+  private:
     void buildMenus();
     void showVolume(std::shared_ptr<const Volume> volume, const QString& title);
     void showError(const QString& message);

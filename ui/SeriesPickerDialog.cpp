@@ -21,12 +21,10 @@ SeriesPickerDialog::SeriesPickerDialog(const std::vector<DicomSeriesInfo>& serie
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     for (int row = 0; row < static_cast<int>(series.size()); ++row) {
         const DicomSeriesInfo& s = series[row];
-        const QStringList cells = {QString::fromStdString(s.patientName),
-                                   QString::fromStdString(s.studyDescription),
-                                   QString::fromStdString(s.seriesDescription),
-                                   QString::fromStdString(s.seriesNumber),
-                                   QString::fromStdString(s.modality),
-                                   QString::number(s.imageCount)};
+        const QStringList cells = {
+            QString::fromStdString(s.patientName),       QString::fromStdString(s.studyDescription),
+            QString::fromStdString(s.seriesDescription), QString::fromStdString(s.seriesNumber),
+            QString::fromStdString(s.modality),          QString::number(s.imageCount)};
         for (int col = 0; col < cells.size(); ++col)
             table_->setItem(row, col, new QTableWidgetItem(cells[col]));
         uids_.push_back(s.seriesInstanceUid);

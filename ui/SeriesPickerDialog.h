@@ -15,11 +15,11 @@ struct DicomSeriesInfo;
 
 class SeriesPickerDialog : public QDialog {
     Q_OBJECT
-public:
+  public:
     SeriesPickerDialog(const std::vector<DicomSeriesInfo>& series, QWidget* parent = nullptr);
     std::string selectedSeriesUid() const;
 
-private:
+  private:
     QTableWidget* table_ = nullptr;
     std::vector<std::string> uids_;
 };

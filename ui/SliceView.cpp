@@ -110,7 +110,8 @@ void SliceView::paintEvent(QPaintEvent*) {
     painter.fillRect(rect(), Qt::black);
     if (image_.isNull()) {
         painter.setPen(QColor(150, 150, 150));
-        painter.drawText(rect(), Qt::AlignCenter, tr("No image loaded\nFile > Open, or drop a file here"));
+        painter.drawText(rect(), Qt::AlignCenter,
+                         tr("No image loaded\nFile > Open, or drop a file here"));
         return;
     }
     painter.setRenderHint(QPainter::SmoothPixmapTransform, zoom_ < 1.0);
@@ -170,14 +171,19 @@ void SliceView::mouseMoveEvent(QMouseEvent* event) {
             pan_ = dragPan_ + delta;
             update();
             break;
-        case Drag::None: break;
+        case Drag::None:
+            break;
     }
     reportCursor(event->position());
 }
 
-void SliceView::mouseReleaseEvent(QMouseEvent*) { drag_ = Drag::None; }
+void SliceView::mouseReleaseEvent(QMouseEvent*) {
+    drag_ = Drag::None;
+}
 
-void SliceView::mouseDoubleClickEvent(QMouseEvent*) { resetView(); }
+void SliceView::mouseDoubleClickEvent(QMouseEvent*) {
+    resetView();
+}
 
 void SliceView::reportCursor(const QPointF& position) {
     const QRectF area = imageRect();
@@ -185,16 +191,25 @@ void SliceView::reportCursor(const QPointF& position) {
         emit cursorInfo({});
         return;
     }
-    const int col = std::clamp(static_cast<int>((position.x() - area.left()) / area.width() * sliceData_.width), 0, sliceData_.width - 1);
-    const int row = std::clamp(static_cast<int>((position.y() - area.top()) / area.height() * sliceData_.height), 0, sliceData_.height - 1);
+    const int col =
+        std::clamp(static_cast<int>((position.x() - area.left()) / area.width() * sliceData_.width),
+                   0, sliceData_.width - 1);
+    const int row = std::clamp(
+        static_cast<int>((position.y() - area.top()) / area.height() * sliceData_.height), 0,
+        sliceData_.height - 1);
     const auto [x, y, z] = sliceToVoxel(*volume_, axis_, slice_, col, row);
     QString value;
     for (int c = 0; c < volume_->components(); ++c)
         value += (c ? " " : "") + QString::number(volume_->at(x, y, z, c), 'g', 6);
     auto p = volume_->geometry().indexToPhysical({double(x), double(y), double(z)});
     emit cursorInfo(tr("voxel (%1, %2, %3) = %4   at (%5, %6, %7) mm")
-                        .arg(x).arg(y).arg(z).arg(value)
-                        .arg(p[0], 0, 'f', 1).arg(p[1], 0, 'f', 1).arg(p[2], 0, 'f', 1));
+                        .arg(x)
+                        .arg(y)
+                        .arg(z)
+                        .arg(value)
+                        .arg(p[0], 0, 'f', 1)
+                        .arg(p[1], 0, 'f', 1)
+                        .arg(p[2], 0, 'f', 1));
 }
 
 }  // namespace rllm

@@ -23,7 +23,7 @@ class Volume;
 
 class SliceView : public QWidget {
     Q_OBJECT
-public:
+  public:
     explicit SliceView(QWidget* parent = nullptr);
     ~SliceView() override;
 
@@ -44,13 +44,13 @@ public:
 
     QSize sizeHint() const override { return {512, 512}; }
 
-signals:
+  signals:
     void sliceChanged(qint64 index);
     void windowChanged(double center, double width);
     // Voxel under the cursor, as "x y z = value", or empty when outside the image.
     void cursorInfo(const QString& text);
 
-protected:
+  protected:
     void paintEvent(QPaintEvent* event) override;
     void wheelEvent(QWheelEvent* event) override;
     void mousePressEvent(QMouseEvent* event) override;
@@ -58,7 +58,7 @@ protected:
     void mouseReleaseEvent(QMouseEvent* event) override;
     void mouseDoubleClickEvent(QMouseEvent* event) override;
 
-private:
+  private:
     void rebuildImage();
     QRectF imageRect() const;  // where the slice lands in widget coordinates
     void reportCursor(const QPointF& position);

@@ -64,7 +64,9 @@ VolumeView3D::VolumeView3D(QWidget* parent) : VtkOpenGLWidget(parent), scene_(ne
 
 VolumeView3D::~VolumeView3D() = default;
 
-bool VolumeView3D::hasVolume() const { return scene_->volume != nullptr; }
+bool VolumeView3D::hasVolume() const {
+    return scene_->volume != nullptr;
+}
 
 void VolumeView3D::clear() {
     if (scene_->prop) renderer()->RemoveViewProp(scene_->prop);

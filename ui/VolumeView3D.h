@@ -14,7 +14,7 @@ class Volume;
 
 class VolumeView3D : public VtkOpenGLWidget {
     Q_OBJECT
-public:
+  public:
     explicit VolumeView3D(QWidget* parent = nullptr);
     ~VolumeView3D() override;
 
@@ -22,7 +22,7 @@ public:
     void clear();
     bool hasVolume() const;
 
-private:
+  private:
     struct Scene;
     std::unique_ptr<Scene> scene_;
 };

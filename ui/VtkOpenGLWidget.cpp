@@ -87,8 +87,12 @@ VtkOpenGLWidget::~VtkOpenGLWidget() {
     doneCurrent();
 }
 
-vtkRenderer* VtkOpenGLWidget::renderer() const { return d->renderer; }
-vtkGenericOpenGLRenderWindow* VtkOpenGLWidget::renderWindow() const { return d->window; }
+vtkRenderer* VtkOpenGLWidget::renderer() const {
+    return d->renderer;
+}
+vtkGenericOpenGLRenderWindow* VtkOpenGLWidget::renderWindow() const {
+    return d->window;
+}
 
 void VtkOpenGLWidget::setDefaultSurfaceFormat() {
     QSurfaceFormat format;
@@ -168,10 +172,17 @@ void setEventPosition(vtkGenericRenderWindowInteractor* interactor, QWidget* wid
 void VtkOpenGLWidget::mousePressEvent(QMouseEvent* event) {
     setEventPosition(d->interactor, this, event->position(), event->modifiers());
     switch (event->button()) {
-        case Qt::LeftButton: d->interactor->InvokeEvent(vtkCommand::LeftButtonPressEvent); break;
-        case Qt::RightButton: d->interactor->InvokeEvent(vtkCommand::RightButtonPressEvent); break;
-        case Qt::MiddleButton: d->interactor->InvokeEvent(vtkCommand::MiddleButtonPressEvent); break;
-        default: break;
+        case Qt::LeftButton:
+            d->interactor->InvokeEvent(vtkCommand::LeftButtonPressEvent);
+            break;
+        case Qt::RightButton:
+            d->interactor->InvokeEvent(vtkCommand::RightButtonPressEvent);
+            break;
+        case Qt::MiddleButton:
+            d->interactor->InvokeEvent(vtkCommand::MiddleButtonPressEvent);
+            break;
+        default:
+            break;
     }
     event->accept();
 }
@@ -179,10 +190,17 @@ void VtkOpenGLWidget::mousePressEvent(QMouseEvent* event) {
 void VtkOpenGLWidget::mouseReleaseEvent(QMouseEvent* event) {
     setEventPosition(d->interactor, this, event->position(), event->modifiers());
     switch (event->button()) {
-        case Qt::LeftButton: d->interactor->InvokeEvent(vtkCommand::LeftButtonReleaseEvent); break;
-        case Qt::RightButton: d->interactor->InvokeEvent(vtkCommand::RightButtonReleaseEvent); break;
-        case Qt::MiddleButton: d->interactor->InvokeEvent(vtkCommand::MiddleButtonReleaseEvent); break;
-        default: break;
+        case Qt::LeftButton:
+            d->interactor->InvokeEvent(vtkCommand::LeftButtonReleaseEvent);
+            break;
+        case Qt::RightButton:
+            d->interactor->InvokeEvent(vtkCommand::RightButtonReleaseEvent);
+            break;
+        case Qt::MiddleButton:
+            d->interactor->InvokeEvent(vtkCommand::MiddleButtonReleaseEvent);
+            break;
+        default:
+            break;
     }
     event->accept();
 }

@@ -19,7 +19,7 @@ namespace rllm {
 
 class VtkOpenGLWidget : public QOpenGLWidget {
     Q_OBJECT
-public:
+  public:
     explicit VtkOpenGLWidget(QWidget* parent = nullptr);
     ~VtkOpenGLWidget() override;
 
@@ -29,7 +29,7 @@ public:
     // The surface format VTK needs; set it as Qt's default before QApplication exists.
     static void setDefaultSurfaceFormat();
 
-protected:
+  protected:
     void initializeGL() override;
     void resizeGL(int width, int height) override;
     void paintGL() override;
@@ -39,7 +39,7 @@ protected:
     void wheelEvent(QWheelEvent* event) override;
     void keyPressEvent(QKeyEvent* event) override;
 
-private:
+  private:
     struct Private;
     std::unique_ptr<Private> d;
 };

@@ -214,6 +214,22 @@ bool isJpeg2000(E_TransferSyntax xfer) {
            xfer == EXS_JPEG2000MulticomponentLosslessOnly || xfer == EXS_JPEG2000Multicomponent;
 }
 
+// MONOCHROME1 means high values are shown dark. Invert over the range the
+// stored bits can express (after rescale) so that windowing and models see
+// MONOCHROME2-like data, and move the file's windows with it.
+void invertMonochrome1(const PixelFormat& f, double slope, double intercept, float* values,
+                       size_t count, Volume& out, int64_t firstSlice) {
+    const bool sign = f.pixelRepresentation == 1;
+    const double lo = sign ? -std::ldexp(1.0, static_cast<int>(f.bitsStored) - 1) : 0.0;
+    const double hi = sign ? std::ldexp(1.0, static_cast<int>(f.bitsStored) - 1) - 1
+                           : std::ldexp(1.0, static_cast<int>(f.bitsStored)) - 1;
+    const double sum = (lo * slope + intercept) + (hi * slope + intercept);
+    for (size_t i = 0; i < count; ++i) values[i] = static_cast<float>(sum - values[i]);
+    if (firstSlice == 0)
+        for (WindowPreset& w : out.windowPresets) w.center = sum - w.center;
+    out.metadata["PhotometricInterpretation"] = "MONOCHROME1 (shown inverted)";
+}
+
 void decodeMonochrome(DcmDataset& ds, const PixelFormat& f, const std::string& path, Volume& out,
                       int64_t firstSlice) {
     // DCMTK keeps OW data as 16-bit words in host order; for 32-bit samples
@@ -273,18 +289,8 @@ void decodeMonochrome(DcmDataset& ds, const PixelFormat& f, const std::string& p
         }
     }
 
-    if (f.photometric == "MONOCHROME1") {
-        // Invert over the range the stored bits can express (after rescale) so
-        // that windowing and models see MONOCHROME2-like data.
-        double lo = sign ? -std::ldexp(1.0, static_cast<int>(f.bitsStored) - 1) : 0.0;
-        double hi = sign ? std::ldexp(1.0, static_cast<int>(f.bitsStored) - 1) - 1
-                         : std::ldexp(1.0, static_cast<int>(f.bitsStored)) - 1;
-        double sum = (lo * slope + intercept) + (hi * slope + intercept);
-        for (size_t i = 0; i < total; ++i) dst[i] = static_cast<float>(sum - dst[i]);
-        if (firstSlice == 0)
-            for (WindowPreset& w : out.windowPresets) w.center = sum - w.center;
-        out.metadata["PhotometricInterpretation"] = "MONOCHROME1 (shown inverted)";
-    }
+    if (f.photometric == "MONOCHROME1")
+        invertMonochrome1(f, slope, intercept, dst, total, out, firstSlice);
 }
 
 void decodeColour(DcmFileFormat& file, const PixelFormat& f, const std::string& path, Volume& out,
@@ -349,6 +355,31 @@ void decompress(DcmDataset& ds, const std::string& path) {
                 "', which cannot be decoded here.",
             "Convert it to an uncompressed syntax (e.g. with DCMTK's dcmdjpeg/dcmconv).");
     }
+}
+
+// Decodes all frames of `file` into `out` from slice `firstSlice` on.
+// JPEG 2000 pixels come from GDCM; everything else from DCMTK.
+void decodePixels(DcmFileFormat& file, const PixelFormat& f, const std::string& path, Volume& out,
+                  int64_t firstSlice) {
+    DcmDataset& ds = *file.getDataset();
+    if (isJpeg2000(ds.getOriginalXfer())) {
+        const Volume decoded = readDicomWithGdcm(path);
+        const size_t count = static_cast<size_t>(f.rows) * f.columns * f.samples * f.frames;
+        if (decoded.voxels().size() != count || decoded.components() != f.samples)
+            throw FileError(path, "JPEG 2000 pixel data decoded to an unexpected size.");
+        float* dst = out.voxels().data() + static_cast<size_t>(firstSlice) * count / f.frames;
+        std::copy(decoded.voxels().begin(), decoded.voxels().end(), dst);
+        // GDCM applies the rescale itself; MONOCHROME1 is ours to invert.
+        if (f.samples == 1 && f.photometric == "MONOCHROME1")
+            invertMonochrome1(f, decoded.rescaleSlope, decoded.rescaleIntercept, dst, count, out,
+                              firstSlice);
+        return;
+    }
+    decompress(ds, path);
+    if (f.samples == 3)
+        decodeColour(file, f, path, out, firstSlice);
+    else
+        decodeMonochrome(ds, f, path, out, firstSlice);
 }
 
 void setGeometry(Volume& volume, const FrameGeometry& g, const Vec3& origin, double sliceSpacing,
@@ -420,9 +451,7 @@ Volume readDicomFile(const std::string& path) {
     DcmFileFormat file;
     loadDicom(path, file);
     DcmDataset& ds = *file.getDataset();
-    if (isJpeg2000(ds.getOriginalXfer())) return readDicomWithGdcm(path);
     PixelFormat f = readPixelFormat(ds, path);
-    decompress(ds, path);
 
     Volume volume({f.columns, f.rows, f.frames}, static_cast<int>(f.samples));
     volume.formatName = "DICOM";
@@ -430,10 +459,7 @@ Volume readDicomFile(const std::string& path) {
     volume.sourcePixelType = sourceTypeOf(f);
     readDisplayFields(ds, volume);
     readWindowPresets(ds, volume);
-    if (f.samples == 3)
-        decodeColour(file, f, path, volume, 0);
-    else
-        decodeMonochrome(ds, f, path, volume, 0);
+    decodePixels(file, f, path, volume, 0);
 
     FrameGeometry g = readGeometry(ds, f.frames);
     Vec3 origin = g.positions.empty() ? Vec3{0, 0, 0} : g.positions.front();
@@ -565,27 +591,17 @@ Volume readDicomSeries(const DicomSeriesInfo& series) {
         DcmFileFormat file;
         loadDicom(slices[z].path, file);
         DcmDataset& ds = *file.getDataset();
-        if (isJpeg2000(ds.getOriginalXfer())) {
-            Volume slice = readDicomWithGdcm(slices[z].path);
-            if (slice.voxels().size() * slices.size() != volume.voxels().size())
-                throw FileError(slices[z].path, "decoded to an unexpected size.");
-            std::copy(
-                slice.voxels().begin(), slice.voxels().end(),
-                volume.voxels().begin() + static_cast<std::ptrdiff_t>(z * slice.voxels().size()));
-            if (z == 0) volume.sourcePixelType = slice.sourcePixelType;
-            continue;
-        }
         PixelFormat f = readPixelFormat(ds, slices[z].path);
-        decompress(ds, slices[z].path);
+        if (f.rows != format.rows || f.columns != format.columns || f.samples != format.samples ||
+            f.frames != 1)
+            throw FileError(slices[z].path,
+                            "changed its image size between header scan and decoding.");
         if (z == 0) {
             volume.sourcePixelType = sourceTypeOf(f);
             readDisplayFields(ds, volume);
             readWindowPresets(ds, volume);
         }
-        if (f.samples == 3)
-            decodeColour(file, f, slices[z].path, volume, static_cast<int64_t>(z));
-        else
-            decodeMonochrome(ds, f, slices[z].path, volume, static_cast<int64_t>(z));
+        decodePixels(file, f, slices[z].path, volume, static_cast<int64_t>(z));
     }
     setGeometry(volume, reference, slices.front().position, spacing, direction);
     return volume;

@@ -19,9 +19,12 @@
 #include <itkTIFFImageIO.h>
 #include <itkVectorImage.h>
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 
 namespace fs = std::filesystem;
 
@@ -100,10 +103,60 @@ PixelType pixelTypeOf(itk::IOComponentEnum component) {
     }
 }
 
+// ITK's NIfTI reader does not notice a gzip stream that ends early (it
+// returns the voxels it got and zeros), so .gz files are checked first: the
+// whole stream must decompress without error.
+void requireCompleteGzip(const std::string& path) {
+    gzFile file = gzopen(path.c_str(), "rb");
+    if (!file) throw FileError(path, "cannot be opened.");
+    std::vector<char> buffer(1 << 20);
+    int read = 0;
+    while ((read = gzread(file, buffer.data(), static_cast<unsigned>(buffer.size()))) > 0) {
+    }
+    int status = Z_OK;
+    const char* message = gzerror(file, &status);
+    const bool ended = gzeof(file) != 0;
+    gzclose(file);
+    if (read < 0 || status != Z_OK || !ended)
+        throw FileError(path,
+                        std::string("is truncated or corrupt (its gzip stream is broken: ") +
+                            (message && *message ? message : "unexpected end") + ").",
+                        "Copy or download the file again.");
+}
+
+// For single files that carry raw (uncompressed) voxels after their header:
+// the header's length plus one (the voxels follow it), so that callers can
+// check the file's length. 0 when the format compresses or keeps voxels in
+// another file.
+uint64_t embeddedRawHeaderBytes(const std::string& path) {
+    const std::string lower = lowerCase(path);
+    if (endsWith(lower, ".nii")) return 352 + 1;  // NIfTI-1 header and extension flag
+    if (!endsWith(lower, ".mha") && !endsWith(lower, ".nrrd")) return 0;
+    std::ifstream in(path, std::ios::binary);
+    std::string header(4096, '\0');
+    in.read(&header[0], static_cast<std::streamsize>(header.size()));
+    header.resize(static_cast<size_t>(in.gcount()));
+    const std::string text = lowerCase(header);
+    if (endsWith(lower, ".mha")) {
+        // The data starts after the line "ElementDataFile = LOCAL", the header's last.
+        const size_t local = text.find("elementdatafile = local");
+        const size_t end = local == std::string::npos ? local : text.find('\n', local);
+        const bool compressed = text.find("compresseddata = true") != std::string::npos;
+        return end != std::string::npos && !compressed ? end + 2 : 0;
+    }
+    // NRRD: the data starts after the first empty line.
+    const size_t end = text.find("\n\n");
+    const bool raw = text.find("encoding: raw") != std::string::npos;
+    const bool detached =
+        text.find("data file:") != std::string::npos || text.find("datafile:") != std::string::npos;
+    return end != std::string::npos && raw && !detached ? end + 3 : 0;
+}
+
 // Reads `path` with `io` into a Volume, keeping geometry; `formatName` is for display.
 Volume readThrough(itk::ImageIOBase* io, const std::string& path, const std::string& formatName) {
     std::error_code ec;
     if (!fs::is_regular_file(path, ec)) throw FileError(path, "does not exist or is not a file.");
+    if (endsWith(lowerCase(path), ".gz")) requireCompleteGzip(path);
     try {
         if (!io->CanReadFile(path.c_str()))
             throw FileError(
@@ -127,6 +180,15 @@ Volume readThrough(itk::ImageIOBase* io, const std::string& path, const std::str
         if (sourceType == PixelType::Unknown)
             throw FileError(path, "has an unsupported pixel component type.");
 
+        // Like the gzip case: ITK reads a short uncompressed file without complaint.
+        const uint64_t pixelBytes = io->GetImageSizeInBytes();
+        const uint64_t minimumSize = embeddedRawHeaderBytes(path);
+        if (minimumSize > 0 && fs::file_size(path) < minimumSize - 1 + pixelBytes)
+            throw FileError(path,
+                            "is truncated: its header describes " + std::to_string(pixelBytes) +
+                                " bytes of voxels but the file is only " +
+                                std::to_string(fs::file_size(path)) + " bytes long.",
+                            "Copy or download the file again.");
         auto reader = itk::ImageFileReader<ReadImage>::New();
         reader->SetImageIO(io);
         reader->SetFileName(path);

@@ -1,0 +1,257 @@
+// The imaging core without external data: geometry, slicing, windowing,
+// phantoms, and the .npz reader on archives this test writes itself.
+
+#include "TestData.h"
+
+#include "core/Error.h"
+#include "core/Phantom.h"
+#include "core/Slice.h"
+#include "core/Volume.h"
+#include "core/io/Npz.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cmath>
+#include <cstring>
+
+using namespace rllm;
+
+namespace {
+
+// Bitwise CRC-32 (IEEE), written here so the archive does not depend on the reader's zlib.
+uint32_t crc32Reference(const QByteArray& data) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (unsigned char byte : data) {
+        crc ^= byte;
+        for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+void put16(QByteArray& out, uint16_t v) {
+    out.append(char(v & 0xFF));
+    out.append(char(v >> 8));
+}
+void put32(QByteArray& out, uint32_t v) {
+    put16(out, uint16_t(v & 0xFFFF));
+    put16(out, uint16_t(v >> 16));
+}
+
+// An .npy file: version 1 header padded to 64 bytes, as numpy writes it.
+QByteArray npy(const QString& descr, const QString& shape, const QByteArray& data) {
+    QByteArray header = QStringLiteral("{'descr': '%1', 'fortran_order': False, 'shape': %2, }")
+                            .arg(descr, shape)
+                            .toLatin1();
+    while ((10 + header.size() + 1) % 64 != 0) header.append(' ');
+    header.append('\n');
+    QByteArray out("\x93NUMPY\x01\x00", 8);
+    put16(out, uint16_t(header.size()));
+    return out + header + data;
+}
+
+// A stored (uncompressed) zip, like numpy.savez writes.
+QByteArray storedZip(const QList<QPair<QString, QByteArray>>& members) {
+    QByteArray zip, directory;
+    for (const auto& [name, data] : members) {
+        const uint32_t offset = uint32_t(zip.size());
+        const uint32_t crc = crc32Reference(data);
+        const QByteArray fileName = name.toLatin1();
+        put32(zip, 0x04034b50);
+        put16(zip, 20);
+        put16(zip, 0);
+        put16(zip, 0);  // stored
+        put32(zip, 0);  // time, date
+        put32(zip, crc);
+        put32(zip, uint32_t(data.size()));
+        put32(zip, uint32_t(data.size()));
+        put16(zip, uint16_t(fileName.size()));
+        put16(zip, 0);
+        zip += fileName + data;
+
+        put32(directory, 0x02014b50);
+        put16(directory, 20);
+        put16(directory, 20);
+        put16(directory, 0);
+        put16(directory, 0);
+        put32(directory, 0);
+        put32(directory, crc);
+        put32(directory, uint32_t(data.size()));
+        put32(directory, uint32_t(data.size()));
+        put16(directory, uint16_t(fileName.size()));
+        put16(directory, 0);
+        put16(directory, 0);
+        put16(directory, 0);
+        put16(directory, 0);
+        put32(directory, 0);
+        put32(directory, offset);
+        directory += fileName;
+    }
+    const uint32_t directoryOffset = uint32_t(zip.size());
+    zip += directory;
+    put32(zip, 0x06054b50);
+    put16(zip, 0);
+    put16(zip, 0);
+    put16(zip, uint16_t(members.size()));
+    put16(zip, uint16_t(members.size()));
+    put32(zip, uint32_t(directory.size()));
+    put32(zip, directoryOffset);
+    put16(zip, 0);
+    return zip;
+}
+
+}  // namespace
+
+class TestCore : public QObject {
+    Q_OBJECT
+  private slots:
+    void geometryRoundTripsThroughAnObliqueDirection() {
+        ImageGeometry g;
+        g.size = {10, 20, 30};
+        g.spacing = {0.5, 0.7, 2.5};
+        g.origin = {-100, 50, 12};
+        // Rotation by 30 degrees about z.
+        const double c = std::cos(M_PI / 6), s = std::sin(M_PI / 6);
+        g.direction = {c, -s, 0, s, c, 0, 0, 0, 1};
+        const auto p = g.indexToPhysical({2, 3, 4});
+        // Independent: origin + R * (spacing .* index).
+        const double ix = 2 * 0.5, iy = 3 * 0.7, iz = 4 * 2.5;
+        QCOMPARE(p[0], -100 + c * ix - s * iy);
+        QCOMPARE(p[1], 50 + s * ix + c * iy);
+        QCOMPARE(p[2], 12 + iz);
+        const auto back = g.physicalToIndex(p);
+        for (int i = 0; i < 3; ++i)
+            QVERIFY(std::abs(back[i] - std::array<double, 3>{2, 3, 4}[i]) < 1e-9);
+    }
+
+    void slicesFollowTheDocumentedOrientation() {
+        Volume v({4, 3, 2});
+        for (int64_t z = 0; z < 2; ++z)
+            for (int64_t y = 0; y < 3; ++y)
+                for (int64_t x = 0; x < 4; ++x) v.at(x, y, z) = float(100 * z + 10 * y + x);
+        v.geometry().spacing = {1, 2, 3};
+
+        SliceImage axial = extractSlice(v, SliceAxis::Z, 1);
+        QCOMPARE(axial.width, 4);
+        QCOMPARE(axial.height, 3);
+        QCOMPARE(axial.values[1 * 4 + 2], 112.0f);  // row y=1, column x=2
+        QCOMPARE(axial.pixelHeight, 2.0);
+
+        // Reformats put the last z slice on the top row.
+        SliceImage coronal = extractSlice(v, SliceAxis::Y, 2);
+        QCOMPARE(coronal.height, 2);
+        QCOMPARE(coronal.values[0 * 4 + 3], 123.0f);  // top row is z=1
+        QCOMPARE(coronal.values[1 * 4 + 3], 23.0f);
+        SliceImage sagittal = extractSlice(v, SliceAxis::X, 1);
+        QCOMPARE(sagittal.width, 3);
+        QCOMPARE(sagittal.values[0 * 3 + 2], 121.0f);
+
+        QVERIFY_THROWS_EXCEPTION(Error, extractSlice(v, SliceAxis::Z, 2));
+        QVERIFY_THROWS_EXCEPTION(Error, extractSlice(v, SliceAxis::X, -1));
+    }
+
+    void windowMatchesTheDicomLinearFunction() {
+        SliceImage s;
+        s.width = 5;
+        s.height = 1;
+        s.values = {-1000, -160, 40, 239.5f, 3000};
+        const std::vector<uint8_t> out = applyWindow(s, 40, 400);
+        // PS3.3 C.11.2.1.2.1 by hand: x <= c-0.5-(w-1)/2 -> 0; x > c-0.5+(w-1)/2 -> 255;
+        // else ((x-(c-0.5))/(w-1)+0.5)*255.
+        auto expected = [](double x) {
+            const double c = 40, w = 400;
+            if (x <= c - 0.5 - (w - 1) / 2) return 0L;
+            if (x > c - 0.5 + (w - 1) / 2) return 255L;
+            return std::lround(((x - (c - 0.5)) / (w - 1) + 0.5) * 255);
+        };
+        for (size_t i = 0; i < s.values.size(); ++i) QCOMPARE(long(out[i]), expected(s.values[i]));
+    }
+
+    void phantomLesionIsWhereItSaysAndBright() {
+        for (bool threeD : {false, true}) {
+            Phantom p = threeD ? makePhantom3D(48, 7) : makePhantom2D(96, 7);
+            QVERIFY(p.image.synthetic);
+            QVERIFY(p.image.geometry().sameGridAs(p.lesionMask.geometry()));
+            const auto c = p.lesionCenter;
+            const auto x = int64_t(std::lround(c[0])), y = int64_t(std::lround(c[1])),
+                       z = int64_t(std::lround(c[2]));
+            QCOMPARE(p.lesionMask.at(x, y, z), 1.0f);
+            double inside = 0, outside = 0;
+            int64_t nIn = 0, nOut = 0;
+            for (size_t i = 0; i < p.image.voxels().size(); ++i) {
+                if (p.lesionMask.voxels()[i] > 0) {
+                    inside += p.image.voxels()[i];
+                    ++nIn;
+                } else if (p.image.voxels()[i] > -500 && p.image.voxels()[i] < 300) {
+                    outside += p.image.voxels()[i];
+                    ++nOut;
+                }
+            }
+            QVERIFY(nIn > 10);
+            QVERIFY(inside / nIn > outside / nOut + 60);  // lesion ~140 vs tissue ~40
+            // Same seed, same phantom.
+            Phantom again = threeD ? makePhantom3D(48, 7) : makePhantom2D(96, 7);
+            QVERIFY(again.image.voxels() == p.image.voxels());
+        }
+    }
+
+    void npzReaderReadsAnArchiveWrittenIndependently() {
+        QTemporaryDir dir;
+        QByteArray u8(6, 0);
+        for (int i = 0; i < 6; ++i) u8[i] = char(10 * i);
+        QByteArray f4(3 * 4, 0);
+        const float floats[3] = {1.5f, -2.25f, 1e6f};
+        std::memcpy(f4.data(), floats, sizeof floats);
+        QByteArray i2be;  // big-endian int16: -2, 300
+        for (int16_t v : {int16_t(-2), int16_t(300)}) {
+            i2be.append(char((uint16_t(v) >> 8) & 0xFF));
+            i2be.append(char(uint16_t(v) & 0xFF));
+        }
+        const QString path = dir.filePath("a.npz");
+        test::writeAll(path, storedZip({{"bytes.npy", npy("|u1", "(2, 3)", u8)},
+                                        {"floats.npy", npy("<f4", "(3,)", f4)},
+                                        {"shorts.npy", npy(">i2", "(2,)", i2be)}}));
+        NpzArchive archive(path.toStdString());
+        QCOMPARE(archive.names(), (std::vector<std::string>{"bytes", "floats", "shorts"}));
+        NpyArray bytes = archive.readArray("bytes");
+        QCOMPARE(bytes.header.shape, (std::vector<int64_t>{2, 3}));
+        QCOMPARE(bytes.valueAt(5), 50.0);
+        QCOMPARE(archive.readHeader("floats").dtypeName(), std::string("float32"));
+        NpyArray fl = archive.readArray("floats");
+        QCOMPARE(fl.valueAt(1), -2.25);
+        QCOMPARE(fl.valueAt(2), 1e6);
+        NpyArray sh = archive.readArray("shorts");
+        QCOMPARE(sh.valueAt(0), -2.0);
+        QCOMPARE(sh.valueAt(1), 300.0);
+        QVERIFY_THROWS_EXCEPTION(FileError, archive.readArray("missing"));
+    }
+
+    void damagedNpzArchivesAreRefused() {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("good.npz");
+        QByteArray data(1000, 7);
+        test::writeAll(path, storedZip({{"x.npy", npy("|u1", "(1000,)", data)}}));
+        // Payload bit flips fail the CRC; cuts lose the directory.
+        const QString corrupted = test::corruptedCopy(path, dir.path(), 0.5, 8);
+        QVERIFY_THROWS_EXCEPTION(FileError, NpzArchive(corrupted.toStdString()).readArray("x"));
+        for (double fraction : {0.0, 0.1, 0.5, 0.97}) {
+            const QString cut = test::truncatedCopy(path, dir.path(), fraction);
+            QVERIFY_THROWS_EXCEPTION(FileError, NpzArchive(cut.toStdString()).readArray("x"));
+        }
+        // A header that promises more data than the member holds.
+        const QString lying = dir.filePath("lying.npz");
+        test::writeAll(lying, storedZip({{"x.npy", npy("|u1", "(2000,)", data)}}));
+        QVERIFY_THROWS_EXCEPTION(FileError, NpzArchive(lying.toStdString()).readArray("x"));
+        const QString text = dir.filePath("text.npz");
+        test::writeAll(text, "this is not a zip archive at all");
+        try {
+            NpzArchive archive(text.toStdString());
+            QFAIL("a text file was accepted as .npz");
+        } catch (const FileError& e) {
+            QVERIFY(QString(e.what()).contains("text.npz"));  // names the file
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestCore)
+#include "test_core.moc"
