@@ -8,5 +8,12 @@
 namespace rllm::cli {
 
 int runInfo(const std::vector<std::string>& args);
+#ifdef RLLM_HAVE_TORCH
+int runLlm(const std::vector<std::string>& args);
+int runTrain(const std::vector<std::string>& args);
+int runEval(const std::vector<std::string>& args);
+int runPredict(const std::vector<std::string>& args);
+int runBundle(const std::vector<std::string>& args);
+#endif
 
 }  // namespace rllm::cli

@@ -14,6 +14,11 @@ const char* kUsage = R"(Usage: rllm COMMAND [ARGS...]
 
 Commands:
   info PATH      describe an image, DICOM folder or MedMNIST .npz archive
+  llm            inspect a pretrained LLM checkpoint or run its layers (info, run)
+  train          train a ViT baseline or an R-LLM boosted ViT on MedMNIST
+  eval           ACC and AUC of a bundle on a MedMNIST split
+  predict        class probabilities of a bundle for one image
+  bundle         describe a model bundle (bundle info BUNDLE)
 
 Run 'rllm COMMAND --help' for a command's options.
 Exit status: 0 success, 1 runtime error (bad file, ...), 2 usage error.
@@ -25,6 +30,10 @@ int main(int argc, char** argv) {
     using namespace rllm::cli;
     const std::map<std::string, std::function<int(const std::vector<std::string>&)>> commands = {
         {"info", runInfo},
+#ifdef RLLM_HAVE_TORCH
+        {"llm", runLlm},         {"train", runTrain},   {"eval", runEval},
+        {"predict", runPredict}, {"bundle", runBundle},
+#endif
     };
     if (argc < 2) {
         std::cerr << kUsage;

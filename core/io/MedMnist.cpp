@@ -116,6 +116,18 @@ std::vector<int64_t> MedMnistDataset::labelCounts(const std::string& split) cons
     return counts;
 }
 
+const std::vector<uint8_t>& MedMnistDataset::rawImages(const std::string& split) const {
+    count(split);  // validates the name
+    return images(split).data;
+}
+
+int MedMnistDataset::classCount() const {
+    if (labelColumns_ > 1) return labelColumns_;
+    size_t classes = 0;
+    for (const std::string& split : splitNames()) classes = std::max(classes, labelCounts(split).size());
+    return static_cast<int>(std::max<size_t>(classes, 2));
+}
+
 Volume MedMnistDataset::image(const std::string& split, int64_t index) const {
     checkCase(split, index);
     const NpyArray& array = images(split);

@@ -41,6 +41,12 @@ class MedMnistDataset {
     // with its split, index and labels in the metadata.
     Volume image(const std::string& split, int64_t index) const;
     std::vector<int> labels(const std::string& split, int64_t index) const;
+    // All images of a split as stored: uint8, case after case, each laid out
+    // (H,W), (H,W,3) or (D,H,W). Decompressed on first use, then kept.
+    const std::vector<uint8_t>& rawImages(const std::string& split) const;
+    // Largest single-column label + 1 over all splits (2 for binary sets),
+    // or the label column count for multi-label sets.
+    int classCount() const;
 
   private:
     void checkCase(const std::string& split, int64_t index) const;

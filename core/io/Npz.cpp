@@ -1,6 +1,7 @@
 #include "core/io/Npz.h"
 
 #include "core/Error.h"
+#include "core/io/AtomicFile.h"
 
 #include <zlib.h>
 
@@ -386,6 +387,47 @@ double NpyArray::valueAt(int64_t i) const {
                 return v;
             }
     }
+}
+
+NpyArray readNpyFile(const std::string& path) {
+    FileReader file(path);
+    if (file.size() > kMaxEntryBytes) throw FileError(path, "is too large to be read.");
+    std::vector<uint8_t> bytes = file.read(0, file.size(), "array data");
+    size_t offset = 0;
+    NpyArray array;
+    array.header = parseNpyHeader(bytes, offset, "'" + path + "'");
+    const uint64_t expected = static_cast<uint64_t>(array.header.elementCount()) * array.header.itemSize;
+    if (bytes.size() - offset != expected)
+        throw FileError(path, "holds " + std::to_string(bytes.size() - offset) +
+                                  " data bytes but its shape needs " + std::to_string(expected) + ".");
+    array.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(offset), bytes.end());
+    return array;
+}
+
+void writeNpyFloat32(const std::string& path, const std::vector<int64_t>& shape,
+                     const std::vector<float>& values) {
+    std::string dims;
+    int64_t count = 1;
+    for (int64_t d : shape) {
+        dims += std::to_string(d) + ", ";
+        count *= d;
+    }
+    if (shape.size() > 1) dims.resize(dims.size() - 1);  // "(2, 3)" but "(5,)"
+    if (count != static_cast<int64_t>(values.size()))
+        throw Error("writeNpyFloat32: shape does not match the number of values");
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+    while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+    header += '\n';
+    writeAtomically(path, [&](const std::string& temporary) {
+        std::ofstream out(temporary, std::ios::binary);
+        out.write("\x93NUMPY\x01\x00", 8);
+        const char length[2] = {char(header.size() & 0xFF), char(header.size() >> 8)};
+        out.write(length, 2);
+        out.write(header.data(), static_cast<std::streamsize>(header.size()));
+        out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * 4));
+        out.close();
+        if (!out) throw FileError(path, "could not be written.");
+    });
 }
 
 }  // namespace rllm

@@ -54,6 +54,12 @@ class NpzArchive {
     std::vector<Entry> entries_;
 };
 
+// A standalone .npy file.
+NpyArray readNpyFile(const std::string& path);
+// Writes float32 values with `shape` as .npy (version 1, C order), atomically.
+void writeNpyFloat32(const std::string& path, const std::vector<int64_t>& shape,
+                     const std::vector<float>& values);
+
 // Parses a .npy header from the start of `bytes`; sets `dataOffset` to the
 // first element byte. `what` names the source for error messages.
 NpyHeader parseNpyHeader(const std::vector<uint8_t>& bytes, size_t& dataOffset,

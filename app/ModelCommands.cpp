@@ -1,0 +1,302 @@
+// rllm llm, train, eval, predict: the model commands. They reach the models
+// layer through models/Engine.h only (no LibTorch headers here).
+
+#include "app/CliSupport.h"
+#include "app/Commands.h"
+#include "core/Error.h"
+#include "core/io/MedMnist.h"
+#include "core/io/Npz.h"
+#include "models/Engine.h"
+#ifdef RLLM_HAVE_MEDICAL_IO
+#include "core/io/ImageReader.h"
+#endif
+
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+using nlohmann::json;
+
+namespace rllm::cli {
+namespace {
+
+DeviceOptions deviceOptions(const ParsedArgs& args) {
+    DeviceOptions d;
+    d.device = args.get("device", "auto");
+    d.threads = static_cast<int>(args.getInt("threads", 0));
+    return d;
+}
+
+std::vector<int> parseLayers(const std::string& text) {
+    std::vector<int> layers;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        try {
+            size_t used = 0;
+            layers.push_back(std::stoi(item, &used));
+            if (used != item.size()) throw std::invalid_argument(item);
+        } catch (const std::exception&) {
+            throw UsageError(
+                "--layer takes layer numbers separated by commas (negative counts from the end), "
+                "not '" +
+                text + "'");
+        }
+    }
+    return layers;
+}
+
+std::string joinArgs(const char* command, const std::vector<std::string>& args) {
+    std::string line = std::string("rllm ") + command;
+    for (const std::string& a : args) line += " " + a;
+    return line;
+}
+
+const char* kLlmUsage = R"(Usage: rllm llm info CHECKPOINT [--json]
+       rllm llm run CHECKPOINT --input X.npy --out Y.npy [--layer N[,M...]]
+                    [--final-norm unit|loaded|none] [--device D] [--threads T]
+
+CHECKPOINT: a llama2.c .bin file, or a Hugging Face folder (config.json and
+*.safetensors; LLaMA, Mistral, Qwen2). 'run' applies the chosen layers
+(default: the last) and then the final RMSNorm to a float32 (B,T,D) array.
+)";
+
+}  // namespace
+
+int runLlm(const std::vector<std::string>& args) {
+    ParsedArgs parsed = parseArgs(args, {"json", "help"},
+                                  {"layer", "input", "out", "final-norm", "device", "threads"});
+    if (parsed.has("help")) {
+        std::cout << kLlmUsage;
+        return kOk;
+    }
+    if (parsed.positional.size() != 2)
+        throw UsageError(std::string("expected info|run CHECKPOINT\n") + kLlmUsage);
+    const std::string& verb = parsed.positional[0];
+    const std::string& checkpoint = parsed.positional[1];
+    if (verb == "info") {
+        LlmArchitecture a = inspectLlm(checkpoint);
+        json j{{"format", a.format}, {"architecture", a.modelType},
+               {"layers", a.layers}, {"dim", a.dim},
+               {"heads", a.heads},   {"kv_heads", a.kvHeads},
+               {"ffn", a.ffn},       {"vocab", a.vocab},
+               {"rms_eps", a.eps},   {"qkv_bias", a.qkvBias},
+               {"dtype", a.dtype}};
+        if (parsed.has("json")) {
+            std::cout << j.dump(2) << "\n";
+        } else {
+            std::cout << "Checkpoint:   " << checkpoint << "\nFormat:       " << a.format
+                      << "\nArchitecture: " << a.modelType << "\nLayers:       " << a.layers
+                      << "\nDim:          " << a.dim << "\nHeads:        " << a.heads
+                      << " (kv heads " << a.kvHeads << ")\nFFN size:     " << a.ffn
+                      << "\nVocabulary:   " << a.vocab << "\nRMSNorm eps:  " << a.eps
+                      << "\nWeights:      " << a.dtype << "\n";
+        }
+        return kOk;
+    }
+    if (verb != "run") throw UsageError("unknown llm verb '" + verb + "': use info or run");
+    if (!parsed.has("input") || !parsed.has("out"))
+        throw UsageError("llm run needs --input and --out");
+    NpyArray input = readNpyFile(parsed.get("input"));
+    if (input.header.kind != 'f' || input.header.itemSize != 4 || input.header.bigEndian)
+        throw FileError(parsed.get("input"), "must hold little-endian float32 values.");
+    std::vector<float> values(static_cast<size_t>(input.header.elementCount()));
+    std::memcpy(values.data(), input.data.data(), values.size() * 4);
+    LlmRunOptions options;
+    options.checkpoint = checkpoint;
+    if (parsed.has("layer")) options.layers = parseLayers(parsed.get("layer"));
+    options.finalNorm = parsed.get("final-norm", "unit");
+    options.device = deviceOptions(parsed);
+    std::vector<float> output = runLlmBlock(options, input.header.shape, values);
+    writeNpyFloat32(parsed.get("out"), input.header.shape, output);
+    return kOk;
+}
+
+namespace {
+const char* kTrainUsage = R"(Usage: rllm train --data X.npz --out BUNDLE [options]
+
+  --arch vit2d|vit3d        (default: from the data)
+  --preset tiny|small|base  ViT width and heads (default tiny); --depth N overrides the block count
+  --patch P                 patch size (default: image size / 7)
+  --booster in|out|hybrid|none|mlp   add the R-LLM booster (default: plain ViT baseline)
+  --llm CHECKPOINT          frozen LLM block source (llama2.c .bin or Hugging Face folder)
+  --layer N[,M...]          its layers (default -1, the last)
+  --final-norm unit|loaded|none      the LLM's final RMSNorm (default unit, as the reference code)
+  --random-llm              a frozen block of the checkpoint's shape with random weights
+  --epochs E (30) --batch B (64) --lr LR (1e-3) --weight-decay W (0.05)
+  --label-smoothing S (0.1) --warmup-epochs W (epochs/10) --no-augment
+  --seed S (0)  --max-train N (use the first N training cases)
+  --task binary|multi-class|multi-label|ordinal   (default: MedMNIST's flag for the file)
+  --log CURVES.csv          (default: BUNDLE.curves.csv)
+  --resume BUNDLE           start from that bundle's weights (same architecture)
+  --device auto|cpu|cuda[:N]  --threads T
+
+The model with the best validation AUC is kept (never chosen on test); the
+bundle records the command, curves, validation and test metrics.
+)";
+}  // namespace
+
+int runTrain(const std::vector<std::string>& args) {
+    ParsedArgs p =
+        parseArgs(args, {"help", "random-llm", "no-augment", "json"},
+                  {"data",          "out",     "arch",      "preset",       "depth",
+                   "patch",         "booster", "llm",       "layer",        "final-norm",
+                   "epochs",        "batch",   "lr",        "weight-decay", "label-smoothing",
+                   "warmup-epochs", "seed",    "max-train", "task",         "log",
+                   "resume",        "device",  "threads"});
+    if (p.has("help")) {
+        std::cout << kTrainUsage;
+        return kOk;
+    }
+    if (!p.positional.empty() || !p.has("data") || !p.has("out"))
+        throw UsageError(std::string("train needs --data and --out\n") + kTrainUsage);
+    auto number = [&](const std::string& name, double fallback) {
+        if (!p.has(name)) return fallback;
+        try {
+            return std::stod(p.get(name));
+        } catch (const std::exception&) {
+            throw UsageError("--" + name + " needs a number");
+        }
+    };
+    TrainOptions o;
+    o.dataPath = p.get("data");
+    o.outPath = p.get("out");
+    o.arch = p.get("arch", MedMnistDataset(o.dataPath).is3D() ? "vit3d" : "vit2d");
+    o.preset = p.get("preset", "tiny");
+    o.depth = static_cast<int>(p.getInt("depth", 0));
+    o.patch = static_cast<int>(p.getInt("patch", 0));
+    o.booster = p.get("booster");
+    o.llmPath = p.get("llm");
+    if (p.has("layer")) o.llmLayers = parseLayers(p.get("layer"));
+    o.finalNorm = p.get("final-norm", "unit");
+    o.randomLlm = p.has("random-llm");
+    o.epochs = static_cast<int>(p.getInt("epochs", 30));
+    o.batchSize = static_cast<int>(p.getInt("batch", 64));
+    o.learningRate = number("lr", 1e-3);
+    o.weightDecay = number("weight-decay", 0.05);
+    o.labelSmoothing = number("label-smoothing", 0.1);
+    o.warmupEpochs = static_cast<int>(p.getInt("warmup-epochs", -1));
+    o.augment = !p.has("no-augment");
+    o.seed = static_cast<uint64_t>(p.getInt("seed", 0));
+    o.maxTrainCases = p.getInt("max-train", 0);
+    o.task = p.get("task");
+    o.logPath = p.get("log");
+    o.resumeFrom = p.get("resume");
+    o.commandLine = joinArgs("train", args);
+    o.progressBar = isatty(STDERR_FILENO);
+    o.device = deviceOptions(p);
+    if (o.booster.empty() && (!o.llmPath.empty() || o.randomLlm))
+        throw UsageError("--llm and --random-llm need --booster");
+    TrainSummary s = trainClassifier(o, std::cerr);
+    json j{{"bundle", s.bundlePath},
+           {"device", s.device},
+           {"best_epoch", s.bestEpoch},
+           {"val", {{"acc", s.bestVal.acc}, {"auc", s.bestVal.auc}}},
+           {"test", {{"acc", s.test.acc}, {"auc", s.test.auc}}}};
+    if (p.has("json"))
+        std::cout << j.dump(2) << "\n";
+    else
+        std::cout << std::fixed << std::setprecision(4) << "Best epoch " << s.bestEpoch
+                  << " (validation AUC " << s.bestVal.auc << ", ACC " << s.bestVal.acc
+                  << "); test AUC " << s.test.auc << ", ACC " << s.test.acc
+                  << "\nBundle: " << s.bundlePath << "\n";
+    return kOk;
+}
+
+int runEval(const std::vector<std::string>& args) {
+    ParsedArgs p = parseArgs(args, {"help", "json"}, {"data", "split", "device", "threads"});
+    const char* usage =
+        "Usage: rllm eval BUNDLE --data X.npz [--split val|test] [--json] [--device D] [--threads "
+        "T]\n"
+        "ACC and AUC as MedMNIST's Evaluator computes them (JSON keys acc, auc).\n";
+    if (p.has("help")) {
+        std::cout << usage;
+        return kOk;
+    }
+    if (p.positional.size() != 1 || !p.has("data"))
+        throw UsageError(std::string("expected BUNDLE and --data\n") + usage);
+    const std::string split = p.get("split", "test");
+    if (split != "train" && split != "val" && split != "test")
+        throw UsageError("--split must be train, val or test");
+    EvalSummary s = evaluateBundle(p.positional[0], p.get("data"), split, deviceOptions(p));
+    if (p.has("json"))
+        std::cout << json{{"acc", s.metrics.acc}, {"auc", s.metrics.auc}, {"split", s.split},
+                          {"cases", s.cases},     {"task", s.task},       {"device", s.device}}
+                         .dump(2)
+                  << "\n";
+    else
+        std::cout << std::fixed << std::setprecision(4) << s.split << " (" << s.cases << " cases, "
+                  << s.task << "): ACC " << s.metrics.acc << "  AUC " << s.metrics.auc << "\n";
+    return kOk;
+}
+
+int runPredict(const std::vector<std::string>& args) {
+    ParsedArgs p =
+        parseArgs(args, {"help", "json"}, {"split", "index", "series", "device", "threads"});
+    const char* usage =
+        "Usage: rllm predict BUNDLE INPUT [--split S --index I] [--series UID] [--json] [--device "
+        "D]\n"
+        "INPUT: any image the viewer opens, or a MedMNIST .npz with --split/--index (default test "
+        "0).\n";
+    if (p.has("help")) {
+        std::cout << usage;
+        return kOk;
+    }
+    if (p.positional.size() != 2)
+        throw UsageError(std::string("expected BUNDLE and INPUT\n") + usage);
+    const std::string& input = p.positional[1];
+    Volume volume;
+    const bool npz = input.size() > 4 && input.compare(input.size() - 4, 4, ".npz") == 0;
+    if (npz) {
+        volume = MedMnistDataset(input).image(p.get("split", "test"), p.getInt("index", 0));
+    } else {
+#ifdef RLLM_HAVE_MEDICAL_IO
+        ReadOptions options;
+        options.seriesInstanceUid = p.get("series");
+        volume = readImage(input, options);
+#else
+        throw FileError(
+            input, "can only be read by a build with DICOM/ITK support (RLLM_WITH_MEDICAL_IO=ON).");
+#endif
+    }
+    Prediction r = predictVolume(p.positional[0], volume, deviceOptions(p));
+    json classes = json::array();
+    for (size_t i = 0; i < r.probabilities.size(); ++i)
+        classes.push_back({{"class", r.classNames[i]}, {"probability", r.probabilities[i]}});
+    if (p.has("json")) {
+        std::cout << json{{"input", input},
+                          {"predicted", r.classNames[r.predicted]},
+                          {"predicted_index", r.predicted},
+                          {"probabilities", classes},
+                          {"task", r.task},
+                          {"device", r.device},
+                          {"resampling", json::parse(r.resamplingJson)}}
+                         .dump(2)
+                  << "\n";
+    } else {
+        std::cout << "Predicted: " << r.classNames[r.predicted] << "\n";
+        for (size_t i = 0; i < r.probabilities.size(); ++i)
+            std::cout << "  " << std::left << std::setw(20) << r.classNames[i] << std::fixed
+                      << std::setprecision(4) << r.probabilities[i] << "\n";
+        std::cout << "Not for diagnostic use.\n";
+    }
+    return kOk;
+}
+
+int runBundle(const std::vector<std::string>& args) {
+    ParsedArgs p = parseArgs(args, {"help"}, {});
+    if (p.has("help") || p.positional.size() != 2 || p.positional[0] != "info") {
+        std::cout << "Usage: rllm bundle info BUNDLE\nPrints the bundle's description (JSON): "
+                     "architecture, "
+                     "classes, task, LLM source and hash, training record.\n";
+        return p.has("help") ? kOk : kUsageError;
+    }
+    std::cout << describeBundle(p.positional[1]) << "\n";
+    return kOk;
+}
+
+}  // namespace rllm::cli

@@ -1,0 +1,36 @@
+#pragma once
+// Model bundles: one safetensors file holding every weight (the frozen LLM
+// block included) and, in its metadata, a JSON description that is enough to
+// rebuild the network: architecture, classes, task, input normalisation, LLM
+// source with the SHA-256 of the frozen tensors, and the training record.
+// Loading parses JSON and copies tensors; it never executes code.
+
+#include "models/Networks.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace rllm {
+
+struct LoadedBundle {
+    Classifier model{nullptr};
+    nlohmann::json description;
+};
+
+// The network a description asks for, with untrained weights.
+Classifier buildClassifier(const nlohmann::json& description);
+
+// SHA-256 over the frozen LLM tensors (names and float32 bytes, in name order).
+std::string frozenWeightsHash(Classifier& model);
+
+void saveBundle(Classifier& model, nlohmann::json description, const std::string& path);
+
+// Throws FileError when the file is not a bundle, a tensor is missing or
+// misshapen, or the frozen weights do not match their recorded hash.
+LoadedBundle loadBundle(const std::string& path);
+
+// Class names for the MedMNIST sets whose label meanings are known.
+std::vector<std::string> classNamesFor(const std::string& datasetPath, int classCount);
+
+}  // namespace rllm

@@ -1,0 +1,138 @@
+// Device selection, the LLM block on its own, bundle descriptions and
+// single-image prediction.
+
+#include "models/Engine.h"
+
+#include "core/Error.h"
+#include "core/Volume.h"
+#include "models/Bundle.h"
+
+#include <torch/torch.h>
+
+namespace rllm {
+
+torch::Device torchDevice(const DeviceOptions& options) {
+    if (options.threads < 0) throw Error("--threads must be positive");
+    if (options.threads > 0) torch::set_num_threads(options.threads);
+    const std::string& d = options.device;
+    if (d == "auto")
+        return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0)
+                                           : torch::Device(torch::kCPU);
+    if (d == "cpu") return torch::Device(torch::kCPU);
+    if (d.rfind("cuda", 0) == 0) {
+        if (!torch::cuda::is_available())
+            throw Error("--device " + d +
+                        ": no CUDA device is available to this LibTorch; use --device cpu");
+        torch::Device device(d == "cuda" ? "cuda:0" : d);
+        if (device.index() >= static_cast<int>(torch::cuda::device_count()))
+            throw Error("--device " + d + ": only " + std::to_string(torch::cuda::device_count()) +
+                        " CUDA device(s)");
+        return device;
+    }
+    throw Error("unknown device '" + d + "': use auto, cpu, cuda or cuda:N");
+}
+
+std::string resolveDevice(const DeviceOptions& options) {
+    return torchDevice(options).str();
+}
+
+std::vector<float> runLlmBlock(const LlmRunOptions& options, const std::vector<int64_t>& shape,
+                               const std::vector<float>& input) {
+    const torch::Device device = torchDevice(options.device);
+    LlmWeights weights = loadLlmLayers(options.checkpoint, options.layers);
+    const auto& a = weights.architecture;
+    if (shape.size() != 3 || shape[2] != a.dim)
+        throw Error("the input must be a float32 (B,T," + std::to_string(a.dim) +
+                    ") array for this checkpoint");
+    LlmBlock block(a, static_cast<int>(weights.layers.size()), parseFinalNorm(options.finalNorm));
+    block->load(weights);
+    block->to(device);
+    torch::NoGradGuard noGrad;
+    auto x = torch::from_blob(const_cast<float*>(input.data()), shape, torch::kFloat32).to(device);
+    auto y = block->forward(x).to(torch::kCPU).contiguous();
+    return std::vector<float>(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
+}
+
+std::string describeBundle(const std::string& bundlePath) {
+    return loadBundle(bundlePath).description.dump(2);
+}
+
+Prediction predictVolume(const std::string& bundlePath, const Volume& volume,
+                         const DeviceOptions& options) {
+    const torch::Device device = torchDevice(options);
+    LoadedBundle bundle = loadBundle(bundlePath);
+    const auto& d = bundle.description;
+    const auto& m = d["model"];
+    const int side = m["image_size"], channels = m["channels"];
+    const bool volumetric = m["volumetric"];
+    if (volume.empty()) throw Error("the input image is empty");
+    if (volumetric == volume.is2D())
+        throw Error(std::string("the model takes ") + (volumetric ? "3D volumes" : "2D images") +
+                    " but the input is " + (volume.is2D() ? "2D" : "3D"));
+
+    // Grey for one-channel models (mean of RGB); RGB kept for three-channel ones.
+    const auto& size = volume.size();
+    const int64_t voxels = volume.geometry().voxelCount();
+    const int c = volume.components();
+    torch::Tensor values =
+        torch::from_blob(const_cast<float*>(volume.voxels().data()), {voxels, c}, torch::kFloat32);
+    if (channels == 1 && c == 3) values = values.mean(1, true);
+    if (channels == 3 && c == 1) values = values.expand({voxels, 3});
+    // Intensity: 8-bit sources as the training data (x / 255); others min-max to [0, 1].
+    nlohmann::json intensity;
+    const ValueRange range = volume.valueRange();
+    if (volume.sourcePixelType == PixelType::UInt8 && range.min >= 0 && range.max <= 255) {
+        values = values / 255.0;
+        intensity = {{"mode", "x / 255"}};
+    } else {
+        const double span = std::max(1e-6, double(range.max) - range.min);
+        values = (values - range.min) / span;
+        intensity = {{"mode", "min-max to [0, 1]"}, {"min", range.min}, {"max", range.max}};
+    }
+    values = (values - 0.5) / 0.5;
+    torch::Tensor image;
+    namespace F = torch::nn::functional;
+    std::vector<int64_t> target;
+    if (volumetric) {
+        image =
+            values.view({size[2], size[1], size[0], channels}).permute({3, 0, 1, 2}).unsqueeze(0);
+        target = {side, side, side};
+        image = F::interpolate(
+            image.contiguous(),
+            F::InterpolateFuncOptions().size(target).mode(torch::kTrilinear).align_corners(false));
+    } else {
+        image = values.view({size[1], size[0], channels}).permute({2, 0, 1}).unsqueeze(0);
+        target = {side, side};
+        image = F::interpolate(
+            image.contiguous(),
+            F::InterpolateFuncOptions().size(target).mode(torch::kBilinear).align_corners(false));
+    }
+    nlohmann::json resampling = {
+        {"source_size", size},
+        {"target_size",
+         volumetric ? std::vector<int64_t>{side, side, side} : std::vector<int64_t>{side, side, 1}},
+        // Source voxels per model voxel along x, y, z; centres aligned (align_corners = false).
+        {"scale",
+         {double(size[0]) / side, double(size[1]) / side,
+          volumetric ? double(size[2]) / side : 1.0}},
+        {"interpolation", volumetric ? "trilinear" : "bilinear"},
+        {"intensity", intensity},
+        {"normalisation", "(x - 0.5) / 0.5"}};
+
+    bundle.model->to(device);
+    torch::NoGradGuard noGrad;
+    auto logits = bundle.model->forward(image.to(device));
+    const TaskType task = parseTaskType(d["task"]);
+    auto p = (task == TaskType::MultiLabel ? torch::sigmoid(logits) : torch::softmax(logits, 1))
+                 .to(torch::kCPU)[0];
+    Prediction out;
+    out.classNames = d["class_names"].get<std::vector<std::string>>();
+    out.probabilities.assign(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+    out.predicted = static_cast<int>(p.argmax().item<int64_t>());
+    out.task = taskTypeName(task);
+    out.resamplingJson = resampling.dump();
+    out.device = device.str();
+    return out;
+}
+
+}  // namespace rllm

@@ -1,0 +1,310 @@
+#include "models/Networks.h"
+
+#include "core/Error.h"
+
+#include <cmath>
+
+namespace rllm {
+
+int VitConfig::patchCount() const {
+    const int side = gridSide();
+    return volumetric ? side * side * side : side * side;
+}
+
+VitConfig VitConfig::preset(const std::string& name) {
+    VitConfig c;
+    if (name == "tiny") {
+        c.dim = 192, c.depth = 12, c.heads = 3;
+    } else if (name == "small") {
+        c.dim = 384, c.depth = 12, c.heads = 6;
+    } else if (name == "base") {
+        c.dim = 768, c.depth = 12, c.heads = 12;
+    } else {
+        throw Error("unknown ViT preset '" + name + "': use tiny, small or base");
+    }
+    return c;
+}
+
+// ---- ViT -------------------------------------------------------------------
+
+VitBlockImpl::VitBlockImpl(int dim, int heads, int mlpRatio) : heads(heads) {
+    norm1 = register_module("norm1",
+                            torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)));
+    qkv = register_module("qkv",
+                          torch::nn::Linear(torch::nn::LinearOptions(dim, 3 * dim).bias(true)));
+    proj = register_module("proj", torch::nn::Linear(dim, dim));
+    norm2 = register_module("norm2",
+                            torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)));
+    fc1 = register_module("fc1", torch::nn::Linear(dim, dim * mlpRatio));
+    fc2 = register_module("fc2", torch::nn::Linear(dim * mlpRatio, dim));
+}
+
+torch::Tensor VitBlockImpl::attention(const torch::Tensor& x) {
+    const int64_t B = x.size(0), T = x.size(1), C = x.size(2), hd = C / heads;
+    auto parts = qkv(x).reshape({B, T, 3, heads, hd}).permute({2, 0, 3, 1, 4});
+    auto q = parts[0], k = parts[1], v = parts[2];
+    auto weights =
+        torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(hd)), -1);
+    return proj(torch::matmul(weights, v).transpose(1, 2).reshape({B, T, C}));
+}
+
+torch::Tensor VitBlockImpl::forward(const torch::Tensor& x) {
+    auto h = x + attention(norm1(x));
+    return h + fc2(torch::gelu(fc1(norm2(h))));
+}
+
+VitImpl::VitImpl(const VitConfig& c) : config(c) {
+    if (c.imageSize % c.patch != 0)
+        throw Error("the input size " + std::to_string(c.imageSize) +
+                    " is not a multiple of the patch size " + std::to_string(c.patch));
+    if (c.dim % c.heads != 0) throw Error("the ViT width must be a multiple of its head count");
+    if (c.volumetric) {
+        const int64_t patchVector = int64_t(c.channels) * c.patch * c.patch * c.patch;
+        patchNormIn = register_module(
+            "patch_norm_in", torch::nn::LayerNorm(torch::nn::LayerNormOptions({patchVector})));
+        patchLinear = register_module("patch_linear", torch::nn::Linear(patchVector, c.dim));
+        patchNormOut = register_module("patch_norm_out",
+                                       torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim})));
+    } else {
+        patchConv = register_module(
+            "patch_conv",
+            torch::nn::Conv2d(
+                torch::nn::Conv2dOptions(c.channels, c.dim, c.patch).stride(c.patch)));
+    }
+    classToken = register_parameter("cls_token", torch::zeros({1, 1, c.dim}));
+    positionEmbedding =
+        register_parameter("pos_embed", torch::zeros({1, c.patchCount() + 1, c.dim}));
+    blocks = register_module("blocks", torch::nn::ModuleList());
+    for (int i = 0; i < c.depth; ++i) blocks->push_back(VitBlock(c.dim, c.heads, c.mlpRatio));
+    norm = register_module("norm",
+                           torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(1e-6)));
+    head = register_module("head", torch::nn::Linear(c.dim, c.classes));
+}
+
+torch::Tensor VitImpl::embed(const torch::Tensor& images) {
+    const int64_t B = images.size(0);
+    torch::Tensor tokens;
+    if (config.volumetric) {
+        // (B, C, D, H, W) -> (B, N, C*p^3): cut into p^3 cubes, each flattened.
+        const int64_t p = config.patch, s = config.gridSide(), C = config.channels;
+        tokens = images.reshape({B, C, s, p, s, p, s, p})
+                     .permute({0, 2, 4, 6, 3, 5, 7, 1})
+                     .reshape({B, s * s * s, p * p * p * C});
+        tokens = patchNormOut(patchLinear(patchNormIn(tokens)));
+    } else {
+        tokens = patchConv(images).flatten(2).transpose(1, 2);
+    }
+    tokens = torch::cat({classToken.expand({B, 1, config.dim}), tokens}, 1);
+    return tokens + positionEmbedding;
+}
+
+// ---- LLaMA -----------------------------------------------------------------
+
+RmsNormImpl::RmsNormImpl(int dim, double eps) : eps(eps) {
+    weight = register_parameter("weight", torch::ones({dim}));
+}
+
+torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
+    return x * torch::rsqrt(x.pow(2).mean(-1, true) + eps) * weight;
+}
+
+LlamaLayerImpl::LlamaLayerImpl(const LlmArchitecture& a) : arch(a) {
+    const int64_t d = a.dim, kv = d / a.heads * a.kvHeads;
+    attentionNorm = register_module("attention_norm", RmsNorm(a.dim, a.eps));
+    wq = register_module("wq", torch::nn::Linear(torch::nn::LinearOptions(d, d).bias(a.qkvBias)));
+    wk = register_module("wk", torch::nn::Linear(torch::nn::LinearOptions(d, kv).bias(a.qkvBias)));
+    wv = register_module("wv", torch::nn::Linear(torch::nn::LinearOptions(d, kv).bias(a.qkvBias)));
+    wo = register_module("wo", torch::nn::Linear(torch::nn::LinearOptions(d, d).bias(false)));
+    ffnNorm = register_module("ffn_norm", RmsNorm(a.dim, a.eps));
+    w1 = register_module("w1", torch::nn::Linear(torch::nn::LinearOptions(d, a.ffn).bias(false)));
+    w2 = register_module("w2", torch::nn::Linear(torch::nn::LinearOptions(a.ffn, d).bias(false)));
+    w3 = register_module("w3", torch::nn::Linear(torch::nn::LinearOptions(d, a.ffn).bias(false)));
+}
+
+torch::Tensor LlamaLayerImpl::forward(const torch::Tensor& z) {
+    const int64_t B = z.size(0), T = z.size(1), H = arch.heads, KV = arch.kvHeads,
+                  hd = arch.dim / H;
+    auto n = attentionNorm(z);
+    auto q = wq(n).view({B, T, H, hd}).transpose(1, 2);
+    auto k = wk(n).view({B, T, KV, hd}).transpose(1, 2);
+    auto v = wv(n).view({B, T, KV, hd}).transpose(1, 2);
+    if (KV != H) {  // grouped-query attention: query head h reads kv head h / (H / KV)
+        k = k.repeat_interleave(H / KV, 1);
+        v = v.repeat_interleave(H / KV, 1);
+    }
+    // No causal mask and no rotary embedding: visual tokens are not a text sequence.
+    auto weights =
+        torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(hd)), -1);
+    auto h = z + wo(torch::matmul(weights, v).transpose(1, 2).reshape({B, T, arch.dim}));
+    auto m = ffnNorm(h);
+    return h + w2(torch::silu(w1(m)) * w3(m));
+}
+
+namespace {
+
+void copyInto(torch::Tensor& target, const std::vector<float>& values, const std::string& what) {
+    if (static_cast<int64_t>(values.size()) != target.numel())
+        throw Error("LLM weight '" + what + "' has " + std::to_string(values.size()) +
+                    " values, expected " + std::to_string(target.numel()));
+    torch::NoGradGuard noGrad;
+    target.copy_(
+        torch::from_blob(const_cast<float*>(values.data()), target.sizes(), torch::kFloat32));
+}
+
+}  // namespace
+
+void LlamaLayerImpl::load(const LlamaLayerWeights& w) {
+    copyInto(attentionNorm->weight, w.attentionNorm, "attention_norm");
+    copyInto(wq->weight, w.wq, "wq");
+    copyInto(wk->weight, w.wk, "wk");
+    copyInto(wv->weight, w.wv, "wv");
+    copyInto(wo->weight, w.wo, "wo");
+    if (arch.qkvBias) {
+        copyInto(wq->bias, w.bq, "bq");
+        copyInto(wk->bias, w.bk, "bk");
+        copyInto(wv->bias, w.bv, "bv");
+    }
+    copyInto(ffnNorm->weight, w.ffnNorm, "ffn_norm");
+    copyInto(w1->weight, w.w1, "w1");
+    copyInto(w2->weight, w.w2, "w2");
+    copyInto(w3->weight, w.w3, "w3");
+}
+
+FinalNorm parseFinalNorm(const std::string& name) {
+    if (name == "unit") return FinalNorm::Unit;
+    if (name == "loaded") return FinalNorm::Loaded;
+    if (name == "none") return FinalNorm::None;
+    throw Error("unknown final norm '" + name + "': use unit, loaded or none");
+}
+
+std::string finalNormName(FinalNorm mode) {
+    return mode == FinalNorm::Unit ? "unit" : mode == FinalNorm::Loaded ? "loaded" : "none";
+}
+
+LlmBlockImpl::LlmBlockImpl(const LlmArchitecture& a, int layerCount, FinalNorm m)
+    : arch(a), mode(m) {
+    layers = register_module("layers", torch::nn::ModuleList());
+    for (int i = 0; i < layerCount; ++i) layers->push_back(LlamaLayer(a));
+    finalNorm = register_module("norm", RmsNorm(a.dim, a.eps));
+}
+
+torch::Tensor LlmBlockImpl::forward(const torch::Tensor& z) {
+    torch::Tensor h = z;
+    for (const auto& layer : *layers) h = layer->as<LlamaLayer>()->forward(h);
+    // Unit mode: the norm's weight stays at one (never loaded).
+    return mode == FinalNorm::None ? h : finalNorm(h);
+}
+
+void LlmBlockImpl::load(const LlmWeights& weights) {
+    if (weights.layers.size() != layers->size())
+        throw Error("LLM block: layer count does not match the weights");
+    for (size_t i = 0; i < weights.layers.size(); ++i)
+        layers[i]->as<LlamaLayer>()->load(weights.layers[i]);
+    if (mode == FinalNorm::Loaded) copyInto(finalNorm->weight, weights.finalNorm, "final norm");
+}
+
+void LlmBlockImpl::randomize(uint64_t seed) {
+    torch::NoGradGuard noGrad;
+    auto generator = at::detail::createCPUGenerator(seed);
+    for (auto& p : named_parameters()) {
+        if (p.key().find("norm") != std::string::npos)
+            p.value().fill_(1.0);
+        else
+            p.value().copy_(at::normal(0.0, 0.02, p.value().sizes(), generator));
+    }
+}
+
+void LlmBlockImpl::freeze() {
+    for (auto& p : parameters()) p.set_requires_grad(false);
+}
+
+// ---- Booster and classifier -------------------------------------------------
+
+ResidualMode parseResidualMode(const std::string& name) {
+    if (name == "in") return ResidualMode::In;
+    if (name == "out") return ResidualMode::Out;
+    if (name == "hybrid") return ResidualMode::Hybrid;
+    if (name == "none") return ResidualMode::None;
+    if (name == "mlp") return ResidualMode::Mlp;
+    throw Error("unknown booster mode '" + name + "': use in, out, hybrid, none or mlp");
+}
+
+std::string residualModeName(ResidualMode mode) {
+    switch (mode) {
+        case ResidualMode::In:
+            return "in";
+        case ResidualMode::Out:
+            return "out";
+        case ResidualMode::Hybrid:
+            return "hybrid";
+        case ResidualMode::None:
+            return "none";
+        case ResidualMode::Mlp:
+            return "mlp";
+    }
+    return "?";
+}
+
+BoosterImpl::BoosterImpl(int dim, int llmDim, ResidualMode m, LlmBlock block) : mode(m) {
+    encoder = register_module("encoder",
+                              torch::nn::Linear(torch::nn::LinearOptions(dim, llmDim).bias(false)));
+    decoder = register_module("decoder",
+                              torch::nn::Linear(torch::nn::LinearOptions(llmDim, dim).bias(false)));
+    if (mode != ResidualMode::Mlp) {
+        if (!block)
+            throw Error("the booster needs an LLM block for residual mode " +
+                        residualModeName(mode));
+        llm = register_module("llm", block);
+        llm->freeze();
+    }
+}
+
+torch::Tensor BoosterImpl::forward(const torch::Tensor& x) {
+    auto z = encoder(x);
+    switch (mode) {
+        case ResidualMode::In:
+            return decoder(llm(z) + z);
+        case ResidualMode::Out:
+            return decoder(llm(z)) + x;
+        case ResidualMode::Hybrid:
+            return decoder(llm(z) + z) + x;
+        case ResidualMode::None:
+            return decoder(llm(z));
+        case ResidualMode::Mlp:
+            return decoder(z) + x;  // the adapters alone, no LLM
+    }
+    return x;
+}
+
+ClassifierImpl::ClassifierImpl(const VitConfig& config, Booster b) {
+    vit = register_module("vit", Vit(config));
+    if (b) booster = register_module("booster", b);
+}
+
+torch::Tensor ClassifierImpl::forward(const torch::Tensor& images) {
+    auto tokens = vit->embed(images);
+    for (const auto& block : *vit->blocks) tokens = block->as<VitBlock>()->forward(tokens);
+    if (booster) tokens = booster(tokens);
+    return vit->head(vit->norm(tokens).select(1, 0));
+}
+
+void initialiseTrainable(torch::nn::Module& module, uint64_t seed) {
+    torch::NoGradGuard noGrad;
+    auto generator = at::detail::createCPUGenerator(seed);
+    for (auto& p : module.named_parameters()) {
+        const std::string& name = p.key();
+        torch::Tensor t = p.value();
+        if (!t.requires_grad() || name.find(".llm.") != std::string::npos) continue;
+        const bool isNorm = name.find("norm") != std::string::npos;
+        if (name.find("bias") != std::string::npos) {
+            t.zero_();
+        } else if (isNorm) {
+            t.fill_(1.0);
+        } else {
+            // Truncated normal, std 0.02, cut at two standard deviations.
+            t.copy_(at::normal(0.0, 0.02, t.sizes(), generator).clamp(-0.04, 0.04));
+        }
+    }
+}
+
+}  // namespace rllm

@@ -1,0 +1,394 @@
+// Training and evaluation on MedMNIST archives.
+
+#include "core/Error.h"
+#include "core/io/AtomicFile.h"
+#include "core/io/MedMnist.h"
+#include "models/Bundle.h"
+#include "models/Engine.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+namespace rllm {
+
+torch::Device torchDevice(const DeviceOptions& options);  // Engine.cpp
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct SplitData {
+    torch::Tensor images;   // uint8 (N, C, H, W) or (N, 1, D, H, W)
+    torch::Tensor targets;  // int64 (N) or float (N, L) for multi-label
+    std::vector<std::vector<int>> labels;
+};
+
+SplitData loadSplit(const MedMnistDataset& data, const std::string& split, TaskType task,
+                    int64_t limit) {
+    const auto size = data.imageSize();  // (W, H, D)
+    int64_t n = data.count(split);
+    if (limit > 0) n = std::min(n, limit);
+    const std::vector<uint8_t>& raw = data.rawImages(split);
+    const int64_t perCase = size[0] * size[1] * size[2] * data.channels();
+    torch::Tensor all =
+        torch::from_blob(const_cast<uint8_t*>(raw.data()), {n, perCase}, torch::kUInt8).clone();
+    SplitData out;
+    if (data.is3D())
+        out.images = all.view({n, 1, size[2], size[1], size[0]});
+    else if (data.channels() == 3)
+        out.images = all.view({n, size[1], size[0], 3}).permute({0, 3, 1, 2}).contiguous();
+    else
+        out.images = all.view({n, 1, size[1], size[0]});
+    for (int64_t i = 0; i < n; ++i) out.labels.push_back(data.labels(split, i));
+    if (task == TaskType::MultiLabel) {
+        const int64_t L = data.labelColumns();
+        out.targets = torch::zeros({n, L});
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t c = 0; c < L; ++c) out.targets[i][c] = float(out.labels[i][c]);
+    } else {
+        out.targets = torch::empty({n}, torch::kInt64);
+        for (int64_t i = 0; i < n; ++i) out.targets[i] = int64_t(out.labels[i][0]);
+    }
+    return out;
+}
+
+// MedMNIST's usual transform: [0, 255] -> [-1, 1].
+torch::Tensor normalise(const torch::Tensor& bytes) {
+    return (bytes.to(torch::kFloat32) / 255.0 - 0.5) / 0.5;
+}
+
+// Random flips, and in 2D small rotations and shifts, per image.
+torch::Tensor augment(torch::Tensor x, bool volumetric) {
+    const int64_t B = x.size(0);
+    auto flip = [&](torch::Tensor t, int64_t dim) {
+        auto mask = torch::rand({B}, t.options()) < 0.5;
+        std::vector<int64_t> shape(t.dim(), 1);
+        shape[0] = B;
+        return torch::where(mask.view(shape), t.flip({dim}), t);
+    };
+    if (volumetric) {
+        for (int64_t dim : {2, 3, 4}) x = flip(x, dim);
+        return x;
+    }
+    x = flip(x, 3);
+    x = flip(x, 2);
+    // Rotation up to 10 degrees and shifts up to a 14th of the side, as an affine resample.
+    auto angle = (torch::rand({B}, x.options()) * 2 - 1) * (10.0 * M_PI / 180.0);
+    auto shift = (torch::rand({B, 2}, x.options()) * 2 - 1) * (2.0 / 14.0);
+    auto cosA = torch::cos(angle), sinA = torch::sin(angle);
+    auto theta = torch::stack({torch::stack({cosA, -sinA, shift.select(1, 0)}, 1),
+                               torch::stack({sinA, cosA, shift.select(1, 1)}, 1)},
+                              1);
+    namespace F = torch::nn::functional;
+    auto grid = F::affine_grid(theta, x.sizes().vec(), false);
+    return F::grid_sample(x, grid,
+                          F::GridSampleFuncOptions()
+                              .mode(torch::kBilinear)
+                              .padding_mode(torch::kBorder)
+                              .align_corners(false));
+}
+
+torch::Tensor lossFor(TaskType task, const torch::Tensor& logits, const torch::Tensor& targets,
+                      double smoothing) {
+    if (task == TaskType::MultiLabel)
+        return torch::binary_cross_entropy_with_logits(logits, targets);
+    auto logp = torch::log_softmax(logits, 1);
+    auto nll = -logp.gather(1, targets.unsqueeze(1)).squeeze(1);
+    return ((1.0 - smoothing) * nll - smoothing * logp.mean(1)).mean();
+}
+
+std::vector<std::vector<float>> predictScores(Classifier& model, const torch::Tensor& images,
+                                              TaskType task, torch::Device device,
+                                              int64_t batch = 128) {
+    torch::NoGradGuard noGrad;
+    model->eval();
+    std::vector<std::vector<float>> scores;
+    for (int64_t start = 0; start < images.size(0); start += batch) {
+        auto x =
+            normalise(images.narrow(0, start, std::min(batch, images.size(0) - start))).to(device);
+        auto logits = model->forward(x);
+        auto p = (task == TaskType::MultiLabel ? torch::sigmoid(logits) : torch::softmax(logits, 1))
+                     .to(torch::kCPU)
+                     .contiguous();
+        for (int64_t i = 0; i < p.size(0); ++i)
+            scores.emplace_back(p[i].data_ptr<float>(), p[i].data_ptr<float>() + p.size(1));
+    }
+    return scores;
+}
+
+std::string clock(double seconds) {
+    const int s = static_cast<int>(seconds + 0.5);
+    std::ostringstream out;
+    out << s / 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
+    return out.str();
+}
+
+void writeCurves(const std::string& path, const std::vector<EpochRecord>& curves) {
+    writeAtomically(path, [&](const std::string& temporary) {
+        std::ofstream out(temporary);
+        out << "epoch,train_loss,val_acc,val_auc,learning_rate,images_per_second,seconds\n";
+        for (const EpochRecord& r : curves)
+            out << r.epoch << "," << r.trainLoss << "," << r.valAcc << "," << r.valAuc << ","
+                << r.learningRate << "," << r.imagesPerSecond << "," << r.seconds << "\n";
+        if (!out) throw FileError(path, "could not be written.");
+    });
+}
+
+nlohmann::json metricsJson(const ScoreMetrics& m) {
+    return {{"acc", m.acc}, {"auc", m.auc}};
+}
+
+}  // namespace
+
+TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
+    if (o.dataPath.empty() || o.outPath.empty()) throw Error("training needs --data and --out");
+    if (o.epochs <= 0 || o.batchSize <= 0) throw Error("--epochs and --batch must be positive");
+    const torch::Device device = torchDevice(o.device);
+    torch::manual_seed(o.seed);
+
+    MedMnistDataset data(o.dataPath);
+    const bool volumetric = o.arch == "vit3d";
+    if (o.arch != "vit2d" && o.arch != "vit3d") throw Error("--arch must be vit2d or vit3d");
+    if (volumetric != data.is3D())
+        throw FileError(o.dataPath, std::string("holds ") + (data.is3D() ? "3D" : "2D") +
+                                        " images; use --arch " + (data.is3D() ? "vit3d" : "vit2d") +
+                                        ".");
+    const auto size = data.imageSize();
+    if (size[0] != size[1] || (volumetric && size[2] != size[0]))
+        throw FileError(o.dataPath, "has non-square images, which the ViT does not take.");
+    const int classes = data.classCount();
+    const TaskType task = o.task.empty() ? taskTypeFor(o.dataPath, data.labelColumns(), classes)
+                                         : parseTaskType(o.task);
+
+    VitConfig config = VitConfig::preset(o.preset);
+    if (o.depth > 0) config.depth = o.depth;
+    config.imageSize = static_cast<int>(size[0]);
+    config.patch = o.patch > 0 ? o.patch : std::max(1, config.imageSize / 7);
+    config.channels = data.channels();
+    config.classes = classes;
+    config.volumetric = volumetric;
+
+    nlohmann::json description;
+    description["model"] = {{"arch", o.arch},
+                            {"preset", o.preset},
+                            {"dim", config.dim},
+                            {"depth", config.depth},
+                            {"heads", config.heads},
+                            {"mlp_ratio", config.mlpRatio},
+                            {"image_size", config.imageSize},
+                            {"patch", config.patch},
+                            {"channels", config.channels},
+                            {"classes", config.classes},
+                            {"volumetric", config.volumetric}};
+    Booster booster{nullptr};
+    if (!o.booster.empty()) {
+        const ResidualMode mode = parseResidualMode(o.booster);
+        nlohmann::json b{{"mode", o.booster}};
+        LlmBlock llm{nullptr};
+        int llmDim = config.dim;
+        if (mode != ResidualMode::Mlp || !o.llmPath.empty()) {
+            if (o.llmPath.empty())
+                throw Error("--booster " + o.booster + " needs --llm CHECKPOINT");
+            LlmWeights weights = loadLlmLayers(o.llmPath, o.llmLayers);
+            llmDim = weights.architecture.dim;
+            const auto& a = weights.architecture;
+            std::vector<int> indices;
+            for (const auto& layer : weights.layers) indices.push_back(layer.index);
+            if (mode != ResidualMode::Mlp) {
+                llm = LlmBlock(a, static_cast<int>(weights.layers.size()),
+                               parseFinalNorm(o.finalNorm));
+                if (o.randomLlm)
+                    llm->randomize(o.seed + 7919);
+                else
+                    llm->load(weights);
+                b["llm"] = {{"source", weights.source},
+                            {"format", a.format},
+                            {"layers", indices},
+                            {"initialisation",
+                             o.randomLlm ? "random (seed " + std::to_string(o.seed + 7919) + ")"
+                                         : "pretrained"},
+                            {"final_norm", o.finalNorm},
+                            {"architecture",
+                             {{"model_type", a.modelType},
+                              {"dim", a.dim},
+                              {"heads", a.heads},
+                              {"kv_heads", a.kvHeads},
+                              {"ffn", a.ffn},
+                              {"eps", a.eps},
+                              {"qkv_bias", a.qkvBias},
+                              {"dtype", a.dtype}}}};
+            }
+        }
+        b["llm_dim"] = llmDim;
+        description["booster"] = b;
+        booster = Booster(config.dim, llmDim, mode, llm);
+    }
+    Classifier model(config, booster);
+    initialiseTrainable(*model, o.seed);
+    if (!o.resumeFrom.empty()) {
+        LoadedBundle start = loadBundle(o.resumeFrom);
+        if (start.description["model"] != description["model"])
+            throw FileError(o.resumeFrom, "describes another architecture than this training run.");
+        torch::NoGradGuard noGrad;
+        auto source = start.model->named_parameters();
+        for (auto& p : model->named_parameters()) p.value().copy_(source[p.key()]);
+    }
+    model->to(device);
+
+    description["task"] = taskTypeName(task);
+    description["class_names"] = classNamesFor(o.dataPath, classes);
+    description["dataset"] = {{"file", std::filesystem::path(o.dataPath).filename().string()},
+                              {"image_size", size},
+                              {"channels", data.channels()}};
+    description["input"] = {{"scale", 1.0 / 255.0}, {"mean", 0.5}, {"std", 0.5}};
+
+    SplitData train = loadSplit(data, "train", task, o.maxTrainCases);
+    SplitData val = loadSplit(data, "val", task, 0);
+    SplitData test = loadSplit(data, "test", task, 0);
+
+    std::vector<torch::Tensor> trainable;
+    for (auto& p : model->parameters())
+        if (p.requires_grad()) trainable.push_back(p);
+    torch::optim::AdamW optimizer(
+        trainable, torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay));
+
+    const int64_t n = train.images.size(0);
+    const int64_t stepsPerEpoch = (n + o.batchSize - 1) / o.batchSize;
+    const int64_t totalSteps = stepsPerEpoch * o.epochs;
+    const int warmupEpochs = o.warmupEpochs >= 0 ? o.warmupEpochs : std::max(1, o.epochs / 10);
+    const int64_t warmupSteps = std::min<int64_t>(totalSteps, warmupEpochs * stepsPerEpoch);
+
+    TrainSummary summary;
+    summary.device = device.str();
+    summary.bundlePath = o.outPath;
+    double bestAuc = -1;
+    std::map<std::string, torch::Tensor> bestState;
+    const auto started = Clock::now();
+    int64_t step = 0;
+    for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+        const auto epochStart = Clock::now();
+        model->train();
+        auto order = torch::randperm(n, torch::kInt64);
+        double lossSum = 0;
+        double lr = o.learningRate;
+        for (int64_t s = 0; s < stepsPerEpoch; ++s, ++step) {
+            // Linear warm-up, then cosine decay to zero.
+            lr = step < warmupSteps
+                     ? o.learningRate * double(step + 1) / warmupSteps
+                     : 0.5 * o.learningRate *
+                           (1 + std::cos(M_PI * double(step - warmupSteps) /
+                                         std::max<int64_t>(1, totalSteps - warmupSteps)));
+            for (auto& group : optimizer.param_groups())
+                static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+            auto index = order.narrow(0, s * o.batchSize,
+                                      std::min<int64_t>(o.batchSize, n - s * o.batchSize));
+            auto x = normalise(train.images.index_select(0, index)).to(device);
+            if (o.augment) x = augment(x, volumetric);
+            auto y = train.targets.index_select(0, index).to(device);
+            optimizer.zero_grad();
+            auto loss = lossFor(task, model->forward(x), y, o.labelSmoothing);
+            loss.backward();
+            optimizer.step();
+            lossSum += loss.item<double>() * index.size(0);
+            if (o.progressBar) {
+                const double done = double(step + 1) / totalSteps;
+                const double elapsed =
+                    std::chrono::duration<double>(Clock::now() - started).count();
+                const int filled = static_cast<int>(done * 24);
+                progress << "\rEpoch " << epoch << "/" << o.epochs << " ["
+                         << std::string(filled, '=') << std::string(24 - filled, ' ') << "] "
+                         << std::setw(3) << int(done * 100) << "%  loss " << std::fixed
+                         << std::setprecision(4) << loss.item<double>() << "  ETA "
+                         << clock(elapsed / done - elapsed) << "   " << std::flush;
+            }
+        }
+        const double seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
+        ScoreMetrics v =
+            evaluateScores(task, predictScores(model, val.images, task, device), val.labels);
+        EpochRecord r{epoch, lossSum / n, v.acc, v.auc, lr, n / seconds, seconds};
+        summary.curves.push_back(r);
+        if (v.auc > bestAuc) {  // chosen on validation AUC, never on test
+            bestAuc = v.auc;
+            summary.bestEpoch = epoch;
+            summary.bestVal = v;
+            bestState.clear();
+            for (const auto& p : model->named_parameters())
+                bestState[p.key()] = p.value().detach().clone();
+        }
+        const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+        progress << (o.progressBar ? "\r" : "") << "Epoch " << epoch << "/" << o.epochs << "  loss "
+                 << std::fixed << std::setprecision(4) << r.trainLoss << "  val ACC "
+                 << std::setprecision(3) << v.acc << " AUC " << v.auc << "  "
+                 << std::setprecision(0) << r.imagesPerSecond << " img/s  ETA "
+                 << clock(elapsed / epoch * (o.epochs - epoch))
+                 << (epoch == summary.bestEpoch ? "  *best" : "") << "          \n"
+                 << std::flush;
+    }
+    {
+        torch::NoGradGuard noGrad;
+        for (auto& p : model->named_parameters()) p.value().copy_(bestState.at(p.key()));
+    }
+    summary.test =
+        evaluateScores(task, predictScores(model, test.images, task, device), test.labels);
+    nlohmann::json curves = nlohmann::json::array();
+    for (const EpochRecord& r : summary.curves)
+        curves.push_back({{"epoch", r.epoch},
+                          {"train_loss", r.trainLoss},
+                          {"val_acc", r.valAcc},
+                          {"val_auc", r.valAuc},
+                          {"learning_rate", r.learningRate}});
+    description["training"] = {{"command", o.commandLine},
+                               {"seed", o.seed},
+                               {"epochs", o.epochs},
+                               {"batch_size", o.batchSize},
+                               {"learning_rate", o.learningRate},
+                               {"weight_decay", o.weightDecay},
+                               {"label_smoothing", o.labelSmoothing},
+                               {"augment", o.augment},
+                               {"train_cases", n},
+                               {"selected_on", "validation AUC"},
+                               {"best_epoch", summary.bestEpoch},
+                               {"val", metricsJson(summary.bestVal)},
+                               {"test", metricsJson(summary.test)},
+                               {"device", summary.device},
+                               {"resumed_from", o.resumeFrom},
+                               {"curves", curves}};
+    model->to(torch::kCPU);
+    saveBundle(model, description, o.outPath);
+    writeCurves(o.logPath.empty() ? o.outPath + ".curves.csv" : o.logPath, summary.curves);
+    return summary;
+}
+
+EvalSummary evaluateBundle(const std::string& bundlePath, const std::string& dataPath,
+                           const std::string& split, const DeviceOptions& deviceOptions) {
+    const torch::Device device = torchDevice(deviceOptions);
+    LoadedBundle bundle = loadBundle(bundlePath);
+    MedMnistDataset data(dataPath);
+    const auto& m = bundle.description["model"];
+    if (data.imageSize()[0] != m["image_size"].get<int64_t>() ||
+        data.channels() != m["channels"].get<int>() || data.is3D() != m["volumetric"].get<bool>())
+        throw FileError(dataPath, "does not match the bundle's input (" +
+                                      std::to_string(m["image_size"].get<int>()) + " px, " +
+                                      (m["volumetric"].get<bool>() ? "3D" : "2D") + ").");
+    if (data.classCount() != m["classes"].get<int>())
+        throw FileError(dataPath, "has another number of classes than the bundle.");
+    const TaskType task = parseTaskType(bundle.description["task"]);
+    SplitData s = loadSplit(data, split, task, 0);
+    bundle.model->to(device);
+    EvalSummary summary;
+    summary.metrics =
+        evaluateScores(task, predictScores(bundle.model, s.images, task, device), s.labels);
+    summary.cases = s.images.size(0);
+    summary.split = split;
+    summary.task = taskTypeName(task);
+    summary.device = device.str();
+    return summary;
+}
+
+}  // namespace rllm

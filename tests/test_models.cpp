@@ -1,0 +1,680 @@
+// The models layer: the ViT block and the LLaMA layer against plain
+// reference implementations written here, checkpoint import across formats
+// and dtypes, the frozen block under training, bundles, metrics, and a short
+// real training run.
+
+#include "TestData.h"
+
+#include "core/Error.h"
+#include "models/Bundle.h"
+#include "models/Engine.h"
+#include "models/LlmCheckpoint.h"
+#include "models/Metrics.h"
+#include "models/Networks.h"
+#include "models/Safetensors.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+using namespace rllm;
+
+namespace {
+
+using Matrix = std::vector<float>;  // row-major
+
+std::vector<float> toVector(const torch::Tensor& t) {
+    torch::Tensor c = t.detach().to(torch::kFloat32).contiguous();
+    return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+// y[r] = W[r,:] . x (+ b[r])
+std::vector<double> linear(const Matrix& w, const std::vector<double>& x, int out,
+                           const Matrix* bias = nullptr) {
+    std::vector<double> y(out, 0.0);
+    const size_t in = x.size();
+    for (int r = 0; r < out; ++r) {
+        double s = bias && !bias->empty() ? (*bias)[r] : 0.0;
+        for (size_t c = 0; c < in; ++c) s += double(w[r * in + c]) * x[c];
+        y[r] = s;
+    }
+    return y;
+}
+
+std::vector<double> rmsNorm(const std::vector<double>& x, const Matrix& w, double eps) {
+    double ms = 0;
+    for (double v : x) ms += v * v;
+    ms /= x.size();
+    std::vector<double> y(x.size());
+    for (size_t i = 0; i < x.size(); ++i)
+        y[i] = x[i] / std::sqrt(ms + eps) * (w.empty() ? 1.0 : w[i]);
+    return y;
+}
+
+// The LLaMA layer of DESIGN.md section 1, token by token, in double precision.
+std::vector<std::vector<double>> referenceLlamaLayer(const std::vector<std::vector<double>>& z,
+                                                     const LlamaLayerWeights& w,
+                                                     const LlmArchitecture& a) {
+    const int T = static_cast<int>(z.size()), D = a.dim, H = a.heads, KV = a.kvHeads, hd = D / H,
+              kvd = hd * KV;
+    std::vector<std::vector<double>> q(T), k(T), v(T);
+    for (int t = 0; t < T; ++t) {
+        auto n = rmsNorm(z[t], w.attentionNorm, a.eps);
+        q[t] = linear(w.wq, n, D, &w.bq);
+        k[t] = linear(w.wk, n, kvd, &w.bk);
+        v[t] = linear(w.wv, n, kvd, &w.bv);
+    }
+    std::vector<std::vector<double>> out(T);
+    for (int t = 0; t < T; ++t) {
+        std::vector<double> attended(D, 0.0);
+        for (int h = 0; h < H; ++h) {
+            const int kvHead = h / (H / KV);
+            std::vector<double> scores(T);
+            double maxScore = -1e300;
+            for (int s = 0; s < T; ++s) {  // every token sees every token: no causal mask
+                double dotProduct = 0;
+                for (int i = 0; i < hd; ++i) dotProduct += q[t][h * hd + i] * k[s][kvHead * hd + i];
+                scores[s] = dotProduct / std::sqrt(double(hd));
+                maxScore = std::max(maxScore, scores[s]);
+            }
+            double sum = 0;
+            for (double& s : scores) sum += (s = std::exp(s - maxScore));
+            for (int s = 0; s < T; ++s)
+                for (int i = 0; i < hd; ++i)
+                    attended[h * hd + i] += scores[s] / sum * v[s][kvHead * hd + i];
+        }
+        auto o = linear(w.wo, attended, D);
+        std::vector<double> h(D);
+        for (int i = 0; i < D; ++i) h[i] = z[t][i] + o[i];
+        auto m = rmsNorm(h, w.ffnNorm, a.eps);
+        auto gate = linear(w.w1, m, a.ffn), up = linear(w.w3, m, a.ffn);
+        for (int i = 0; i < a.ffn; ++i) gate[i] = gate[i] / (1 + std::exp(-gate[i])) * up[i];
+        auto down = linear(w.w2, gate, D);
+        out[t].resize(D);
+        for (int i = 0; i < D; ++i) out[t][i] = h[i] + down[i];
+    }
+    return out;
+}
+
+double maxRelativeError(const std::vector<float>& actual, const std::vector<double>& expected) {
+    double scale = 1e-12, err = 0;
+    for (double e : expected) scale = std::max(scale, std::abs(e));
+    for (size_t i = 0; i < expected.size(); ++i)
+        err = std::max(err, std::abs(actual[i] - expected[i]));
+    return err / scale;
+}
+
+Matrix randomMatrix(size_t n, std::mt19937& rng, double sd = 0.1) {
+    std::normal_distribution<float> d(0.0f, float(sd));
+    Matrix m(n);
+    for (float& v : m) v = d(rng);
+    return m;
+}
+
+// A LLaMA-family layer with random weights (Qwen2-like when qkvBias).
+LlmWeights randomWeights(int dim, int heads, int kvHeads, int ffn, bool qkvBias, uint32_t seed) {
+    std::mt19937 rng(seed);
+    LlmWeights w;
+    auto& a = w.architecture;
+    a.format = "test";
+    a.modelType = qkvBias ? "qwen2" : "llama";
+    a.dim = dim, a.heads = heads, a.kvHeads = kvHeads, a.ffn = ffn, a.layers = 1, a.eps = 1e-6,
+    a.qkvBias = qkvBias;
+    const int kvd = dim / heads * kvHeads;
+    LlamaLayerWeights l;
+    l.attentionNorm = randomMatrix(dim, rng);
+    for (float& v : l.attentionNorm) v += 1.0f;
+    l.wq = randomMatrix(size_t(dim) * dim, rng);
+    l.wk = randomMatrix(size_t(kvd) * dim, rng);
+    l.wv = randomMatrix(size_t(kvd) * dim, rng);
+    l.wo = randomMatrix(size_t(dim) * dim, rng);
+    if (qkvBias) {
+        l.bq = randomMatrix(dim, rng);
+        l.bk = randomMatrix(kvd, rng);
+        l.bv = randomMatrix(kvd, rng);
+    }
+    l.ffnNorm = randomMatrix(dim, rng);
+    for (float& v : l.ffnNorm) v += 1.0f;
+    l.w1 = randomMatrix(size_t(ffn) * dim, rng);
+    l.w2 = randomMatrix(size_t(dim) * ffn, rng);
+    l.w3 = randomMatrix(size_t(ffn) * dim, rng);
+    w.layers.push_back(l);
+    w.finalNorm = randomMatrix(dim, rng);
+    for (float& v : w.finalNorm) v += 1.0f;
+    return w;
+}
+
+void checkLlamaAgainstReference(const LlmWeights& weights) {
+    const auto& a = weights.architecture;
+    torch::manual_seed(3);
+    const int B = 2, T = 7;
+    torch::Tensor z = torch::randn({B, T, a.dim});
+    for (FinalNorm mode : {FinalNorm::Unit, FinalNorm::Loaded, FinalNorm::None}) {
+        LlmBlock block(a, 1, mode);
+        block->load(weights);
+        torch::NoGradGuard noGrad;
+        const std::vector<float> actual = toVector(block->forward(z));
+        std::vector<double> expected;
+        for (int b = 0; b < B; ++b) {
+            std::vector<std::vector<double>> tokens(T);
+            for (int t = 0; t < T; ++t) {
+                auto row = toVector(z[b][t]);
+                tokens[t].assign(row.begin(), row.end());
+            }
+            for (auto& y : referenceLlamaLayer(tokens, weights.layers[0], a)) {
+                if (mode != FinalNorm::None)
+                    y = rmsNorm(y, mode == FinalNorm::Loaded ? weights.finalNorm : Matrix{}, a.eps);
+                expected.insert(expected.end(), y.begin(), y.end());
+            }
+        }
+        const double err = maxRelativeError(actual, expected);
+        QVERIFY2(err < 1e-4, qPrintable(QString("final norm %1: relative error %2")
+                                            .arg(QString::fromStdString(finalNormName(mode)))
+                                            .arg(err)));
+    }
+}
+
+void put64(std::ofstream& out, uint64_t v) {
+    for (int i = 0; i < 8; ++i) out.put(char((v >> (8 * i)) & 0xFF));
+}
+
+uint16_t toBf16(float f) {  // round to nearest even
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    return uint16_t((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+}
+
+uint16_t toHalf(float f) {  // values here are small normal numbers or zero
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    const uint32_t sign = (bits >> 16) & 0x8000;
+    const int exponent = int((bits >> 23) & 0xFF) - 127 + 15;
+    if (exponent <= 0) return uint16_t(sign);
+    uint32_t mantissa = bits & 0x7FFFFF;
+    uint32_t half = sign | (uint32_t(exponent) << 10) | (mantissa >> 13);
+    if (mantissa & 0x1000) ++half;  // round half up
+    return uint16_t(half);
+}
+
+// A Hugging Face folder written byte by byte here (not with the project's writer).
+void writeHuggingFace(const QString& folder, const LlmWeights& w, int totalLayers,
+                      const std::string& dtype, bool sharded) {
+    const auto& a = w.architecture;
+    nlohmann::json config{{"model_type", a.modelType},
+                          {"hidden_size", a.dim},
+                          {"num_hidden_layers", totalLayers},
+                          {"num_attention_heads", a.heads},
+                          {"num_key_value_heads", a.kvHeads},
+                          {"intermediate_size", a.ffn},
+                          {"rms_norm_eps", a.eps},
+                          {"vocab_size", 512}};
+    std::ofstream(QDir(folder).filePath("config.json").toStdString()) << config.dump();
+    const int i = w.layers[0].index;
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    const int64_t d = a.dim, kv = d / a.heads * a.kvHeads, f = a.ffn;
+    const auto& l = w.layers[0];
+    std::vector<std::tuple<std::string, std::vector<int64_t>, const Matrix*>> tensors = {
+        {p + "input_layernorm.weight", {d}, &l.attentionNorm},
+        {p + "self_attn.q_proj.weight", {d, d}, &l.wq},
+        {p + "self_attn.k_proj.weight", {kv, d}, &l.wk},
+        {p + "self_attn.v_proj.weight", {kv, d}, &l.wv},
+        {p + "self_attn.o_proj.weight", {d, d}, &l.wo},
+        {p + "post_attention_layernorm.weight", {d}, &l.ffnNorm},
+        {p + "mlp.gate_proj.weight", {f, d}, &l.w1},
+        {p + "mlp.up_proj.weight", {f, d}, &l.w3},
+        {p + "mlp.down_proj.weight", {d, f}, &l.w2},
+        {"model.norm.weight", {d}, &w.finalNorm}};
+    const int shards = sharded ? 2 : 1;
+    nlohmann::json weightMap;
+    for (int s = 0; s < shards; ++s) {
+        const std::string name =
+            sharded ? "model-0000" + std::to_string(s + 1) + "-of-00002.safetensors"
+                    : "model.safetensors";
+        nlohmann::json header;
+        std::string data;
+        for (size_t t = s; t < tensors.size(); t += shards) {
+            const auto& [tensorName, shape, values] = tensors[t];
+            const size_t begin = data.size();
+            for (float v : *values) {
+                if (dtype == "F32") {
+                    data.append(reinterpret_cast<const char*>(&v), 4);
+                } else {
+                    const uint16_t h = dtype == "F16" ? toHalf(v) : toBf16(v);
+                    data.append(reinterpret_cast<const char*>(&h), 2);
+                }
+            }
+            header[tensorName] = {
+                {"dtype", dtype}, {"shape", shape}, {"data_offsets", {begin, data.size()}}};
+            weightMap[tensorName] = name;
+        }
+        const std::string text = header.dump();
+        std::ofstream out(QDir(folder).filePath(QString::fromStdString(name)).toStdString(),
+                          std::ios::binary);
+        put64(out, text.size());
+        out << text << data;
+    }
+    if (sharded)
+        std::ofstream(QDir(folder).filePath("model.safetensors.index.json").toStdString())
+            << nlohmann::json{{"weight_map", weightMap}}.dump();
+}
+
+Classifier smallClassifier(const LlmWeights* llm, ResidualMode mode, int classes = 2) {
+    VitConfig c = VitConfig::preset("tiny");
+    c.dim = 48, c.heads = 3, c.depth = 2, c.imageSize = 16, c.patch = 4, c.classes = classes;
+    LlmBlock block{nullptr};
+    if (llm) {
+        block = LlmBlock(llm->architecture, 1, FinalNorm::Unit);
+        block->load(*llm);
+    }
+    Classifier model(c, Booster(c.dim, llm ? llm->architecture.dim : 32, mode, block));
+    initialiseTrainable(*model, 1);
+    return model;
+}
+
+}  // namespace
+
+class TestModels : public QObject {
+    Q_OBJECT
+  private slots:
+    void initTestCase() { torch::set_num_threads(2); }
+
+    void llamaLayerMatchesThePlainReference() {
+        // Random weights, grouped-query attention, with and without q/k/v biases.
+        checkLlamaAgainstReference(randomWeights(32, 4, 2, 80, false, 11));
+        checkLlamaAgainstReference(randomWeights(32, 4, 1, 64, true, 12));
+    }
+
+    void pretrainedStoriesLayerMatchesThePlainReference() {
+        const QString path = test::sharedFile("llm/stories260K.bin");
+        RLLM_REQUIRE_FILE(path);
+        LlmArchitecture a = inspectLlm(path.toStdString());
+        QCOMPARE(a.dim, 64);
+        QCOMPARE(a.layers, 5);
+        QCOMPARE(a.heads, 8);
+        QCOMPARE(a.kvHeads, 4);
+        QCOMPARE(a.ffn, 172);
+        checkLlamaAgainstReference(loadLlmLayers(path.toStdString(), {-1}));
+        checkLlamaAgainstReference(loadLlmLayers(path.toStdString(), {0}));
+    }
+
+    void vitBlockMatchesThePlainReference() {
+        torch::manual_seed(5);
+        const int D = 24, H = 3, hd = D / H, T = 6;
+        VitBlock block(D, H, 4);
+        {
+            torch::NoGradGuard noGrad;
+            for (auto& p : block->parameters()) p.copy_(torch::randn(p.sizes()) * 0.2);
+        }
+        torch::Tensor x = torch::randn({1, T, D});
+        const std::vector<float> actual = toVector(block->forward(x));
+        auto w = [&](const torch::Tensor& t) { return toVector(t); };
+        auto layerNorm = [](const std::vector<double>& v, const Matrix& g, const Matrix& b) {
+            double mean = 0, var = 0;
+            for (double e : v) mean += e;
+            mean /= v.size();
+            for (double e : v) var += (e - mean) * (e - mean);
+            var /= v.size();
+            std::vector<double> y(v.size());
+            for (size_t i = 0; i < v.size(); ++i)
+                y[i] = (v[i] - mean) / std::sqrt(var + 1e-6) * g[i] + b[i];
+            return y;
+        };
+        std::vector<std::vector<double>> tokens(T), qkv(T);
+        const Matrix qkvW = w(block->qkv->weight), qkvB = w(block->qkv->bias);
+        for (int t = 0; t < T; ++t) {
+            auto row = toVector(x[0][t]);
+            tokens[t].assign(row.begin(), row.end());
+            qkv[t] =
+                linear(qkvW, layerNorm(tokens[t], w(block->norm1->weight), w(block->norm1->bias)),
+                       3 * D, &qkvB);
+        }
+        std::vector<double> expected;
+        const Matrix projW = w(block->proj->weight), projB = w(block->proj->bias);
+        const Matrix fc1W = w(block->fc1->weight), fc1B = w(block->fc1->bias),
+                     fc2W = w(block->fc2->weight), fc2B = w(block->fc2->bias);
+        for (int t = 0; t < T; ++t) {
+            std::vector<double> attended(D, 0.0);
+            for (int h = 0; h < H; ++h) {
+                std::vector<double> s(T);
+                double sum = 0;
+                for (int u = 0; u < T; ++u) {
+                    double dotProduct = 0;
+                    for (int i = 0; i < hd; ++i)
+                        dotProduct += qkv[t][h * hd + i] * qkv[u][D + h * hd + i];
+                    sum += (s[u] = std::exp(dotProduct / std::sqrt(double(hd))));
+                }
+                for (int u = 0; u < T; ++u)
+                    for (int i = 0; i < hd; ++i)
+                        attended[h * hd + i] += s[u] / sum * qkv[u][2 * D + h * hd + i];
+            }
+            auto projected = linear(projW, attended, D, &projB);
+            std::vector<double> h(D);
+            for (int i = 0; i < D; ++i) h[i] = tokens[t][i] + projected[i];
+            auto hidden = linear(fc1W, layerNorm(h, w(block->norm2->weight), w(block->norm2->bias)),
+                                 4 * D, &fc1B);
+            for (double& e : hidden)
+                e = 0.5 * e * (1 + std::erf(e / std::sqrt(2.0)));  // exact GELU
+            auto mlp = linear(fc2W, hidden, D, &fc2B);
+            for (int i = 0; i < D; ++i) expected.push_back(h[i] + mlp[i]);
+        }
+        const double err = maxRelativeError(actual, expected);
+        QVERIFY2(err < 1e-4, qPrintable(QString::number(err)));
+    }
+
+    void volumetricPatchesCoverTheVolume() {
+        VitConfig c = VitConfig::preset("tiny");
+        c.depth = 1, c.imageSize = 28, c.patch = 4, c.volumetric = true;
+        Vit vit(c);
+        QCOMPARE(c.patchCount(), 343);  // 7^3, as the reference
+        torch::NoGradGuard noGrad;
+        QCOMPARE(vit->embed(torch::randn({2, 1, 28, 28, 28})).sizes().vec(),
+                 (std::vector<int64_t>{2, 344, 192}));
+        // Each token sees exactly its own cube: changing one voxel changes one token.
+        torch::Tensor x = torch::randn({1, 1, 28, 28, 28});
+        torch::Tensor y = x.clone();
+        y[0][0][27][0][5] += 1.0;  // z=27 (slab 6), y=0 (row 0), x=5 (column 1)
+        auto changed = (vit->embed(x) - vit->embed(y)).abs().sum(2).squeeze(0).nonzero();
+        QCOMPARE(changed.size(0), int64_t(1));
+        QCOMPARE(changed[0][0].item<int64_t>(), int64_t(1 + 6 * 49 + 0 * 7 + 1));
+    }
+
+    void residualModesFollowTheDefinitions() {
+        LlmWeights w = randomWeights(32, 4, 2, 64, false, 21);
+        torch::manual_seed(1);
+        torch::Tensor x = torch::randn({2, 5, 48});
+        torch::NoGradGuard noGrad;
+        for (ResidualMode mode : {ResidualMode::In, ResidualMode::Out, ResidualMode::Hybrid,
+                                  ResidualMode::None, ResidualMode::Mlp}) {
+            LlmBlock llm(w.architecture, 1, FinalNorm::Unit);
+            llm->load(w);
+            Booster b(48, 32, mode, llm);
+            auto z = b->encoder(x);
+            torch::Tensor expected;
+            switch (mode) {
+                case ResidualMode::In:
+                    expected = b->decoder(llm(z) + z);
+                    break;
+                case ResidualMode::Out:
+                    expected = b->decoder(llm(z)) + x;
+                    break;
+                case ResidualMode::Hybrid:
+                    expected = b->decoder(llm(z) + z) + x;
+                    break;
+                case ResidualMode::None:
+                    expected = b->decoder(llm(z));
+                    break;
+                case ResidualMode::Mlp:
+                    expected = b->decoder(z) + x;
+                    break;
+            }
+            QVERIFY(torch::allclose(b->forward(x), expected));
+            QCOMPARE(b->encoder->bias.defined(), false);  // F_E and F_D have no bias
+        }
+    }
+
+    void frozenBlockNeverChangesButPassesGradients() {
+        LlmWeights w = randomWeights(32, 4, 2, 64, false, 31);
+        Classifier model = smallClassifier(&w, ResidualMode::In);
+        std::map<std::string, torch::Tensor> before;
+        for (const auto& p : model->named_parameters())
+            before[p.key()] = p.value().detach().clone();
+        std::vector<torch::Tensor> trainable;
+        for (auto& p : model->parameters())
+            if (p.requires_grad()) trainable.push_back(p);
+        torch::optim::AdamW optimizer(trainable,
+                                      torch::optim::AdamWOptions(1e-2).weight_decay(0.05));
+        torch::manual_seed(2);
+        for (int step = 0; step < 3; ++step) {
+            optimizer.zero_grad();
+            auto loss = torch::cross_entropy_loss(model->forward(torch::randn({4, 1, 16, 16})),
+                                                  torch::tensor({0, 1, 1, 0}, torch::kInt64));
+            loss.backward();
+            if (step == 0) {
+                // The gradient reaches F_E through the frozen block.
+                QVERIFY(model->booster->encoder->weight.grad().abs().sum().item<double>() > 0);
+                for (auto& p : model->booster->llm->parameters()) QVERIFY(!p.grad().defined());
+            }
+            optimizer.step();
+        }
+        int changedTrainable = 0;
+        for (const auto& p : model->named_parameters()) {
+            const bool same = torch::equal(p.value(), before[p.key()]);
+            if (p.key().rfind("booster.llm.", 0) == 0)
+                QVERIFY2(same, p.key().c_str());  // bit-identical
+            else if (!same)
+                ++changedTrainable;
+        }
+        QVERIFY(!torch::equal(model->booster->encoder->weight, before["booster.encoder.weight"]));
+        QVERIFY(!torch::equal(model->vit->patchConv->weight, before["vit.patch_conv.weight"]));
+        QVERIFY(changedTrainable > 10);
+    }
+
+    void huggingFaceImportMatchesLlama2c_data() {
+        QTest::addColumn<QString>("dtype");
+        QTest::addColumn<bool>("sharded");
+        QTest::addColumn<double>("tolerance");
+        QTest::newRow("F32 single file") << "F32" << false << 0.0;
+        QTest::newRow("F16 sharded") << "F16" << true << 1e-3;
+        QTest::newRow("BF16 sharded") << "BF16" << true << 8e-3;
+    }
+    void huggingFaceImportMatchesLlama2c() {
+        QFETCH(QString, dtype);
+        QFETCH(bool, sharded);
+        QFETCH(double, tolerance);
+        const QString path = test::sharedFile("llm/stories260K.bin");
+        RLLM_REQUIRE_FILE(path);
+        LlmWeights original = loadLlmLayers(path.toStdString(), {3});
+        QTemporaryDir dir;
+        writeHuggingFace(dir.path(), original, 5, dtype.toStdString(), sharded);
+        LlmArchitecture a = inspectLlm(dir.path().toStdString());
+        QCOMPARE(a.format, std::string("huggingface"));
+        QCOMPARE(a.kvHeads, 4);
+        LlmWeights imported = loadLlmLayers(dir.path().toStdString(), {-2});  // layer 3 of 5
+        QCOMPARE(imported.layers[0].index, 3);
+        QCOMPARE(imported.architecture.dtype, dtype.toStdString());
+        auto close = [&](const Matrix& x, const Matrix& y) {
+            if (x.size() != y.size()) return false;
+            for (size_t i = 0; i < x.size(); ++i)
+                if (std::abs(x[i] - y[i]) > tolerance * std::max(1.0f, std::abs(y[i])))
+                    return false;
+            return true;
+        };
+        const auto &l = imported.layers[0], &o = original.layers[0];
+        QVERIFY(close(l.wq, o.wq) && close(l.wk, o.wk) && close(l.wv, o.wv) && close(l.wo, o.wo));
+        QVERIFY(close(l.w1, o.w1) && close(l.w2, o.w2) && close(l.w3, o.w3));
+        QVERIFY(close(l.attentionNorm, o.attentionNorm) && close(l.ffnNorm, o.ffnNorm));
+        QVERIFY(close(imported.finalNorm, original.finalNorm));
+    }
+
+    void badCheckpointsAreRefused() {
+        QTemporaryDir dir;
+        const QString path = test::sharedFile("llm/stories260K.bin");
+        if (QFile::exists(path)) {
+            const QString cut = test::truncatedCopy(path, dir.path(), 0.7);
+            QVERIFY_THROWS_EXCEPTION(FileError, inspectLlm(cut.toStdString()));
+            QVERIFY_THROWS_EXCEPTION(FileError, loadLlmLayers(path.toStdString(), {5}));
+            QVERIFY_THROWS_EXCEPTION(FileError, loadLlmLayers(path.toStdString(), {-6}));
+        }
+        test::writeAll(dir.filePath("garbage.bin"), QByteArray(4096, '\x7f'));
+        QVERIFY_THROWS_EXCEPTION(FileError, inspectLlm(dir.filePath("garbage.bin").toStdString()));
+        // A safetensors header whose tensor runs past the end of the file.
+        QDir(dir.path()).mkdir("hf");
+        const QString hf = dir.filePath("hf");
+        LlmWeights w = randomWeights(16, 2, 2, 32, false, 3);
+        w.layers[0].index = 0;
+        writeHuggingFace(hf, w, 1, "F32", false);
+        QVERIFY(loadLlmLayers(hf.toStdString(), {0}).layers.size() == 1);
+        const QString shard = QDir(hf).filePath("model.safetensors");
+        const QByteArray bytes = test::readAll(shard);
+        test::writeAll(shard, bytes.left(bytes.size() - 100));
+        QVERIFY_THROWS_EXCEPTION(FileError, loadLlmLayers(hf.toStdString(), {0}));
+        test::writeAll(shard, QByteArray("\xff\xff\xff\xff\xff\xff\xff\x7f{}", 10));
+        QVERIFY_THROWS_EXCEPTION(FileError, loadLlmLayers(hf.toStdString(), {0}));
+        test::writeAll(QDir(hf).filePath("config.json"), "{\"model_type\": \"llama\"}");
+        QVERIFY_THROWS_EXCEPTION(FileError, inspectLlm(hf.toStdString()));
+        test::writeAll(QDir(hf).filePath("config.json"),
+                       "{\"model_type\": \"gpt2\", \"hidden_size\": 8}");
+        QVERIFY_THROWS_EXCEPTION(FileError, inspectLlm(hf.toStdString()));
+    }
+
+    void bundlesRoundTripAndRefuseTampering() {
+        QTemporaryDir dir;
+        LlmWeights w = randomWeights(32, 4, 2, 64, false, 41);
+        Classifier model = smallClassifier(&w, ResidualMode::Hybrid, 3);
+        nlohmann::json description{{"model",
+                                    {{"arch", "vit2d"},
+                                     {"dim", 48},
+                                     {"depth", 2},
+                                     {"heads", 3},
+                                     {"mlp_ratio", 4},
+                                     {"image_size", 16},
+                                     {"patch", 4},
+                                     {"channels", 1},
+                                     {"classes", 3},
+                                     {"volumetric", false}}},
+                                   {"booster",
+                                    {{"mode", "hybrid"},
+                                     {"llm_dim", 32},
+                                     {"llm",
+                                      {{"source", "test"},
+                                       {"layers", {0}},
+                                       {"final_norm", "unit"},
+                                       {"architecture",
+                                        {{"model_type", "llama"},
+                                         {"dim", 32},
+                                         {"heads", 4},
+                                         {"kv_heads", 2},
+                                         {"ffn", 64},
+                                         {"eps", 1e-6},
+                                         {"qkv_bias", false}}}}}}},
+                                   {"task", "multi-class"},
+                                   {"class_names", {"a", "b", "c"}}};
+        const std::string path = dir.filePath("m.safetensors").toStdString();
+        saveBundle(model, description, path);
+        LoadedBundle loaded = loadBundle(path);
+        torch::NoGradGuard noGrad;
+        model->eval();
+        torch::Tensor x = torch::randn({2, 1, 16, 16});
+        QVERIFY(torch::equal(model->forward(x), loaded.model->forward(x)));
+        QCOMPARE(loaded.description["booster"]["llm"]["sha256"].get<std::string>(),
+                 frozenWeightsHash(model));
+
+        // Change one frozen weight inside the file: the hash check must refuse it.
+        SafetensorsFile file(path);
+        const TensorInfo info = file.info("booster.llm.layers.0.wq.weight");
+        QByteArray bytes = test::readAll(QString::fromStdString(path));
+        uint64_t headerLength = 0;
+        std::memcpy(&headerLength, bytes.constData(), 8);
+        bytes[int(8 + headerLength + info.begin + 2)] =
+            char(bytes[int(8 + headerLength + info.begin + 2)] ^ 0x10);
+        const QString tampered = dir.filePath("tampered.safetensors");
+        test::writeAll(tampered, bytes);
+        try {
+            loadBundle(tampered.toStdString());
+            QFAIL("a bundle with altered frozen weights was loaded");
+        } catch (const FileError& e) {
+            QVERIFY2(QString(e.what()).contains("SHA-256"), e.what());
+        }
+        QVERIFY_THROWS_EXCEPTION(
+            FileError,
+            loadBundle(
+                test::truncatedCopy(QString::fromStdString(path), dir.path(), 0.5).toStdString()));
+        writeSafetensors(dir.filePath("plain.safetensors").toStdString(), {{"x", {1}, {1.0f}}}, {});
+        QVERIFY_THROWS_EXCEPTION(FileError,
+                                 loadBundle(dir.filePath("plain.safetensors").toStdString()));
+    }
+
+    void metricsMatchAnIndependentReference() {
+        std::mt19937 rng(9);
+        std::uniform_real_distribution<float> u(0, 1);
+        // AUC by counting pairs (ties count one half), the definition itself.
+        auto pairAuc = [](const std::vector<double>& s, const std::vector<int>& y) {
+            double wins = 0, pairs = 0;
+            for (size_t i = 0; i < s.size(); ++i)
+                for (size_t j = 0; j < s.size(); ++j)
+                    if (y[i] && !y[j]) {
+                        pairs += 1;
+                        wins += s[i] > s[j] ? 1 : s[i] == s[j] ? 0.5 : 0;
+                    }
+            return wins / pairs;
+        };
+        std::vector<double> scores;
+        std::vector<int> labels;
+        for (int i = 0; i < 200; ++i) {
+            labels.push_back(u(rng) < 0.3);
+            scores.push_back(std::round((u(rng) + 0.3 * labels.back()) * 10) / 10);  // many ties
+        }
+        QVERIFY(std::abs(rocAuc(scores, labels) - pairAuc(scores, labels)) < 1e-12);
+
+        // Multi-class: mean one-vs-rest AUC and argmax accuracy.
+        std::vector<std::vector<float>> p;
+        std::vector<std::vector<int>> y;
+        for (int i = 0; i < 150; ++i) {
+            int label = i % 3;
+            std::vector<float> row{u(rng), u(rng), u(rng)};
+            row[label] += 0.4f;
+            float sum = row[0] + row[1] + row[2];
+            for (float& v : row) v /= sum;
+            p.push_back(row);
+            y.push_back({label});
+        }
+        ScoreMetrics m = evaluateScores(TaskType::MultiClass, p, y);
+        double aucSum = 0;
+        int correct = 0;
+        for (int c = 0; c < 3; ++c) {
+            std::vector<double> s;
+            std::vector<int> pos;
+            for (size_t i = 0; i < p.size(); ++i) {
+                s.push_back(p[i][c]);
+                pos.push_back(y[i][0] == c);
+            }
+            aucSum += pairAuc(s, pos);
+        }
+        for (size_t i = 0; i < p.size(); ++i)
+            correct += std::max_element(p[i].begin(), p[i].end()) - p[i].begin() == y[i][0];
+        QVERIFY(std::abs(m.auc - aucSum / 3) < 1e-12);
+        QCOMPARE(m.acc, correct / 150.0);
+        // Binary: the last column's score, threshold 0.5.
+        ScoreMetrics b = evaluateScores(
+            TaskType::Binary, {{0.8f, 0.2f}, {0.3f, 0.7f}, {0.4f, 0.6f}}, {{0}, {1}, {0}});
+        QCOMPARE(b.acc, 2.0 / 3.0);
+        QCOMPARE(b.auc, 1.0);
+        // Multi-label: per-column accuracy averaged.
+        ScoreMetrics ml =
+            evaluateScores(TaskType::MultiLabel, {{0.9f, 0.1f}, {0.2f, 0.8f}}, {{1, 1}, {0, 1}});
+        QCOMPARE(ml.acc, (1.0 + 0.5) / 2);
+    }
+
+    void shortBreastMnistTrainingBeatsChance() {
+        const QString data = test::sharedFile("medmnist/breastmnist.npz");
+        RLLM_REQUIRE_FILE(data);
+        QTemporaryDir dir;
+        TrainOptions o;
+        o.dataPath = data.toStdString();
+        o.outPath = dir.filePath("breast.safetensors").toStdString();
+        o.depth = 2;
+        o.epochs = 8;
+        o.seed = 1;
+        o.device.threads = 2;
+        std::ostringstream log;
+        TrainSummary s = trainClassifier(o, log);
+        qInfo("BreastMNIST, 8 epochs: best epoch %d, val AUC %.3f, test AUC %.3f ACC %.3f",
+              s.bestEpoch, s.bestVal.auc, s.test.auc, s.test.acc);
+        QCOMPARE(int(s.curves.size()), 8);
+        QVERIFY2(s.test.auc > 0.62, qPrintable(QString::number(s.test.auc)));
+        // The bundle evaluates to the same test figures.
+        EvalSummary e = evaluateBundle(o.outPath, o.dataPath, "test", o.device);
+        QVERIFY(std::abs(e.metrics.auc - s.test.auc) < 1e-9);
+        QCOMPARE(e.cases, int64_t(156));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestModels)
+#include "test_models.moc"
