@@ -2,6 +2,7 @@
 
 #include "TestData.h"
 
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -80,6 +81,89 @@ class TestCli : public QObject {
         Run folder = runRllm({"info", dir.path(), "--json"});
         QCOMPARE(folder.status, 0);
         QCOMPARE(QJsonDocument::fromJson(folder.out).object()["series"].toArray().size(), 1);
+    }
+
+    void llmInfoAndRun() {
+#ifndef RLLM_HAVE_TORCH
+        QSKIP("rllm was built without LibTorch (RLLM_WITH_TORCH=OFF)");
+#endif
+        const QString checkpoint = rllm::test::sharedFile("llm/stories260K.bin");
+        RLLM_REQUIRE_FILE(checkpoint);
+        Run info = runRllm({"llm", "info", checkpoint, "--json"});
+        QCOMPARE(info.status, 0);
+        const QJsonObject a = QJsonDocument::fromJson(info.out).object();
+        QCOMPARE(a["dim"].toInt(), 64);
+        QCOMPARE(a["kv_heads"].toInt(), 4);
+        QCOMPARE(a["ffn"].toInt(), 172);
+        // A float32 (1, 3, 64) array of ones through the last layer; the output
+        // is finite, differs from the input and is float32 of the same shape.
+        QTemporaryDir dir;
+        QByteArray header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 64), }";
+        while ((10 + header.size() + 1) % 64 != 0) header.append(' ');
+        header.append('\n');
+        QByteArray npy("\x93NUMPY\x01\x00", 8);
+        npy.append(char(header.size() & 0xFF)).append(char(header.size() >> 8)).append(header);
+        const float one = 1.0f;
+        for (int i = 0; i < 3 * 64; ++i) npy.append(reinterpret_cast<const char*>(&one), 4);
+        rllm::test::writeAll(dir.filePath("x.npy"), npy);
+        for (const char* norm : {"unit", "loaded", "none"}) {
+            const QString out = dir.filePath(QString("y_%1.npy").arg(norm));
+            Run run = runRllm({"llm", "run", checkpoint, "--layer", "4", "--input",
+                               dir.filePath("x.npy"), "--out", out, "--final-norm", norm});
+            QCOMPARE(run.status, 0);
+            const QByteArray y = rllm::test::readAll(out);
+            QCOMPARE(y.size(), npy.size());
+            QVERIFY(y.left(64 + 10 - 1).contains("'<f4'"));
+            QVERIFY(y.mid(npy.size() - 3 * 64 * 4) != npy.mid(npy.size() - 3 * 64 * 4));
+        }
+        QCOMPARE(runRllm({"llm", "run", checkpoint, "--layer", "9", "--input",
+                          dir.filePath("x.npy"), "--out", dir.filePath("z.npy")})
+                     .status,
+                 1);
+        QCOMPARE(runRllm({"llm", "run", checkpoint, "--layer", "x"}).status, 2);
+    }
+
+    void trainEvalPredictFromTheCommandLine() {
+#ifndef RLLM_HAVE_TORCH
+        QSKIP("rllm was built without LibTorch (RLLM_WITH_TORCH=OFF)");
+#endif
+        const QString data = rllm::test::sharedFile("medmnist/breastmnist.npz");
+        const QString checkpoint = rllm::test::sharedFile("llm/stories260K.bin");
+        RLLM_REQUIRE_FILE(data);
+        RLLM_REQUIRE_FILE(checkpoint);
+        QTemporaryDir dir;
+        const QString bundle = dir.filePath("b.safetensors");
+        Run train = runRllm({"train", "--data", data, "--out", bundle, "--epochs", "1", "--depth",
+                             "1", "--max-train", "64", "--booster", "hybrid", "--llm", checkpoint,
+                             "--threads", "2", "--json"});
+        QCOMPARE(train.status, 0);
+        QVERIFY(QFile::exists(bundle));
+        QVERIFY(QFile::exists(bundle + ".curves.csv"));
+        Run eval = runRllm({"eval", bundle, "--data", data, "--split", "val", "--json"});
+        QCOMPARE(eval.status, 0);
+        const QJsonObject e = QJsonDocument::fromJson(eval.out).object();
+        QVERIFY(e.contains("acc") && e.contains("auc"));
+        QCOMPARE(e["cases"].toInt(), 78);
+        Run predict =
+            runRllm({"predict", bundle, data, "--split", "test", "--index", "5", "--json"});
+        QCOMPARE(predict.status, 0);
+        const QJsonObject p = QJsonDocument::fromJson(predict.out).object();
+        const QJsonArray probabilities = p["probabilities"].toArray();
+        QCOMPARE(probabilities.size(), 2);
+        const double sum =
+            probabilities[0]["probability"].toDouble() + probabilities[1]["probability"].toDouble();
+        QVERIFY(std::abs(sum - 1.0) < 1e-5);
+        QCOMPARE(p["resampling"]["target_size"].toArray(), (QJsonArray{28, 28, 1}));
+        Run described = runRllm({"bundle", "info", bundle});
+        QCOMPARE(described.status, 0);
+        QVERIFY(described.out.contains("stories260K.bin"));
+        QVERIFY(described.out.contains("sha256"));
+        // Wrong inputs: usage errors 2, bad files 1.
+        QCOMPARE(runRllm({"train", "--data", data}).status, 2);
+        QCOMPARE(runRllm({"eval", bundle, "--data", data, "--split", "holdout"}).status, 2);
+        QCOMPARE(runRllm({"eval", data, "--data", data}).status, 1);
+        QCOMPARE(runRllm({"predict", bundle, data, "--device", "cuda:7"}).status, 1);
+        QCOMPARE(runRllm({"train", "--data", data, "--out", bundle, "--booster", "in"}).status, 1);
     }
 
     void badInputExitsOneAndNamesTheFile() {
