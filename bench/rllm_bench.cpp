@@ -1,0 +1,190 @@
+// rllm-bench: time the ViT baseline and the R-LLM booster in LibTorch (C++),
+// forward at batch 1 and a full training step, at paper scale (ViT-S/16 at
+// 224 px + one LLaMA-7B-shaped block: 4096 dim, 32 heads, 11008 FFN, random
+// weights) and at the 28 px config (ViT-S/4 at 28 px + the same block).
+// Also measures the machine's sgemm peak in the same run and the peak memory
+// of the booster forward. bench/run_bench.sh runs it beside PyTorch eager on
+// the same weights and prints the ratios.
+//
+//   rllm-bench [--threads N] [--reps R] [--json OUT]
+//   rllm-bench --export-weights DIR     (writes the four models' weights, times nothing)
+
+#include "models/Networks.h"
+#include "models/Safetensors.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+
+using namespace rllm;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Config {
+    std::string name;
+    VitConfig vit;
+};
+
+LlmArchitecture llama7bShape() {
+    LlmArchitecture a;
+    a.modelType = "llama";
+    a.dim = 4096, a.heads = 32, a.kvHeads = 32, a.ffn = 11008, a.layers = 1, a.eps = 1e-5;
+    return a;
+}
+
+double medianMs(const std::function<void()>& work, int reps) {
+    work();  // warm-up
+    std::vector<double> times;
+    for (int i = 0; i < reps; ++i) {
+        auto start = Clock::now();
+        work();
+        times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
+double peakRssMb() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    return 0;
+}
+
+// Multiply-adds x 2 of one forward pass at batch 1 (matrix products only).
+double forwardFlops(const VitConfig& c, bool booster, const LlmArchitecture& a) {
+    const double T = c.patchCount() + 1, d = c.dim, P = double(c.channels) * c.patch * c.patch;
+    double flops = 2 * c.patchCount() * P * d;                                 // patch embedding
+    flops += c.depth * (2 * T * d * 3 * d + 2 * 2 * T * T * d + 2 * T * d * d  // attention
+                        + 2 * 2 * T * d * c.mlpRatio * d);                     // MLP
+    flops += 2 * d * c.classes;
+    if (booster) {
+        const double D = a.dim, kv = D / a.heads * a.kvHeads, F = a.ffn;
+        flops += 2 * 2 * T * d * D;                                               // F_E, F_D
+        flops += 2 * T * D * D * 2 + 2 * 2 * T * D * kv + 2 * 2 * T * T * D;     // q, o, k, v, scores, values
+        flops += 3 * 2 * T * D * F;                                               // SwiGLU
+    }
+    return flops;
+}
+
+void exportWeights(Classifier& model, const std::string& path) {
+    std::vector<NamedTensor> tensors;
+    for (const auto& p : model->named_parameters()) {
+        torch::Tensor t = p.value().detach().contiguous();
+        tensors.push_back({p.key(), t.sizes().vec(), std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel())});
+    }
+    writeSafetensors(path, tensors, {});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int threads = 2, reps = 5;
+    std::string exportDir, jsonPath;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--threads") threads = std::stoi(value());
+        else if (a == "--reps") reps = std::stoi(value());
+        else if (a == "--export-weights") exportDir = value();
+        else if (a == "--json") jsonPath = value();
+        else {
+            std::cerr << "usage: rllm-bench [--threads N] [--reps R] [--export-weights DIR] [--json OUT]\n";
+            return 2;
+        }
+    }
+    torch::set_num_threads(threads);
+    torch::manual_seed(0);
+    nlohmann::json report;
+    report["threads"] = threads;
+    report["reps"] = reps;
+    report["engine"] = "LibTorch C++";
+
+    // sgemm peak of this machine, now.
+    double peak = 0;
+    for (int n : {1024, 2048}) {
+        auto x = torch::randn({n, n}), y = torch::randn({n, n});
+        torch::NoGradGuard noGrad;
+        const double ms = medianMs([&] { torch::mm(x, y); }, reps);
+        peak = std::max(peak, 2.0 * n * n * n / (ms * 1e6));
+    }
+    report["sgemm_peak_gflops"] = peak;
+    std::cout << std::fixed << std::setprecision(1) << "sgemm peak: " << peak << " GFLOP/s (" << threads << " threads)\n";
+
+    VitConfig paper = VitConfig::preset("small");
+    paper.imageSize = 224, paper.patch = 16, paper.channels = 3, paper.classes = 2;
+    VitConfig small = VitConfig::preset("small");
+    small.imageSize = 28, small.patch = 4, small.channels = 1, small.classes = 2;
+    const LlmArchitecture block = llama7bShape();
+
+    for (const Config& config : {Config{"paper_224", paper}, Config{"28px", small}}) {
+        const VitConfig& c = config.vit;
+        for (bool boosted : {true, false}) {
+            LlmBlock llm{nullptr};
+            Booster booster{nullptr};
+            if (boosted) {
+                llm = LlmBlock(block, 1, FinalNorm::Unit);
+                llm->randomize(1);
+                booster = Booster(c.dim, block.dim, ResidualMode::In, llm);
+            }
+            Classifier model(c, booster);
+            initialiseTrainable(*model, 2);
+            const std::string key = config.name + (boosted ? "_booster" : "_baseline");
+            if (!exportDir.empty()) {  // weights for PyTorch eager only; no timing in this run
+                exportWeights(model, exportDir + "/" + key + ".safetensors");
+                continue;
+            }
+            int64_t parameters = 0;
+            for (const auto& p : model->parameters()) parameters += p.numel();
+            auto image = torch::randn({1, c.channels, c.imageSize, c.imageSize});
+            model->eval();
+            const double forward = medianMs(
+                [&] {
+                    torch::NoGradGuard noGrad;
+                    model->forward(image);
+                },
+                reps);
+            const double rss = peakRssMb();
+            std::vector<torch::Tensor> trainable;
+            for (auto& p : model->parameters())
+                if (p.requires_grad()) trainable.push_back(p);
+            torch::optim::AdamW optimizer(trainable, torch::optim::AdamWOptions(1e-4));
+            model->train();
+            auto label = torch::zeros({1}, torch::kInt64);
+            const double step = medianMs(
+                [&] {
+                    optimizer.zero_grad();
+                    torch::cross_entropy_loss(model->forward(image), label).backward();
+                    optimizer.step();
+                },
+                reps);
+            const double flops = forwardFlops(c, boosted, block);
+            report[key] = {{"forward_ms", forward},
+                           {"train_step_ms", step},
+                           {"forward_gflops", flops / (forward * 1e6)},
+                           {"forward_fraction_of_sgemm_peak", flops / (forward * 1e6) / peak},
+                           {"parameters", parameters},
+                           {"weight_mb", parameters * 4 / 1048576.0},
+                           {"peak_rss_mb_after_forward", rss}};
+            std::cout << std::setw(20) << std::left << key << " forward " << std::setw(8) << std::right << forward
+                      << " ms  train step " << std::setw(8) << step << " ms  " << std::setw(6)
+                      << flops / (forward * 1e6) << " GFLOP/s (" << std::setprecision(0)
+                      << 100 * flops / (forward * 1e6) / peak << "% of peak)  weights " << parameters * 4 / 1048576.0
+                      << " MB, peak RSS " << rss << " MB\n"
+                      << std::setprecision(1);
+        }
+    }
+    if (!exportDir.empty()) return 0;
+    if (!jsonPath.empty()) std::ofstream(jsonPath) << report.dump(2) << "\n";
+    return 0;
+}
