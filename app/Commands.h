@@ -14,6 +14,9 @@ int runTrain(const std::vector<std::string>& args);
 int runEval(const std::vector<std::string>& args);
 int runPredict(const std::vector<std::string>& args);
 int runBundle(const std::vector<std::string>& args);
+int runCam(const std::vector<std::string>& args);
+int runCamEval(const std::vector<std::string>& args);
+int runDemo(const std::vector<std::string>& args);
 #endif
 
 }  // namespace rllm::cli

@@ -19,6 +19,9 @@ Commands:
   eval           ACC and AUC of a bundle on a MedMNIST split
   predict        class probabilities of a bundle for one image
   bundle         describe a model bundle (bundle info BUNDLE)
+  cam            class activation map of one image, on its own voxel grid (NIfTI + PNG)
+  cam-eval       faithfulness of the CAMs over a split (deletion, insertion, pointing game)
+  demo           make the synthetic demo datasets and train demo bundles
 
 Run 'rllm COMMAND --help' for a command's options.
 Exit status: 0 success, 1 runtime error (bad file, ...), 2 usage error.
@@ -31,8 +34,9 @@ int main(int argc, char** argv) {
     const std::map<std::string, std::function<int(const std::vector<std::string>&)>> commands = {
         {"info", runInfo},
 #ifdef RLLM_HAVE_TORCH
-        {"llm", runLlm},         {"train", runTrain},   {"eval", runEval},
-        {"predict", runPredict}, {"bundle", runBundle},
+        {"llm", runLlm},          {"train", runTrain},   {"eval", runEval},
+        {"predict", runPredict},  {"bundle", runBundle}, {"cam", runCam},
+        {"cam-eval", runCamEval}, {"demo", runDemo},
 #endif
     };
     if (argc < 2) {

@@ -2,11 +2,12 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 
 namespace rllm {
 namespace {
 
-Phantom makePhantom(int size, int depth, uint32_t seed) {
+Phantom buildPhantom(int size, int depth, uint32_t seed, bool withLesion, double radiusFraction) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> noise(0.0f, 12.0f);
     Phantom phantom;
@@ -20,7 +21,7 @@ Phantom makePhantom(int size, int depth, uint32_t seed) {
     std::uniform_real_distribution<double> where(0.35, 0.65);
     const double centreX = where(rng) * size, centreY = where(rng) * size;
     const double centreZ = depth > 1 ? where(rng) * depth : 0.0;
-    const double radius = size * 0.08;
+    const double radius = withLesion ? size * radiusFraction : 0.0;
     phantom.lesionCenter = {centreX, centreY, centreZ};
     phantom.lesionRadius = radius;
 
@@ -38,7 +39,7 @@ Phantom makePhantom(int size, int depth, uint32_t seed) {
                 // A bright rim (bone-like) just inside the body surface.
                 if (body <= 1.0 && body > 0.85) value = 400.0f + noise(rng);
                 double dx = x - centreX, dy = y - centreY, dz = depth > 1 ? z - centreZ : 0.0;
-                if (std::sqrt(dx * dx + dy * dy + dz * dz) <= radius) {
+                if (withLesion && std::sqrt(dx * dx + dy * dy + dz * dz) <= radius) {
                     value = 140.0f + noise(rng);
                     phantom.lesionMask.at(x, y, z) = 1.0f;
                 }
@@ -51,8 +52,9 @@ Phantom makePhantom(int size, int depth, uint32_t seed) {
         v->formatName = "Synthetic phantom";
         v->synthetic = true;
         v->metadata["PatientName"] = "SYNTHETIC PHANTOM";
-        v->metadata["SeriesDescription"] = depth > 1 ? "Synthetic 3D phantom with one lesion"
-                                                     : "Synthetic 2D phantom with one lesion";
+        v->metadata["SeriesDescription"] =
+            std::string("Synthetic ") + (depth > 1 ? "3D" : "2D") +
+            (withLesion ? " phantom with one lesion" : " phantom without lesion");
         v->metadata["Modality"] = "CT (simulated)";
     }
     phantom.image.windowPresets = {{"Soft tissue", 40, 400}};
@@ -62,11 +64,14 @@ Phantom makePhantom(int size, int depth, uint32_t seed) {
 
 }  // namespace
 
+Phantom makePhantom(const PhantomOptions& o) {
+    return buildPhantom(o.size, o.volumetric ? o.size : 1, o.seed, o.lesion, o.lesionRadius);
+}
 Phantom makePhantom2D(int size, uint32_t seed) {
-    return makePhantom(size, 1, seed);
+    return makePhantom({size, false, true, 0.08, seed});
 }
 Phantom makePhantom3D(int size, uint32_t seed) {
-    return makePhantom(size, size, seed);
+    return makePhantom({size, true, true, 0.08, seed});
 }
 
 }  // namespace rllm

@@ -17,8 +17,16 @@ struct Phantom {
     double lesionRadius = 0;                      // voxels
 };
 
-// `size` pixels square (2D) or cubed (3D). The seed drives the noise and the
-// lesion position, so a seed always gives the same phantom.
+struct PhantomOptions {
+    int size = 64;  // pixels per side (square in 2D, cubic in 3D)
+    bool volumetric = true;
+    bool lesion = true;          // false: the same body without a lesion (an empty mask)
+    double lesionRadius = 0.08;  // as a fraction of the side
+    uint32_t seed = 1;           // drives the noise and the lesion position
+};
+
+Phantom makePhantom(const PhantomOptions& options);
+// Shorthands with a lesion: `size` pixels square (2D) or cubed (3D).
 Phantom makePhantom2D(int size = 128, uint32_t seed = 1);
 Phantom makePhantom3D(int size = 64, uint32_t seed = 1);
 

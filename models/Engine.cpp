@@ -6,6 +6,7 @@
 #include "core/Error.h"
 #include "core/Volume.h"
 #include "models/Bundle.h"
+#include "models/ModelInput.h"
 
 #include <torch/torch.h>
 
@@ -57,11 +58,7 @@ std::string describeBundle(const std::string& bundlePath) {
     return loadBundle(bundlePath).description.dump(2);
 }
 
-Prediction predictVolume(const std::string& bundlePath, const Volume& volume,
-                         const DeviceOptions& options) {
-    const torch::Device device = torchDevice(options);
-    LoadedBundle bundle = loadBundle(bundlePath);
-    const auto& d = bundle.description;
+ModelInput prepareInput(const nlohmann::json& d, const Volume& volume) {
     const auto& m = d["model"];
     const int side = m["image_size"], channels = m["channels"];
     const bool volumetric = m["volumetric"];
@@ -69,7 +66,6 @@ Prediction predictVolume(const std::string& bundlePath, const Volume& volume,
     if (volumetric == volume.is2D())
         throw Error(std::string("the model takes ") + (volumetric ? "3D volumes" : "2D images") +
                     " but the input is " + (volume.is2D() ? "2D" : "3D"));
-
     // Grey for one-channel models (mean of RGB); RGB kept for three-channel ones.
     const auto& size = volume.size();
     const int64_t voxels = volume.geometry().voxelCount();
@@ -77,7 +73,7 @@ Prediction predictVolume(const std::string& bundlePath, const Volume& volume,
     torch::Tensor values =
         torch::from_blob(const_cast<float*>(volume.voxels().data()), {voxels, c}, torch::kFloat32);
     if (channels == 1 && c == 3) values = values.mean(1, true);
-    if (channels == 3 && c == 1) values = values.expand({voxels, 3});
+    if (channels == 3 && c == 1) values = values.expand({voxels, 3}).contiguous();
     // Intensity: 8-bit sources as the training data (x / 255); others min-max to [0, 1].
     nlohmann::json intensity;
     const ValueRange range = volume.valueRange();
@@ -119,6 +115,17 @@ Prediction predictVolume(const std::string& bundlePath, const Volume& volume,
         {"intensity", intensity},
         {"normalisation", "(x - 0.5) / 0.5"}};
 
+    return {image, resampling};
+}
+
+Prediction predictVolume(const std::string& bundlePath, const Volume& volume,
+                         const DeviceOptions& options) {
+    const torch::Device device = torchDevice(options);
+    LoadedBundle bundle = loadBundle(bundlePath);
+    const auto& d = bundle.description;
+    ModelInput input = prepareInput(d, volume);
+    torch::Tensor image = input.image;
+    const nlohmann::json& resampling = input.resampling;
     bundle.model->to(device);
     torch::NoGradGuard noGrad;
     auto logits = bundle.model->forward(image.to(device));

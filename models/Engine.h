@@ -109,4 +109,74 @@ struct Prediction {
 Prediction predictVolume(const std::string& bundlePath, const Volume& volume,
                          const DeviceOptions& device);
 
+// ---- Explanations ------------------------------------------------------------------
+
+struct CamOptions {
+    std::string method = "gradcam";  // gradcam | gradcam++ | hirescam | eigencam
+    // Token layer: "block:I:norm1" (block I's first norm; I may be negative),
+    // "block:I" (its output), "booster:input" (the input of F_E, i.e. the last
+    // block's output), "booster:llm" (the LLM block's output). Empty: the
+    // default, "block:0:norm1" (see models/Cam.h for why), which gives a real
+    // map for baseline and booster alike (in a plain ViT the last block's
+    // patch tokens never reach the class token, so their gradient is zero).
+    std::string layer;
+    int target = -1;  // class to explain; -1: the predicted one
+    DeviceOptions device;
+};
+
+struct CamResult;  // models/CamResult.h (it holds a Volume)
+
+// The CAM of `volume` on its own voxel grid: the token map goes back through
+// the recorded input resampling (bilinear in 2D, trilinear in 3D) onto the
+// source's size, spacing, origin and direction, normalised to [0, 1].
+CamResult computeCam(const std::string& bundlePath, const Volume& volume,
+                     const CamOptions& options);
+
+// The layer names computeCam accepts for this bundle, e.g. block:0 ... booster:llm.
+std::vector<std::string> camLayerNames(const std::string& bundlePath);
+
+struct CamEvalOptions {
+    std::string method = "gradcam";
+    std::string layer;  // as CamOptions
+    std::string split = "test";
+    int steps = 20;        // deletion/insertion steps
+    int64_t maxCases = 0;  // 0: the whole split
+    DeviceOptions device;
+};
+
+struct CamEvalSummary {
+    // Mean area under the class-probability curve while the most-attended
+    // pixels are removed (deletion: lower is better) or revealed (insertion:
+    // higher is better), in `steps` equal steps; removed pixels take the value
+    // of a heavily blurred copy of the image.
+    double deletionAuc = 0, insertionAuc = 0;
+    // Share of cases with a lesion mask whose CAM maximum lies inside the mask;
+    // NaN when the archive has no <split>_masks array.
+    double pointingGame = 0;
+    int64_t cases = 0, pointingCases = 0;
+    std::string layer, method;
+};
+CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& dataPath,
+                            const CamEvalOptions& options);
+
+// ---- The embedded demo -------------------------------------------------------------
+
+struct DemoOptions {
+    std::string outDir;
+    std::string llmPath;  // empty: the boosters' frozen block is random (and says so)
+    int epochs2d = 15, epochs3d = 10;
+    bool include3d = true;
+    bool progressBar = false;
+    DeviceOptions device;
+};
+
+struct DemoSummary {
+    std::vector<std::string> datasets, bundles;
+    std::string llmNote;
+};
+
+// Writes the synthetic phantom datasets (2D and 3D, lesion masks included)
+// and trains a ViT baseline and an R-LLM booster on each.
+DemoSummary makeDemo(const DemoOptions& options, std::ostream& progress);
+
 }  // namespace rllm

@@ -53,6 +53,12 @@ torch::Tensor VitBlockImpl::forward(const torch::Tensor& x) {
     return h + fc2(torch::gelu(fc1(norm2(h))));
 }
 
+torch::Tensor VitBlockImpl::forward(const torch::Tensor& x, const TokenTap& tap,
+                                    const std::string& name) {
+    auto h = x + attention(tap(name + ":norm1", norm1(x)));
+    return tap(name, h + fc2(torch::gelu(fc1(norm2(h)))));
+}
+
 VitImpl::VitImpl(const VitConfig& c) : config(c) {
     if (c.imageSize % c.patch != 0)
         throw Error("the input size " + std::to_string(c.imageSize) +
@@ -260,18 +266,24 @@ BoosterImpl::BoosterImpl(int dim, int llmDim, ResidualMode m, LlmBlock block) : 
 }
 
 torch::Tensor BoosterImpl::forward(const torch::Tensor& x) {
+    return forward(x, [](const std::string&, const torch::Tensor& t) { return t; });
+}
+
+torch::Tensor BoosterImpl::forward(const torch::Tensor& x, const TokenTap& tap) {
     auto z = encoder(x);
+    if (mode == ResidualMode::Mlp) return decoder(z) + x;  // the adapters alone, no LLM
+    auto l = tap("booster:llm", llm(z));
     switch (mode) {
         case ResidualMode::In:
-            return decoder(llm(z) + z);
+            return decoder(l + z);
         case ResidualMode::Out:
-            return decoder(llm(z)) + x;
+            return decoder(l) + x;
         case ResidualMode::Hybrid:
-            return decoder(llm(z) + z) + x;
+            return decoder(l + z) + x;
         case ResidualMode::None:
-            return decoder(llm(z));
+            return decoder(l);
         case ResidualMode::Mlp:
-            return decoder(z) + x;  // the adapters alone, no LLM
+            break;
     }
     return x;
 }
@@ -284,7 +296,15 @@ ClassifierImpl::ClassifierImpl(const VitConfig& config, Booster b) {
 torch::Tensor ClassifierImpl::forward(const torch::Tensor& images) {
     auto tokens = vit->embed(images);
     for (const auto& block : *vit->blocks) tokens = block->as<VitBlock>()->forward(tokens);
-    if (booster) tokens = booster(tokens);
+    if (booster) tokens = booster->forward(tokens);
+    return vit->head(vit->norm(tokens).select(1, 0));
+}
+
+torch::Tensor ClassifierImpl::forward(const torch::Tensor& images, const TokenTap& tap) {
+    auto tokens = vit->embed(images);
+    for (size_t i = 0; i < vit->blocks->size(); ++i)
+        tokens = vit->blocks[i]->as<VitBlock>()->forward(tokens, tap, "block:" + std::to_string(i));
+    if (booster) tokens = booster->forward(tokens, tap);
     return vit->head(vit->norm(tokens).select(1, 0));
 }
 

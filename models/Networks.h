@@ -10,9 +10,16 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 
 namespace rllm {
+
+// Called at named points of the forward pass with the tokens there; returns
+// the tokens to continue with (the same tensor, typically, after keeping a
+// handle to it). Names: "block:I:norm1" (block I's first norm), "block:I"
+// (block I's output), "booster:llm" (the LLM block's output). Used by Grad-CAM.
+using TokenTap = std::function<torch::Tensor(const std::string& name, const torch::Tensor& tokens)>;
 
 struct VitConfig {
     int dim = 192;
@@ -35,6 +42,7 @@ class VitBlockImpl : public torch::nn::Module {
   public:
     VitBlockImpl(int dim, int heads, int mlpRatio);
     torch::Tensor forward(const torch::Tensor& x);
+    torch::Tensor forward(const torch::Tensor& x, const TokenTap& tap, const std::string& name);
     torch::Tensor attention(const torch::Tensor& x);  // multi-head self-attention only
 
     torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
@@ -115,6 +123,7 @@ class BoosterImpl : public torch::nn::Module {
     // `llm` may be empty only for the Mlp ablation.
     BoosterImpl(int dim, int llmDim, ResidualMode mode, LlmBlock llm);
     torch::Tensor forward(const torch::Tensor& x);
+    torch::Tensor forward(const torch::Tensor& x, const TokenTap& tap);
 
     ResidualMode mode;
     torch::nn::Linear encoder{nullptr}, decoder{nullptr};  // F_E, F_D (no bias)
@@ -126,6 +135,7 @@ class ClassifierImpl : public torch::nn::Module {
   public:
     ClassifierImpl(const VitConfig& config, Booster booster);
     torch::Tensor forward(const torch::Tensor& images);  // logits (B, classes)
+    torch::Tensor forward(const torch::Tensor& images, const TokenTap& tap);
 
     Vit vit{nullptr};
     Booster booster{nullptr};  // empty for the baseline

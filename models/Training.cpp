@@ -193,9 +193,21 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         LlmBlock llm{nullptr};
         int llmDim = config.dim;
         if (mode != ResidualMode::Mlp || !o.llmPath.empty()) {
-            if (o.llmPath.empty())
-                throw Error("--booster " + o.booster + " needs --llm CHECKPOINT");
-            LlmWeights weights = loadLlmLayers(o.llmPath, o.llmLayers);
+            if (o.llmPath.empty() && !o.randomLlm)
+                throw Error("--booster " + o.booster + " needs --llm CHECKPOINT (or --random-llm)");
+            LlmWeights weights;
+            if (!o.llmPath.empty()) {
+                weights = loadLlmLayers(o.llmPath, o.llmLayers);
+            } else {
+                // No checkpoint at hand: a random frozen layer of stories260K's shape.
+                auto& a = weights.architecture;
+                a.format = "none";
+                a.modelType = "llama";
+                a.dim = 64, a.heads = 8, a.kvHeads = 4, a.ffn = 172, a.layers = 1, a.eps = 1e-5;
+                a.dtype = "F32";
+                weights.source = "none (no pretrained LLM given)";
+                weights.layers.resize(1);
+            }
             llmDim = weights.architecture.dim;
             const auto& a = weights.architecture;
             std::vector<int> indices;
@@ -313,7 +325,9 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             evaluateScores(task, predictScores(model, val.images, task, device), val.labels);
         EpochRecord r{epoch, lossSum / n, v.acc, v.auc, lr, n / seconds, seconds};
         summary.curves.push_back(r);
-        if (v.auc > bestAuc) {  // chosen on validation AUC, never on test
+        // Chosen on validation AUC, never on test; equal AUCs (common on easy
+        // data, where it saturates at 1) go to the higher validation ACC.
+        if (v.auc > bestAuc || (v.auc == bestAuc && v.acc > summary.bestVal.acc)) {
             bestAuc = v.auc;
             summary.bestEpoch = epoch;
             summary.bestVal = v;
@@ -352,7 +366,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                                {"label_smoothing", o.labelSmoothing},
                                {"augment", o.augment},
                                {"train_cases", n},
-                               {"selected_on", "validation AUC"},
+                               {"selected_on", "validation AUC (ties: validation ACC)"},
                                {"best_epoch", summary.bestEpoch},
                                {"val", metricsJson(summary.bestVal)},
                                {"test", metricsJson(summary.test)},

@@ -2,6 +2,7 @@
 // claim), a series this test writes with known geometry, and broken inputs.
 
 #include "TestData.h"
+#include "DicomWriter.h"
 
 #include "core/Error.h"
 #include "core/io/Dicom.h"
@@ -19,66 +20,10 @@
 #include <random>
 
 using namespace rllm;
+using rllm::test::SliceSpec;
+using rllm::test::writeSlice;
 
 namespace {
-
-struct SliceSpec {
-    std::array<double, 3> position;
-    int rows = 8, columns = 6;
-    std::array<double, 6> orientation{1, 0, 0, 0, 1, 0};
-    std::string series = "1.2.826.0.1.3680043.9.7777.1";
-    std::string photometric = "MONOCHROME2";
-};
-
-std::string numbers(std::initializer_list<double> values) {
-    std::string text;
-    for (double v : values) {
-        char buffer[32];
-        std::snprintf(buffer, sizeof buffer, "%.6f", v);
-        text += (text.empty() ? "" : "\\") + std::string(buffer);
-    }
-    return text;
-}
-
-// Writes one CT slice whose every pixel equals `value` + column (to check row/column order).
-void writeSlice(const QString& path, const SliceSpec& s, int value) {
-    DcmFileFormat file;
-    DcmDataset* ds = file.getDataset();
-    char uid[100];
-    ds->putAndInsertString(DCM_SOPClassUID, UID_CTImageStorage);
-    ds->putAndInsertString(DCM_SOPInstanceUID,
-                           dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT));
-    ds->putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.9.7777");
-    ds->putAndInsertString(DCM_SeriesInstanceUID, s.series.c_str());
-    ds->putAndInsertString(DCM_Modality, "CT");
-    ds->putAndInsertString(DCM_PatientName, "Test^Series");
-    ds->putAndInsertString(DCM_SeriesDescription, "written by test_dicom");
-    ds->putAndInsertString(DCM_ImagePositionPatient,
-                           numbers({s.position[0], s.position[1], s.position[2]}).c_str());
-    const auto& o = s.orientation;
-    ds->putAndInsertString(DCM_ImageOrientationPatient,
-                           numbers({o[0], o[1], o[2], o[3], o[4], o[5]}).c_str());
-    ds->putAndInsertString(DCM_PixelSpacing, "0.750000\\0.500000");  // rows 0.75, columns 0.5
-    ds->putAndInsertString(DCM_SliceThickness, "2.5");
-    ds->putAndInsertUint16(DCM_Rows, Uint16(s.rows));
-    ds->putAndInsertUint16(DCM_Columns, Uint16(s.columns));
-    ds->putAndInsertUint16(DCM_SamplesPerPixel, 1);
-    ds->putAndInsertString(DCM_PhotometricInterpretation, s.photometric.c_str());
-    ds->putAndInsertUint16(DCM_BitsAllocated, 16);
-    ds->putAndInsertUint16(DCM_BitsStored, 12);
-    ds->putAndInsertUint16(DCM_HighBit, 11);
-    ds->putAndInsertUint16(DCM_PixelRepresentation, 0);
-    ds->putAndInsertString(DCM_RescaleSlope, "2");
-    ds->putAndInsertString(DCM_RescaleIntercept, "-1024");
-    ds->putAndInsertString(DCM_WindowCenter, "40");
-    ds->putAndInsertString(DCM_WindowWidth, "400");
-    std::vector<Uint16> pixels(size_t(s.rows) * s.columns);
-    for (int r = 0; r < s.rows; ++r)
-        for (int c = 0; c < s.columns; ++c) pixels[size_t(r) * s.columns + c] = Uint16(value + c);
-    ds->putAndInsertUint16Array(DCM_PixelData, pixels.data(),
-                                static_cast<unsigned long>(pixels.size()));
-    QVERIFY(file.saveFile(path.toStdString().c_str(), EXS_LittleEndianExplicit).good());
-}
 
 bool sameVoxels(const Volume& a, const Volume& b) {
     return a.size() == b.size() && a.components() == b.components() && a.voxels() == b.voxels();

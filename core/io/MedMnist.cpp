@@ -124,7 +124,8 @@ const std::vector<uint8_t>& MedMnistDataset::rawImages(const std::string& split)
 int MedMnistDataset::classCount() const {
     if (labelColumns_ > 1) return labelColumns_;
     size_t classes = 0;
-    for (const std::string& split : splitNames()) classes = std::max(classes, labelCounts(split).size());
+    for (const std::string& split : splitNames())
+        classes = std::max(classes, labelCounts(split).size());
     return static_cast<int>(std::max<size_t>(classes, 2));
 }
 

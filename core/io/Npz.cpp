@@ -396,10 +396,12 @@ NpyArray readNpyFile(const std::string& path) {
     size_t offset = 0;
     NpyArray array;
     array.header = parseNpyHeader(bytes, offset, "'" + path + "'");
-    const uint64_t expected = static_cast<uint64_t>(array.header.elementCount()) * array.header.itemSize;
+    const uint64_t expected =
+        static_cast<uint64_t>(array.header.elementCount()) * array.header.itemSize;
     if (bytes.size() - offset != expected)
         throw FileError(path, "holds " + std::to_string(bytes.size() - offset) +
-                                  " data bytes but its shape needs " + std::to_string(expected) + ".");
+                                  " data bytes but its shape needs " + std::to_string(expected) +
+                                  ".");
     array.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(offset), bytes.end());
     return array;
 }
@@ -424,7 +426,112 @@ void writeNpyFloat32(const std::string& path, const std::vector<int64_t>& shape,
         const char length[2] = {char(header.size() & 0xFF), char(header.size() >> 8)};
         out.write(length, 2);
         out.write(header.data(), static_cast<std::streamsize>(header.size()));
-        out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * 4));
+        out.write(reinterpret_cast<const char*>(values.data()),
+                  static_cast<std::streamsize>(values.size() * 4));
+        out.close();
+        if (!out) throw FileError(path, "could not be written.");
+    });
+}
+
+namespace {
+
+std::string npyBytes(const std::string& descr, const std::vector<int64_t>& shape, const void* data,
+                     size_t bytes) {
+    std::string dims;
+    for (int64_t d : shape) dims += std::to_string(d) + ", ";
+    if (shape.size() > 1) dims.resize(dims.size() - 1);
+    std::string header =
+        "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
+    while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+    header += '\n';
+    std::string out("\x93NUMPY\x01\x00", 8);
+    out += char(header.size() & 0xFF);
+    out += char(header.size() >> 8);
+    out += header;
+    out.append(static_cast<const char*>(data), bytes);
+    return out;
+}
+
+void put16(std::string& out, uint32_t v) {
+    out += char(v & 0xFF);
+    out += char((v >> 8) & 0xFF);
+}
+void put32(std::string& out, uint32_t v) {
+    put16(out, v & 0xFFFF);
+    put16(out, v >> 16);
+}
+
+}  // namespace
+
+void writeNpzUint8(const std::string& path, const std::vector<NpzMember>& members) {
+    std::string zip, directory;
+    for (const NpzMember& m : members) {
+        int64_t count = 1;
+        for (int64_t d : m.shape) count *= d;
+        if (count != static_cast<int64_t>(m.values.size()))
+            throw Error("writeNpzUint8: array '" + m.name + "' does not match its shape");
+        const std::string npy = npyBytes("|u1", m.shape, m.values.data(), m.values.size());
+        // Raw deflate, as zip wants it.
+        z_stream stream{};
+        if (deflateInit2(&stream, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            throw Error("zlib could not be initialised");
+        std::string compressed(deflateBound(&stream, static_cast<uLong>(npy.size())), '\0');
+        stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(npy.data()));
+        stream.avail_in = static_cast<uInt>(npy.size());
+        stream.next_out = reinterpret_cast<Bytef*>(&compressed[0]);
+        stream.avail_out = static_cast<uInt>(compressed.size());
+        const int status = deflate(&stream, Z_FINISH);
+        compressed.resize(stream.total_out);
+        deflateEnd(&stream);
+        if (status != Z_STREAM_END) throw Error("zlib could not compress array '" + m.name + "'");
+        const uint32_t crc = static_cast<uint32_t>(
+            crc32_z(0L, reinterpret_cast<const Bytef*>(npy.data()), npy.size()));
+        const std::string name = m.name + ".npy";
+        const uint32_t offset = static_cast<uint32_t>(zip.size());
+        if (zip.size() + compressed.size() > 0xFFFFFFF0u)
+            throw Error("writeNpzUint8: archive over 4 GiB");
+        put32(zip, kLocalHeader);
+        put16(zip, 20);
+        put16(zip, 0);
+        put16(zip, 8);
+        put32(zip, 0);
+        put32(zip, crc);
+        put32(zip, static_cast<uint32_t>(compressed.size()));
+        put32(zip, static_cast<uint32_t>(npy.size()));
+        put16(zip, static_cast<uint32_t>(name.size()));
+        put16(zip, 0);
+        zip += name + compressed;
+        put32(directory, kCentralHeader);
+        put16(directory, 20);
+        put16(directory, 20);
+        put16(directory, 0);
+        put16(directory, 8);
+        put32(directory, 0);
+        put32(directory, crc);
+        put32(directory, static_cast<uint32_t>(compressed.size()));
+        put32(directory, static_cast<uint32_t>(npy.size()));
+        put16(directory, static_cast<uint32_t>(name.size()));
+        put16(directory, 0);
+        put16(directory, 0);
+        put16(directory, 0);
+        put16(directory, 0);
+        put32(directory, 0);
+        put32(directory, offset);
+        directory += name;
+    }
+    const uint32_t directoryOffset = static_cast<uint32_t>(zip.size());
+    zip += directory;
+    put32(zip, kEndOfCentralDirectory);
+    put16(zip, 0);
+    put16(zip, 0);
+    put16(zip, static_cast<uint32_t>(members.size()));
+    put16(zip, static_cast<uint32_t>(members.size()));
+    put32(zip, static_cast<uint32_t>(directory.size()));
+    put32(zip, directoryOffset);
+    put16(zip, 0);
+    writeAtomically(path, [&](const std::string& temporary) {
+        std::ofstream out(temporary, std::ios::binary);
+        out.write(zip.data(), static_cast<std::streamsize>(zip.size()));
         out.close();
         if (!out) throw FileError(path, "could not be written.");
     });

@@ -60,6 +60,16 @@ NpyArray readNpyFile(const std::string& path);
 void writeNpyFloat32(const std::string& path, const std::vector<int64_t>& shape,
                      const std::vector<float>& values);
 
+// An array to store in an .npz: uint8 values with a shape.
+struct NpzMember {
+    std::string name;  // without ".npy"
+    std::vector<int64_t> shape;
+    std::vector<uint8_t> values;
+};
+// Writes uint8 arrays as a deflate-compressed .npz (numpy.savez_compressed's
+// layout; ZIP64 is not written, so the file must stay under 4 GiB), atomically.
+void writeNpzUint8(const std::string& path, const std::vector<NpzMember>& members);
+
 // Parses a .npy header from the start of `bytes`; sets `dataOffset` to the
 // first element byte. `what` names the source for error messages.
 NpyHeader parseNpyHeader(const std::vector<uint8_t>& bytes, size_t& dataOffset,

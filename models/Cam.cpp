@@ -1,0 +1,313 @@
+// Grad-CAM, Grad-CAM++, HiResCAM and EigenCAM on ViT tokens.
+
+#include "core/Error.h"
+#include "models/Bundle.h"
+#include "models/CamResult.h"
+#include "models/Engine.h"
+#include "models/Cam.h"
+#include "models/ModelInput.h"
+#include "core/io/MedMnist.h"
+#include "core/io/Npz.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace rllm {
+
+torch::Device torchDevice(const DeviceOptions& options);  // Engine.cpp
+
+namespace {
+
+// "block:-1:norm1" -> "block:11:norm1"; "booster:input" -> the last block's output.
+std::string canonicalLayer(const std::string& layer, const nlohmann::json& d) {
+    const int depth = d["model"]["depth"];
+    const bool hasLlm = d.contains("booster") && d["booster"].contains("llm");
+    std::string name = layer.empty() ? kDefaultCamLayer : layer;
+    if (name == "booster:input") {
+        if (!d.contains("booster")) throw Error("layer 'booster:input': this model has no booster");
+        return "block:" + std::to_string(depth - 1);
+    }
+    if (name == "booster:llm") {
+        if (!hasLlm) throw Error("layer 'booster:llm': this model has no LLM block");
+        return name;
+    }
+    if (name.rfind("block:", 0) == 0) {
+        std::string rest = name.substr(6), suffix;
+        if (auto colon = rest.find(':'); colon != std::string::npos) {
+            suffix = rest.substr(colon);
+            rest = rest.substr(0, colon);
+        }
+        if (!suffix.empty() && suffix != ":norm1")
+            throw Error("unknown layer '" + layer + "': block layers are block:I or block:I:norm1");
+        int index = 0;
+        try {
+            size_t used = 0;
+            index = std::stoi(rest, &used);
+            if (used != rest.size()) throw std::invalid_argument(rest);
+        } catch (const std::exception&) {
+            throw Error("unknown layer '" + layer + "': the block number must be an integer");
+        }
+        if (index < 0) index += depth;
+        if (index < 0 || index >= depth)
+            throw Error("layer '" + layer + "': the model has blocks 0.." +
+                        std::to_string(depth - 1));
+        return "block:" + std::to_string(index) + suffix;
+    }
+    throw Error("unknown layer '" + layer +
+                "': use block:I, block:I:norm1, booster:input or booster:llm");
+}
+
+}  // namespace
+
+torch::Tensor tokenCam(const std::string& method, const torch::Tensor& A, const torch::Tensor& G) {
+    if (method == "gradcam") {
+        auto weights = G.mean(0);  // one weight per channel: the gradient averaged over the grid
+        return torch::relu(torch::matmul(A, weights));
+    }
+    if (method == "hirescam") return torch::relu((G * A).sum(1));
+    if (method == "gradcam++") {
+        // Chattopadhay et al. 2018, with exp(score) folded in as pytorch-grad-cam does.
+        auto g2 = G.pow(2), g3 = G.pow(3);
+        auto denominator = 2 * g2 + A.sum(0, true) * g3;
+        auto alpha =
+            g2 / torch::where(denominator != 0, denominator, torch::ones_like(denominator));
+        auto weights = (alpha * torch::relu(G)).sum(0);
+        return torch::relu(torch::matmul(A, weights));
+    }
+    if (method == "eigencam") {
+        // The first principal component of the tokens (no gradient). Centred:
+        // after LayerNorm the mean token would otherwise dominate and give a
+        // flat map. SVD's sign is arbitrary; the most extreme token is made
+        // positive, so the map shows the tokens that stand out most.
+        auto centred = A - A.mean(0, true);
+        auto svd = torch::linalg::svd(centred, false, c10::nullopt);
+        auto projection = torch::matmul(centred, std::get<2>(svd)[0]);
+        if (projection.max().item<double>() < -projection.min().item<double>())
+            projection = -projection;
+        return torch::relu(projection);
+    }
+    throw Error("unknown CAM method '" + method +
+                "': use gradcam, gradcam++, hirescam or eigencam");
+}
+
+std::vector<std::string> camLayerNames(const std::string& bundlePath) {
+    LoadedBundle bundle = loadBundle(bundlePath);
+    const auto& d = bundle.description;
+    std::vector<std::string> names;
+    const int depth = d["model"]["depth"];
+    for (int i = 0; i < depth; ++i) {
+        names.push_back("block:" + std::to_string(i) + ":norm1");
+        names.push_back("block:" + std::to_string(i));
+    }
+    if (d.contains("booster")) names.push_back("booster:input");
+    if (d.contains("booster") && d["booster"].contains("llm")) names.push_back("booster:llm");
+    return names;
+}
+
+namespace {
+
+struct ModelCam {
+    torch::Tensor grid;  // (1, 1, g, g[, g]) normalised to [0, 1]
+    torch::Tensor probabilities;
+    int target = 0;
+};
+
+// The CAM of one prepared input (1, C, S...) on the token grid.
+ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Tensor& image,
+                     const std::string& layer, const std::string& method, int requestedTarget) {
+    torch::Tensor captured;
+    TokenTap tap = [&](const std::string& name, const torch::Tensor& tokens) {
+        if (name != layer) return tokens;
+        captured = tokens;
+        if (captured.requires_grad()) captured.retain_grad();
+        return captured;
+    };
+    auto logits = model->forward(image, tap);
+    const TaskType task = parseTaskType(d["task"]);
+    ModelCam out;
+    out.probabilities =
+        (task == TaskType::MultiLabel ? torch::sigmoid(logits) : torch::softmax(logits, 1))[0]
+            .detach();
+    const int classes = static_cast<int>(logits.size(1));
+    out.target = requestedTarget >= 0
+                     ? requestedTarget
+                     : static_cast<int>(out.probabilities.argmax().item<int64_t>());
+    if (out.target >= classes)
+        throw Error("--target " + std::to_string(out.target) + ": the model has classes 0.." +
+                    std::to_string(classes - 1));
+    if (!captured.defined())
+        throw Error("layer '" + layer + "' was not reached in the forward pass");
+    const bool needsGradient = method != "eigencam";
+    torch::Tensor gradients;
+    if (needsGradient) {
+        logits[0][out.target].backward();
+        gradients = captured.grad();
+        if (!gradients.defined() || gradients.slice(1, 1).abs().max().item<double>() == 0)
+            throw Error(
+                "the gradient of class " + std::to_string(out.target) + " at layer '" + layer +
+                "' is zero on every patch token (in a ViT the last block's output tokens never "
+                "reach the class token); choose another layer, e.g. block:-1:norm1");
+        gradients = gradients[0].slice(0, 1).detach();  // drop the class token
+    }
+    auto activations = captured[0].slice(0, 1).detach();
+    torch::Tensor map = tokenCam(method, activations, needsGradient ? gradients : activations);
+    const auto& m = d["model"];
+    const int64_t g = int64_t(m["image_size"]) / int64_t(m["patch"]);
+    out.grid = m["volumetric"].get<bool>() ? map.view({1, 1, g, g, g}) : map.view({1, 1, g, g});
+    const double peak = map.max().item<double>();
+    if (peak > 0) out.grid = out.grid / peak;
+    return out;
+}
+
+// Token grid onto a voxel grid of `size` (x, y, z), centres aligned like the input resampling.
+torch::Tensor upsample(const torch::Tensor& grid, const std::array<int64_t, 3>& size,
+                       bool volumetric) {
+    namespace F = torch::nn::functional;
+    auto options = F::InterpolateFuncOptions().align_corners(false);
+    if (volumetric)
+        options.size(std::vector<int64_t>{size[2], size[1], size[0]}).mode(torch::kTrilinear);
+    else
+        options.size(std::vector<int64_t>{size[1], size[0]}).mode(torch::kBilinear);
+    return F::interpolate(grid, options).clamp(0, 1);
+}
+
+}  // namespace
+
+CamResult computeCam(const std::string& bundlePath, const Volume& volume,
+                     const CamOptions& options) {
+    const torch::Device device = torchDevice(options.device);
+    LoadedBundle bundle = loadBundle(bundlePath);
+    const auto& d = bundle.description;
+    const std::string layer = canonicalLayer(options.layer, d);
+    ModelInput input = prepareInput(d, volume);
+    bundle.model->to(device);
+    bundle.model->eval();
+    ModelCam cam =
+        camOnTokens(bundle.model, d, input.image.to(device), layer, options.method, options.target);
+    const bool volumetric = d["model"]["volumetric"];
+    torch::Tensor onSource =
+        upsample(cam.grid, volume.size(), volumetric).to(torch::kCPU).contiguous();
+
+    CamResult result;
+    result.cam = Volume(volume.size(), 1);
+    result.cam.geometry() = volume.geometry();
+    std::copy(onSource.data_ptr<float>(), onSource.data_ptr<float>() + onSource.numel(),
+              result.cam.voxels().begin());
+    result.cam.sourcePixelType = PixelType::Float32;
+    result.cam.formatName = "CAM";
+    result.cam.metadata["CamMethod"] = options.method;
+    result.cam.metadata["CamLayer"] = layer;
+    result.cam.metadata["CamTarget"] = std::to_string(cam.target);
+    result.method = options.method;
+    result.layer = layer;
+    result.target = cam.target;
+    result.classNames = d["class_names"].get<std::vector<std::string>>();
+    auto p = cam.probabilities.to(torch::kCPU).contiguous();
+    result.probabilities.assign(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+    const int64_t g = cam.grid.size(-1);
+    result.grid = volumetric ? std::vector<int64_t>{g, g, g} : std::vector<int64_t>{g, g};
+    result.resamplingJson = input.resampling.dump();
+    result.device = device.str();
+    return result;
+}
+
+CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& dataPath,
+                            const CamEvalOptions& o) {
+    const torch::Device device = torchDevice(o.device);
+    LoadedBundle bundle = loadBundle(bundlePath);
+    const auto& d = bundle.description;
+    const std::string layer = canonicalLayer(o.layer, d);
+    if (o.steps < 2) throw Error("--steps must be at least 2");
+    MedMnistDataset data(dataPath);
+    const auto& m = d["model"];
+    const bool volumetric = m["volumetric"];
+    const int64_t side = m["image_size"];
+    if (data.imageSize()[0] != side || data.is3D() != volumetric ||
+        data.channels() != m["channels"].get<int>())
+        throw FileError(dataPath, "does not match the bundle's input.");
+    NpzArchive archive(dataPath);
+    const bool hasMasks = archive.contains(o.split + "_masks");
+    NpyArray masks;
+    if (hasMasks) masks = archive.readArray(o.split + "_masks");
+    const std::vector<uint8_t>& raw = data.rawImages(o.split);
+    int64_t n = data.count(o.split);
+    if (o.maxCases > 0) n = std::min(n, o.maxCases);
+    const int channels = data.channels();
+    const int64_t voxels = volumetric ? side * side * side : side * side;
+    std::vector<int64_t> shape = volumetric ? std::vector<int64_t>{1, 1, side, side, side}
+                                            : std::vector<int64_t>{1, side, side, channels};
+    bundle.model->to(device);
+    bundle.model->eval();
+    const TaskType task = parseTaskType(d["task"]);
+
+    CamEvalSummary s;
+    s.layer = layer;
+    s.method = o.method;
+    int64_t hits = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        torch::Tensor bytes = torch::from_blob(
+            const_cast<uint8_t*>(raw.data() + i * voxels * channels), shape, torch::kUInt8);
+        torch::Tensor image = bytes.to(torch::kFloat32);
+        if (!volumetric) image = image.permute({0, 3, 1, 2});
+        image = ((image / 255.0 - 0.5) / 0.5).contiguous().to(device);
+        ModelCam cam = camOnTokens(bundle.model, d, image, layer, o.method, -1);
+        torch::Tensor map =
+            upsample(cam.grid, {side, side, volumetric ? side : 1}, volumetric).flatten();
+
+        // Deletion and insertion: pixels in order of decreasing CAM, `steps` equal steps.
+        torch::Tensor order = map.argsort(0, true);
+        const int64_t pixels = map.numel();
+        std::vector<torch::Tensor> deleted, inserted;
+        torch::Tensor flat = image.reshape({channels, pixels});
+        // "Removed" pixels take a heavily blurred copy's value: black would push
+        // the image far outside what the model has seen.
+        namespace F = torch::nn::functional;
+        const int64_t kernel = std::max<int64_t>(3, side / 4) | 1;
+        torch::Tensor blurred = volumetric ? F::avg_pool3d(image, F::AvgPool3dFuncOptions(kernel)
+                                                                      .stride(1)
+                                                                      .padding(kernel / 2)
+                                                                      .count_include_pad(false))
+                                           : F::avg_pool2d(image, F::AvgPool2dFuncOptions(kernel)
+                                                                      .stride(1)
+                                                                      .padding(kernel / 2)
+                                                                      .count_include_pad(false));
+        torch::Tensor baseline = blurred.reshape({channels, pixels});
+        for (int k = 0; k <= o.steps; ++k) {
+            const int64_t count = pixels * k / o.steps;
+            torch::Tensor chosen = torch::zeros({pixels}, torch::kBool).to(device);
+            if (count > 0) chosen.index_fill_(0, order.narrow(0, 0, count), true);
+            deleted.push_back(torch::where(chosen, baseline, flat).reshape(image.sizes().slice(1)));
+            inserted.push_back(
+                torch::where(chosen, flat, baseline).reshape(image.sizes().slice(1)));
+        }
+        torch::NoGradGuard noGrad;
+        auto probability = [&](const std::vector<torch::Tensor>& batch) {
+            auto logits = bundle.model->forward(torch::stack(batch));
+            auto p =
+                task == TaskType::MultiLabel ? torch::sigmoid(logits) : torch::softmax(logits, 1);
+            auto curve = p.select(1, cam.target);
+            // Trapezoid rule over x in [0, 1].
+            return ((curve.sum() - 0.5 * (curve[0] + curve[-1])) / o.steps).item<double>();
+        };
+        s.deletionAuc += probability(deleted);
+        s.insertionAuc += probability(inserted);
+        if (hasMasks) {
+            const uint8_t* mask = masks.data.data() + i * voxels;
+            bool any = false;
+            for (int64_t v = 0; v < voxels && !any; ++v) any = mask[v] != 0;
+            if (any) {
+                ++s.pointingCases;
+                hits += mask[map.argmax().item<int64_t>()] != 0;
+            }
+        }
+    }
+    s.cases = n;
+    s.deletionAuc /= std::max<int64_t>(1, n);
+    s.insertionAuc /= std::max<int64_t>(1, n);
+    s.pointingGame =
+        hasMasks && s.pointingCases > 0 ? double(hits) / s.pointingCases : std::nan("");
+    return s;
+}
+
+}  // namespace rllm

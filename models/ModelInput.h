@@ -1,0 +1,21 @@
+#pragma once
+// How a Volume becomes a model input (internal to the models layer): grey or
+// RGB as the model wants, intensity scaled as in training, resampled onto the
+// model's square/cubic grid with centres aligned. The record says exactly how,
+// so a CAM on the model grid maps back onto the source voxels.
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+namespace rllm {
+
+class Volume;
+
+struct ModelInput {
+    torch::Tensor image;  // (1, C, S, S) or (1, C, S, S, S), normalised
+    nlohmann::json resampling;
+};
+
+ModelInput prepareInput(const nlohmann::json& description, const Volume& volume);
+
+}  // namespace rllm

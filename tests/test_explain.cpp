@@ -1,0 +1,245 @@
+// Explanations: the CAM formulas, CAMs that peak where the evidence is (2D
+// and 3D, each axis), CAMs on the source geometry of NIfTI and DICOM inputs,
+// the demo bundles' pointing game, and bad requests.
+
+#include "DicomWriter.h"
+#include "TestData.h"
+
+#include "core/DemoDataset.h"
+#include "core/Error.h"
+#include "core/io/ImageReader.h"
+#include "core/io/ItkIo.h"
+#include "models/Bundle.h"
+#include "models/Cam.h"
+#include "models/CamResult.h"
+#include "models/Engine.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cmath>
+
+using namespace rllm;
+
+namespace {
+
+nlohmann::json description(bool volumetric, int size, int patch) {
+    return {{"model",
+             {{"arch", volumetric ? "vit3d" : "vit2d"},
+              {"dim", 48},
+              {"depth", 2},
+              {"heads", 3},
+              {"mlp_ratio", 4},
+              {"image_size", size},
+              {"patch", patch},
+              {"channels", 1},
+              {"classes", 2},
+              {"volumetric", volumetric}}},
+            {"task", "binary-class"},
+            {"class_names", {"no", "yes"}}};
+}
+
+// An untrained bundle: enough for geometry, and for EigenCAM, which needs no
+// training. Its position embedding is zero, so every patch of plain background
+// gives the same token and only patches with structure stand out; its biases
+// are not zero, or LayerNorm would blow the rounding noise of a resampled flat
+// background up into tokens as different as real structure.
+std::string untrainedBundle(const QString& folder, bool volumetric, int size, int patch) {
+    nlohmann::json d = description(volumetric, size, patch);
+    Classifier model = buildClassifier(d);
+    initialiseTrainable(*model, 3);
+    {
+        torch::NoGradGuard noGrad;
+        model->vit->positionEmbedding.zero_();
+        torch::manual_seed(4);
+        for (auto& p : model->named_parameters())
+            if (p.key().find("bias") != std::string::npos) p.value().normal_(0.0, 0.5);
+    }
+    const std::string path =
+        QDir(folder).filePath(volumetric ? "u3.safetensors" : "u2.safetensors").toStdString();
+    saveBundle(model, d, path);
+    return path;
+}
+
+std::array<int64_t, 3> argmax(const Volume& v) {
+    const auto& voxels = v.voxels();
+    const int64_t i = std::max_element(voxels.begin(), voxels.end()) - voxels.begin();
+    const auto& s = v.size();
+    return {i % s[0], (i / s[0]) % s[1], i / (s[0] * s[1])};
+}
+
+}  // namespace
+
+class TestExplain : public QObject {
+    Q_OBJECT
+  private slots:
+    void initTestCase() { torch::set_num_threads(2); }
+
+    void camFormulasMatchTheirDefinitions() {
+        // Three tokens, two channels.
+        torch::Tensor A = torch::tensor({{1.0, 2.0}, {3.0, 0.0}, {0.0, 1.0}});
+        torch::Tensor G = torch::tensor({{0.5, -1.0}, {0.5, 1.0}, {2.0, 0.0}});
+        // Grad-CAM: weights = channel means of G = (1, 0); map = relu(A w) = (1, 3, 0).
+        QVERIFY(torch::allclose(tokenCam("gradcam", A, G), torch::tensor({1.0, 3.0, 0.0})));
+        // HiResCAM: relu(sum_c G*A) = relu(0.5-2, 1.5+0, 0+0) = (0, 1.5, 0).
+        QVERIFY(torch::allclose(tokenCam("hirescam", A, G), torch::tensor({0.0, 1.5, 0.0})));
+        // Grad-CAM++ by hand: alpha = g^2 / (2 g^2 + sum_tokens(A) g^3); w = sum alpha relu(g).
+        torch::Tensor sumA = A.sum(0, true), g2 = G.pow(2), g3 = G.pow(3);
+        torch::Tensor denominator = 2 * g2 + sumA * g3;
+        torch::Tensor alpha =
+            torch::where(denominator != 0, g2 / denominator, torch::zeros_like(g2));
+        torch::Tensor w = (alpha * torch::relu(G)).sum(0);
+        QVERIFY(torch::allclose(tokenCam("gradcam++", A, G), torch::relu(A.matmul(w))));
+        // EigenCAM: one token unlike the others stands out.
+        torch::Tensor B = torch::ones({5, 4});
+        B[3] = torch::tensor({5.0, -3.0, 2.0, 0.0});
+        torch::Tensor e = tokenCam("eigencam", B, B);
+        QCOMPARE(e.argmax().item<int64_t>(), int64_t(3));
+        QVERIFY_THROWS_EXCEPTION(Error, tokenCam("smoothgrad", A, G));
+    }
+
+    void threeDCamKeepsSlicesAndOrientation() {
+        QTemporaryDir dir;
+        const std::string bundle = untrainedBundle(dir.path(), true, 28, 4);
+        // A bright cube off centre along each axis in turn, in a 28 x 32 x 24 volume with
+        // anisotropic spacing: the CAM must come back on that grid, peaking in the cube.
+        const std::array<std::array<int64_t, 3>, 3> centres{
+            {{4, 16, 12}, {14, 27, 12}, {14, 16, 20}}};
+        for (const auto& c : centres) {
+            Volume v({28, 32, 24});
+            v.geometry().spacing = {0.7, 0.9, 2.5};
+            v.geometry().origin = {-10, 4, 100};
+            for (int64_t z = c[2] - 2; z <= c[2] + 1; ++z)
+                for (int64_t y = c[1] - 2; y <= c[1] + 1; ++y)
+                    for (int64_t x = c[0] - 2; x <= c[0] + 1; ++x)
+                        v.at(x, y, z) = 1000.0f + 50.0f * ((x * 7 + y * 3 + z) % 5);
+            CamOptions o;
+            o.method = "eigencam";
+            CamResult r = computeCam(bundle, v, o);
+            QCOMPARE(r.cam.size(), v.size());
+            QVERIFY(r.cam.geometry().sameGridAs(v.geometry()));
+            const auto peak = argmax(r.cam);
+            for (int axis = 0; axis < 3; ++axis)
+                // Within one token (4 model voxels, at most 4.6 source voxels here).
+                QVERIFY2(std::abs(peak[axis] - c[axis]) <= 5,
+                         qPrintable(QString("axis %1: peak %2, cube at %3")
+                                        .arg(axis)
+                                        .arg(peak[axis])
+                                        .arg(c[axis])));
+        }
+    }
+
+    void twoDCamPeaksOnTheEvidence() {
+        QTemporaryDir dir;
+        const std::string bundle = untrainedBundle(dir.path(), false, 28, 4);
+        Volume v({56, 42, 1});
+        for (int64_t y = 30; y < 36; ++y)
+            for (int64_t x = 8; x < 14; ++x) v.at(x, y, 0) = 200.0f + 10.0f * ((x + 2 * y) % 5);
+        CamOptions o;
+        o.method = "eigencam";
+        CamResult r = computeCam(bundle, v, o);
+        const auto peak = argmax(r.cam);
+        QVERIFY(peak[0] >= 6 && peak[0] <= 15 && peak[1] >= 28 && peak[1] <= 37);
+        QCOMPARE(r.layer, std::string("block:0:norm1"));
+    }
+
+    void camNiftiKeepsTheInputGeometry() {
+        QTemporaryDir dir;
+        const std::string bundle = untrainedBundle(dir.path(), true, 28, 4);
+        // A NIfTI input with an oblique direction.
+        Volume v({20, 24, 16});
+        for (size_t i = 0; i < v.voxels().size(); ++i) v.voxels()[i] = float(i % 97);
+        v.geometry().spacing = {0.8, 0.8, 3.0};
+        v.geometry().origin = {12, -40, 7};
+        const double c = std::cos(0.2), s = std::sin(0.2);
+        v.geometry().direction = {c, -s, 0, s, c, 0, 0, 0, 1};
+        const QString input = dir.filePath("in.nii.gz");
+        writeNifti(v, input.toStdString());
+        // A DICOM series written with DCMTK.
+        QDir(dir.path()).mkdir("series");
+        for (int z = 0; z < 6; ++z) {
+            test::SliceSpec spec;
+            spec.rows = 20, spec.columns = 18;
+            spec.position = {5, 6, -30 + 2.5 * z};
+            test::writeSlice(dir.filePath(QString("series/s%1.dcm").arg(z)), spec, 100 + 10 * z);
+        }
+        for (const QString& path : {input, dir.filePath("series")}) {
+            Volume source = readImage(path.toStdString());
+            CamResult r = computeCam(bundle, source, {"gradcam", "", -1, {}});
+            const QString out = dir.filePath("cam.nii.gz");
+            writeNifti(r.cam, out.toStdString());
+            Volume back = readImage(out.toStdString());
+            QVERIFY2(back.geometry().sameGridAs(source.geometry(), 1e-5), qPrintable(path));
+            QVERIFY(back.valueRange().max <= 1.0f && back.valueRange().min >= 0.0f);
+        }
+    }
+
+    void badRequestsAreRefused() {
+        QTemporaryDir dir;
+        const std::string bundle = untrainedBundle(dir.path(), false, 28, 4);
+        Volume v({28, 28, 1});
+        v.at(3, 3, 0) = 1;
+        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"gradcam", "block:7", -1, {}}));
+        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"gradcam", "booster:llm", -1, {}}));
+        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"gradcam", "layer4", -1, {}}));
+        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"gradcam", "", 5, {}}));
+        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"magic", "", -1, {}}));
+        // The last block's output tokens never reach the class token: the zero gradient is
+        // reported.
+        try {
+            computeCam(bundle, v, {"gradcam", "block:1", -1, {}});
+            QFAIL("a zero-gradient layer was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("zero"), e.what());
+        }
+        Volume volume({28, 28, 28});
+        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, volume, {}));  // 3D input, 2D model
+    }
+
+    void demoBundlesPointAtTheLesion() {
+        // The demo's own recipe, smaller: phantoms with and without a lesion, a
+        // baseline and a booster (random frozen block), then the pointing game.
+        QTemporaryDir dir;
+        DemoDatasetOptions data;
+        data.train = 240, data.val = 60, data.test = 60;
+        const std::string dataPath = dir.filePath("phantom2d.npz").toStdString();
+        writeDemoDataset(dataPath, data);
+        for (bool boosted : {false, true}) {
+            TrainOptions t;
+            t.dataPath = dataPath;
+            t.outPath = dir.filePath(boosted ? "booster.safetensors" : "baseline.safetensors")
+                            .toStdString();
+            t.depth = 2;
+            t.epochs = 8;
+            t.seed = 1;
+            t.device.threads = 2;
+            if (boosted) t.booster = "in", t.randomLlm = true;
+            std::ostringstream log;
+            TrainSummary s = trainClassifier(t, log);
+            QVERIFY(s.test.auc > 0.95);
+            // EigenCAM at the default layer finds the lesion. Grad-CAM's figure is
+            // logged, not asserted: on these two-block models it points elsewhere
+            // (see the README's Status), which is a finding, not a pass.
+            for (const char* method : {"eigencam", "gradcam"}) {
+                CamEvalOptions o;
+                o.method = method;
+                o.device.threads = 2;
+                CamEvalSummary e = evaluateCams(t.outPath, dataPath, o);
+                qInfo(
+                    "%s %s: test AUC %.3f; pointing game %.3f over %lld lesions; deletion %.3f "
+                    "insertion %.3f",
+                    boosted ? "booster" : "baseline", method, s.test.auc, e.pointingGame,
+                    static_cast<long long>(e.pointingCases), e.deletionAuc, e.insertionAuc);
+                QCOMPARE(e.pointingCases, int64_t(30));
+                if (std::string(method) == "eigencam")
+                    QVERIFY2(e.pointingGame >= 0.8, qPrintable(QString::number(e.pointingGame)));
+            }
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestExplain)
+#include "test_explain.moc"
