@@ -2,6 +2,7 @@
 
 #include "app/CliSupport.h"
 #include "app/Commands.h"
+#include "app/ModelCliSupport.h"
 #include "core/Colormap.h"
 #include "core/Error.h"
 #include "core/Slice.h"
@@ -10,7 +11,6 @@
 #include "models/CamResult.h"
 #include "models/Engine.h"
 #ifdef RLLM_HAVE_MEDICAL_IO
-#include "core/io/ImageReader.h"
 #include "core/io/ItkIo.h"
 #endif
 
@@ -25,26 +25,6 @@ using nlohmann::json;
 
 namespace rllm::cli {
 namespace {
-
-DeviceOptions deviceOf(const ParsedArgs& args) {
-    DeviceOptions d;
-    d.device = args.get("device", "auto");
-    d.threads = static_cast<int>(args.getInt("threads", 0));
-    return d;
-}
-
-Volume readInput(const ParsedArgs& p, const std::string& input) {
-    if (input.size() > 4 && input.compare(input.size() - 4, 4, ".npz") == 0)
-        return MedMnistDataset(input).image(p.get("split", "test"), p.getInt("index", 0));
-#ifdef RLLM_HAVE_MEDICAL_IO
-    ReadOptions options;
-    options.seriesInstanceUid = p.get("series");
-    return readImage(input, options);
-#else
-    throw FileError(
-        input, "can only be read by a build with DICOM/ITK support (RLLM_WITH_MEDICAL_IO=ON).");
-#endif
-}
 
 #ifdef RLLM_HAVE_MEDICAL_IO
 // The middle slice (the image itself in 2D) in grey, the CAM over it in jet.
@@ -94,12 +74,12 @@ int runCam(const std::vector<std::string>& args) {
     if (method != "gradcam" && method != "gradcam++" && method != "hirescam" &&
         method != "eigencam")
         throw UsageError("--method must be gradcam, gradcam++, hirescam or eigencam");
-    Volume input = readInput(p, p.positional[1]);
+    Volume input = readInputVolume(p, p.positional[1]);
     CamOptions options;
     options.method = method;
     options.layer = p.get("layer");
     options.target = static_cast<int>(p.getInt("target", -1));
-    options.device = deviceOf(p);
+    options.device = deviceOptions(p);
     CamResult r = computeCam(p.positional[0], input, options);
 #ifdef RLLM_HAVE_MEDICAL_IO
     writeNifti(r.cam, p.get("out"));
@@ -155,7 +135,7 @@ int runCamEval(const std::vector<std::string>& args) {
     o.split = p.get("split", "test");
     o.steps = static_cast<int>(p.getInt("steps", 20));
     o.maxCases = p.getInt("max-cases", 0);
-    o.device = deviceOf(p);
+    o.device = deviceOptions(p);
     if (o.split != "train" && o.split != "val" && o.split != "test")
         throw UsageError("--split must be train, val or test");
     CamEvalSummary s = evaluateCams(p.positional[0], p.get("data"), o);
@@ -206,7 +186,7 @@ int runDemo(const std::vector<std::string>& args) {
     o.epochs3d = static_cast<int>(p.getInt("epochs-3d", 10));
     o.include3d = !p.has("no-3d");
     o.progressBar = isatty(STDERR_FILENO);
-    o.device = deviceOf(p);
+    o.device = deviceOptions(p);
     DemoSummary s = makeDemo(o, std::cerr);
     std::cout << "Synthetic demo (not patient data) in " << o.outDir << "\n" << s.llmNote << "\n";
     for (const std::string& b : s.bundles) std::cout << "  " << b << "\n";

@@ -3,13 +3,11 @@
 
 #include "app/CliSupport.h"
 #include "app/Commands.h"
+#include "app/ModelCliSupport.h"
 #include "core/Error.h"
 #include "core/io/MedMnist.h"
 #include "core/io/Npz.h"
 #include "models/Engine.h"
-#ifdef RLLM_HAVE_MEDICAL_IO
-#include "core/io/ImageReader.h"
-#endif
 
 #include <nlohmann/json.hpp>
 
@@ -23,13 +21,6 @@ using nlohmann::json;
 
 namespace rllm::cli {
 namespace {
-
-DeviceOptions deviceOptions(const ParsedArgs& args) {
-    DeviceOptions d;
-    d.device = args.get("device", "auto");
-    d.threads = static_cast<int>(args.getInt("threads", 0));
-    return d;
-}
 
 std::vector<int> parseLayers(const std::string& text) {
     std::vector<int> layers;
@@ -249,20 +240,7 @@ int runPredict(const std::vector<std::string>& args) {
     if (p.positional.size() != 2)
         throw UsageError(std::string("expected BUNDLE and INPUT\n") + usage);
     const std::string& input = p.positional[1];
-    Volume volume;
-    const bool npz = input.size() > 4 && input.compare(input.size() - 4, 4, ".npz") == 0;
-    if (npz) {
-        volume = MedMnistDataset(input).image(p.get("split", "test"), p.getInt("index", 0));
-    } else {
-#ifdef RLLM_HAVE_MEDICAL_IO
-        ReadOptions options;
-        options.seriesInstanceUid = p.get("series");
-        volume = readImage(input, options);
-#else
-        throw FileError(
-            input, "can only be read by a build with DICOM/ITK support (RLLM_WITH_MEDICAL_IO=ON).");
-#endif
-    }
+    Volume volume = readInputVolume(p, input);
     Prediction r = predictVolume(p.positional[0], volume, deviceOptions(p));
     json classes = json::array();
     for (size_t i = 0; i < r.probabilities.size(); ++i)

@@ -4,18 +4,24 @@
 # the same shape vs the mlp ablation (adapters, no LLM), 3 seeds each, model
 # chosen on validation AUC, test ACC/AUC reported as mean ± sd.
 #
-#   bench/medmnist_results.sh breast|adrenal3d OUTDIR [THREADS]
+#   bench/medmnist_results.sh breast|adrenal3d OUTDIR [THREADS] [VARIANT...]
 #
 # Needs ../shared/data (MedMNIST files and stories260K). Writes one bundle,
 # one JSON summary per run and OUTDIR/table.md.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-rllm="$here/build/bin/rllm"
+# A private copy of the binary: a rebuild during the hours this runs must
+# neither break it nor mix two versions into one table.
+mkdir -p "${2:?output folder}"
+rllm="$2/rllm.$$"
+cp "$here/build/bin/rllm" "$rllm"
+trap 'rm -f "$rllm"' EXIT
 data="$here/../shared/data"
 which="${1:?breast or adrenal3d}"
 out="${2:?output folder}"
 threads="${3:-2}"
-mkdir -p "$out"
+shift $(( $# < 3 ? $# : 3 ))
+chosen=("$@")
 llm="$data/llm/stories260K.bin"
 case "$which" in
     breast) args=(--data "$data/medmnist/breastmnist.npz" --arch vit2d --preset tiny --depth 2 --epochs 20) ;;
@@ -28,7 +34,8 @@ declare -A variants=(
     [booster_random]="--booster in --llm $llm --random-llm"
     [mlp_ablation]="--booster mlp --llm $llm"
 )
-for variant in baseline booster_pretrained booster_random mlp_ablation; do
+[[ ${#chosen[@]} -gt 0 ]] || chosen=(baseline booster_pretrained booster_random mlp_ablation)
+for variant in "${chosen[@]}"; do
     for seed in 0 1 2; do
         name="${which}_${variant}_seed${seed}"
         [[ -f "$out/$name.json" ]] && continue
