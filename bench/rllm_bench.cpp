@@ -67,9 +67,10 @@ double forwardFlops(const VitConfig& c, bool booster, const LlmArchitecture& a) 
     flops += 2 * d * c.classes;
     if (booster) {
         const double D = a.dim, kv = D / a.heads * a.kvHeads, F = a.ffn;
-        flops += 2 * 2 * T * d * D;                                               // F_E, F_D
-        flops += 2 * T * D * D * 2 + 2 * 2 * T * D * kv + 2 * 2 * T * T * D;     // q, o, k, v, scores, values
-        flops += 3 * 2 * T * D * F;                                               // SwiGLU
+        flops += 2 * 2 * T * d * D;  // F_E, F_D
+        flops += 2 * T * D * D * 2 + 2 * 2 * T * D * kv +
+                 2 * 2 * T * T * D;  // q, o, k, v, scores, values
+        flops += 3 * 2 * T * D * F;  // SwiGLU
     }
     return flops;
 }
@@ -78,7 +79,9 @@ void exportWeights(Classifier& model, const std::string& path) {
     std::vector<NamedTensor> tensors;
     for (const auto& p : model->named_parameters()) {
         torch::Tensor t = p.value().detach().contiguous();
-        tensors.push_back({p.key(), t.sizes().vec(), std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel())});
+        tensors.push_back(
+            {p.key(), t.sizes().vec(),
+             std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel())});
     }
     writeSafetensors(path, tensors, {});
 }
@@ -94,12 +97,17 @@ int main(int argc, char** argv) {
             if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
             return argv[++i];
         };
-        if (a == "--threads") threads = std::stoi(value());
-        else if (a == "--reps") reps = std::stoi(value());
-        else if (a == "--export-weights") exportDir = value();
-        else if (a == "--json") jsonPath = value();
+        if (a == "--threads")
+            threads = std::stoi(value());
+        else if (a == "--reps")
+            reps = std::stoi(value());
+        else if (a == "--export-weights")
+            exportDir = value();
+        else if (a == "--json")
+            jsonPath = value();
         else {
-            std::cerr << "usage: rllm-bench [--threads N] [--reps R] [--export-weights DIR] [--json OUT]\n";
+            std::cerr << "usage: rllm-bench [--threads N] [--reps R] [--export-weights DIR] "
+                         "[--json OUT]\n";
             return 2;
         }
     }
@@ -119,7 +127,8 @@ int main(int argc, char** argv) {
         peak = std::max(peak, 2.0 * n * n * n / (ms * 1e6));
     }
     report["sgemm_peak_gflops"] = peak;
-    std::cout << std::fixed << std::setprecision(1) << "sgemm peak: " << peak << " GFLOP/s (" << threads << " threads)\n";
+    std::cout << std::fixed << std::setprecision(1) << "sgemm peak: " << peak << " GFLOP/s ("
+              << threads << " threads)\n";
 
     VitConfig paper = VitConfig::preset("small");
     paper.imageSize = 224, paper.patch = 16, paper.channels = 3, paper.classes = 2;
@@ -176,11 +185,12 @@ int main(int argc, char** argv) {
                            {"parameters", parameters},
                            {"weight_mb", parameters * 4 / 1048576.0},
                            {"peak_rss_mb_after_forward", rss}};
-            std::cout << std::setw(20) << std::left << key << " forward " << std::setw(8) << std::right << forward
-                      << " ms  train step " << std::setw(8) << step << " ms  " << std::setw(6)
-                      << flops / (forward * 1e6) << " GFLOP/s (" << std::setprecision(0)
-                      << 100 * flops / (forward * 1e6) / peak << "% of peak)  weights " << parameters * 4 / 1048576.0
-                      << " MB, peak RSS " << rss << " MB\n"
+            std::cout << std::setw(20) << std::left << key << " forward " << std::setw(8)
+                      << std::right << forward << " ms  train step " << std::setw(8) << step
+                      << " ms  " << std::setw(6) << flops / (forward * 1e6) << " GFLOP/s ("
+                      << std::setprecision(0) << 100 * flops / (forward * 1e6) / peak
+                      << "% of peak)  weights " << parameters * 4 / 1048576.0 << " MB, peak RSS "
+                      << rss << " MB\n"
                       << std::setprecision(1);
         }
     }
