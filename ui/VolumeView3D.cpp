@@ -95,17 +95,22 @@ void VolumeView3D::setVolume(std::shared_ptr<const Volume> volume) {
     } else {
         auto mapper = vtkSmartPointer<vtkSmartVolumeMapper>::New();
         mapper->SetInputData(image);
-        // Low values (air, background) transparent; the brightest third opaque-ish.
+        // Opacity follows the display window (the file's first preset, else the
+        // value range): nothing below it, a ramp across it, and values above it
+        // (bone, the phantom's rim) kept translucent so what lies inside shows.
+        const WindowPreset window = defaultWindow(*volume);
+        const double low = window.center - window.width / 2,
+                     high = window.center + window.width / 2;
         auto opacity = vtkSmartPointer<vtkPiecewiseFunction>::New();
-        opacity->AddPoint(lo, 0.0);
-        opacity->AddPoint(lo + 0.35 * span, 0.0);
-        opacity->AddPoint(lo + 0.65 * span, 0.12);
-        opacity->AddPoint(lo + span, 0.7);
+        opacity->AddPoint(std::min(lo, low - 1), 0.0);
+        opacity->AddPoint(low, 0.0);
+        opacity->AddPoint(window.center, 0.02);
+        opacity->AddPoint(high, 0.35);
+        opacity->AddPoint(std::max(lo + span, high + 1), 0.08);
         auto colour = vtkSmartPointer<vtkColorTransferFunction>::New();
-        colour->AddRGBPoint(lo, 0.0, 0.0, 0.0);
-        colour->AddRGBPoint(lo + 0.5 * span, 0.75, 0.55, 0.45);
-        colour->AddRGBPoint(lo + 0.8 * span, 1.0, 0.9, 0.75);
-        colour->AddRGBPoint(lo + span, 1.0, 1.0, 1.0);
+        colour->AddRGBPoint(low, 0.3, 0.15, 0.1);
+        colour->AddRGBPoint(window.center, 0.8, 0.55, 0.4);
+        colour->AddRGBPoint(high, 1.0, 0.95, 0.85);
         auto property = vtkSmartPointer<vtkVolumeProperty>::New();
         property->SetScalarOpacity(opacity);
         property->SetColor(colour);
