@@ -132,12 +132,10 @@ int runCamEval(const std::vector<std::string>& args) {
     CamEvalOptions o;
     o.method = p.get("method", "gradcam");
     o.layer = p.get("layer");
-    o.split = p.get("split", "test");
+    o.split = splitOption(p);
     o.steps = static_cast<int>(p.getInt("steps", 20));
     o.maxCases = p.getInt("max-cases", 0);
     o.device = deviceOptions(p);
-    if (o.split != "train" && o.split != "val" && o.split != "test")
-        throw UsageError("--split must be train, val or test");
     CamEvalSummary s = evaluateCams(p.positional[0], p.get("data"), o);
     const json pointing = std::isnan(s.pointingGame) ? json(nullptr) : json(s.pointingGame);
     if (p.has("json")) {

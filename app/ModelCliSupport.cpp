@@ -16,6 +16,13 @@ DeviceOptions deviceOptions(const ParsedArgs& args) {
     return d;
 }
 
+std::string splitOption(const ParsedArgs& args) {
+    const std::string split = args.get("split", "test");
+    if (split != "train" && split != "val" && split != "test")
+        throw UsageError("--split must be train, val or test, not '" + split + "'");
+    return split;
+}
+
 Volume readInputVolume(const ParsedArgs& args, const std::string& input) {
     if (input.size() > 4 && input.compare(input.size() - 4, 4, ".npz") == 0)
         return MedMnistDataset(input).image(args.get("split", "test"), args.getInt("index", 0));

@@ -210,9 +210,7 @@ int runEval(const std::vector<std::string>& args) {
     }
     if (p.positional.size() != 1 || !p.has("data"))
         throw UsageError(std::string("expected BUNDLE and --data\n") + usage);
-    const std::string split = p.get("split", "test");
-    if (split != "train" && split != "val" && split != "test")
-        throw UsageError("--split must be train, val or test");
+    const std::string split = splitOption(p);
     EvalSummary s = evaluateBundle(p.positional[0], p.get("data"), split, deviceOptions(p));
     if (p.has("json"))
         std::cout << json{{"acc", s.metrics.acc}, {"auc", s.metrics.auc}, {"split", s.split},

@@ -15,8 +15,6 @@
 
 namespace rllm {
 
-torch::Device torchDevice(const DeviceOptions& options);  // Engine.cpp
-
 namespace {
 
 // "block:-1:norm1" -> "block:11:norm1"; "booster:input" -> the last block's output.

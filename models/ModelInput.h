@@ -10,6 +10,10 @@
 namespace rllm {
 
 class Volume;
+struct DeviceOptions;
+
+// The LibTorch device for the user's --device/--threads (Engine.cpp).
+torch::Device torchDevice(const DeviceOptions& options);
 
 struct ModelInput {
     torch::Tensor image;  // (1, C, S, S) or (1, C, S, S, S), normalised

@@ -5,6 +5,7 @@
 #include "core/io/MedMnist.h"
 #include "models/Bundle.h"
 #include "models/Engine.h"
+#include "models/ModelInput.h"
 
 #include <torch/torch.h>
 
@@ -16,8 +17,6 @@
 #include <sstream>
 
 namespace rllm {
-
-torch::Device torchDevice(const DeviceOptions& options);  // Engine.cpp
 
 namespace {
 

@@ -60,13 +60,11 @@ double getDouble(DcmItem& item, const DcmTagKey& tag, double fallback) {
 }
 
 long getLong(DcmItem& item, const DcmTagKey& tag, long fallback) {
-    long value = 0;
     // Integer string (IS) and unsigned short (US) elements alike.
     Uint16 shortValue = 0;
     if (item.findAndGetUint16(tag, shortValue).good()) return shortValue;
     Sint32 intValue = 0;
     if (item.findAndGetSint32(tag, intValue).good()) return intValue;
-    (void)value;
     return fallback;
 }
 
@@ -142,11 +140,6 @@ FrameGeometry readGeometry(DcmDataset& ds, long frames) {
     }
     return g;
 }
-
-struct LoadedFile {
-    std::string path;
-    DcmFileFormat file;
-};
 
 void loadDicom(const std::string& path, DcmFileFormat& file) {
     registerCodecsOnce();
