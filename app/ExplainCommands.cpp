@@ -48,13 +48,15 @@ void writeOverlay(const Volume& image, const Volume& cam, const std::string& pat
 #endif
 
 const char* kCamUsage = R"(Usage: rllm cam BUNDLE INPUT --out CAM.nii.gz [--png OVERLAY.png]
-                [--method gradcam|gradcam++|hirescam|eigencam] [--layer L] [--target C]
+                [--method eigencam|gradcam|gradcam++|hirescam] [--layer L] [--target C]
                 [--split S --index I] [--series UID] [--json] [--device D] [--threads T]
 
 The class activation map of INPUT (any image the viewer opens, or an .npz case)
 on INPUT's own voxel grid and geometry (size, spacing, origin, direction),
-values 0..1. Layers: block:I:norm1 (default block:0:norm1), block:I,
-booster:input, booster:llm. Target: the predicted class unless given.
+values 0..1. Method: eigencam unless given (the gradient methods' sign is
+unstable on LayerNorm'd tokens; README "Explanations"). Layers: block:I:norm1
+(default block:0:norm1), block:I, booster:input, booster:llm. Target: the
+predicted class unless given (gradient methods only).
 The PNG shows the CAM over the image (middle slice for volumes).
 )";
 
@@ -70,7 +72,7 @@ int runCam(const std::vector<std::string>& args) {
     }
     if (p.positional.size() != 2 || !p.has("out"))
         throw UsageError(std::string("expected BUNDLE INPUT --out CAM.nii.gz\n") + kCamUsage);
-    const std::string method = p.get("method", "gradcam");
+    const std::string method = p.get("method", CamOptions().method);
     if (method != "gradcam" && method != "gradcam++" && method != "hirescam" &&
         method != "eigencam")
         throw UsageError("--method must be gradcam, gradcam++, hirescam or eigencam");
@@ -130,7 +132,7 @@ int runCamEval(const std::vector<std::string>& args) {
     if (p.positional.size() != 1 || !p.has("data"))
         throw UsageError(std::string("expected BUNDLE --data X.npz\n") + usage);
     CamEvalOptions o;
-    o.method = p.get("method", "gradcam");
+    o.method = p.get("method", o.method);
     o.layer = p.get("layer");
     o.split = splitOption(p);
     o.steps = static_cast<int>(p.getInt("steps", 20));
@@ -165,7 +167,7 @@ int runDemo(const std::vector<std::string>& args) {
     ParsedArgs p = parseArgs(args, {"help", "no-3d"},
                              {"out", "llm", "epochs-2d", "epochs-3d", "device", "threads"});
     const char* usage =
-        "Usage: rllm demo --out DIR [--llm CHECKPOINT] [--epochs-2d 15] [--epochs-3d 10] "
+        "Usage: rllm demo --out DIR [--llm CHECKPOINT] [--epochs-2d 15] [--epochs-3d 20] "
         "[--no-3d]\n"
         "Makes the embedded demo: synthetic phantom datasets generated here (2D and 3D, lesion or\n"
         "none, with lesion masks, in MedMNIST's .npz layout) and a ViT baseline and an R-LLM\n"
@@ -180,8 +182,8 @@ int runDemo(const std::vector<std::string>& args) {
     DemoOptions o;
     o.outDir = p.get("out");
     o.llmPath = p.get("llm");
-    o.epochs2d = static_cast<int>(p.getInt("epochs-2d", 15));
-    o.epochs3d = static_cast<int>(p.getInt("epochs-3d", 10));
+    o.epochs2d = static_cast<int>(p.getInt("epochs-2d", o.epochs2d));
+    o.epochs3d = static_cast<int>(p.getInt("epochs-3d", o.epochs3d));
     o.include3d = !p.has("no-3d");
     o.progressBar = isatty(STDERR_FILENO);
     o.device = deviceOptions(p);

@@ -129,6 +129,39 @@ class Classifier(nn.Module):
         return self.vit.head(self.vit.norm(t)[:, 0])
 
 
+def cam_ms(model, image, method, reps):
+    """Grad-CAM (forward + backward + map) or EigenCAM (forward + SVD) at the
+    first block's norm, written here independently of the C++ engine."""
+    captured = {}
+
+    def hook(module, inputs, output):
+        if output.requires_grad:
+            output.retain_grad()
+        captured["tokens"] = output
+
+    handle = model.vit.blocks[0].norm1.register_forward_hook(hook)
+
+    def gradcam():
+        logits = model(image)
+        logits[0, int(logits.argmax(1))].backward()
+        tokens = captured["tokens"]
+        a, g = tokens[0, 1:].detach(), tokens.grad[0, 1:]
+        torch.relu(a @ g.mean(0))
+        model.zero_grad(set_to_none=True)
+
+    def eigencam():
+        with torch.no_grad():
+            model(image)
+            a = captured["tokens"][0, 1:]
+            centred = a - a.mean(0, keepdim=True)
+            projection = centred @ torch.linalg.svd(centred, full_matrices=False)[2][0]
+            torch.relu(projection if projection.max() >= -projection.min() else -projection)
+
+    ms = median_ms(gradcam if method == "gradcam" else eigencam, reps)
+    handle.remove()
+    return ms
+
+
 def median_ms(work, reps):
     work()
     times = []
@@ -157,6 +190,8 @@ def main():
             model.eval()
             with torch.no_grad():
                 forward = median_ms(lambda: model(image), args.reps)
+            gradcam = cam_ms(model, image, "gradcam", args.reps)
+            eigencam = cam_ms(model, image, "eigencam", args.reps)
             model.train()
             opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
             label = torch.zeros(1, dtype=torch.long)
@@ -166,7 +201,8 @@ def main():
                 F.cross_entropy(model(image), label).backward()
                 opt.step()
 
-            report[key] = {"forward_ms": forward, "train_step_ms": median_ms(step, args.reps)}
+            report[key] = {"forward_ms": forward, "gradcam_ms": gradcam, "eigencam_ms": eigencam,
+                           "train_step_ms": median_ms(step, args.reps)}
             del model, state, opt
     print(json.dumps(report, indent=2))
 

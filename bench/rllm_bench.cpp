@@ -2,13 +2,15 @@
 // forward at batch 1 and a full training step, at paper scale (ViT-S/16 at
 // 224 px + one LLaMA-7B-shaped block: 4096 dim, 32 heads, 11008 FFN, random
 // weights) and at the 28 px config (ViT-S/4 at 28 px + the same block).
-// Also measures the machine's sgemm peak in the same run and the peak memory
-// of the booster forward. bench/run_bench.sh runs it beside PyTorch eager on
-// the same weights and prints the ratios.
+// Also measures the machine's sgemm peak in the same run, the peak memory of
+// the booster forward, and the time of a Grad-CAM (forward + backward + map)
+// and an EigenCAM (forward + SVD) at the first block's norm. bench/run_bench.sh runs it beside
+// PyTorch eager on the same weights and prints the ratios.
 //
 //   rllm-bench [--threads N] [--reps R] [--json OUT]
 //   rllm-bench --export-weights DIR     (writes the four models' weights, times nothing)
 
+#include "models/Cam.h"
 #include "models/Networks.h"
 #include "models/Safetensors.h"
 
@@ -164,6 +166,33 @@ int main(int argc, char** argv) {
                 },
                 reps);
             const double rss = peakRssMb();
+            // CAMs as the engine computes them (models/Cam.h), at its default layer.
+            auto camMs = [&](const std::string& method) {
+                return medianMs(
+                    [&] {
+                        torch::Tensor captured;
+                        TokenTap tap = [&](const std::string& name, const torch::Tensor& t) {
+                            if (name != kDefaultCamLayer) return t;
+                            captured = t;
+                            if (captured.requires_grad()) captured.retain_grad();
+                            return captured;
+                        };
+                        if (method == "eigencam") {
+                            torch::NoGradGuard noGrad;
+                            model->forward(image, tap);
+                            auto tokens = captured[0].slice(0, 1);
+                            tokenCam(method, tokens, tokens);
+                            return;
+                        }
+                        auto logits = model->forward(image, tap);
+                        logits[0][logits.argmax(1).item<int64_t>()].backward();
+                        tokenCam(method, captured[0].slice(0, 1).detach(),
+                                 captured.grad()[0].slice(0, 1));
+                        model->zero_grad();
+                    },
+                    reps);
+            };
+            const double gradcam = camMs("gradcam"), eigencam = camMs("eigencam");
             std::vector<torch::Tensor> trainable;
             for (auto& p : model->parameters())
                 if (p.requires_grad()) trainable.push_back(p);
@@ -179,6 +208,8 @@ int main(int argc, char** argv) {
                 reps);
             const double flops = forwardFlops(c, boosted, block);
             report[key] = {{"forward_ms", forward},
+                           {"gradcam_ms", gradcam},
+                           {"eigencam_ms", eigencam},
                            {"train_step_ms", step},
                            {"forward_gflops", flops / (forward * 1e6)},
                            {"forward_fraction_of_sgemm_peak", flops / (forward * 1e6) / peak},
@@ -191,6 +222,10 @@ int main(int argc, char** argv) {
                       << std::setprecision(0) << 100 * flops / (forward * 1e6) / peak
                       << "% of peak)  weights " << parameters * 4 / 1048576.0 << " MB, peak RSS "
                       << rss << " MB\n"
+                      << std::setw(20) << ""
+                      << " Grad-CAM " << gradcam << " ms (" << gradcam / forward
+                      << "x forward), EigenCAM " << eigencam << " ms (" << eigencam / forward
+                      << "x)\n"
                       << std::setprecision(1);
         }
     }

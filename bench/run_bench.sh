@@ -26,4 +26,11 @@ for key in ("paper_224_booster", "paper_224_baseline", "28px_booster", "28px_bas
     print(f"| {key} | {c['forward_ms']:.1f} | {p['forward_ms']:.1f} | {c['forward_ms']/p['forward_ms']:.2f} | "
           f"{c['train_step_ms']:.1f} | {p['train_step_ms']:.1f} | {c['train_step_ms']/p['train_step_ms']:.2f} | "
           f"{c['forward_gflops']:.1f} ({100*c['forward_fraction_of_sgemm_peak']:.0f}%) | {c['weight_mb']:.0f} | {c['peak_rss_mb_after_forward']:.0f} |")
+print("\nCAMs at block:0:norm1 (goal: at most 2.5x the forward time)")
+print("| model | C++ Grad-CAM ms | x forward | eager Grad-CAM ms | C++/eager | C++ EigenCAM ms | x forward | eager EigenCAM ms | C++/eager |")
+print("|---|---|---|---|---|---|---|---|---|")
+for key in ("paper_224_booster", "paper_224_baseline", "28px_booster", "28px_baseline"):
+    c, p = cpp[key], py[key]
+    print(f"| {key} | {c['gradcam_ms']:.1f} | {c['gradcam_ms']/c['forward_ms']:.2f} | {p['gradcam_ms']:.1f} | {c['gradcam_ms']/p['gradcam_ms']:.2f} | "
+          f"{c['eigencam_ms']:.1f} | {c['eigencam_ms']/c['forward_ms']:.2f} | {p['eigencam_ms']:.1f} | {c['eigencam_ms']/p['eigencam_ms']:.2f} |")
 PY

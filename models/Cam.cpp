@@ -15,10 +15,7 @@
 
 namespace rllm {
 
-namespace {
-
-// "block:-1:norm1" -> "block:11:norm1"; "booster:input" -> the last block's output.
-std::string canonicalLayer(const std::string& layer, const nlohmann::json& d) {
+std::string canonicalCamLayer(const std::string& layer, const nlohmann::json& d) {
     const int depth = d["model"]["depth"];
     const bool hasLlm = d.contains("booster") && d["booster"].contains("llm");
     std::string name = layer.empty() ? kDefaultCamLayer : layer;
@@ -56,8 +53,6 @@ std::string canonicalLayer(const std::string& layer, const nlohmann::json& d) {
                 "': use block:I, block:I:norm1, booster:input or booster:llm");
 }
 
-}  // namespace
-
 torch::Tensor tokenCam(const std::string& method, const torch::Tensor& A, const torch::Tensor& G) {
     if (method == "gradcam") {
         auto weights = G.mean(0);  // one weight per channel: the gradient averaged over the grid
@@ -89,9 +84,7 @@ torch::Tensor tokenCam(const std::string& method, const torch::Tensor& A, const 
                 "': use gradcam, gradcam++, hirescam or eigencam");
 }
 
-std::vector<std::string> camLayerNames(const std::string& bundlePath) {
-    LoadedBundle bundle = loadBundle(bundlePath);
-    const auto& d = bundle.description;
+std::vector<std::string> camLayerNamesFor(const nlohmann::json& d) {
     std::vector<std::string> names;
     const int depth = d["model"]["depth"];
     for (int i = 0; i < depth; ++i) {
@@ -103,15 +96,10 @@ std::vector<std::string> camLayerNames(const std::string& bundlePath) {
     return names;
 }
 
-namespace {
+std::vector<std::string> camLayerNames(const std::string& bundlePath) {
+    return camLayerNamesFor(loadBundle(bundlePath).description);
+}
 
-struct ModelCam {
-    torch::Tensor grid;  // (1, 1, g, g[, g]) normalised to [0, 1]
-    torch::Tensor probabilities;
-    int target = 0;
-};
-
-// The CAM of one prepared input (1, C, S...) on the token grid.
 ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Tensor& image,
                      const std::string& layer, const std::string& method, int requestedTarget) {
     torch::Tensor captured;
@@ -158,9 +146,8 @@ ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Te
     return out;
 }
 
-// Token grid onto a voxel grid of `size` (x, y, z), centres aligned like the input resampling.
-torch::Tensor upsample(const torch::Tensor& grid, const std::array<int64_t, 3>& size,
-                       bool volumetric) {
+torch::Tensor upsampleCam(const torch::Tensor& grid, const std::array<int64_t, 3>& size,
+                          bool volumetric) {
     namespace F = torch::nn::functional;
     auto options = F::InterpolateFuncOptions().align_corners(false);
     if (volumetric)
@@ -170,44 +157,34 @@ torch::Tensor upsample(const torch::Tensor& grid, const std::array<int64_t, 3>& 
     return F::interpolate(grid, options).clamp(0, 1);
 }
 
-}  // namespace
-
-CamResult computeCam(const std::string& bundlePath, const Volume& volume,
-                     const CamOptions& options) {
-    const torch::Device device = torchDevice(options.device);
-    LoadedBundle bundle = loadBundle(bundlePath);
-    const auto& d = bundle.description;
-    const std::string layer = canonicalLayer(options.layer, d);
-    ModelInput input = prepareInput(d, volume);
-    bundle.model->to(device);
-    bundle.model->eval();
-    ModelCam cam =
-        camOnTokens(bundle.model, d, input.image.to(device), layer, options.method, options.target);
-    const bool volumetric = d["model"]["volumetric"];
-    torch::Tensor onSource =
-        upsample(cam.grid, volume.size(), volumetric).to(torch::kCPU).contiguous();
-
-    CamResult result;
-    result.cam = Volume(volume.size(), 1);
-    result.cam.geometry() = volume.geometry();
-    std::copy(onSource.data_ptr<float>(), onSource.data_ptr<float>() + onSource.numel(),
-              result.cam.voxels().begin());
-    result.cam.sourcePixelType = PixelType::Float32;
-    result.cam.formatName = "CAM";
-    result.cam.metadata["CamMethod"] = options.method;
-    result.cam.metadata["CamLayer"] = layer;
-    result.cam.metadata["CamTarget"] = std::to_string(cam.target);
-    result.method = options.method;
-    result.layer = layer;
-    result.target = cam.target;
-    result.classNames = d["class_names"].get<std::vector<std::string>>();
-    auto p = cam.probabilities.to(torch::kCPU).contiguous();
-    result.probabilities.assign(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
-    const int64_t g = cam.grid.size(-1);
-    result.grid = volumetric ? std::vector<int64_t>{g, g, g} : std::vector<int64_t>{g, g};
-    result.resamplingJson = input.resampling.dump();
-    result.device = device.str();
-    return result;
+DeletionInsertion deletionInsertion(Classifier& model, TaskType task, const torch::Tensor& image,
+                                    const torch::Tensor& map, int target, int steps) {
+    if (steps < 2) throw Error("the deletion/insertion curves need at least 2 steps");
+    torch::NoGradGuard noGrad;
+    torch::Tensor order = map.flatten().argsort(0, true);
+    const int64_t channels = image.size(1), pixels = map.numel();
+    torch::Tensor flat = image.reshape({channels, pixels});
+    // "Removed" pixels take the image's mean value per channel. A blurred
+    // copy (RISE's insertion start) keeps too much: on 28 px images a
+    // blurred lesion is still a bright blob the model detects, and both
+    // curves then stay flat whatever the map says.
+    torch::Tensor removed = flat.mean(1, true).expand({channels, pixels});
+    std::vector<torch::Tensor> deleted, inserted;
+    for (int k = 0; k <= steps; ++k) {
+        const int64_t count = pixels * k / steps;
+        torch::Tensor chosen = torch::zeros({pixels}, torch::kBool).to(image.device());
+        if (count > 0) chosen.index_fill_(0, order.narrow(0, 0, count), true);
+        deleted.push_back(torch::where(chosen, removed, flat).reshape(image.sizes().slice(1)));
+        inserted.push_back(torch::where(chosen, flat, removed).reshape(image.sizes().slice(1)));
+    }
+    auto area = [&](const std::vector<torch::Tensor>& batch) {
+        auto logits = model->forward(torch::stack(batch));
+        auto p = task == TaskType::MultiLabel ? torch::sigmoid(logits) : torch::softmax(logits, 1);
+        auto curve = p.select(1, target);
+        // Trapezoid rule over x in [0, 1].
+        return ((curve.sum() - 0.5 * (curve[0] + curve[-1])) / steps).item<double>();
+    };
+    return {area(deleted), area(inserted)};
 }
 
 CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& dataPath,
@@ -215,7 +192,7 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
     const torch::Device device = torchDevice(o.device);
     LoadedBundle bundle = loadBundle(bundlePath);
     const auto& d = bundle.description;
-    const std::string layer = canonicalLayer(o.layer, d);
+    const std::string layer = canonicalCamLayer(o.layer, d);
     if (o.steps < 2) throw Error("--steps must be at least 2");
     MedMnistDataset data(dataPath);
     const auto& m = d["model"];
@@ -251,45 +228,11 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
         image = ((image / 255.0 - 0.5) / 0.5).contiguous().to(device);
         ModelCam cam = camOnTokens(bundle.model, d, image, layer, o.method, -1);
         torch::Tensor map =
-            upsample(cam.grid, {side, side, volumetric ? side : 1}, volumetric).flatten();
-
-        // Deletion and insertion: pixels in order of decreasing CAM, `steps` equal steps.
-        torch::Tensor order = map.argsort(0, true);
-        const int64_t pixels = map.numel();
-        std::vector<torch::Tensor> deleted, inserted;
-        torch::Tensor flat = image.reshape({channels, pixels});
-        // "Removed" pixels take a heavily blurred copy's value: black would push
-        // the image far outside what the model has seen.
-        namespace F = torch::nn::functional;
-        const int64_t kernel = std::max<int64_t>(3, side / 4) | 1;
-        torch::Tensor blurred = volumetric ? F::avg_pool3d(image, F::AvgPool3dFuncOptions(kernel)
-                                                                      .stride(1)
-                                                                      .padding(kernel / 2)
-                                                                      .count_include_pad(false))
-                                           : F::avg_pool2d(image, F::AvgPool2dFuncOptions(kernel)
-                                                                      .stride(1)
-                                                                      .padding(kernel / 2)
-                                                                      .count_include_pad(false));
-        torch::Tensor baseline = blurred.reshape({channels, pixels});
-        for (int k = 0; k <= o.steps; ++k) {
-            const int64_t count = pixels * k / o.steps;
-            torch::Tensor chosen = torch::zeros({pixels}, torch::kBool).to(device);
-            if (count > 0) chosen.index_fill_(0, order.narrow(0, 0, count), true);
-            deleted.push_back(torch::where(chosen, baseline, flat).reshape(image.sizes().slice(1)));
-            inserted.push_back(
-                torch::where(chosen, flat, baseline).reshape(image.sizes().slice(1)));
-        }
-        torch::NoGradGuard noGrad;
-        auto probability = [&](const std::vector<torch::Tensor>& batch) {
-            auto logits = bundle.model->forward(torch::stack(batch));
-            auto p =
-                task == TaskType::MultiLabel ? torch::sigmoid(logits) : torch::softmax(logits, 1);
-            auto curve = p.select(1, cam.target);
-            // Trapezoid rule over x in [0, 1].
-            return ((curve.sum() - 0.5 * (curve[0] + curve[-1])) / o.steps).item<double>();
-        };
-        s.deletionAuc += probability(deleted);
-        s.insertionAuc += probability(inserted);
+            upsampleCam(cam.grid, {side, side, volumetric ? side : 1}, volumetric).flatten();
+        const DeletionInsertion curves =
+            deletionInsertion(bundle.model, task, image, map, cam.target, o.steps);
+        s.deletionAuc += curves.deletion;
+        s.insertionAuc += curves.insertion;
         if (hasMasks) {
             const uint8_t* mask = masks.data.data() + i * voxels;
             bool any = false;

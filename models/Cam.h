@@ -1,20 +1,63 @@
 #pragma once
 // CAM internals shared with the tests (the public API is in models/Engine.h).
 
+#include "models/Metrics.h"
+#include "models/Networks.h"
+
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <array>
 #include <string>
+#include <vector>
 
 namespace rllm {
 
-// The first norm of the first block: there every token still describes its own
-// patch, so the map is spatially faithful in shallow and deep ViTs alike, and
-// its gradient reaches the class token in baselines and boosters alike (the
-// last block's *output* tokens never do in a plain ViT).
+// The default layer (with EigenCAM, the default method in Engine.h): the first block's first norm,
+// where every token still describes its own patch. The gradient methods stay available for
+// class-specific questions, but on these signed, LayerNorm'd token features
+// their sign is unstable: on the demo's two-block models Grad-CAM and HiResCAM
+// rank the lesion first for one trained model and last for the next (deletion
+// AUC above insertion AUC, pointing game 0 %), at the first and the last
+// block alike, while EigenCAM here found the lesion in every demo model
+// measured (README "Explanations" has the figures and commands). Grad-CAM has
+// a structural handicap on top: these tokens feed softmax attention, whose
+// gradients sum to zero over the keys, so Grad-CAM's grid-averaged weights
+// cancel exactly the path by which attention selects a patch.
 inline constexpr const char* kDefaultCamLayer = "block:0:norm1";
 
 // One map value per token from activations A and gradients G, both (N, C):
 // gradcam, gradcam++, hirescam, or eigencam (which ignores G).
 torch::Tensor tokenCam(const std::string& method, const torch::Tensor& A, const torch::Tensor& G);
+
+// "" -> the default, "block:-1:norm1" -> "block:11:norm1", "booster:input" ->
+// the last block's output; throws Error naming the valid layers otherwise.
+std::string canonicalCamLayer(const std::string& layer, const nlohmann::json& description);
+std::vector<std::string> camLayerNamesFor(const nlohmann::json& description);
+
+struct ModelCam {
+    torch::Tensor grid;  // (1, 1, g, g[, g]) normalised to [0, 1]
+    torch::Tensor probabilities;
+    int target = 0;
+};
+
+// The CAM of one prepared input (1, C, S...) on the token grid.
+ModelCam camOnTokens(Classifier& model, const nlohmann::json& description,
+                     const torch::Tensor& image, const std::string& layer,
+                     const std::string& method, int requestedTarget);
+
+// A token grid (or any grid) onto a voxel grid of `size` (x, y, z), centres
+// aligned like the input resampling, values clamped to [0, 1].
+torch::Tensor upsampleCam(const torch::Tensor& grid, const std::array<int64_t, 3>& size,
+                          bool volumetric);
+
+struct DeletionInsertion {
+    double deletion = 0, insertion = 0;
+};
+// Areas under the class-`target` probability while the pixels of `image`
+// (1, C, S...) are removed (deletion) or revealed (insertion) in decreasing
+// order of `map` (one value per pixel of the model grid), in `steps` steps.
+DeletionInsertion deletionInsertion(Classifier& model, TaskType task, const torch::Tensor& image,
+                                    const torch::Tensor& map, int target, int steps);
 
 }  // namespace rllm

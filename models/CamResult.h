@@ -4,6 +4,7 @@
 
 #include "core/Volume.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct CamResult {
     std::vector<int64_t> grid;   // token grid (x, y[, z])
     std::string resamplingJson;  // how the input was mapped onto the model grid
     std::string device;
+    // Deletion and insertion AUC of this map (CamOptions::faithfulnessSteps);
+    // NaN when not asked for.
+    double deletionAuc = std::nan(""), insertionAuc = std::nan("");
 };
 
 }  // namespace rllm

@@ -37,6 +37,10 @@ std::string resolveDevice(const DeviceOptions& options) {
     return torchDevice(options).str();
 }
 
+int cudaDeviceCount() {
+    return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+}
+
 std::vector<float> runLlmBlock(const LlmRunOptions& options, const std::vector<int64_t>& shape,
                                const std::vector<float>& input) {
     const torch::Device device = torchDevice(options.device);
@@ -116,30 +120,6 @@ ModelInput prepareInput(const nlohmann::json& d, const Volume& volume) {
         {"normalisation", "(x - 0.5) / 0.5"}};
 
     return {image, resampling};
-}
-
-Prediction predictVolume(const std::string& bundlePath, const Volume& volume,
-                         const DeviceOptions& options) {
-    const torch::Device device = torchDevice(options);
-    LoadedBundle bundle = loadBundle(bundlePath);
-    const auto& d = bundle.description;
-    ModelInput input = prepareInput(d, volume);
-    torch::Tensor image = input.image;
-    const nlohmann::json& resampling = input.resampling;
-    bundle.model->to(device);
-    torch::NoGradGuard noGrad;
-    auto logits = bundle.model->forward(image.to(device));
-    const TaskType task = parseTaskType(d["task"]);
-    auto p = (task == TaskType::MultiLabel ? torch::sigmoid(logits) : torch::softmax(logits, 1))
-                 .to(torch::kCPU)[0];
-    Prediction out;
-    out.classNames = d["class_names"].get<std::vector<std::string>>();
-    out.probabilities.assign(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
-    out.predicted = static_cast<int>(p.argmax().item<int64_t>());
-    out.task = taskTypeName(task);
-    out.resamplingJson = resampling.dump();
-    out.device = device.str();
-    return out;
 }
 
 }  // namespace rllm

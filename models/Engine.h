@@ -23,6 +23,8 @@ struct DeviceOptions {
 };
 // Applies the thread count and returns the device that will be used, e.g. "cpu", "cuda:0".
 std::string resolveDevice(const DeviceOptions& options);
+// CUDA devices this LibTorch can use (0 without CUDA).
+int cudaDeviceCount();
 
 // ---- LLM block -------------------------------------------------------------
 
@@ -112,15 +114,17 @@ Prediction predictVolume(const std::string& bundlePath, const Volume& volume,
 // ---- Explanations ------------------------------------------------------------------
 
 struct CamOptions {
-    std::string method = "gradcam";  // gradcam | gradcam++ | hirescam | eigencam
+    // eigencam | gradcam | gradcam++ | hirescam (models/Cam.h says why EigenCAM is the default)
+    std::string method = "eigencam";
     // Token layer: "block:I:norm1" (block I's first norm; I may be negative),
     // "block:I" (its output), "booster:input" (the input of F_E, i.e. the last
     // block's output), "booster:llm" (the LLM block's output). Empty: the
-    // default, "block:0:norm1" (see models/Cam.h for why), which gives a real
-    // map for baseline and booster alike (in a plain ViT the last block's
-    // patch tokens never reach the class token, so their gradient is zero).
+    // default, "block:0:norm1" (see models/Cam.h for why). In a plain ViT the
+    // last block's output tokens never reach the class token, so gradient
+    // methods refuse that layer.
     std::string layer;
-    int target = -1;  // class to explain; -1: the predicted one
+    int target = -1;            // class to explain; -1: the predicted one
+    int faithfulnessSteps = 0;  // > 0: also the deletion/insertion AUC in that many steps
     DeviceOptions device;
 };
 
@@ -136,7 +140,7 @@ CamResult computeCam(const std::string& bundlePath, const Volume& volume,
 std::vector<std::string> camLayerNames(const std::string& bundlePath);
 
 struct CamEvalOptions {
-    std::string method = "gradcam";
+    std::string method = "eigencam";
     std::string layer;  // as CamOptions
     std::string split = "test";
     int steps = 20;        // deletion/insertion steps
@@ -164,7 +168,7 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
 struct DemoOptions {
     std::string outDir;
     std::string llmPath;  // empty: the boosters' frozen block is random (and says so)
-    int epochs2d = 15, epochs3d = 10;
+    int epochs2d = 15, epochs3d = 20;
     bool include3d = true;
     bool progressBar = false;
     DeviceOptions device;

@@ -118,6 +118,7 @@ class TestExplain : public QObject {
                         v.at(x, y, z) = 1000.0f + 50.0f * ((x * 7 + y * 3 + z) % 5);
             CamOptions o;
             o.method = "eigencam";
+            o.layer = "block:0:norm1";
             CamResult r = computeCam(bundle, v, o);
             QCOMPARE(r.cam.size(), v.size());
             QVERIFY(r.cam.geometry().sameGridAs(v.geometry()));
@@ -140,6 +141,7 @@ class TestExplain : public QObject {
             for (int64_t x = 8; x < 14; ++x) v.at(x, y, 0) = 200.0f + 10.0f * ((x + 2 * y) % 5);
         CamOptions o;
         o.method = "eigencam";
+        o.layer = "block:0:norm1";
         CamResult r = computeCam(bundle, v, o);
         const auto peak = argmax(r.cam);
         QVERIFY(peak[0] >= 6 && peak[0] <= 15 && peak[1] >= 28 && peak[1] <= 37);
@@ -220,12 +222,14 @@ class TestExplain : public QObject {
             std::ostringstream log;
             TrainSummary s = trainClassifier(t, log);
             QVERIFY(s.test.auc > 0.95);
-            // EigenCAM at the default layer finds the lesion. Grad-CAM's figure is
-            // logged, not asserted: on these two-block models it points elsewhere
-            // (see the README's Status), which is a finding, not a pass.
-            for (const char* method : {"eigencam", "gradcam"}) {
+            // The default (EigenCAM at the first block) finds the lesion and is
+            // faithful: revealing its most attended pixels first restores the
+            // class faster than deleting them removes it. The gradient methods
+            // are logged, not asserted: their sign flips from one trained model
+            // to the next on these tokens (models/Cam.h, README "Explanations").
+            for (const char* method : {"eigencam", "hirescam", "gradcam"}) {
                 CamEvalOptions o;
-                o.method = method;
+                if (std::string(method) != "eigencam") o.method = method;
                 o.device.threads = 2;
                 CamEvalSummary e = evaluateCams(t.outPath, dataPath, o);
                 qInfo(
@@ -234,8 +238,11 @@ class TestExplain : public QObject {
                     boosted ? "booster" : "baseline", method, s.test.auc, e.pointingGame,
                     static_cast<long long>(e.pointingCases), e.deletionAuc, e.insertionAuc);
                 QCOMPARE(e.pointingCases, int64_t(30));
-                if (std::string(method) == "eigencam")
+                if (o.method == "eigencam") {
+                    QCOMPARE(e.layer, std::string("block:0:norm1"));
                     QVERIFY2(e.pointingGame >= 0.8, qPrintable(QString::number(e.pointingGame)));
+                    QVERIFY(e.insertionAuc > e.deletionAuc);
+                }
             }
         }
     }

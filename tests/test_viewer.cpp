@@ -6,15 +6,32 @@
 #include "core/Phantom.h"
 #include "core/Volume.h"
 #include "core/io/ItkIo.h"
+#include "core/io/ImageReader.h"
+#include "models/CamResult.h"
+#include "models/Engine.h"
+#include "models/LoadedModel.h"
+#include "ui/AnalysisService.h"
+#include "ui/ComparisonPanel.h"
+#include "ui/DemoSetup.h"
 #include "ui/MainWindow.h"
+#include "ui/ModelPanel.h"
+#include "ui/ProbabilityBars.h"
 #include "ui/SliceView.h"
+#include "ui/ViewGrid.h"
 #include "ui/VolumeView3D.h"
 #include "ui/VtkOpenGLWidget.h"
 
+#include <QCheckBox>
+#include <QComboBox>
+#include <QElapsedTimer>
 #include <QLabel>
 #include <QProcess>
+#include <QSettings>
 #include <QTemporaryDir>
+#include <QTimer>
 #include <QtTest>
+
+#include <sstream>
 
 using namespace rllm;
 
@@ -62,12 +79,36 @@ void wheel(QWidget* widget, int notches) {
     QApplication::sendEvent(widget, &event);
 }
 
+// The voxel of the largest value in slice `index` across the view's axis.
+std::array<int64_t, 3> peakInSlice(const SliceView& view, const Volume& map) {
+    std::array<int64_t, 3> best{};
+    float top = -1;
+    const auto& s = map.size();
+    for (int64_t z = 0; z < s[2]; ++z)
+        for (int64_t y = 0; y < s[1]; ++y)
+            for (int64_t x = 0; x < s[0]; ++x) {
+                const std::array<int64_t, 3> v{x, y, z};
+                if (v[static_cast<int>(view.axis())] != view.sliceIndex()) continue;
+                if (map.at(x, y, z) > top) top = map.at(x, y, z), best = v;
+            }
+    return best;
+}
+
+// Opens the 2D demo with both models and waits for their answers.
+void openDemo2D(MainWindow& window, const QString& demoDir) {
+    window.openDemoWithModels(demoDir, false);
+    QVERIFY(window.waitUntilIdle());
+    // The models' slots are assigned as they load; then the results come.
+    QTRY_VERIFY_WITH_TIMEOUT(
+        window.comparisonPanel()->result(0) && window.comparisonPanel()->result(1), 60000);
+}
+
 }  // namespace
 
 class TestViewer : public QObject {
     Q_OBJECT
     QTemporaryDir dir_;
-    QString phantomPath_;
+    QString phantomPath_, demoDir_;
 
   private slots:
     void initTestCase() {
@@ -75,6 +116,17 @@ class TestViewer : public QObject {
         Phantom phantom = makePhantom3D(40, 5);
         phantomPath_ = dir_.filePath("phantom.nii.gz");
         writeNifti(phantom.image, phantomPath_.toStdString());
+        // The demo's recipe with very short training: these tests check what
+        // the viewer draws of the models' answers, not how good they are.
+        demoDir_ = dir_.filePath("demo");
+        DemoOptions demo;
+        demo.outDir = demoDir_.toStdString();
+        demo.epochs2d = 2;
+        demo.epochs3d = 1;
+        demo.device.threads = 2;
+        std::ostringstream log;
+        makeDemo(demo, log);
+        QSettings().clear();
     }
 
     void openingAFileDrawsIt() {
@@ -83,7 +135,7 @@ class TestViewer : public QObject {
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         const QImage empty = window.sliceView()->grab().toImage();
-        QVERIFY(window.openPath(phantomPath_));
+        QVERIFY(window.openPathAndWait(phantomPath_));
         QVERIFY(window.lastError().isEmpty());
         QCOMPARE(window.sliceView()->sliceCount(), int64_t(40));
         const QImage drawn = window.sliceView()->grab().toImage();
@@ -98,7 +150,7 @@ class TestViewer : public QObject {
         window.resize(1000, 600);
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
-        QVERIFY(window.openPath(phantomPath_));
+        QVERIFY(window.openPathAndWait(phantomPath_));
         SliceView* view = window.sliceView();
         const QImage before = view->grab().toImage();
         const int64_t slice = view->sliceIndex();
@@ -127,7 +179,7 @@ class TestViewer : public QObject {
         VolumeView3D* view = window.volumeView();
         const QImage blank = view->grabFramebuffer();
         const QRgb background = blank.pixel(blank.width() / 2, blank.height() / 2);
-        QVERIFY(window.openPath(phantomPath_));
+        QVERIFY(window.openPathAndWait(phantomPath_));
         QTRY_VERIFY(pixelsUnlike(view->grabFramebuffer(), background) > 1000);
         // Rotating with the mouse changes the picture.
         const QImage front = view->grabFramebuffer();
@@ -143,18 +195,18 @@ class TestViewer : public QObject {
         MainWindow window;
         window.resize(1000, 600);
         window.show();
-        QVERIFY(window.openPath(phantomPath_));
+        QVERIFY(window.openPathAndWait(phantomPath_));
         const auto loaded = window.volume();
         const QString broken = test::truncatedCopy(phantomPath_, dir_.path(), 0.4);
-        QVERIFY(!window.openPath(broken));
+        QVERIFY(!window.openPathAndWait(broken));
         QVERIFY(window.lastError().contains("truncated_phantom.nii.gz"));
         auto* banner = window.findChild<QLabel*>("errorBanner");
         QVERIFY(banner && banner->isVisible());
         QVERIFY(banner->text().contains("truncated_phantom.nii.gz"));
         QCOMPARE(window.volume(), loaded);  // the previous image stays
-        QVERIFY(!window.openPath(dir_.filePath("nothing-here.dcm")));
+        QVERIFY(!window.openPathAndWait(dir_.filePath("nothing-here.dcm")));
         // A good file afterwards clears the error.
-        QVERIFY(window.openPath(phantomPath_));
+        QVERIFY(window.openPathAndWait(phantomPath_));
         QVERIFY(!banner->isVisible());
     }
 
@@ -165,14 +217,223 @@ class TestViewer : public QObject {
         QVERIFY(window.volume()->synthetic);
         auto* label = window.findChild<QLabel*>("syntheticBanner");
         QVERIFY(label && label->isVisible() && label->text().contains("SYNTHETIC"));
-        window.openPath(phantomPath_);
+        QVERIFY(window.openPathAndWait(phantomPath_));
         QVERIFY(!label->isVisible());
+    }
+
+    void comparisonShowsBothModelsProbabilities() {
+        MainWindow window;
+        window.resize(1500, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        openDemo2D(window, demoDir_);
+        ComparisonPanel* panel = window.comparisonPanel();
+        const DemoFiles files = demoFiles(demoDir_, false);
+        for (int slot = 0; slot < 2; ++slot) {
+            // The bars show what the engine's plain prediction gives on the same case.
+            LoadedModel model((slot ? files.booster : files.baseline).toStdString(), {"cpu", 2});
+            const Prediction expected = model.predict(*window.volume());
+            const std::vector<float>& shown = panel->bars(slot)->probabilities();
+            QCOMPARE(shown.size(), expected.probabilities.size());
+            for (size_t c = 0; c < shown.size(); ++c) {
+                QVERIFY(std::abs(shown[c] - expected.probabilities[c]) < 1e-5);
+                QVERIFY(std::abs(panel->bars(slot)->drawnShare(int(c)) - shown[c]) < 1e-6);
+            }
+            QCOMPARE(panel->result(slot)->predicted, expected.predicted);
+        }
+        const bool agree = panel->result(0)->predicted == panel->result(1)->predicted;
+        QVERIFY(panel->agreementText().startsWith(agree ? "AGREE" : "DISAGREE"));
+        // The device in use is in the status bar.
+        auto* device = window.findChild<QLabel*>("deviceLabel");
+        QVERIFY(device && device->text().contains("cpu"));
+    }
+
+    void overlayIsDrawnWhereTheCamIsHigh() {
+        MainWindow window;
+        window.resize(1500, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        openDemo2D(window, demoDir_);
+        SliceView* view = window.sliceView();
+        const auto cam = window.comparisonPanel()->result(0)->cam;
+        QCOMPARE(view->overlays().size(), size_t(1));  // A's CAM on, B's off by default
+        const auto peak = peakInSlice(*view, *cam);
+        const QImage with = view->grab().toImage();
+        window.findChild<QCheckBox*>("showOverlayA")->setChecked(false);
+        QCOMPARE(view->overlays().size(), size_t(0));
+        const QImage without = view->grab().toImage();
+        const QPoint at = view->widgetPosition(peak).toPoint();
+        const QColor over = with.pixelColor(at), under = without.pixelColor(at);
+        // Where the CAM peaks, the jet colour of 1.0 (dark red) is blended in.
+        QVERIFY2(over != under, qPrintable(over.name() + " " + under.name()));
+        QVERIFY2(over.red() > over.blue() + 40, qPrintable(over.name()));
+        // Where it is below the threshold, the image is untouched.
+        const double threshold = window.modelPanel()->overlayStyle().threshold;
+        int compared = 0;
+        for (int64_t y = 0; y < cam->size()[1]; y += 3)
+            for (int64_t x = 0; x < cam->size()[0]; x += 3)
+                if (cam->at(x, y, 0) < threshold * 0.5) {
+                    const QPoint p = view->widgetPosition({x, y, 0}).toPoint();
+                    QCOMPARE(with.pixel(p), without.pixel(p));
+                    ++compared;
+                }
+        QVERIFY(compared > 0);
+        // The comparison panel draws both CAMs, whatever the main view shows.
+        QCOMPARE(window.comparisonPanel()->camView(0)->overlays().size(), size_t(1));
+        QCOMPARE(window.comparisonPanel()->camView(1)->overlays().size(), size_t(1));
+        // Its views follow the main view's window.
+        view->setWindow(90, 40);
+        QCOMPARE(window.comparisonPanel()->camView(1)->windowWidth(), 40.0);
+    }
+
+    void crosshairMovesTheLinkedViews() {
+        MainWindow window;
+        window.resize(1500, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY(window.openPathAndWait(phantomPath_));
+        ViewGrid* grid = window.viewGrid();
+        SliceView* axial = grid->sliceView(0);
+        // Click at a point of the axial view away from the centre.
+        std::array<int64_t, 3> target{};
+        const QPoint click =
+            axial->rect().center() + QPoint(axial->width() / 6, -axial->height() / 8);
+        QVERIFY(axial->voxelAt(click, target));
+        const QImage coronalBefore = grid->sliceView(1)->grab().toImage();
+        QTest::mouseClick(axial, Qt::LeftButton, Qt::NoModifier, click);
+        QCOMPARE(grid->crosshair(), target);
+        QCOMPARE(grid->sliceView(1)->sliceIndex(), target[1]);  // the y index across coronal
+        QCOMPARE(grid->sliceView(2)->sliceIndex(), target[0]);  // the x index across sagittal
+        QVERIFY(differingPixels(coronalBefore, grid->sliceView(1)->grab().toImage()) > 100);
+        // Scrolling the sagittal view moves the crosshair in the others.
+        wheel(grid->sliceView(2), 2);
+        QCOMPARE(grid->crosshair()[0], target[0] + 2);
+        // Orientation labels of an LPS-aligned axial slice: R on the left, A at the top.
+        const auto labels = axial->edgeLabels();
+        QCOMPARE(labels[0], QString("R"));
+        QCOMPARE(labels[2], QString("A"));
+        QCOMPARE(axial->planeName(), QString("Axial"));
+        QCOMPARE(grid->sliceView(1)->planeName(), QString("Coronal"));
+        QCOMPARE(grid->sliceView(2)->planeName(), QString("Sagittal"));
+        // A window drag in one view windows them all.
+        drag(axial, Qt::LeftButton, {150, 150}, {250, 200});
+        QCOMPARE(grid->sliceView(2)->windowWidth(), axial->windowWidth());
+    }
+
+    void exportsAreWrittenAndReadBack() {
+        MainWindow window;
+        window.resize(1500, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        openDemo2D(window, demoDir_);
+        const QString pdf = dir_.filePath("report.pdf"), png = dir_.filePath("report.png");
+        QVERIFY(window.saveReport(pdf));
+        QVERIFY(window.saveReport(png));
+        QVERIFY(test::readAll(pdf).startsWith("%PDF"));
+        QVERIFY(test::readAll(pdf).size() > 10000);
+        QImage page(png);
+        QCOMPARE(page.width(), 1240);
+        QVERIFY(page.height() > page.width());
+        const QStringList cams = window.saveCams(dir_.filePath("case_cam"));
+        QCOMPARE(cams.size(), 2);
+        for (int slot = 0; slot < 2; ++slot) {
+            Volume back = readImage(cams[slot].toStdString(), {});
+            const Volume& cam = *window.comparisonPanel()->result(slot)->cam;
+            QVERIFY(back.geometry().sameGridAs(window.volume()->geometry()));
+            for (size_t i = 0; i < cam.voxels().size(); i += 37)
+                QVERIFY(std::abs(back.voxels()[i] - cam.voxels()[i]) < 1e-6);
+        }
+        const QString viewShot = dir_.filePath("axial.png");
+        QVERIFY(window.saveViewScreenshot(window.sliceView(), viewShot));
+        QCOMPARE(QImage(viewShot).size(), window.sliceView()->size());
+        // An unwritable target: an error, no crash, nothing left behind.
+        QVERIFY(!window.saveReport(dir_.filePath("no-such-folder/report.pdf")));
+        QVERIFY(window.lastError().contains("no-such-folder"));
+    }
+
+    void guiThreadIsNeverBlockedWhileModelsRun() {
+        MainWindow window;
+        window.resize(1500, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        openDemo2D(window, demoDir_);
+        // New work: a gradient CAM on five cases, none of it cached. A 10 ms
+        // timer on the event loop records the longest gap between its ticks.
+        QElapsedTimer clock;
+        qint64 last = 0, longest = 0;
+        QTimer ticker;
+        ticker.setInterval(10);
+        QObject::connect(&ticker, &QTimer::timeout, [&] {
+            const qint64 now = clock.elapsed();
+            longest = std::max(longest, now - last);
+            last = now;
+        });
+        auto* method = window.findChild<QComboBox*>("camMethodCombo");
+        clock.start();
+        ticker.start();
+        int jobs = 0;
+        for (int index = 1; index <= 5; ++index) {
+            method->setCurrentIndex(method->findData(index % 2 ? "gradcam" : "hirescam"));
+            window.openDatasetCase("test", index);
+            jobs += 2;
+            QTRY_VERIFY_WITH_TIMEOUT(
+                window.comparisonPanel()->result(0) && window.comparisonPanel()->result(1), 60000);
+        }
+        ticker.stop();
+        qInfo("longest event-loop gap over %d model jobs: %lld ms", jobs,
+              static_cast<long long>(longest));
+        QVERIFY2(longest < 100, qPrintable(QString::number(longest)));
+        // Going back to a case and method already computed is answered from the cache.
+        window.openDatasetCase("test", 4);
+        QVERIFY(!window.analysis()->busy());
+        QVERIFY(window.comparisonPanel()->result(0));
+    }
+
+    void badBundlesShowAnErrorAndTheViewerGoesOn() {
+        MainWindow window;
+        window.resize(1500, 900);
+        window.show();
+        QVERIFY(window.openPathAndWait(phantomPath_));
+        const QString broken =
+            test::truncatedCopy(demoFiles(demoDir_, false).booster, dir_.path(), 0.5);
+        window.loadModel(broken);
+        QVERIFY(window.waitUntilIdle());
+        QCOMPARE(window.analysis()->modelCount(), 0);
+        auto* banner = window.findChild<QLabel*>("errorBanner");
+        QVERIFY(banner->isVisible());
+        QVERIFY2(banner->text().contains("truncated_"), qPrintable(banner->text()));
+        // A 2D model on a 3D volume: said, not crashed.
+        window.loadModel(demoFiles(demoDir_, false).baseline);
+        QVERIFY(window.waitUntilIdle());
+        QTRY_VERIFY(window.lastError().contains("takes 2D images"));
+        QVERIFY(window.openPathAndWait(phantomPath_));
+        QCOMPARE(window.sliceView()->sliceCount(), int64_t(40));
+    }
+
+    void themeAndSettingsAreRemembered() {
+        {
+            MainWindow window;
+            window.show();
+            window.setDarkTheme(false);
+            const QColor light = QApplication::palette().color(QPalette::Window);
+            window.setDarkTheme(true);
+            QVERIFY(QApplication::palette().color(QPalette::Window).lightness() <
+                    light.lightness());
+            window.setDarkTheme(false);
+            window.findChild<QComboBox*>("camMethodCombo")->setCurrentIndex(2);
+            window.close();  // saves the settings
+        }
+        MainWindow again;
+        QVERIFY(!again.darkTheme());
+        QCOMPARE(again.modelPanel()->camRequest().method, QString("gradcam++"));
+        QSettings().clear();
     }
 
     void screenshotOptionWritesAPng() {
         const QString target = dir_.filePath("shot.png");
         QProcess process;
-        process.start(test::binary("rllm-viewer"), {"--demo", "--screenshot", target});
+        process.start(test::binary("rllm-viewer"),
+                      {"--demo-2d", "--demo-dir", demoDir_, "--screenshot", target});
         QVERIFY(process.waitForFinished(120000));
         QCOMPARE(process.exitCode(), 0);
         QImage shot(target);
@@ -192,6 +453,9 @@ class TestViewer : public QObject {
 int main(int argc, char** argv) {
     VtkOpenGLWidget::setDefaultSurfaceFormat();
     QApplication app(argc, argv);
+    // Settings of their own, so the tests never touch a user's.
+    QApplication::setOrganizationName("R-LLM Viewer tests");
+    QApplication::setApplicationName("test_viewer");
     TestViewer test;
     return QTest::qExec(&test, argc, argv);
 }

@@ -5,14 +5,27 @@
 #include "core/Volume.h"
 #include "core/io/Dicom.h"
 #include "core/io/ImageReader.h"
+#include "core/io/ItkIo.h"
 #include "core/io/MedMnist.h"
+#include "models/Engine.h"
+#include "models/LoadedModel.h"
+#include "ui/AnalysisService.h"
+#include "ui/ComparisonPanel.h"
+#include "ui/ComparisonReport.h"
+#include "ui/DemoSetup.h"
+#include "ui/ModelPanel.h"
 #include "ui/SeriesPickerDialog.h"
 #include "ui/SliceView.h"
+#include "ui/ViewGrid.h"
 #include "ui/VolumeView3D.h"
 
 #include <QAction>
 #include <QApplication>
+#include <QCloseEvent>
 #include <QComboBox>
+#include <QDeadlineTimer>
+#include <QDir>
+#include <QDockWidget>
 #include <QDragEnterEvent>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -21,11 +34,17 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QPalette>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QRegularExpression>
 #include <QSaveFile>
-#include <QSlider>
+#include <QSettings>
 #include <QSpinBox>
-#include <QSplitter>
 #include <QStatusBar>
+#include <QStyleFactory>
+#include <QThread>
+#include <QThreadPool>
 #include <QVBoxLayout>
 
 namespace rllm {
@@ -53,11 +72,40 @@ QString describe(const Volume& v) {
     return text;
 }
 
+// Runs `work` on Qt's global pool and `done` (with the error text, empty on
+// success) back on `context`'s thread.
+void runInBackground(QObject* context, std::function<void()> work,
+                     std::function<void(const QString&)> done) {
+    QThreadPool::globalInstance()->start([context, work = std::move(work), done = std::move(done)] {
+        QString error;
+        try {
+            work();
+        } catch (const std::exception& e) {
+            error = QString::fromStdString(e.what());
+        }
+        QMetaObject::invokeMethod(
+            context, [done, error] { done(error); }, Qt::QueuedConnection);
+    });
+}
+
+struct WindowChoice {
+    const char* name;
+    double center, width;
+};
+// Common CT display windows (centre, width in HU); 0 width means the file's own.
+const WindowChoice kWindowChoices[] = {{"File's own window", 0, 0},
+                                       {"CT soft tissue (40 / 400)", 40, 400},
+                                       {"CT lung (-600 / 1500)", -600, 1500},
+                                       {"CT bone (400 / 1800)", 400, 1800},
+                                       {"Brain (40 / 80)", 40, 80}};
+
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setWindowTitle(tr("R-LLM Viewer"));
     setAcceptDrops(true);
+    setDockNestingEnabled(true);
+    service_ = new AnalysisService(this);
 
     auto* central = new QWidget(this);
     auto* layout = new QVBoxLayout(central);
@@ -95,60 +143,87 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     caseLayout->addWidget(caseLabel_, 1);
     caseBar_->hide();
     layout->addWidget(caseBar_);
-    connect(splitCombo_, &QComboBox::currentIndexChanged, this, [this] { openDatasetCase(); });
-    connect(indexSpin_, &QSpinBox::valueChanged, this, [this] { openDatasetCase(); });
+    auto openCase = [this] { openDatasetCase(splitCombo_->currentText(), indexSpin_->value()); };
+    connect(splitCombo_, &QComboBox::currentIndexChanged, this, openCase);
+    connect(indexSpin_, &QSpinBox::valueChanged, this, openCase);
 
-    auto* splitter = new QSplitter(Qt::Horizontal, central);
-    auto* left = new QWidget(splitter);
-    auto* leftLayout = new QVBoxLayout(left);
-    leftLayout->setContentsMargins(0, 0, 0, 0);
-    sliceView_ = new SliceView(left);
-    leftLayout->addWidget(sliceView_, 1);
-    auto* controls = new QHBoxLayout;
-    axisCombo_ = new QComboBox(left);
-    axisCombo_->addItem(tr("Slices along z (acquisition plane)"), int(SliceAxis::Z));
-    axisCombo_->addItem(tr("Slices along y"), int(SliceAxis::Y));
-    axisCombo_->addItem(tr("Slices along x"), int(SliceAxis::X));
-    controls->addWidget(axisCombo_);
-    sliceSlider_ = new QSlider(Qt::Horizontal, left);
-    controls->addWidget(sliceSlider_, 1);
-    leftLayout->addLayout(controls);
-    volumeView_ = new VolumeView3D(splitter);
-    splitter->addWidget(left);
-    splitter->addWidget(volumeView_);
-    splitter->setStretchFactor(0, 1);
-    splitter->setStretchFactor(1, 1);
-    splitter->setSizes({600, 600});
-    layout->addWidget(splitter, 1);
+    grid_ = new ViewGrid(central);
+    layout->addWidget(grid_, 1);
     setCentralWidget(central);
 
-    connect(axisCombo_, &QComboBox::currentIndexChanged, this, [this] {
-        sliceView_->setAxis(static_cast<SliceAxis>(axisCombo_->currentData().toInt()));
-        updateSliceControls();
-    });
-    connect(sliceSlider_, &QSlider::valueChanged, sliceView_,
-            [this](int value) { sliceView_->setSliceIndex(value); });
-    connect(sliceView_, &SliceView::sliceChanged, this, [this](qint64 index) {
-        QSignalBlocker block(sliceSlider_);
-        sliceSlider_->setValue(static_cast<int>(index));
-    });
+    modelPanel_ = new ModelPanel(service_, this);
+    auto* modelDock = new QDockWidget(tr("Models"), this);
+    modelDock->setObjectName("modelDock");
+    modelDock->setWidget(modelPanel_);
+    addDockWidget(Qt::LeftDockWidgetArea, modelDock);
+    comparison_ = new ComparisonPanel(this);
+    comparison_->follow(grid_->primaryView());
+    auto* comparisonDock = new QDockWidget(tr("Comparison"), this);
+    comparisonDock->setObjectName("comparisonDock");
+    comparisonDock->setWidget(comparison_);
+    addDockWidget(Qt::RightDockWidgetArea, comparisonDock);
+    // The views keep the middle; models on the left, the comparison on the right.
+    resizeDocks({modelDock, comparisonDock}, {300, 460}, Qt::Horizontal);
 
-    infoLabel_ = new QLabel(this);
-    statusBar()->addPermanentWidget(infoLabel_);
-    connect(sliceView_, &SliceView::cursorInfo, this,
+    connect(grid_, &ViewGrid::cursorInfo, this,
             [this](const QString& text) { statusBar()->showMessage(text); });
+    connect(modelPanel_, &ModelPanel::settingsChanged, this, &MainWindow::applySettings);
+    connect(modelPanel_, &ModelPanel::loadRequested, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(
+            this, tr("Load model bundle"), {}, tr("Model bundles (*.safetensors);;All files (*)"));
+        if (!path.isEmpty()) loadModel(path);
+    });
+    connect(modelPanel_, &ModelPanel::deviceChosen, this, [this](const QString& device) {
+        service_->setDevice(device);
+        updateDeviceLabel();
+    });
+    connect(service_, &AnalysisService::resultReady, this, &MainWindow::onResult);
+    connect(service_, &AnalysisService::failed, this, &MainWindow::showError);
+    connect(service_, &AnalysisService::activityChanged, this, &MainWindow::setBusy);
+    connect(service_, &AnalysisService::modelsChanged, this, &MainWindow::updateDeviceLabel);
+
+    deviceLabel_ = new QLabel(this);
+    deviceLabel_->setObjectName("deviceLabel");
+    busyLabel_ = new QLabel(this);
+    progress_ = new QProgressBar(this);
+    progress_->setRange(0, 0);  // busy indicator: jobs report no fraction
+    progress_->setMaximumWidth(120);
+    progress_->hide();
+    cancel_ = new QPushButton(tr("Cancel"), this);
+    cancel_->setObjectName("cancelButton");
+    cancel_->hide();
+    connect(cancel_, &QPushButton::clicked, this, [this] {
+        ++loadGeneration_;  // a load in flight is dropped when it lands
+        loadsRunning_ = 0;
+        service_->cancelPending();
+        setBusy(service_->busy(), tr("cancelled"));
+    });
+    infoLabel_ = new QLabel(this);
+    statusBar()->addPermanentWidget(busyLabel_);
+    statusBar()->addPermanentWidget(progress_);
+    statusBar()->addPermanentWidget(cancel_);
+    statusBar()->addPermanentWidget(infoLabel_);
+    statusBar()->addPermanentWidget(deviceLabel_);
 
     buildMenus();
-    updateSliceControls();
+    loadSettings();
+    updateDeviceLabel();
 }
 
 MainWindow::~MainWindow() = default;
+
+SliceView* MainWindow::sliceView() const {
+    return grid_->primaryView();
+}
+VolumeView3D* MainWindow::volumeView() const {
+    return grid_->volumeView();
+}
 
 void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open File..."), QKeySequence::Open, this, [this] {
         QString path = QFileDialog::getOpenFileName(
-            this, tr("Open image"), {},
+            this, tr("Open image"), QSettings().value("lastDirectory").toString(),
             tr("Images (*.dcm *.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.png *.jpg *.jpeg *.tif "
                "*.tiff *.npz);;All files (*)"));
         if (!path.isEmpty()) openPath(path);
@@ -157,95 +232,220 @@ void MainWindow::buildMenus() {
         QString path = QFileDialog::getExistingDirectory(this, tr("Open DICOM folder"));
         if (!path.isEmpty()) openPath(path);
     });
+    recentMenu_ = file->addMenu(tr("&Recent"));
+    file->addAction(tr("&Load Model Bundle..."), QKeySequence(tr("Ctrl+M")), this,
+                    [this] { emit modelPanel_->loadRequested(); });
     file->addSeparator();
-    file->addAction(tr("Demo: synthetic &3D phantom"), this, [this] { openDemo(true); });
-    file->addAction(tr("Demo: synthetic &2D phantom"), this, [this] { openDemo(false); });
+    file->addAction(tr("Demo with models: &3D phantoms"), this,
+                    [this] { openDemoWithModels(defaultDemoFolder(), true); });
+    file->addAction(tr("Demo with models: &2D phantoms"), this,
+                    [this] { openDemoWithModels(defaultDemoFolder(), false); });
+    file->addAction(tr("Synthetic 3D phantom (image only)"), this, [this] { openDemo(true); });
     file->addSeparator();
-    file->addAction(tr("Save &Screenshot..."), QKeySequence(tr("Ctrl+Shift+S")), this, [this] {
-        QString path = QFileDialog::getSaveFileName(this, tr("Save screenshot"), "screenshot.png",
-                                                    tr("PNG images (*.png)"));
-        if (!path.isEmpty()) saveScreenshot(path);
+    QMenu* exportMenu = file->addMenu(tr("&Export"));
+    exportMenu->addAction(
+        tr("&Window screenshot..."), QKeySequence(tr("Ctrl+Shift+S")), this, [this] {
+            QString path = QFileDialog::getSaveFileName(this, tr("Save screenshot"),
+                                                        "screenshot.png", tr("PNG images (*.png)"));
+            if (!path.isEmpty()) saveScreenshot(path);
+        });
+    const std::pair<QString, std::function<QWidget*()>> views[] = {
+        {tr("First slice view"), [this] { return grid_->sliceView(0); }},
+        {tr("Second slice view"), [this] { return grid_->sliceView(1); }},
+        {tr("Third slice view"), [this] { return grid_->sliceView(2); }},
+        {tr("3D view"), [this] { return static_cast<QWidget*>(grid_->volumeView()); }},
+        {tr("Comparison panel"), [this] { return static_cast<QWidget*>(comparison_); }}};
+    for (const auto& [name, view] : views)
+        exportMenu->addAction(tr("Screenshot of the %1...").arg(name.toLower()), this,
+                              [this, view = view] {
+                                  QString path = QFileDialog::getSaveFileName(
+                                      this, tr("Save view"), "view.png", tr("PNG images (*.png)"));
+                                  if (!path.isEmpty()) saveViewScreenshot(view(), path);
+                              });
+    exportMenu->addAction(
+        tr("Comparison &report (PDF or PNG)..."), QKeySequence(tr("Ctrl+R")), this, [this] {
+            QString path = QFileDialog::getSaveFileName(this, tr("Save report"), "comparison.pdf",
+                                                        tr("PDF (*.pdf);;PNG images (*.png)"));
+            if (!path.isEmpty()) saveReport(path);
+        });
+    exportMenu->addAction(tr("CAMs as &NIfTI..."), this, [this] {
+        QString path =
+            QFileDialog::getSaveFileName(this, tr("Save CAMs (stem)"), "cam", tr("NIfTI stem (*)"));
+        if (!path.isEmpty()) saveCams(path);
     });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    QMenu* windows = view->addMenu(tr("&Window presets"));
+    int key = 1;
+    for (const WindowChoice& choice : kWindowChoices) {
+        windows->addAction(tr(choice.name), QKeySequence(QStringLiteral("Ctrl+%1").arg(key++)),
+                           this,
+                           [this, choice] { applyWindowPreset(choice.center, choice.width); });
+    }
+    QAction* dark = view->addAction(tr("&Dark theme"));
+    dark->setCheckable(true);
+    dark->setChecked(dark_);
+    dark->setShortcut(QKeySequence(tr("Ctrl+T")));
+    connect(dark, &QAction::toggled, this, &MainWindow::setDarkTheme);
+    view->addAction(tr("Reset 2D zoom and pan"), QKeySequence(tr("Ctrl+0")), this, [this] {
+        for (int i = 0; i < 3; ++i) grid_->sliceView(i)->resetView();
+    });
+
     QMenu* help = menuBar()->addMenu(tr("&Help"));
-    help->addAction(tr("&Mouse and keys"), this, [this] {
+    help->addAction(tr("&Keyboard and mouse"), QKeySequence::HelpContents, this, [this] {
         QMessageBox::information(
-            this, tr("Mouse and keys"),
-            tr("2D view: wheel = slice, left drag = window/level, right drag or Ctrl+wheel = zoom, "
-               "middle drag or Shift+left drag = pan, double-click = reset.\n"
+            this, tr("Keyboard and mouse"),
+            tr("2D views: click = move the crosshair (the other views follow), wheel = slice, "
+               "left drag = window/level, right drag or Ctrl+wheel = zoom, middle drag or "
+               "Shift+left drag = pan, double-click = reset.\n"
                "3D view: left drag = rotate, right drag or wheel = zoom, middle drag = pan, "
-               "R = reset camera.\n"
-               "Ctrl+O open file, Ctrl+Shift+O open DICOM folder, Ctrl+Shift+S screenshot."));
+               "R = reset camera.\n\n"
+               "Ctrl+O open file, Ctrl+Shift+O open DICOM folder, Ctrl+M load model bundle, "
+               "Ctrl+1..5 window presets, Ctrl+0 reset zoom, Ctrl+T dark/light theme, "
+               "Ctrl+R comparison report, Ctrl+Shift+S window screenshot, F1 this help, "
+               "Ctrl+Q quit."));
     });
     help->addAction(tr("&About"), this, [this] {
         QMessageBox::about(this, tr("About R-LLM Viewer"),
-                           tr("R-LLM Viewer: see what a medical image classifier looks at.\n"
-                              "Not for diagnostic use."));
+                           tr("R-LLM Viewer: see what a medical image classifier looks at, and "
+                              "whether an LLM booster helps.\nNot for diagnostic use."));
     });
 }
 
-bool MainWindow::openPath(const QString& path) {
-    QApplication::setOverrideCursor(Qt::WaitCursor);
-    struct RestoreCursor {
-        ~RestoreCursor() { QApplication::restoreOverrideCursor(); }
-    } restore;
-    try {
-        const std::string file = path.toStdString();
-        InputKind kind = detectInputKind(file);
-        if (kind == InputKind::MedMnist) {
-            auto dataset = std::make_shared<MedMnistDataset>(file);
-            dataset_ = dataset;
-            {
-                QSignalBlocker blockSplit(splitCombo_), blockIndex(indexSpin_);
-                splitCombo_->setCurrentText("test");
-                indexSpin_->setRange(0, static_cast<int>(dataset_->count("test") - 1));
-                indexSpin_->setValue(0);
-            }
-            caseBar_->show();
-            openDatasetCase();
-            return lastError_.isEmpty();
-        }
-        ReadOptions options;
-        if (kind == InputKind::DicomFolder) {
-            std::vector<DicomSeriesInfo> series = scanDicomFolder(file);
-            if (series.size() > 1) {
-                QApplication::restoreOverrideCursor();
-                SeriesPickerDialog picker(series, this);
-                const bool chosen = picker.exec() == QDialog::Accepted;
-                QApplication::setOverrideCursor(Qt::WaitCursor);
-                if (!chosen) return false;
-                options.seriesInstanceUid = picker.selectedSeriesUid();
-            }
-        }
-        auto volume = std::make_shared<Volume>(readImage(file, options));
-        dataset_.reset();
-        caseBar_->hide();
-        showVolume(volume, QFileInfo(path).fileName());
-        return true;
-    } catch (const std::exception& e) {
-        showError(QString::fromStdString(e.what()));
-        return false;
-    }
+void MainWindow::rememberRecent(const QString& path) {
+    QSettings settings;
+    QStringList recent = settings.value("recentFiles").toStringList();
+    recent.removeAll(path);
+    recent.prepend(path);
+    while (recent.size() > 10) recent.removeLast();
+    settings.setValue("recentFiles", recent);
+    settings.setValue("lastDirectory", QFileInfo(path).absolutePath());
+    rebuildRecentMenu();
 }
 
-void MainWindow::openDatasetCase() {
+void MainWindow::rebuildRecentMenu() {
+    recentMenu_->clear();
+    const QStringList recent = QSettings().value("recentFiles").toStringList();
+    for (const QString& path : recent)
+        recentMenu_->addAction(path, this, [this, path] { openPath(path); });
+    recentMenu_->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::openPath(const QString& path) {
+    const int generation = ++loadGeneration_;
+    ++loadsRunning_;
+    setBusy(true, tr("opening %1").arg(QFileInfo(path).fileName()));
+    struct Loaded {
+        InputKind kind = InputKind::Unsupported;
+        std::shared_ptr<MedMnistDataset> dataset;
+        std::vector<DicomSeriesInfo> series;
+        std::shared_ptr<Volume> volume;
+    };
+    auto loaded = std::make_shared<Loaded>();
+    const std::string file = path.toStdString();
+    auto finish = [this, generation, path](const QString& error) {
+        loadsRunning_ = std::max(0, loadsRunning_ - 1);
+        setBusy(service_->busy() || loadsRunning_ > 0, {});
+        if (generation != loadGeneration_) return false;  // cancelled or superseded
+        if (!error.isEmpty()) {
+            showError(error);
+            return false;
+        }
+        rememberRecent(path);
+        return true;
+    };
+    runInBackground(
+        this,
+        [loaded, file] {
+            loaded->kind = detectInputKind(file);
+            if (loaded->kind == InputKind::MedMnist) {
+                loaded->dataset = std::make_shared<MedMnistDataset>(file);
+            } else if (loaded->kind == InputKind::DicomFolder) {
+                loaded->series = scanDicomFolder(file);
+                if (loaded->series.size() == 1)
+                    loaded->volume = std::make_shared<Volume>(readImage(file, {}));
+            } else {
+                loaded->volume = std::make_shared<Volume>(readImage(file, {}));
+            }
+        },
+        [this, loaded, finish, path, file, generation](const QString& error) {
+            if (!finish(error)) return;
+            if (loaded->dataset) {
+                dataset_ = loaded->dataset;
+                {
+                    QSignalBlocker blockSplit(splitCombo_), blockIndex(indexSpin_);
+                    splitCombo_->setCurrentText("test");
+                }
+                caseBar_->show();
+                openDatasetCase("test", 0);
+                return;
+            }
+            if (loaded->volume) {
+                dataset_.reset();
+                caseBar_->hide();
+                showVolume(loaded->volume, QFileInfo(path).fileName(),
+                           QFileInfo(path).absoluteFilePath());
+                return;
+            }
+            // A DICOM folder with several series: the user picks one, then it loads.
+            SeriesPickerDialog picker(loaded->series, this);
+            if (picker.exec() != QDialog::Accepted) return;
+            ReadOptions options;
+            options.seriesInstanceUid = picker.selectedSeriesUid();
+            const int next = ++loadGeneration_;
+            ++loadsRunning_;
+            setBusy(true, tr("reading the series"));
+            auto volume = std::make_shared<std::shared_ptr<Volume>>();
+            runInBackground(
+                this,
+                [volume, file, options] {
+                    *volume = std::make_shared<Volume>(readImage(file, options));
+                },
+                [this, volume, next, path, options](const QString& error) {
+                    loadsRunning_ = std::max(0, loadsRunning_ - 1);
+                    setBusy(service_->busy() || loadsRunning_ > 0, {});
+                    if (next != loadGeneration_) return;
+                    if (!error.isEmpty()) return showError(error);
+                    dataset_.reset();
+                    caseBar_->hide();
+                    showVolume(*volume, QFileInfo(path).fileName(),
+                               QFileInfo(path).absoluteFilePath() + "|" +
+                                   QString::fromStdString(options.seriesInstanceUid));
+                });
+            (void)generation;
+        });
+}
+
+bool MainWindow::openPathAndWait(const QString& path, int timeoutMs) {
+    const quint64 before = shownCount_;
+    lastError_.clear();
+    openPath(path);
+    QDeadlineTimer deadline(timeoutMs);
+    while (loadsRunning_ > 0 && !deadline.hasExpired())
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+    return shownCount_ != before;  // a new image is shown only when the load succeeded
+}
+
+void MainWindow::openDatasetCase(const QString& splitName, int index) {
     if (!dataset_) return;
     try {
-        const std::string split = splitCombo_->currentText().toStdString();
+        const std::string split = splitName.toStdString();
         {
-            QSignalBlocker block(indexSpin_);
+            QSignalBlocker blockSplit(splitCombo_), blockIndex(indexSpin_);
+            splitCombo_->setCurrentText(splitName);
             indexSpin_->setRange(0, static_cast<int>(dataset_->count(split) - 1));
+            indexSpin_->setValue(index);
         }
         auto volume = std::make_shared<Volume>(dataset_->image(split, indexSpin_->value()));
         caseLabel_->setText(tr("of %1, labels: %2")
                                 .arg(dataset_->count(split))
                                 .arg(QString::fromStdString(volume->metadata["Labels"])));
-        showVolume(volume, QFileInfo(QString::fromStdString(dataset_->path())).fileName() +
-                               QStringLiteral(" [%1 #%2]")
-                                   .arg(splitCombo_->currentText())
-                                   .arg(indexSpin_->value()));
+        const QString archive = QString::fromStdString(dataset_->path());
+        const QString where = QStringLiteral(" [%1 #%2]").arg(splitName).arg(indexSpin_->value());
+        showVolume(volume, QFileInfo(archive).fileName() + where,
+                   QFileInfo(archive).absoluteFilePath() + where);
     } catch (const std::exception& e) {
         showError(QString::fromStdString(e.what()));
     }
@@ -256,41 +456,192 @@ void MainWindow::openDemo(bool threeD) {
     dataset_.reset();
     caseBar_->hide();
     showVolume(std::make_shared<Volume>(std::move(phantom.image)),
-               threeD ? tr("Synthetic 3D phantom") : tr("Synthetic 2D phantom"));
-    // Start on the slice through the lesion, the thing the demo is about.
-    sliceView_->setSliceIndex(static_cast<int64_t>(phantom.lesionCenter[2]));
+               threeD ? tr("Synthetic 3D phantom") : tr("Synthetic 2D phantom"),
+               threeD ? "phantom:3d" : "phantom:2d");
+    // Start on the lesion, the thing the demo is about.
+    grid_->setCrosshair({static_cast<int64_t>(phantom.lesionCenter[0]),
+                         static_cast<int64_t>(phantom.lesionCenter[1]),
+                         static_cast<int64_t>(phantom.lesionCenter[2])});
 }
 
-void MainWindow::showVolume(std::shared_ptr<const Volume> volume, const QString& title) {
+void MainWindow::openDemoWithModels(const QString& folder, bool threeD) {
+    DemoFiles files = demoFiles(folder, threeD);
+    if (!files.complete()) {
+        QString error;
+        if (!makeDemoWithProgress(folder, this, &error)) {
+            showError(tr("The demo could not be made in '%1': %2").arg(folder, error));
+            return;
+        }
+        files = demoFiles(folder, threeD);
+    }
+    try {
+        dataset_ = std::make_shared<MedMnistDataset>(files.dataset.toStdString());
+    } catch (const std::exception& e) {
+        showError(QString::fromStdString(e.what()));
+        return;
+    }
+    caseBar_->show();
+    openDatasetCase("test", firstLesionCase(*dataset_, "test"));
+    for (int slot = 0; slot < 2; ++slot) {
+        const QString& path = slot == 0 ? files.baseline : files.booster;
+        const int existing = service_->indexOf(path);
+        if (existing >= 0) {
+            modelPanel_->setModelIndex(slot, existing);
+            continue;
+        }
+        // Assign the slot once the bundle has loaded.
+        auto connection = std::make_shared<QMetaObject::Connection>();
+        *connection = connect(service_, &AnalysisService::modelsChanged, this,
+                              [this, slot, path, connection] {
+                                  const int index = service_->indexOf(path);
+                                  if (index < 0) return;
+                                  modelPanel_->setModelIndex(slot, index);
+                                  disconnect(*connection);
+                              });
+        loadModel(path);
+    }
+}
+
+void MainWindow::loadModel(const QString& path) {
+    service_->loadModel(path);
+}
+
+bool MainWindow::waitUntilIdle(int timeoutMs) {
+    QDeadlineTimer deadline(timeoutMs);
+    while ((loadsRunning_ > 0 || service_->busy()) && !deadline.hasExpired())
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+    QCoreApplication::processEvents();
+    return loadsRunning_ == 0 && !service_->busy();
+}
+
+void MainWindow::showVolume(std::shared_ptr<const Volume> volume, const QString& title,
+                            const QString& caseKey) {
     volume_ = std::move(volume);
+    // A file may change on disk between two openings: only archive cases and
+    // the generated phantom keep their identity (and cached answers).
+    const bool stable = caseKey.contains(".npz [") || caseKey.startsWith("phantom:");
+    ++shownCount_;
+    if (stable && caseIds_.contains(caseKey)) {
+        caseId_ = caseIds_.value(caseKey);
+    } else {
+        caseId_ = ++nextCaseId_;
+        if (stable) caseIds_.insert(caseKey, caseId_);
+    }
     lastError_.clear();
     errorBanner_->hide();
     syntheticBanner_->setVisible(volume_->synthetic);
-    sliceView_->setVolume(volume_);
-    volumeView_->setVolume(volume_);
-    updateSliceControls();
+    grid_->setVolume(volume_);
+    comparison_->setCase(volume_);
     infoLabel_->setText(describe(*volume_));
     setWindowTitle(tr("%1 - R-LLM Viewer").arg(title));
+    requestAnalyses();
 }
 
-void MainWindow::updateSliceControls() {
-    const bool volumeLoaded = volume_ && !volume_->is2D();
-    axisCombo_->setEnabled(volumeLoaded);
-    sliceSlider_->setEnabled(volumeLoaded);
-    QSignalBlocker block(sliceSlider_);
-    sliceSlider_->setRange(0, static_cast<int>(std::max<int64_t>(0, sliceView_->sliceCount() - 1)));
-    sliceSlider_->setValue(static_cast<int>(sliceView_->sliceIndex()));
+void MainWindow::applySettings() {
+    grid_->volumeView()->setTransferPreset(modelPanel_->transferPreset());
+    comparison_->setOverlayStyle(modelPanel_->overlayStyle());
+    requestAnalyses();
+    updateDeviceLabel();
+}
+
+void MainWindow::requestAnalyses() {
+    const CamRequest request = modelPanel_->camRequest();
+    for (int slot = 0; slot < 2; ++slot) {
+        const int index = modelPanel_->modelIndex(slot);
+        auto model = service_->model(index);
+        comparison_->setModel(slot, model ? service_->modelName(index) : QString(),
+                              model && model->boosted() ? tr("R-LLM booster") : tr("ViT baseline"));
+        if (!model || !volume_) continue;
+        if (model->volumetric() == volume_->is2D()) {
+            comparison_->setPending(slot);
+            showError(tr("Model %1 (%2) takes %3 but the open image is %4; choose a matching model "
+                         "or image.")
+                          .arg(slot ? "B" : "A", service_->modelName(index),
+                               model->volumetric() ? tr("3D volumes") : tr("2D images"),
+                               volume_->is2D() ? tr("2D") : tr("3D")));
+            continue;
+        }
+        if (auto hit = service_->cached(caseId_, index, request)) {
+            comparison_->setResult(slot, hit);
+            continue;
+        }
+        comparison_->setPending(slot);
+        service_->request(caseId_, volume_, index, request);
+    }
+    updateOverlays();
+}
+
+void MainWindow::onResult(quint64 caseId, int modelIndex,
+                          std::shared_ptr<const CaseAnalysis> result) {
+    if (caseId != caseId_) return;
+    const CamRequest request = modelPanel_->camRequest();
+    for (int slot = 0; slot < 2; ++slot)
+        if (modelPanel_->modelIndex(slot) == modelIndex &&
+            service_->cached(caseId, modelIndex, request) == result)
+            comparison_->setResult(slot, result);
+    updateOverlays();
+    updateDeviceLabel();
+}
+
+void MainWindow::updateOverlays() {
+    const OverlayStyle style = modelPanel_->overlayStyle();
+    std::vector<SliceOverlay> overlays;
+    for (int slot = 0; slot < 2; ++slot)
+        if (modelPanel_->overlayShown(slot) && comparison_->result(slot))
+            overlays.push_back({comparison_->result(slot)->cam, style});
+    grid_->setOverlays(overlays);
+    const int slot3d = modelPanel_->cam3dSlot();
+    auto cam3d =
+        slot3d >= 0 && comparison_->result(slot3d) ? comparison_->result(slot3d)->cam : nullptr;
+    if (cam3d != nullptr || grid_->volumeView()->hasCam())
+        grid_->volumeView()->setCam(cam3d, style);
+}
+
+void MainWindow::updateDeviceLabel() {
+    QString text = tr("Device: %1").arg(service_->device());
+    QString note;
+    for (int slot = 0; slot < 2; ++slot) {
+        if (auto model = service_->model(modelPanel_->modelIndex(slot))) {
+            text = tr("Device: %1").arg(QString::fromStdString(model->device()));
+            if (!model->deviceNote().empty()) note = QString::fromStdString(model->deviceNote());
+            break;
+        }
+    }
+    deviceLabel_->setText(text);
+    deviceLabel_->setToolTip(note);
+    if (!note.isEmpty()) statusBar()->showMessage(note, 15000);
+}
+
+void MainWindow::setBusy(bool busy, const QString& what) {
+    busy = busy || loadsRunning_ > 0 || service_->busy();
+    progress_->setVisible(busy);
+    cancel_->setVisible(busy);
+    busyLabel_->setText(busy ? what : QString());
+}
+
+void MainWindow::applyWindowPreset(double center, double width) {
+    if (!volume_) return;
+    if (width <= 0) {
+        const WindowPreset own = defaultWindow(*volume_);
+        center = own.center;
+        width = own.width;
+    }
+    grid_->setWindow(center, width);
 }
 
 void MainWindow::showError(const QString& message) {
     lastError_ = message;
-    errorBanner_->setText(tr("Could not open: %1").arg(message));
+    errorBanner_->setText(message);
     errorBanner_->show();
     statusBar()->showMessage(message, 10000);
 }
 
 bool MainWindow::saveScreenshot(const QString& path) {
-    const QImage image = grab().toImage();
+    return saveViewScreenshot(this, path);
+}
+
+bool MainWindow::saveViewScreenshot(QWidget* view, const QString& path) {
+    const QImage image = view->grab().toImage();
     QSaveFile file(path);
     if (image.isNull() || !file.open(QIODevice::WriteOnly) || !image.save(&file, "PNG") ||
         !file.commit()) {
@@ -301,16 +652,155 @@ bool MainWindow::saveScreenshot(const QString& path) {
     return true;
 }
 
+bool MainWindow::saveReport(const QString& path) {
+    if (!volume_ || !comparison_->result(0) || !comparison_->result(1)) {
+        showError(tr("'%1': a report needs an open image and results from two models.").arg(path));
+        return false;
+    }
+    ComparisonReport report;
+    report.caseTitle = windowTitle();
+    report.caseDetails = describe(*volume_);
+    report.agreement = comparison_->agreementText();
+    {
+        // The image without overlays, the way the primary view shows it.
+        SliceView plain;
+        plain.resize(400, 400);
+        plain.setVolume(volume_);
+        plain.setAxis(grid_->primaryView()->axis());
+        plain.setSliceIndex(grid_->primaryView()->sliceIndex());
+        plain.setWindow(grid_->primaryView()->windowCenter(), grid_->primaryView()->windowWidth());
+        plain.setCrosshairVisible(false);
+        report.image = plain.grab().toImage();
+    }
+    for (int slot = 0; slot < 2; ++slot) {
+        report.cams[slot] = comparison_->camView(slot)->grab().toImage();
+        const auto& r = *comparison_->result(slot);
+        ReportModel& m = report.models[slot];
+        const int index = modelPanel_->modelIndex(slot);
+        auto model = service_->model(index);
+        m.name = service_->modelName(index);
+        m.kind = model && model->boosted() ? tr("R-LLM booster") : tr("ViT baseline");
+        QString provenance =
+            model ? ModelPanel::summarise(QString::fromStdString(model->descriptionJson()))
+                  : QString();
+        // The panel's HTML table as plain lines.
+        provenance.replace("</tr>", "\n").replace("</td><td>", ": ");
+        provenance.remove(QRegularExpression("<[^>]*>"));
+        m.provenance = provenance.trimmed();
+        m.classNames = r.classNames;
+        m.probabilities = r.probabilities;
+        m.predicted = r.predicted;
+        m.camLine = tr("CAM %1 at %2; deletion AUC %3 (lower is better), insertion AUC %4 "
+                       "(higher is better); device %5")
+                        .arg(r.method, r.layer)
+                        .arg(r.deletionAuc, 0, 'f', 3)
+                        .arg(r.insertionAuc, 0, 'f', 3)
+                        .arg(r.device);
+    }
+    report.difference = comparison_->differenceView()->grab().toImage();
+    QString error;
+    if (!writeComparisonReport(report, path, &error)) {
+        showError(tr("'%1': the report could not be written (%2).").arg(path, error));
+        return false;
+    }
+    return true;
+}
+
+QStringList MainWindow::saveCams(const QString& stem) {
+    QStringList written;
+    QString base = stem;
+    if (base.endsWith(".nii.gz")) base.chop(7);
+    for (int slot = 0; slot < 2; ++slot) {
+        auto result = comparison_->result(slot);
+        if (!result) continue;
+        const QString path = QStringLiteral("%1_%2.nii.gz").arg(base, slot ? "B" : "A");
+        try {
+            writeNifti(*result->cam, path.toStdString());
+            written << path;
+        } catch (const std::exception& e) {
+            showError(QString::fromStdString(e.what()));
+        }
+    }
+    if (written.isEmpty() && lastError_.isEmpty())
+        showError(tr("There is no CAM to save yet: load a model and open an image."));
+    return written;
+}
+
+void MainWindow::setDarkTheme(bool dark) {
+    dark_ = dark;
+    QApplication::setStyle(QStyleFactory::create("Fusion"));
+    QPalette palette;
+    if (dark) {
+        palette.setColor(QPalette::Window, QColor(45, 47, 52));
+        palette.setColor(QPalette::WindowText, QColor(225, 225, 225));
+        palette.setColor(QPalette::Base, QColor(30, 31, 35));
+        palette.setColor(QPalette::AlternateBase, QColor(60, 62, 68));
+        palette.setColor(QPalette::Text, QColor(225, 225, 225));
+        palette.setColor(QPalette::Button, QColor(55, 57, 63));
+        palette.setColor(QPalette::ButtonText, QColor(225, 225, 225));
+        palette.setColor(QPalette::Highlight, QColor(52, 120, 210));
+        palette.setColor(QPalette::HighlightedText, Qt::white);
+        palette.setColor(QPalette::Mid, QColor(110, 112, 120));
+        palette.setColor(QPalette::ToolTipBase, QColor(60, 62, 68));
+        palette.setColor(QPalette::ToolTipText, QColor(225, 225, 225));
+        palette.setColor(QPalette::PlaceholderText, QColor(140, 140, 140));
+        palette.setColor(QPalette::Link, QColor(110, 170, 255));
+    } else {
+        palette = QApplication::style()->standardPalette();
+    }
+    QApplication::setPalette(palette);
+}
+
+void MainWindow::loadSettings() {
+    QSettings settings;
+    setDarkTheme(settings.value("theme/dark", true).toBool());
+    if (settings.contains("window/geometry"))
+        restoreGeometry(settings.value("window/geometry").toByteArray());
+    if (settings.contains("window/state"))
+        restoreState(settings.value("window/state").toByteArray());
+    modelPanel_->setDevice(settings.value("device", "auto").toString());
+    service_->setDevice(modelPanel_->device());
+    modelPanel_->setCamMethod(settings.value("cam/method", "eigencam").toString());
+    OverlayStyle style;
+    style.colormap = heatColormapFromName(settings.value("overlay/colormap", "Jet").toString());
+    style.opacity = settings.value("overlay/opacity", style.opacity).toDouble();
+    style.threshold = settings.value("overlay/threshold", style.threshold).toDouble();
+    modelPanel_->setOverlayStyle(style);
+    rebuildRecentMenu();
+}
+
+void MainWindow::saveSettings() const {
+    QSettings settings;
+    settings.setValue("theme/dark", dark_);
+    settings.setValue("window/geometry", saveGeometry());
+    settings.setValue("window/state", saveState());
+    settings.setValue("device", modelPanel_->device());
+    settings.setValue("cam/method", modelPanel_->camRequest().method);
+    const OverlayStyle style = modelPanel_->overlayStyle();
+    settings.setValue("overlay/colormap", heatColormapName(style.colormap));
+    settings.setValue("overlay/opacity", style.opacity);
+    settings.setValue("overlay/threshold", style.threshold);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    saveSettings();
+    service_->cancelPending();
+    QMainWindow::closeEvent(event);
+}
+
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
     if (event->mimeData()->hasUrls()) event->acceptProposedAction();
 }
 
 void MainWindow::dropEvent(QDropEvent* event) {
     const QList<QUrl> urls = event->mimeData()->urls();
-    if (!urls.isEmpty() && urls.front().isLocalFile()) {
-        event->acceptProposedAction();
-        openPath(urls.front().toLocalFile());
-    }
+    if (urls.isEmpty() || !urls.front().isLocalFile()) return;
+    event->acceptProposedAction();
+    const QString path = urls.front().toLocalFile();
+    if (path.endsWith(".safetensors"))
+        loadModel(path);
+    else
+        openPath(path);
 }
 
 }  // namespace rllm

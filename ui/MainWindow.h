@@ -1,24 +1,35 @@
 #pragma once
-// The viewer's main window: a 2D slice view beside a 3D view of the same
-// image, menus to open files, DICOM folders, MedMNIST cases and the embedded
-// demo, and an in-window banner for load errors (the viewer keeps running).
+// The viewer's main window: linked axial/coronal/sagittal and 3D views of
+// the open image (ViewGrid), the model panel and the comparison panel as
+// docks, menus to open files, DICOM folders, MedMNIST cases and the demo,
+// exports, themes, and an in-window banner for every failure (the viewer
+// keeps running). Files load and models run off the GUI thread.
 
+#include <QHash>
 #include <QMainWindow>
 
+#include <array>
 #include <memory>
 
 class QComboBox;
 class QLabel;
-class QSlider;
+class QMenu;
+class QProgressBar;
+class QPushButton;
 class QSpinBox;
 class QWidget;
 
 namespace rllm {
 
+class AnalysisService;
+class ComparisonPanel;
 class MedMnistDataset;
+class ModelPanel;
 class SliceView;
+class ViewGrid;
 class Volume;
 class VolumeView3D;
+struct CaseAnalysis;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -26,44 +37,92 @@ class MainWindow : public QMainWindow {
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
-    // Opens a file or DICOM folder. On failure the error is shown in the
-    // window, the current image stays, and false is returned.
-    bool openPath(const QString& path);
-    // The synthetic phantom (2D or 3D) the project generates itself.
+    // Starts opening a file or DICOM folder in the background. Failures show
+    // in the window; the current image stays.
+    void openPath(const QString& path);
+    // openPath, then waits (running the event loop) until it has finished.
+    // Returns false when it failed; lastError() says why.
+    bool openPathAndWait(const QString& path, int timeoutMs = 60000);
+    // One case of the open MedMNIST archive.
+    void openDatasetCase(const QString& split, int index);
+    // The synthetic phantom (2D or 3D) alone, without models.
     void openDemo(bool threeD);
-    // Writes the whole window as PNG, atomically. Returns false and shows why on failure.
+    // The demo with models: phantoms and demo bundles from `folder`, made there
+    // first (with a progress dialog) when missing. Shows the comparison.
+    void openDemoWithModels(const QString& folder, bool threeD);
+
+    // Loads a bundle in the background (AnalysisService).
+    void loadModel(const QString& path);
+    // Runs the event loop until files are loaded and models have answered.
+    bool waitUntilIdle(int timeoutMs = 120000);
+
     bool saveScreenshot(const QString& path);
+    bool saveViewScreenshot(QWidget* view, const QString& path);
+    bool saveReport(const QString& path);
+    // Writes each shown model's CAM as NIfTI in the input's geometry:
+    // <stem>_A.nii.gz and <stem>_B.nii.gz. Returns the files written.
+    QStringList saveCams(const QString& stem);
+
+    void setDarkTheme(bool dark);
+    bool darkTheme() const { return dark_; }
 
     QString lastError() const { return lastError_; }
     std::shared_ptr<const Volume> volume() const { return volume_; }
-    SliceView* sliceView() const { return sliceView_; }
-    VolumeView3D* volumeView() const { return volumeView_; }
+    ViewGrid* viewGrid() const { return grid_; }
+    SliceView* sliceView() const;
+    VolumeView3D* volumeView() const;
+    ModelPanel* modelPanel() const { return modelPanel_; }
+    ComparisonPanel* comparisonPanel() const { return comparison_; }
+    AnalysisService* analysis() const { return service_; }
 
   protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
+    void closeEvent(QCloseEvent* event) override;
 
   private:
     void buildMenus();
-    void showVolume(std::shared_ptr<const Volume> volume, const QString& title);
+    void rebuildRecentMenu();
+    void rememberRecent(const QString& path);
+    // `caseKey` names the case (file, series or archive case): reopening it
+    // finds the models' cached answers.
+    void showVolume(std::shared_ptr<const Volume> volume, const QString& title,
+                    const QString& caseKey);
     void showError(const QString& message);
-    void openDatasetCase();
-    void updateSliceControls();
+    void requestAnalyses();
+    void onResult(quint64 caseId, int modelIndex, std::shared_ptr<const CaseAnalysis> result);
+    void applySettings();
+    void updateOverlays();
+    void updateDeviceLabel();
+    void setBusy(bool busy, const QString& what);
+    void applyWindowPreset(double center, double width);
+    void loadSettings();
+    void saveSettings() const;
 
-    SliceView* sliceView_ = nullptr;
-    VolumeView3D* volumeView_ = nullptr;
+    ViewGrid* grid_ = nullptr;
+    ModelPanel* modelPanel_ = nullptr;
+    ComparisonPanel* comparison_ = nullptr;
+    AnalysisService* service_ = nullptr;
     QLabel* errorBanner_ = nullptr;
     QLabel* syntheticBanner_ = nullptr;
     QLabel* infoLabel_ = nullptr;
-    QComboBox* axisCombo_ = nullptr;
-    QSlider* sliceSlider_ = nullptr;
+    QLabel* deviceLabel_ = nullptr;
+    QLabel* busyLabel_ = nullptr;
+    QProgressBar* progress_ = nullptr;
+    QPushButton* cancel_ = nullptr;
     QWidget* caseBar_ = nullptr;
     QComboBox* splitCombo_ = nullptr;
     QSpinBox* indexSpin_ = nullptr;
     QLabel* caseLabel_ = nullptr;
+    QMenu* recentMenu_ = nullptr;
 
     std::shared_ptr<const Volume> volume_;
     std::shared_ptr<MedMnistDataset> dataset_;
+    quint64 caseId_ = 0, nextCaseId_ = 0, shownCount_ = 0;
+    QHash<QString, quint64> caseIds_;
+    int loadGeneration_ = 0;
+    int loadsRunning_ = 0;
+    bool dark_ = true;
     QString lastError_;
 };
 

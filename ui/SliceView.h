@@ -1,25 +1,36 @@
 #pragma once
-// A 2D view of one slice of a Volume.
+// A 2D view of one slice of a Volume, with heatmap overlays, a crosshair and
+// orientation labels.
 //
-//   wheel                 next / previous slice
+//   left click            move the crosshair there (linked views follow)
 //   left drag             window/level (right = wider window, down = higher level)
-//   right drag            zoom (up = in)
+//   wheel                 next / previous slice
+//   right drag, Ctrl+wheel  zoom (up = in)
 //   middle or Shift+left  pan
 //   double-click          reset zoom and pan
 //
 // The slice is drawn with its physical aspect ratio (pixel spacing) and
-// windowed with the DICOM linear VOI function.
+// windowed with the DICOM linear VOI function. Overlays are volumes on the
+// same voxel grid (a CAM, or the difference of two), blended on top.
 
 #include "core/Slice.h"
+#include "ui/OverlayStyle.h"
 
 #include <QImage>
 #include <QWidget>
 
+#include <array>
 #include <memory>
+#include <vector>
 
 namespace rllm {
 
 class Volume;
+
+struct SliceOverlay {
+    std::shared_ptr<const Volume> map;  // same size as the image; values 0..1 (-1..1 Diverging)
+    OverlayStyle style;
+};
 
 class SliceView : public QWidget {
     Q_OBJECT
@@ -27,9 +38,11 @@ class SliceView : public QWidget {
     explicit SliceView(QWidget* parent = nullptr);
     ~SliceView() override;
 
+    // A new image: window from the file, middle slice, zoom reset.
     void setVolume(std::shared_ptr<const Volume> volume);
     void clear();
     bool hasVolume() const { return volume_ != nullptr; }
+    std::shared_ptr<const Volume> volume() const { return volume_; }
 
     void setAxis(SliceAxis axis);
     SliceAxis axis() const { return axis_; }
@@ -39,15 +52,36 @@ class SliceView : public QWidget {
     void setWindow(double center, double width);
     double windowCenter() const { return center_; }
     double windowWidth() const { return width_; }
+    void setZoomPan(double zoom, QPointF pan);
     double zoom() const { return zoom_; }
+    QPointF pan() const { return pan_; }
     void resetView();
 
-    QSize sizeHint() const override { return {512, 512}; }
+    void setOverlays(std::vector<SliceOverlay> overlays);
+    const std::vector<SliceOverlay>& overlays() const { return overlays_; }
+
+    // The crosshair at voxel (x, y, z): this view shows the slice through it.
+    void setCrosshair(const std::array<int64_t, 3>& voxel);
+    std::array<int64_t, 3> crosshair() const { return crosshair_; }
+    void setCrosshairVisible(bool visible);
+
+    // "Axial", "Coronal" or "Sagittal": the patient plane closest to this slice.
+    QString planeName() const;
+    // Orientation letters at the left, right, top and bottom edges (e.g. R, L, A, P).
+    std::array<QString, 4> edgeLabels() const;
+    // Where voxel (x, y, z) of the current slice is drawn, in widget pixels.
+    QPointF widgetPosition(const std::array<int64_t, 3>& voxel) const;
+    // The voxel drawn at a widget position; false outside the image.
+    bool voxelAt(const QPointF& position, std::array<int64_t, 3>& voxel) const;
+
+    QSize sizeHint() const override { return {400, 400}; }
 
   signals:
     void sliceChanged(qint64 index);
     void windowChanged(double center, double width);
-    // Voxel under the cursor, as "x y z = value", or empty when outside the image.
+    void zoomPanChanged(double zoom, QPointF pan);
+    void crosshairRequested(const std::array<int64_t, 3>& voxel);
+    // Voxel under the cursor, as "voxel (x, y, z) = value at (...) mm", or empty outside.
     void cursorInfo(const QString& text);
 
   protected:
@@ -60,20 +94,27 @@ class SliceView : public QWidget {
 
   private:
     void rebuildImage();
+    void rebuildOverlay();
     QRectF imageRect() const;  // where the slice lands in widget coordinates
+    bool pixelAt(const QPointF& position, int& column, int& row) const;
     void reportCursor(const QPointF& position);
+    int axisIndex() const { return static_cast<int>(axis_); }
 
     std::shared_ptr<const Volume> volume_;
+    std::vector<SliceOverlay> overlays_;
     SliceAxis axis_ = SliceAxis::Z;
     int64_t slice_ = 0;
     double center_ = 0, width_ = 1;
     double zoom_ = 1.0;
     QPointF pan_;
+    std::array<int64_t, 3> crosshair_{0, 0, 0};
+    bool crosshairVisible_ = true;
     SliceImage sliceData_;
-    QImage image_;
+    QImage image_, overlayImage_;
 
     enum class Drag { None, Window, Zoom, Pan };
     Drag drag_ = Drag::None;
+    bool moved_ = false;
     QPointF dragStart_;
     double dragCenter_ = 0, dragWidth_ = 1, dragZoom_ = 1;
     QPointF dragPan_;

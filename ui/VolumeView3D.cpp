@@ -2,6 +2,7 @@
 
 #include "core/Volume.h"
 
+#include <vtkActor.h>
 #include <vtkCamera.h>
 #include <vtkColorTransferFunction.h>
 #include <vtkFloatArray.h>
@@ -9,9 +10,11 @@
 #include <vtkImageProperty.h>
 #include <vtkImageSlice.h>
 #include <vtkImageSliceMapper.h>
-#include <vtkMatrix3x3.h>
 #include <vtkPiecewiseFunction.h>
+#include <vtkPlaneSource.h>
 #include <vtkPointData.h>
+#include <vtkPolyDataMapper.h>
+#include <vtkProperty.h>
 #include <vtkRenderer.h>
 #include <vtkSmartPointer.h>
 #include <vtkSmartVolumeMapper.h>
@@ -23,14 +26,28 @@
 namespace rllm {
 
 struct VolumeView3D::Scene {
-    std::shared_ptr<const Volume> volume;
+    std::shared_ptr<const Volume> volume, cam;
+    OverlayStyle camStyle;
+    QString preset = "Window";
     vtkSmartPointer<vtkProp> prop;
+    // The prop's kind ("2d", "3d", "3d+cam", with the blend mode): while it
+    // stays the same, a new image only replaces the data, so VTK keeps its
+    // compiled shaders (recompiling them costs ~100 ms per frame in Mesa's
+    // software renderer, long enough to stall the GUI).
+    std::string kind;
+    vtkSmartPointer<vtkImageData> image;
+    vtkSmartPointer<vtkImageSlice> slice;
+    vtkSmartPointer<vtkVolume> actor;
+    std::array<vtkSmartPointer<vtkPlaneSource>, 3> planes;
+    std::array<vtkSmartPointer<vtkActor>, 3> planeActors;
+    bool cameraPlaced = false;
 };
 
 namespace {
 
-// Grey values for rendering: colour volumes are shown by their luminance.
-vtkSmartPointer<vtkImageData> toImageData(const Volume& volume) {
+// Grey values (colour volumes by their luminance) and, when given, the CAM as
+// a second component.
+vtkSmartPointer<vtkImageData> toImageData(const Volume& volume, const Volume* cam) {
     const ImageGeometry& g = volume.geometry();
     auto image = vtkSmartPointer<vtkImageData>::New();
     image->SetDimensions(static_cast<int>(g.size[0]), static_cast<int>(g.size[1]),
@@ -39,7 +56,8 @@ vtkSmartPointer<vtkImageData> toImageData(const Volume& volume) {
     image->SetOrigin(g.origin.data());
     image->SetDirectionMatrix(g.direction.data());
     auto scalars = vtkSmartPointer<vtkFloatArray>::New();
-    scalars->SetNumberOfComponents(1);
+    const int components = cam ? 2 : 1;
+    scalars->SetNumberOfComponents(components);
     const vtkIdType count = static_cast<vtkIdType>(g.voxelCount());
     scalars->SetNumberOfTuples(count);
     const int c = volume.components();
@@ -47,10 +65,52 @@ vtkSmartPointer<vtkImageData> toImageData(const Volume& volume) {
     for (vtkIdType i = 0; i < count; ++i) {
         float sum = 0;
         for (int k = 0; k < c; ++k) sum += source[i * c + k];
-        scalars->SetValue(i, sum / static_cast<float>(c));
+        scalars->SetComponent(i, 0, sum / static_cast<float>(c));
+        if (cam) scalars->SetComponent(i, 1, cam->voxels()[i]);
     }
     image->GetPointData()->SetScalars(scalars);
     return image;
+}
+
+struct Ramp {
+    double low, high;
+};
+
+// The image's opacity and colour for a preset.
+void imageTransfer(const QString& preset, const Volume& volume, vtkPiecewiseFunction* opacity,
+                   vtkColorTransferFunction* colour) {
+    const ValueRange range = volume.valueRange();
+    const double lo = range.min, hi = std::max(double(range.max), lo + 1e-6);
+    if (preset == "CT bone" || preset == "CT soft tissue") {
+        const Ramp r = preset == "CT bone" ? Ramp{200, 1200} : Ramp{-150, 250};
+        opacity->AddPoint(std::min(lo, r.low - 1), 0.0);
+        opacity->AddPoint(r.low, 0.0);
+        opacity->AddPoint(r.high, preset == "CT bone" ? 0.6 : 0.25);
+        opacity->AddPoint(std::max(hi, r.high + 1), preset == "CT bone" ? 0.8 : 0.05);
+        colour->AddRGBPoint(r.low, 0.55, 0.25, 0.15);
+        colour->AddRGBPoint(r.high, 1.0, 0.95, 0.85);
+        return;
+    }
+    // "Window" and "MIP": follow the display window (the file's first preset,
+    // else the value range). Values above it (bone, the phantom's rim) stay
+    // translucent so what lies inside shows.
+    const WindowPreset window = defaultWindow(volume);
+    const double low = window.center - window.width / 2, high = window.center + window.width / 2;
+    if (preset == "MIP") {
+        opacity->AddPoint(low, 0.0);
+        opacity->AddPoint(high, 1.0);
+        colour->AddRGBPoint(low, 0, 0, 0);
+        colour->AddRGBPoint(high, 1, 1, 1);
+        return;
+    }
+    opacity->AddPoint(std::min(lo, low - 1), 0.0);
+    opacity->AddPoint(low, 0.0);
+    opacity->AddPoint(window.center, 0.02);
+    opacity->AddPoint(high, 0.35);
+    opacity->AddPoint(std::max(hi, high + 1), 0.08);
+    colour->AddRGBPoint(low, 0.3, 0.15, 0.1);
+    colour->AddRGBPoint(window.center, 0.8, 0.55, 0.4);
+    colour->AddRGBPoint(high, 1.0, 0.95, 0.85);
 }
 
 }  // namespace
@@ -59,7 +119,21 @@ VolumeView3D::VolumeView3D(QWidget* parent) : VtkOpenGLWidget(parent), scene_(ne
     // An opaque background: with alpha 0 the widget would compose to white.
     renderer()->SetBackground(0.08, 0.09, 0.11);
     renderer()->SetBackgroundAlpha(1.0);
-    setMinimumSize(200, 200);
+    setMinimumSize(160, 160);
+    const double colours[3][3] = {{0.9, 0.3, 0.3}, {0.3, 0.9, 0.3}, {0.35, 0.5, 1.0}};
+    for (int i = 0; i < 3; ++i) {
+        scene_->planes[i] = vtkSmartPointer<vtkPlaneSource>::New();
+        auto mapper = vtkSmartPointer<vtkPolyDataMapper>::New();
+        mapper->SetInputConnection(scene_->planes[i]->GetOutputPort());
+        scene_->planeActors[i] = vtkSmartPointer<vtkActor>::New();
+        scene_->planeActors[i]->SetMapper(mapper);
+        scene_->planeActors[i]->GetProperty()->SetRepresentationToWireframe();
+        scene_->planeActors[i]->GetProperty()->SetColor(colours[i][0], colours[i][1],
+                                                        colours[i][2]);
+        scene_->planeActors[i]->GetProperty()->LightingOff();
+        scene_->planeActors[i]->SetVisibility(false);
+        renderer()->AddActor(scene_->planeActors[i]);
+    }
 }
 
 VolumeView3D::~VolumeView3D() = default;
@@ -67,71 +141,159 @@ VolumeView3D::~VolumeView3D() = default;
 bool VolumeView3D::hasVolume() const {
     return scene_->volume != nullptr;
 }
+bool VolumeView3D::hasCam() const {
+    return scene_->cam != nullptr;
+}
+
+QStringList VolumeView3D::transferPresets() {
+    return {"Window", "MIP", "CT soft tissue", "CT bone"};
+}
+
+QString VolumeView3D::transferPreset() const {
+    return scene_->preset;
+}
+
+void VolumeView3D::setTransferPreset(const QString& name) {
+    if (!transferPresets().contains(name) || name == scene_->preset) return;
+    scene_->preset = name;
+    rebuild(false);
+}
 
 void VolumeView3D::clear() {
-    if (scene_->prop) renderer()->RemoveViewProp(scene_->prop);
-    scene_->prop = nullptr;
     scene_->volume.reset();
-    update();
+    scene_->cam.reset();
+    for (auto& actor : scene_->planeActors) actor->SetVisibility(false);
+    rebuild();
 }
 
 void VolumeView3D::setVolume(std::shared_ptr<const Volume> volume) {
-    clear();
-    if (!volume || volume->empty()) return;
+    if (!volume || volume->empty()) return clear();
+    // The camera stays where the user put it while cases share one grid.
+    if (!scene_->volume || !scene_->volume->geometry().sameGridAs(volume->geometry()))
+        scene_->cameraPlaced = false;
     scene_->volume = volume;
-    vtkSmartPointer<vtkImageData> image = toImageData(*volume);
-    ValueRange range = volume->valueRange();
-    const double lo = range.min, span = std::max(1e-6, double(range.max) - range.min);
+    scene_->cam.reset();
+    for (auto& actor : scene_->planeActors) actor->SetVisibility(false);
+    rebuild();
+}
 
+void VolumeView3D::setCam(std::shared_ptr<const Volume> cam, const OverlayStyle& style) {
+    if (cam && (!scene_->volume || cam->size() != scene_->volume->size())) cam.reset();
+    // A new style on the same map only changes the transfer functions: the
+    // voxels (a copy, for a CT hundreds of MB) are not sent again.
+    const bool sameData = cam == scene_->cam;
+    scene_->cam = std::move(cam);
+    scene_->camStyle = style;
+    // A 2D image is shown as a plain slice here; its CAM is drawn by the slice views.
+    if (scene_->volume && scene_->volume->is2D()) return;
+    rebuild(!sameData);
+}
+
+void VolumeView3D::setCrosshair(const std::array<int64_t, 3>& voxel) {
+    const auto& volume = scene_->volume;
+    if (!volume || volume->is2D()) return;
+    const ImageGeometry& g = volume->geometry();
+    const std::array<double, 3> last{double(g.size[0] - 1), double(g.size[1] - 1),
+                                     double(g.size[2] - 1)};
+    for (int axis = 0; axis < 3; ++axis) {
+        // The plane through the crosshair across `axis`, corner to corner.
+        const int u = (axis + 1) % 3, v = (axis + 2) % 3;
+        std::array<double, 3> o{0, 0, 0}, p1{0, 0, 0}, p2{0, 0, 0};
+        o[axis] = p1[axis] = p2[axis] = double(voxel[axis]);
+        p1[u] = last[u];
+        p2[v] = last[v];
+        scene_->planes[axis]->SetOrigin(g.indexToPhysical(o).data());
+        scene_->planes[axis]->SetPoint1(g.indexToPhysical(p1).data());
+        scene_->planes[axis]->SetPoint2(g.indexToPhysical(p2).data());
+        scene_->planeActors[axis]->SetVisibility(true);
+    }
+    update();
+}
+
+void VolumeView3D::rebuild(bool dataChanged) {
+    const auto& volume = scene_->volume;
+    if (!volume) {
+        if (scene_->prop) renderer()->RemoveViewProp(scene_->prop);
+        scene_->prop = nullptr;
+        scene_->kind.clear();
+        update();
+        return;
+    }
+    const Volume* cam = volume->is2D() ? nullptr : scene_->cam.get();
+    const bool mip = scene_->preset == "MIP";
+    const std::string kind =
+        volume->is2D() ? "2d" : std::string(cam ? "3d+cam" : "3d") + (mip ? " mip" : "");
+    if (kind != scene_->kind) {
+        if (scene_->prop) renderer()->RemoveViewProp(scene_->prop);
+        scene_->image = vtkSmartPointer<vtkImageData>::New();
+        if (volume->is2D()) {
+            auto mapper = vtkSmartPointer<vtkImageSliceMapper>::New();
+            mapper->SetInputData(scene_->image);
+            scene_->slice = vtkSmartPointer<vtkImageSlice>::New();
+            scene_->slice->SetMapper(mapper);
+            scene_->prop = scene_->slice;
+        } else {
+            auto mapper = vtkSmartPointer<vtkSmartVolumeMapper>::New();
+            mapper->SetInputData(scene_->image);
+            if (mip) mapper->SetBlendModeToMaximumIntensity();
+            scene_->actor = vtkSmartPointer<vtkVolume>::New();
+            scene_->actor->SetMapper(mapper);
+            scene_->prop = scene_->actor;
+        }
+        renderer()->AddViewProp(scene_->prop);
+        scene_->kind = kind;
+        dataChanged = true;
+    }
+    if (dataChanged) {
+        scene_->image->ShallowCopy(toImageData(*volume, cam));
+        scene_->image->Modified();
+    }
     if (volume->is2D()) {
-        auto mapper = vtkSmartPointer<vtkImageSliceMapper>::New();
-        mapper->SetInputData(image);
-        auto slice = vtkSmartPointer<vtkImageSlice>::New();
-        slice->SetMapper(mapper);
         WindowPreset window = defaultWindow(*volume);
-        slice->GetProperty()->SetColorWindow(window.width);
-        slice->GetProperty()->SetColorLevel(window.center);
-        scene_->prop = slice;
+        scene_->slice->GetProperty()->SetColorWindow(window.width);
+        scene_->slice->GetProperty()->SetColorLevel(window.center);
     } else {
-        auto mapper = vtkSmartPointer<vtkSmartVolumeMapper>::New();
-        mapper->SetInputData(image);
-        // Opacity follows the display window (the file's first preset, else the
-        // value range): nothing below it, a ramp across it, and values above it
-        // (bone, the phantom's rim) kept translucent so what lies inside shows.
-        const WindowPreset window = defaultWindow(*volume);
-        const double low = window.center - window.width / 2,
-                     high = window.center + window.width / 2;
-        auto opacity = vtkSmartPointer<vtkPiecewiseFunction>::New();
-        opacity->AddPoint(std::min(lo, low - 1), 0.0);
-        opacity->AddPoint(low, 0.0);
-        opacity->AddPoint(window.center, 0.02);
-        opacity->AddPoint(high, 0.35);
-        opacity->AddPoint(std::max(lo + span, high + 1), 0.08);
-        auto colour = vtkSmartPointer<vtkColorTransferFunction>::New();
-        colour->AddRGBPoint(low, 0.3, 0.15, 0.1);
-        colour->AddRGBPoint(window.center, 0.8, 0.55, 0.4);
-        colour->AddRGBPoint(high, 1.0, 0.95, 0.85);
         auto property = vtkSmartPointer<vtkVolumeProperty>::New();
-        property->SetScalarOpacity(opacity);
-        property->SetColor(colour);
+        auto opacity = vtkSmartPointer<vtkPiecewiseFunction>::New();
+        auto colour = vtkSmartPointer<vtkColorTransferFunction>::New();
+        imageTransfer(scene_->preset, *volume, opacity, colour);
+        property->SetScalarOpacity(0, opacity);
+        property->SetColor(0, colour);
+        if (cam) {
+            // A blended transfer function: the CAM is the second, independent
+            // component, coloured by its own map and faded by its own opacity.
+            property->IndependentComponentsOn();
+            auto camOpacity = vtkSmartPointer<vtkPiecewiseFunction>::New();
+            const double t = scene_->camStyle.threshold;
+            camOpacity->AddPoint(0.0, 0.0);
+            camOpacity->AddPoint(std::max(0.0, t - 1e-3), 0.0);
+            camOpacity->AddPoint(1.0, scene_->camStyle.opacity);
+            auto camColour = vtkSmartPointer<vtkColorTransferFunction>::New();
+            for (int k = 0; k <= 8; ++k) {
+                const QColor c = heatColour(scene_->camStyle.colormap, k / 8.0);
+                camColour->AddRGBPoint(k / 8.0, c.redF(), c.greenF(), c.blueF());
+            }
+            property->SetScalarOpacity(1, camOpacity);
+            property->SetColor(1, camColour);
+        }
         property->SetInterpolationTypeToLinear();
-        property->ShadeOn();
+        if (!mip) property->ShadeOn();
         property->SetAmbient(0.3);
         property->SetDiffuse(0.7);
-        auto actor = vtkSmartPointer<vtkVolume>::New();
-        actor->SetMapper(mapper);
-        actor->SetProperty(property);
-        scene_->prop = actor;
+        scene_->actor->SetProperty(property);
     }
-    renderer()->AddViewProp(scene_->prop);
-    // Look from the patient's front (LPS: anterior is -y), head up (+z).
-    vtkCamera* camera = renderer()->GetActiveCamera();
-    camera->SetFocalPoint(0, 0, 0);
-    camera->SetPosition(0, volume->is2D() ? 0 : -1, volume->is2D() ? -1 : 0);
-    camera->SetViewUp(0, volume->is2D() ? -1 : 0, volume->is2D() ? 0 : 1);
-    renderer()->ResetCamera();
-    camera->Azimuth(volume->is2D() ? 0 : 30);
-    camera->Elevation(volume->is2D() ? 0 : 15);
+    if (!scene_->cameraPlaced) {
+        // Look from the patient's front (LPS: anterior is -y), head up (+z).
+        const bool flat = volume->is2D();
+        vtkCamera* camera = renderer()->GetActiveCamera();
+        camera->SetFocalPoint(0, 0, 0);
+        camera->SetPosition(0, flat ? 0 : -1, flat ? -1 : 0);
+        camera->SetViewUp(0, flat ? -1 : 0, flat ? 0 : 1);
+        renderer()->ResetCamera();
+        camera->Azimuth(flat ? 0 : 30);
+        camera->Elevation(flat ? 0 : 15);
+        scene_->cameraPlaced = true;
+    }
     renderer()->ResetCameraClippingRange();
     update();
 }

@@ -1,11 +1,17 @@
 #pragma once
 // The 3D view: renders a Volume with VTK (GPU ray casting through
-// vtkSmartVolumeMapper, which falls back to CPU where needed). 2D images are
-// shown as a textured slice in 3D space. Rotate with the left button, zoom
-// with the right button or the wheel, pan with the middle button.
+// vtkSmartVolumeMapper, which falls back to CPU where needed), the crosshair's
+// three planes as outlines, and optionally a CAM fused into the rendering as a
+// second, independently coloured component. 2D images are shown as a textured
+// slice. Rotate with the left button, zoom with the right button or the
+// wheel, pan with the middle button.
 
+#include "ui/OverlayStyle.h"
 #include "ui/VtkOpenGLWidget.h"
 
+#include <QStringList>
+
+#include <array>
 #include <memory>
 
 namespace rllm {
@@ -22,7 +28,21 @@ class VolumeView3D : public VtkOpenGLWidget {
     void clear();
     bool hasVolume() const;
 
+    // Transfer-function presets for the image (see transferPresets()).
+    static QStringList transferPresets();
+    void setTransferPreset(const QString& name);
+    QString transferPreset() const;
+
+    // The CAM (same grid as the image) fused into the rendering; null removes it.
+    void setCam(std::shared_ptr<const Volume> cam, const OverlayStyle& style);
+    bool hasCam() const;
+
+    void setCrosshair(const std::array<int64_t, 3>& voxel);
+
   private:
+    // Updates the prop for the current volume, CAM and preset; the voxels are
+    // copied to VTK again only when `dataChanged`.
+    void rebuild(bool dataChanged = true);
     struct Scene;
     std::unique_ptr<Scene> scene_;
 };

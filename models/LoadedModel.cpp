@@ -1,0 +1,194 @@
+// A bundle in memory: prediction and CAMs case after case, with the CUDA
+// out-of-memory fallback to the CPU. predictVolume and computeCam are the
+// one-shot forms of the same calls.
+
+#include "models/LoadedModel.h"
+
+#include "core/Error.h"
+#include "core/Volume.h"
+#include "models/Bundle.h"
+#include "models/Cam.h"
+#include "models/CamResult.h"
+#include "models/ModelInput.h"
+
+#include <torch/torch.h>
+
+#include <mutex>
+
+namespace rllm {
+
+namespace {
+
+bool isOutOfMemory(const c10::Error& e) {
+    if (dynamic_cast<const c10::OutOfMemoryError*>(&e)) return true;
+    // cuBLAS and cuDNN report a failed workspace allocation as a plain error.
+    const std::string what = e.what();
+    return what.find("CUDA out of memory") != std::string::npos ||
+           what.find("CUBLAS_STATUS_ALLOC_FAILED") != std::string::npos;
+}
+
+}  // namespace
+
+struct LoadedModel::Impl {
+    std::string path, descriptionText, note;
+    LoadedBundle bundle;
+    std::vector<std::string> classNames;
+    torch::Device device{torch::kCPU};
+    TaskType task = TaskType::Binary;
+    // `work` is held while the model runs; `state` only while the device name
+    // and note are read or changed, so asking which device is in use never
+    // waits for a running job (the viewer asks from its GUI thread).
+    std::mutex work;
+    mutable std::mutex state;
+    std::string deviceName;
+
+    void moveTo(const torch::Device& to, const std::string& why) {
+        device = to;
+        bundle.model->to(device);
+        std::lock_guard<std::mutex> lock(state);
+        deviceName = device.str();
+        note = why;
+    }
+
+    // Runs `job` on the model's device; on CUDA out of memory, once more on the CPU.
+    template <class Job>
+    auto run(Job&& job) {
+        std::lock_guard<std::mutex> lock(work);
+        try {
+            return job();
+        } catch (const c10::Error& e) {
+            if (!device.is_cuda() || !isOutOfMemory(e)) throw Error(e.what_without_backtrace());
+            moveTo(torch::Device(torch::kCPU),
+                   "CUDA ran out of memory on " + device.str() + "; now running on the CPU");
+            return job();
+        }
+    }
+};
+
+LoadedModel::LoadedModel(const std::string& bundlePath, const DeviceOptions& device)
+    : impl_(std::make_unique<Impl>()) {
+    impl_->path = bundlePath;
+    impl_->bundle = loadBundle(bundlePath);
+    const auto& d = impl_->bundle.description;
+    impl_->descriptionText = d.dump(2);
+    impl_->classNames = d["class_names"].get<std::vector<std::string>>();
+    impl_->task = parseTaskType(d["task"]);
+    impl_->bundle.model->eval();
+    const torch::Device wanted = torchDevice(device);
+    try {
+        impl_->moveTo(wanted, "");
+    } catch (const c10::Error& e) {
+        if (!wanted.is_cuda() || !isOutOfMemory(e)) throw Error(e.what_without_backtrace());
+        impl_->moveTo(torch::Device(torch::kCPU),
+                      "the model did not fit on " + wanted.str() + "; running on the CPU");
+    }
+}
+
+LoadedModel::~LoadedModel() = default;
+
+const std::string& LoadedModel::path() const {
+    return impl_->path;
+}
+const std::string& LoadedModel::descriptionJson() const {
+    return impl_->descriptionText;
+}
+const std::vector<std::string>& LoadedModel::classNames() const {
+    return impl_->classNames;
+}
+std::vector<std::string> LoadedModel::camLayers() const {
+    return camLayerNamesFor(impl_->bundle.description);
+}
+bool LoadedModel::volumetric() const {
+    return impl_->bundle.description["model"]["volumetric"].get<bool>();
+}
+bool LoadedModel::boosted() const {
+    return impl_->bundle.description.contains("booster");
+}
+
+std::string LoadedModel::device() const {
+    std::lock_guard<std::mutex> lock(impl_->state);
+    return impl_->deviceName;
+}
+std::string LoadedModel::deviceNote() const {
+    std::lock_guard<std::mutex> lock(impl_->state);
+    return impl_->note;
+}
+
+Prediction LoadedModel::predict(const Volume& volume) {
+    const auto& d = impl_->bundle.description;
+    ModelInput input = prepareInput(d, volume);
+    return impl_->run([&] {
+        torch::NoGradGuard noGrad;
+        auto logits = impl_->bundle.model->forward(input.image.to(impl_->device));
+        auto p = (impl_->task == TaskType::MultiLabel ? torch::sigmoid(logits)
+                                                      : torch::softmax(logits, 1))
+                     .to(torch::kCPU)[0]
+                     .contiguous();
+        Prediction out;
+        out.classNames = impl_->classNames;
+        out.probabilities.assign(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+        out.predicted = static_cast<int>(p.argmax().item<int64_t>());
+        out.task = taskTypeName(impl_->task);
+        out.resamplingJson = input.resampling.dump();
+        out.device = impl_->device.str();
+        return out;
+    });
+}
+
+CamResult LoadedModel::cam(const Volume& volume, const CamOptions& options) {
+    const auto& d = impl_->bundle.description;
+    const std::string layer = canonicalCamLayer(options.layer, d);
+    ModelInput input = prepareInput(d, volume);
+    const bool volumetric = this->volumetric();
+    return impl_->run([&] {
+        Classifier& model = impl_->bundle.model;
+        torch::Tensor image = input.image.to(impl_->device);
+        ModelCam cam = camOnTokens(model, d, image, layer, options.method, options.target);
+        torch::Tensor onSource =
+            upsampleCam(cam.grid, volume.size(), volumetric).to(torch::kCPU).contiguous();
+
+        CamResult result;
+        result.cam = Volume(volume.size(), 1);
+        result.cam.geometry() = volume.geometry();
+        std::copy(onSource.data_ptr<float>(), onSource.data_ptr<float>() + onSource.numel(),
+                  result.cam.voxels().begin());
+        result.cam.sourcePixelType = PixelType::Float32;
+        result.cam.formatName = "CAM";
+        result.cam.metadata["CamMethod"] = options.method;
+        result.cam.metadata["CamLayer"] = layer;
+        result.cam.metadata["CamTarget"] = std::to_string(cam.target);
+        result.method = options.method;
+        result.layer = layer;
+        result.target = cam.target;
+        result.classNames = impl_->classNames;
+        auto p = cam.probabilities.to(torch::kCPU).contiguous();
+        result.probabilities.assign(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+        const int64_t g = cam.grid.size(-1);
+        result.grid = volumetric ? std::vector<int64_t>{g, g, g} : std::vector<int64_t>{g, g};
+        result.resamplingJson = input.resampling.dump();
+        result.device = impl_->device.str();
+        if (options.faithfulnessSteps > 0) {
+            // Scored on the model's own grid, where the model sees the pixels.
+            const int64_t side = image.size(-1);
+            torch::Tensor map =
+                upsampleCam(cam.grid, {side, side, volumetric ? side : 1}, volumetric);
+            const DeletionInsertion curves = deletionInsertion(
+                model, impl_->task, image, map, cam.target, options.faithfulnessSteps);
+            result.deletionAuc = curves.deletion;
+            result.insertionAuc = curves.insertion;
+        }
+        return result;
+    });
+}
+
+Prediction predictVolume(const std::string& bundlePath, const Volume& volume,
+                         const DeviceOptions& device) {
+    return LoadedModel(bundlePath, device).predict(volume);
+}
+
+CamResult computeCam(const std::string& bundlePath, const Volume& volume,
+                     const CamOptions& options) {
+    return LoadedModel(bundlePath, options.device).cam(volume, options);
+}
+
+}  // namespace rllm

@@ -1,0 +1,50 @@
+#pragma once
+// One model bundle held in memory on one device, for callers that run it
+// again and again on different cases (the viewer). No LibTorch header leaks
+// from here.
+//
+// Calls are serialised on the model, so one LoadedModel may be shared between
+// threads. If CUDA runs out of memory, the model moves to the CPU, the call is
+// repeated there, and deviceNote() says so.
+
+#include "models/Engine.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rllm {
+
+class Volume;
+struct CamResult;
+
+class LoadedModel {
+  public:
+    // Throws FileError for a bad or tampered bundle, Error for a bad device.
+    LoadedModel(const std::string& bundlePath, const DeviceOptions& device);
+    ~LoadedModel();
+    LoadedModel(const LoadedModel&) = delete;
+    LoadedModel& operator=(const LoadedModel&) = delete;
+
+    const std::string& path() const;
+    // The bundle's description (architecture, classes, task, LLM source,
+    // training record) as indented JSON.
+    const std::string& descriptionJson() const;
+    const std::vector<std::string>& classNames() const;
+    std::vector<std::string> camLayers() const;
+    bool volumetric() const;
+    bool boosted() const;
+
+    std::string device() const;      // the device in use now, e.g. "cpu", "cuda:0"
+    std::string deviceNote() const;  // why it differs from the one asked for; empty if it does not
+
+    Prediction predict(const Volume& volume);
+    // The CAM on `volume`'s own grid (see computeCam); options.device is ignored.
+    CamResult cam(const Volume& volume, const CamOptions& options);
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rllm

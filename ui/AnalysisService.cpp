@@ -1,0 +1,179 @@
+#include "ui/AnalysisService.h"
+
+#include "core/Volume.h"
+#include "models/CamResult.h"
+#include "models/LoadedModel.h"
+
+#include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QMetaObject>
+#include <QThread>
+
+namespace rllm {
+
+AnalysisService::AnalysisService(QObject* parent) : QObject(parent) {
+    qRegisterMetaType<std::shared_ptr<const CaseAnalysis>>();
+    // One job at a time: LibTorch already spreads each one over the cores,
+    // and two models computing at once would only fight over them.
+    pool_.setMaxThreadCount(1);
+}
+
+AnalysisService::~AnalysisService() {
+    cancelPending();
+    pool_.waitForDone();
+}
+
+void AnalysisService::startJob(const QString& what, std::function<void()> work,
+                               std::function<void()> onGuiThread) {
+    ++running_;
+    emit activityChanged(true, what);
+    const int generation = generation_.load();
+    pool_.start(
+        [this, what, generation, work = std::move(work), onGuiThread = std::move(onGuiThread)] {
+            QString error;
+            const bool cancelled = generation != generation_.load();
+            if (!cancelled) {
+                try {
+                    work();
+                } catch (const std::exception& e) {
+                    error = QString::fromStdString(e.what());
+                }
+            }
+            QMetaObject::invokeMethod(
+                this,
+                [this, what, error, generation, onGuiThread] {
+                    running_ = std::max(0, running_ - 1);
+                    if (generation == generation_.load()) {
+                        if (!error.isEmpty())
+                            emit failed(tr("%1: %2").arg(what, error));
+                        else
+                            onGuiThread();
+                    }
+                    emit activityChanged(running_ > 0, running_ > 0 ? tr("working") : QString());
+                },
+                Qt::QueuedConnection);
+        });
+}
+
+void AnalysisService::setDevice(const QString& device) {
+    if (device == device_) return;
+    device_ = device;
+    for (const Model& m : models_) loadModel(m.path);
+}
+
+void AnalysisService::loadModel(const QString& path) {
+    auto loaded = std::make_shared<std::shared_ptr<LoadedModel>>();
+    DeviceOptions options;
+    options.device = device_.toStdString();
+    // Leave one core to the GUI thread, so drawing never waits for LibTorch.
+    options.threads = std::max(1, QThread::idealThreadCount() - 1);
+    const QString name = QFileInfo(path).fileName();
+    startJob(
+        tr("loading %1").arg(name),
+        [loaded, path, options] {
+            *loaded = std::make_shared<LoadedModel>(path.toStdString(), options);
+        },
+        [this, loaded, path] {
+            const int existing = indexOf(path);
+            if (existing >= 0) {
+                models_[existing].loaded = *loaded;
+            } else {
+                models_.push_back({path, *loaded});
+            }
+            emit modelsChanged();
+        });
+}
+
+std::shared_ptr<LoadedModel> AnalysisService::model(int index) const {
+    if (index < 0 || index >= modelCount()) return nullptr;
+    return models_[index].loaded;
+}
+
+QString AnalysisService::modelName(int index) const {
+    if (index < 0 || index >= modelCount()) return {};
+    return QFileInfo(models_[index].path).fileName();
+}
+
+int AnalysisService::indexOf(const QString& path) const {
+    for (int i = 0; i < modelCount(); ++i)
+        if (QFileInfo(models_[i].path) == QFileInfo(path)) return i;
+    return -1;
+}
+
+QString AnalysisService::cacheKey(quint64 caseId, int modelIndex, const CamRequest& cam) const {
+    return QStringLiteral("%1|%2|%3|%4")
+        .arg(caseId)
+        .arg(model(modelIndex) ? models_[modelIndex].path : QString())
+        .arg(cam.method, cam.layer);
+}
+
+std::shared_ptr<const CaseAnalysis> AnalysisService::cached(quint64 caseId, int modelIndex,
+                                                            const CamRequest& cam) const {
+    return cache_.value(cacheKey(caseId, modelIndex, cam));
+}
+
+void AnalysisService::request(quint64 caseId, std::shared_ptr<const Volume> volume, int modelIndex,
+                              const CamRequest& cam) {
+    std::shared_ptr<LoadedModel> loaded = model(modelIndex);
+    if (!loaded || !volume) return;
+    const QString key = cacheKey(caseId, modelIndex, cam);
+    if (auto hit = cache_.value(key)) {
+        QMetaObject::invokeMethod(
+            this, [this, caseId, modelIndex, hit] { emit resultReady(caseId, modelIndex, hit); },
+            Qt::QueuedConnection);
+        return;
+    }
+    if (pending_.contains(key)) return;
+    pending_.insert(key, true);
+    auto result = std::make_shared<CaseAnalysis>();
+    CamOptions options;
+    options.method = cam.method.toStdString();
+    options.layer = cam.layer.toStdString();
+    options.faithfulnessSteps = 10;
+    startJob(
+        tr("%1 on the case (%2)").arg(modelName(modelIndex), cam.method),
+        [loaded, volume, options, result] {
+            QElapsedTimer clock;
+            clock.start();
+            CamResult r = loaded->cam(*volume, options);
+            result->classNames = r.classNames;
+            result->probabilities = r.probabilities;
+            result->predicted =
+                static_cast<int>(std::max_element(r.probabilities.begin(), r.probabilities.end()) -
+                                 r.probabilities.begin());
+            result->cam = std::make_shared<const Volume>(std::move(r.cam));
+            result->method = QString::fromStdString(r.method);
+            result->layer = QString::fromStdString(r.layer);
+            result->device = QString::fromStdString(r.device);
+            result->deletionAuc = r.deletionAuc;
+            result->insertionAuc = r.insertionAuc;
+            result->seconds = clock.elapsed() / 1000.0;
+        },
+        [this, key, caseId, modelIndex, result] {
+            pending_.remove(key);
+            cache_.insert(key, result);
+            emit resultReady(caseId, modelIndex, result);
+        });
+}
+
+void AnalysisService::cancelPending() {
+    ++generation_;
+    pending_.clear();
+    pool_.clear();
+    // Jobs removed from the queue never report; count them out here.
+    running_ = pool_.activeThreadCount();
+    emit activityChanged(running_ > 0, running_ > 0 ? tr("cancelling") : QString());
+}
+
+bool AnalysisService::waitForIdle(int milliseconds) {
+    QDeadlineTimer deadline(milliseconds);
+    while (running_ > 0 && !deadline.hasExpired()) {
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+        QThread::msleep(5);
+    }
+    return running_ == 0;
+}
+
+}  // namespace rllm

@@ -1,0 +1,125 @@
+#include "ui/DemoSetup.h"
+
+#include "core/io/MedMnist.h"
+#include "models/Engine.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QEventLoop>
+#include <QPointer>
+#include <QProgressDialog>
+#include <QStandardPaths>
+#include <QThreadPool>
+
+#include <ostream>
+#include <streambuf>
+
+namespace rllm {
+
+namespace {
+
+// Hands each finished line of a std::ostream (ended by \n or a progress bar's \r) to a callback.
+class LineBuffer : public std::streambuf {
+  public:
+    explicit LineBuffer(std::function<void(const std::string&)> onLine)
+        : onLine_(std::move(onLine)) {}
+
+  protected:
+    int overflow(int c) override {
+        if (c == '\n' || c == '\r') {
+            if (!line_.empty()) onLine_(line_);
+            line_.clear();
+        } else if (c != EOF) {
+            line_.push_back(static_cast<char>(c));
+        }
+        return c;
+    }
+
+  private:
+    std::function<void(const std::string&)> onLine_;
+    std::string line_;
+};
+
+QString firstMatch(const QDir& dir, const QString& pattern) {
+    const QStringList found = dir.entryList({pattern}, QDir::Files, QDir::Name);
+    return found.isEmpty() ? QString() : dir.filePath(found.front());
+}
+
+}  // namespace
+
+QString defaultDemoFolder() {
+    const QString env = qEnvironmentVariable("RLLM_DEMO_DIR");
+    if (!env.isEmpty()) return env;
+    return QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/demo";
+}
+
+DemoFiles demoFiles(const QString& folder, bool threeD) {
+    const QDir dir(folder);
+    const QString prefix = threeD ? "phantom3d" : "phantom2d";
+    DemoFiles files;
+    if (dir.exists(prefix + ".npz")) files.dataset = dir.filePath(prefix + ".npz");
+    files.baseline = firstMatch(dir, prefix + "_vit_baseline.safetensors");
+    files.booster = firstMatch(dir, prefix + "_rllm_booster*.safetensors");
+    return files;
+}
+
+int firstLesionCase(const MedMnistDataset& dataset, const std::string& split) {
+    for (int64_t i = 0; i < dataset.count(split); ++i) {
+        const std::vector<int> labels = dataset.labels(split, i);
+        if (!labels.empty() && labels.front() == 1) return static_cast<int>(i);
+    }
+    return 0;
+}
+
+bool makeDemoWithProgress(const QString& folder, QWidget* parent, QString* error) {
+    if (!QDir().mkpath(folder)) {
+        if (error) *error = QObject::tr("the folder cannot be created");
+        return false;
+    }
+    QProgressDialog dialog(QObject::tr("Making the demo: synthetic phantoms and two small models "
+                                       "per phantom set (a few minutes, once)..."),
+                           QString(), 0, 0, parent);
+    dialog.setWindowTitle(QObject::tr("R-LLM Viewer demo"));
+    dialog.setWindowModality(Qt::WindowModal);
+    dialog.setMinimumDuration(0);
+    dialog.setMinimumWidth(560);
+    dialog.show();
+    QPointer<QProgressDialog> guard(&dialog);
+
+    QEventLoop loop;
+    QString failure;
+    bool finished = false;
+    QThreadPool::globalInstance()->start([&, folder] {
+        LineBuffer buffer([guard](const std::string& line) {
+            const QString text = QString::fromStdString(line);
+            QMetaObject::invokeMethod(
+                QCoreApplication::instance(),
+                [guard, text] {
+                    if (guard) guard->setLabelText(text);
+                },
+                Qt::QueuedConnection);
+        });
+        std::ostream progress(&buffer);
+        QString message;
+        try {
+            DemoOptions options;
+            options.outDir = folder.toStdString();
+            makeDemo(options, progress);
+        } catch (const std::exception& e) {
+            message = QString::fromStdString(e.what());
+        }
+        QMetaObject::invokeMethod(
+            &loop,
+            [&, message] {
+                failure = message;
+                finished = true;
+                loop.quit();
+            },
+            Qt::QueuedConnection);
+    });
+    if (!finished) loop.exec();
+    if (error) *error = failure;
+    return failure.isEmpty();
+}
+
+}  // namespace rllm
