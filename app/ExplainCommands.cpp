@@ -48,7 +48,8 @@ void writeOverlay(const Volume& image, const Volume& cam, const std::string& pat
 #endif
 
 const char* kCamUsage = R"(Usage: rllm cam BUNDLE INPUT --out CAM.nii.gz [--png OVERLAY.png]
-                [--method eigencam|gradcam|gradcam++|hirescam] [--layer L] [--target C]
+                [--method eigencam|gradcam|gradcam++|hirescam|rollout] [--layer L]
+                [--target C]
                 [--split S --index I] [--series UID] [--json] [--device D] [--threads T]
 
 The class activation map of INPUT (any image the viewer opens, or an .npz case)
@@ -56,7 +57,8 @@ on INPUT's own voxel grid and geometry (size, spacing, origin, direction),
 values 0..1. Method: eigencam unless given (the gradient methods' sign is
 unstable on LayerNorm'd tokens; README "Explanations"). Layers: block:I:norm1
 (default block:0:norm1), block:I, booster:input, booster:llm. Target: the
-predicted class unless given (gradient methods only).
+predicted class unless given (gradient methods only). rollout is
+gradient-weighted attention rollout over every block (no --layer).
 The PNG shows the CAM over the image (middle slice for volumes).
 )";
 
@@ -74,8 +76,8 @@ int runCam(const std::vector<std::string>& args) {
         throw UsageError(std::string("expected BUNDLE INPUT --out CAM.nii.gz\n") + kCamUsage);
     const std::string method = p.get("method", CamOptions().method);
     if (method != "gradcam" && method != "gradcam++" && method != "hirescam" &&
-        method != "eigencam")
-        throw UsageError("--method must be gradcam, gradcam++, hirescam or eigencam");
+        method != "eigencam" && method != "rollout")
+        throw UsageError("--method must be eigencam, gradcam, gradcam++, hirescam or rollout");
     Volume input = readInputVolume(p, p.positional[1]);
     CamOptions options;
     options.method = method;

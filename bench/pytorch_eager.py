@@ -130,24 +130,22 @@ class Classifier(nn.Module):
 
 
 def cam_ms(model, image, method, reps):
-    """Grad-CAM (forward + backward + map) or EigenCAM (forward + SVD) at the
+    """Grad-CAM (forward + gradient at the layer + map) or EigenCAM (forward + SVD) at the
     first block's norm, written here independently of the C++ engine."""
     captured = {}
 
     def hook(module, inputs, output):
-        if output.requires_grad:
-            output.retain_grad()
         captured["tokens"] = output
 
     handle = model.vit.blocks[0].norm1.register_forward_hook(hook)
 
     def gradcam():
         logits = model(image)
-        logits[0, int(logits.argmax(1))].backward()
         tokens = captured["tokens"]
-        a, g = tokens[0, 1:].detach(), tokens.grad[0, 1:]
-        torch.relu(a @ g.mean(0))
-        model.zero_grad(set_to_none=True)
+        # The gradient at the layer only, as the engine asks for it.
+        (g,) = torch.autograd.grad(logits[0, int(logits.argmax(1))], tokens)
+        a = tokens[0, 1:].detach()
+        torch.relu(a @ g[0, 1:].mean(0))
 
     def eigencam():
         with torch.no_grad():

@@ -174,7 +174,6 @@ int main(int argc, char** argv) {
                         TokenTap tap = [&](const std::string& name, const torch::Tensor& t) {
                             if (name != kDefaultCamLayer) return t;
                             captured = t;
-                            if (captured.requires_grad()) captured.retain_grad();
                             return captured;
                         };
                         if (method == "eigencam") {
@@ -185,10 +184,9 @@ int main(int argc, char** argv) {
                             return;
                         }
                         auto logits = model->forward(image, tap);
-                        logits[0][logits.argmax(1).item<int64_t>()].backward();
-                        tokenCam(method, captured[0].slice(0, 1).detach(),
-                                 captured.grad()[0].slice(0, 1));
-                        model->zero_grad();
+                        auto gradient = torch::autograd::grad(
+                            {logits[0][logits.argmax(1).item<int64_t>()]}, {captured})[0];
+                        tokenCam(method, captured[0].slice(0, 1).detach(), gradient[0].slice(0, 1));
                     },
                     reps);
             };

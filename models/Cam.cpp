@@ -81,7 +81,16 @@ torch::Tensor tokenCam(const std::string& method, const torch::Tensor& A, const 
         return torch::relu(projection);
     }
     throw Error("unknown CAM method '" + method +
-                "': use gradcam, gradcam++, hirescam or eigencam");
+                "': use eigencam, gradcam, gradcam++, hirescam or rollout");
+}
+
+std::string resolveCamLayer(const std::string& method, const std::string& layer,
+                            const nlohmann::json& d) {
+    if (method != "rollout") return canonicalCamLayer(layer, d);
+    if (!layer.empty() && layer != kRolloutLayer)
+        throw Error("layer '" + layer +
+                    "': rollout follows the attention of every block; leave the layer out");
+    return kRolloutLayer;
 }
 
 std::vector<std::string> camLayerNamesFor(const nlohmann::json& d) {
@@ -100,14 +109,37 @@ std::vector<std::string> camLayerNames(const std::string& bundlePath) {
     return camLayerNamesFor(loadBundle(bundlePath).description);
 }
 
+torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions,
+                               const std::vector<torch::Tensor>& gradients) {
+    if (attentions.empty()) throw Error("rollout: the model has no attention to follow");
+    if (gradients.size() != attentions.size())
+        throw Error("rollout: one gradient per attention map is needed");
+    torch::Tensor relevance;
+    for (size_t i = 0; i < attentions.size(); ++i) {
+        const torch::Tensor& a = attentions[i];
+        if (!gradients[i].defined()) throw Error("rollout: an attention map got no gradient");
+        // Chefer et al. 2021: the positive part of gradient x attention, averaged over heads.
+        torch::Tensor weighted = torch::relu(gradients[i][0] * a[0]).mean(0).detach();  // (T, T)
+        if (!relevance.defined()) relevance = torch::eye(weighted.size(0), weighted.options());
+        // The residual connection carries each token's own relevance forward.
+        relevance = relevance + torch::matmul(weighted, relevance);
+    }
+    return relevance[0];  // what the class token draws from each token
+}
+
 ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Tensor& image,
                      const std::string& layer, const std::string& method, int requestedTarget) {
+    const bool rollout = method == "rollout";
     torch::Tensor captured;
+    std::vector<torch::Tensor> attentions;  // rollout: every block's, in order
     TokenTap tap = [&](const std::string& name, const torch::Tensor& tokens) {
-        if (name != layer) return tokens;
-        captured = tokens;
-        if (captured.requires_grad()) captured.retain_grad();
-        return captured;
+        const bool attention = name.size() > 5 && name.compare(name.size() - 5, 5, ":attn") == 0;
+        if (rollout ? !attention : name != layer) return tokens;
+        if (rollout)
+            attentions.push_back(tokens);
+        else
+            captured = tokens;
+        return tokens;
     };
     auto logits = model->forward(image, tap);
     const TaskType task = parseTaskType(d["task"]);
@@ -122,13 +154,30 @@ ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Te
     if (out.target >= classes)
         throw Error("--target " + std::to_string(out.target) + ": the model has classes 0.." +
                     std::to_string(classes - 1));
+    const auto& m = d["model"];
+    const int64_t g = int64_t(m["image_size"]) / int64_t(m["patch"]);
+    if (rollout) {
+        // Only the gradients at the attention maps: no weight gradients are
+        // computed or left behind in the model.
+        const auto gradients =
+            torch::autograd::grad({logits[0][out.target]}, attentions, {}, false, false, true);
+        torch::Tensor map = attentionRollout(attentions, gradients).slice(0, 1);
+        out.grid = m["volumetric"].get<bool>() ? map.view({1, 1, g, g, g}) : map.view({1, 1, g, g});
+        const double peak = map.max().item<double>();
+        if (peak > 0) out.grid = out.grid / peak;
+        return out;
+    }
     if (!captured.defined())
         throw Error("layer '" + layer + "' was not reached in the forward pass");
     const bool needsGradient = method != "eigencam";
     torch::Tensor gradients;
     if (needsGradient) {
-        logits[0][out.target].backward();
-        gradients = captured.grad();
+        if (!captured.requires_grad())
+            throw Error("layer '" + layer + "' does not depend on trainable weights; no gradient");
+        // Only the gradient at the chosen layer: no weight gradients are
+        // computed or left behind in the model.
+        gradients =
+            torch::autograd::grad({logits[0][out.target]}, {captured}, {}, false, false, true)[0];
         if (!gradients.defined() || gradients.slice(1, 1).abs().max().item<double>() == 0)
             throw Error(
                 "the gradient of class " + std::to_string(out.target) + " at layer '" + layer +
@@ -138,8 +187,6 @@ ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Te
     }
     auto activations = captured[0].slice(0, 1).detach();
     torch::Tensor map = tokenCam(method, activations, needsGradient ? gradients : activations);
-    const auto& m = d["model"];
-    const int64_t g = int64_t(m["image_size"]) / int64_t(m["patch"]);
     out.grid = m["volumetric"].get<bool>() ? map.view({1, 1, g, g, g}) : map.view({1, 1, g, g});
     const double peak = map.max().item<double>();
     if (peak > 0) out.grid = out.grid / peak;
@@ -192,7 +239,7 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
     const torch::Device device = torchDevice(o.device);
     LoadedBundle bundle = loadBundle(bundlePath);
     const auto& d = bundle.description;
-    const std::string layer = canonicalCamLayer(o.layer, d);
+    const std::string layer = resolveCamLayer(o.method, o.layer, d);
     if (o.steps < 2) throw Error("--steps must be at least 2");
     MedMnistDataset data(dataPath);
     const auto& m = d["model"];

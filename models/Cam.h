@@ -33,6 +33,21 @@ torch::Tensor tokenCam(const std::string& method, const torch::Tensor& A, const 
 // "" -> the default, "block:-1:norm1" -> "block:11:norm1", "booster:input" ->
 // the last block's output; throws Error naming the valid layers otherwise.
 std::string canonicalCamLayer(const std::string& layer, const nlohmann::json& description);
+
+// "rollout" (gradient-weighted attention rollout) follows every block's
+// attention; its layer is always this.
+inline constexpr const char* kRolloutLayer = "block:*:attn";
+// The layer `method` will use: kRolloutLayer for rollout (any other layer is
+// refused), else canonicalCamLayer.
+std::string resolveCamLayer(const std::string& method, const std::string& layer,
+                            const nlohmann::json& description);
+
+// Gradient-weighted attention rollout (Chefer, Gur and Wolf, CVPR 2021) over
+// attention maps (1, heads, T, T) and their gradients: the class
+// token's row of prod_blocks (I + mean_heads relu(grad * attention)), one
+// value per token (the class token first).
+torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions,
+                               const std::vector<torch::Tensor>& gradients);
 std::vector<std::string> camLayerNamesFor(const nlohmann::json& description);
 
 struct ModelCam {

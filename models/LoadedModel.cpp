@@ -137,7 +137,7 @@ Prediction LoadedModel::predict(const Volume& volume) {
 
 CamResult LoadedModel::cam(const Volume& volume, const CamOptions& options) {
     const auto& d = impl_->bundle.description;
-    const std::string layer = canonicalCamLayer(options.layer, d);
+    const std::string layer = resolveCamLayer(options.method, options.layer, d);
     ModelInput input = prepareInput(d, volume);
     const bool volumetric = this->volumetric();
     return impl_->run([&] {

@@ -39,12 +39,14 @@ VitBlockImpl::VitBlockImpl(int dim, int heads, int mlpRatio) : heads(heads) {
     fc2 = register_module("fc2", torch::nn::Linear(dim * mlpRatio, dim));
 }
 
-torch::Tensor VitBlockImpl::attention(const torch::Tensor& x) {
+torch::Tensor VitBlockImpl::attention(const torch::Tensor& x, const TokenTap* tap,
+                                      const std::string& name) {
     const int64_t B = x.size(0), T = x.size(1), C = x.size(2), hd = C / heads;
     auto parts = qkv(x).reshape({B, T, 3, heads, hd}).permute({2, 0, 3, 1, 4});
     auto q = parts[0], k = parts[1], v = parts[2];
     auto weights =
         torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(hd)), -1);
+    if (tap) weights = (*tap)(name + ":attn", weights);
     return proj(torch::matmul(weights, v).transpose(1, 2).reshape({B, T, C}));
 }
 
@@ -55,7 +57,7 @@ torch::Tensor VitBlockImpl::forward(const torch::Tensor& x) {
 
 torch::Tensor VitBlockImpl::forward(const torch::Tensor& x, const TokenTap& tap,
                                     const std::string& name) {
-    auto h = x + attention(tap(name + ":norm1", norm1(x)));
+    auto h = x + attention(tap(name + ":norm1", norm1(x)), &tap, name);
     return tap(name, h + fc2(torch::gelu(fc1(norm2(h)))));
 }
 

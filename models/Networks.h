@@ -18,7 +18,9 @@ namespace rllm {
 // Called at named points of the forward pass with the tokens there; returns
 // the tokens to continue with (the same tensor, typically, after keeping a
 // handle to it). Names: "block:I:norm1" (block I's first norm), "block:I"
-// (block I's output), "booster:llm" (the LLM block's output). Used by Grad-CAM.
+// (block I's output), "booster:llm" (the LLM block's output), and
+// "block:I:attn" (block I's attention probabilities, (B, heads, T, T), not
+// tokens). Used by the CAMs.
 using TokenTap = std::function<torch::Tensor(const std::string& name, const torch::Tensor& tokens)>;
 
 struct VitConfig {
@@ -43,7 +45,10 @@ class VitBlockImpl : public torch::nn::Module {
     VitBlockImpl(int dim, int heads, int mlpRatio);
     torch::Tensor forward(const torch::Tensor& x);
     torch::Tensor forward(const torch::Tensor& x, const TokenTap& tap, const std::string& name);
-    torch::Tensor attention(const torch::Tensor& x);  // multi-head self-attention only
+    // Multi-head self-attention only; `tap` (when given) sees the attention
+    // probabilities as name + ":attn".
+    torch::Tensor attention(const torch::Tensor& x, const TokenTap* tap = nullptr,
+                            const std::string& name = {});
 
     torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
     torch::nn::Linear qkv{nullptr}, proj{nullptr}, fc1{nullptr}, fc2{nullptr};

@@ -101,6 +101,40 @@ class TestExplain : public QObject {
         QVERIFY_THROWS_EXCEPTION(Error, tokenCam("smoothgrad", A, G));
     }
 
+    void rolloutMatchesItsDefinition() {
+        // Two blocks, two heads, three tokens; the rollout written out with plain
+        // loops: R = I; per block R = R + Abar R, Abar = mean_h relu(G_h * A_h).
+        torch::manual_seed(3);
+        std::vector<torch::Tensor> attentions, gradients;
+        std::vector<std::vector<double>> abar(2, std::vector<double>(9, 0.0));
+        for (int block = 0; block < 2; ++block) {
+            torch::Tensor a = torch::softmax(torch::randn({1, 2, 3, 3}, torch::kFloat64), -1);
+            torch::Tensor g = torch::randn({1, 2, 3, 3}, torch::kFloat64);
+            attentions.push_back(a);
+            gradients.push_back(g);
+            for (int h = 0; h < 2; ++h)
+                for (int i = 0; i < 3; ++i)
+                    for (int j = 0; j < 3; ++j)
+                        abar[block][i * 3 + j] += std::max(0.0, g[0][h][i][j].item<double>() *
+                                                                    a[0][h][i][j].item<double>()) /
+                                                  2;
+        }
+        double r[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+        for (int block = 0; block < 2; ++block) {
+            double next[9];
+            for (int i = 0; i < 3; ++i)
+                for (int j = 0; j < 3; ++j) {
+                    double sum = r[i * 3 + j];
+                    for (int k = 0; k < 3; ++k) sum += abar[block][i * 3 + k] * r[k * 3 + j];
+                    next[i * 3 + j] = sum;
+                }
+            std::copy(next, next + 9, r);
+        }
+        torch::Tensor rollout = attentionRollout(attentions, gradients);
+        for (int j = 0; j < 3; ++j) QVERIFY(std::abs(rollout[j].item<double>() - r[j]) < 1e-12);
+        QVERIFY_THROWS_EXCEPTION(Error, attentionRollout({}, {}));
+    }
+
     void threeDCamKeepsSlicesAndOrientation() {
         QTemporaryDir dir;
         const std::string bundle = untrainedBundle(dir.path(), true, 28, 4);
@@ -189,6 +223,9 @@ class TestExplain : public QObject {
         QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"gradcam", "layer4", -1, {}}));
         QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"gradcam", "", 5, {}}));
         QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"magic", "", -1, {}}));
+        // Rollout follows every block's attention: a layer is refused, none is fine.
+        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"rollout", "block:0", -1, {}}));
+        QCOMPARE(computeCam(bundle, v, {"rollout", "", -1, {}}).layer, std::string(kRolloutLayer));
         // The last block's output tokens never reach the class token: the zero gradient is
         // reported.
         try {
@@ -227,7 +264,7 @@ class TestExplain : public QObject {
             // class faster than deleting them removes it. The gradient methods
             // are logged, not asserted: their sign flips from one trained model
             // to the next on these tokens (models/Cam.h, README "Explanations").
-            for (const char* method : {"eigencam", "hirescam", "gradcam"}) {
+            for (const char* method : {"eigencam", "rollout", "hirescam", "gradcam"}) {
                 CamEvalOptions o;
                 if (std::string(method) != "eigencam") o.method = method;
                 o.device.threads = 2;

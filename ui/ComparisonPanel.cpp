@@ -78,10 +78,10 @@ void ComparisonPanel::setModel(int slot, const QString& name, const QString& kin
     refresh();
 }
 
-void ComparisonPanel::setPending(int slot) {
+void ComparisonPanel::setPending(int slot, const QString& why) {
     results_[slot].reset();
     refresh();
-    columns_[slot].verdict->setText(tr("computing..."));
+    columns_[slot].verdict->setText(why.isEmpty() ? tr("computing...") : why);
 }
 
 void ComparisonPanel::setResult(int slot, std::shared_ptr<const CaseAnalysis> result) {

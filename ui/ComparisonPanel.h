@@ -30,7 +30,8 @@ class ComparisonPanel : public QWidget {
     void setCase(std::shared_ptr<const Volume> volume);
     // slot 0 is model A, 1 is model B; an empty name means no model chosen.
     void setModel(int slot, const QString& name, const QString& kind);
-    void setPending(int slot);
+    // No result for `slot` yet: "computing...", or `why` there will be none.
+    void setPending(int slot, const QString& why = {});
     void setResult(int slot, std::shared_ptr<const CaseAnalysis> result);
     std::shared_ptr<const CaseAnalysis> result(int slot) const { return results_[slot]; }
     void setOverlayStyle(const OverlayStyle& style);

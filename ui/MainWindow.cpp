@@ -553,11 +553,11 @@ void MainWindow::requestAnalyses() {
                               model && model->boosted() ? tr("R-LLM booster") : tr("ViT baseline"));
         if (!model || !volume_) continue;
         if (model->volumetric() == volume_->is2D()) {
-            comparison_->setPending(slot);
+            const QString takes = model->volumetric() ? tr("3D volumes") : tr("2D images");
+            comparison_->setPending(slot, tr("takes %1").arg(takes));
             showError(tr("Model %1 (%2) takes %3 but the open image is %4; choose a matching model "
                          "or image.")
-                          .arg(slot ? "B" : "A", service_->modelName(index),
-                               model->volumetric() ? tr("3D volumes") : tr("2D images"),
+                          .arg(slot ? "B" : "A", service_->modelName(index), takes,
                                volume_->is2D() ? tr("2D") : tr("3D")));
             continue;
         }

@@ -66,6 +66,7 @@ ModelPanel::ModelPanel(AnalysisService* service, QWidget* parent)
     method_->addItem(tr("Grad-CAM"), "gradcam");
     method_->addItem(tr("Grad-CAM++"), "gradcam++");
     method_->addItem(tr("HiResCAM"), "hirescam");
+    method_->addItem(tr("Attention rollout (gradient-weighted)"), "rollout");
     camForm->addRow(tr("Method:"), method_);
     layer_ = new QComboBox(camBox);
     layer_->setObjectName("camLayerCombo");
@@ -231,7 +232,8 @@ void ModelPanel::setModelIndex(int slot, int index) {
 CamRequest ModelPanel::camRequest() const {
     CamRequest r;
     r.method = method_->currentData().toString();
-    r.layer = layer_->currentData().toString();
+    // Rollout follows every block's attention: it takes no layer.
+    r.layer = r.method == "rollout" ? QString() : layer_->currentData().toString();
     return r;
 }
 

@@ -6,6 +6,7 @@
 #include <vtkCamera.h>
 #include <vtkColorTransferFunction.h>
 #include <vtkFloatArray.h>
+#include <vtkGPUVolumeRayCastMapper.h>
 #include <vtkImageData.h>
 #include <vtkImageProperty.h>
 #include <vtkImageSlice.h>
@@ -17,11 +18,12 @@
 #include <vtkProperty.h>
 #include <vtkRenderer.h>
 #include <vtkSmartPointer.h>
-#include <vtkSmartVolumeMapper.h>
+#include <QElapsedTimer>
 #include <vtkVolume.h>
 #include <vtkVolumeProperty.h>
 
 #include <algorithm>
+#include <map>
 
 namespace rllm {
 
@@ -38,6 +40,18 @@ struct VolumeView3D::Scene {
     vtkSmartPointer<vtkImageData> image;
     vtkSmartPointer<vtkImageSlice> slice;
     vtkSmartPointer<vtkVolume> actor;
+    vtkSmartPointer<vtkGPUVolumeRayCastMapper> volumeMapper;
+    double lastFrameMs = 0;
+    // One prop per kind, kept: going from a case without a CAM to one with
+    // it and back (every new case does) reuses the mapper VTK has set up.
+    struct Props {
+        vtkSmartPointer<vtkImageData> image;
+        vtkSmartPointer<vtkProp> prop;
+        vtkSmartPointer<vtkImageSlice> slice;
+        vtkSmartPointer<vtkVolume> actor;
+        vtkSmartPointer<vtkGPUVolumeRayCastMapper> mapper;
+    };
+    std::map<std::string, Props> props;
     std::array<vtkSmartPointer<vtkPlaneSource>, 3> planes;
     std::array<vtkSmartPointer<vtkActor>, 3> planeActors;
     bool cameraPlaced = false;
@@ -225,21 +239,34 @@ void VolumeView3D::rebuild(bool dataChanged) {
         volume->is2D() ? "2d" : std::string(cam ? "3d+cam" : "3d") + (mip ? " mip" : "");
     if (kind != scene_->kind) {
         if (scene_->prop) renderer()->RemoveViewProp(scene_->prop);
-        scene_->image = vtkSmartPointer<vtkImageData>::New();
-        if (volume->is2D()) {
-            auto mapper = vtkSmartPointer<vtkImageSliceMapper>::New();
-            mapper->SetInputData(scene_->image);
-            scene_->slice = vtkSmartPointer<vtkImageSlice>::New();
-            scene_->slice->SetMapper(mapper);
-            scene_->prop = scene_->slice;
-        } else {
-            auto mapper = vtkSmartPointer<vtkSmartVolumeMapper>::New();
-            mapper->SetInputData(scene_->image);
-            if (mip) mapper->SetBlendModeToMaximumIntensity();
-            scene_->actor = vtkSmartPointer<vtkVolume>::New();
-            scene_->actor->SetMapper(mapper);
-            scene_->prop = scene_->actor;
+        Scene::Props& p = scene_->props[kind];
+        if (!p.prop) {
+            p.image = vtkSmartPointer<vtkImageData>::New();
+            if (volume->is2D()) {
+                auto mapper = vtkSmartPointer<vtkImageSliceMapper>::New();
+                mapper->SetInputData(p.image);
+                p.slice = vtkSmartPointer<vtkImageSlice>::New();
+                p.slice->SetMapper(mapper);
+                p.prop = p.slice;
+            } else {
+                // GPU ray casting (the OpenGL 3.2 context this widget needs has
+                // it); paintGL() adapts its ray spacing to the frame time.
+                p.mapper = vtkSmartPointer<vtkGPUVolumeRayCastMapper>::New();
+                p.mapper->SetInputData(p.image);
+                p.mapper->AutoAdjustSampleDistancesOff();
+                if (mip) p.mapper->SetBlendModeToMaximumIntensity();
+                p.actor = vtkSmartPointer<vtkVolume>::New();
+                p.actor->SetMapper(p.mapper);
+                p.prop = p.actor;
+            }
         }
+        if (p.mapper && scene_->volumeMapper)
+            p.mapper->SetImageSampleDistance(scene_->volumeMapper->GetImageSampleDistance());
+        scene_->image = p.image;
+        scene_->slice = p.slice;
+        scene_->actor = p.actor;
+        scene_->volumeMapper = p.mapper ? p.mapper : scene_->volumeMapper;
+        scene_->prop = p.prop;
         renderer()->AddViewProp(scene_->prop);
         scene_->kind = kind;
         dataChanged = true;
@@ -296,6 +323,34 @@ void VolumeView3D::rebuild(bool dataChanged) {
     }
     renderer()->ResetCameraClippingRange();
     update();
+}
+
+double VolumeView3D::lastFrameMs() const {
+    return scene_->lastFrameMs;
+}
+
+double VolumeView3D::imageSampleDistance() const {
+    return scene_->volumeMapper ? scene_->volumeMapper->GetImageSampleDistance() : 1.0;
+}
+
+void VolumeView3D::paintGL() {
+    QElapsedTimer clock;
+    clock.start();
+    VtkOpenGLWidget::paintGL();
+    scene_->lastFrameMs = clock.nsecsElapsed() / 1e6;
+    // Keep frames short enough for a responsive GUI: this view renders on
+    // the GUI thread, and without a GPU (Mesa's software renderer) a full-
+    // resolution ray cast takes 100 to 300 ms. Cast fewer rays when frames
+    // are slow and more when they are quick (1 = one ray per pixel, 4 at most).
+    auto& mapper = scene_->volumeMapper;
+    if (!mapper || !scene_->actor || scene_->prop != scene_->actor) return;
+    const double spacing = mapper->GetImageSampleDistance();
+    double next = spacing;
+    if (scene_->lastFrameMs > 40 && spacing < 4)
+        next = std::min(4.0, spacing * 1.5);
+    else if (scene_->lastFrameMs < 12 && spacing > 1)
+        next = std::max(1.0, spacing / 1.5);
+    if (next != spacing) mapper->SetImageSampleDistance(static_cast<float>(next));
 }
 
 }  // namespace rllm

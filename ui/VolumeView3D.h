@@ -1,6 +1,6 @@
 #pragma once
-// The 3D view: renders a Volume with VTK (GPU ray casting through
-// vtkSmartVolumeMapper, which falls back to CPU where needed), the crosshair's
+// The 3D view: renders a Volume with VTK (GPU ray casting, with fewer rays
+// per pixel while frames are slow, e.g. without a GPU), the crosshair's
 // three planes as outlines, and optionally a CAM fused into the rendering as a
 // second, independently coloured component. 2D images are shown as a textured
 // slice. Rotate with the left button, zoom with the right button or the
@@ -38,6 +38,14 @@ class VolumeView3D : public VtkOpenGLWidget {
     bool hasCam() const;
 
     void setCrosshair(const std::array<int64_t, 3>& voxel);
+
+    // How long the last frame took to render, and the ray spacing on screen
+    // (1 = one ray per pixel) the view has settled on to keep frames short.
+    double lastFrameMs() const;
+    double imageSampleDistance() const;
+
+  protected:
+    void paintGL() override;
 
   private:
     // Updates the prop for the current volume, CAM and preset; the voxels are
