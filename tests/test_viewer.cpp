@@ -295,6 +295,17 @@ class TestViewer : public QObject {
         QVERIFY(window.waitUntilIdle());
         QTRY_VERIFY_WITH_TIMEOUT(
             window.comparisonPanel()->result(0) && window.comparisonPanel()->result(1), 60000);
+        // The demo starts on the lesion: the crosshair at its centre, where the
+        // image is brighter than the surrounding tissue.
+        const auto c = window.viewGrid()->crosshair();
+        const Volume& image = *window.volume();
+        std::vector<float> body;  // every voxel that is not air: mostly tissue
+        for (float v : image.voxels())
+            if (v > 50) body.push_back(v);
+        std::nth_element(body.begin(), body.begin() + body.size() / 2, body.end());
+        const float tissue = body[body.size() / 2];
+        QVERIFY2(image.at(c[0], c[1], c[2]) > tissue + 15,
+                 qPrintable(QString("%1 vs %2").arg(image.at(c[0], c[1], c[2])).arg(tissue)));
         VolumeView3D* view = window.volumeView();
         QVERIFY(view->hasCam());  // model A's CAM by default
         auto* cam3d = window.findChild<QComboBox*>("cam3dCombo");

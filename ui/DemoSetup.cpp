@@ -1,6 +1,7 @@
 #include "ui/DemoSetup.h"
 
 #include "core/io/MedMnist.h"
+#include "core/io/Npz.h"
 #include "models/Engine.h"
 
 #include <QCoreApplication>
@@ -11,6 +12,7 @@
 #include <QStandardPaths>
 #include <QThreadPool>
 
+#include <cmath>
 #include <ostream>
 #include <streambuf>
 
@@ -69,6 +71,32 @@ int firstLesionCase(const MedMnistDataset& dataset, const std::string& split) {
         if (!labels.empty() && labels.front() == 1) return static_cast<int>(i);
     }
     return 0;
+}
+
+bool lesionCentre(const QString& archive, const std::string& split, int index,
+                  std::array<int64_t, 3>& voxel) {
+    try {
+        NpzArchive npz(archive.toStdString());
+        if (!npz.contains(split + "_masks")) return false;
+        const NpyArray masks = npz.readArray(split + "_masks");
+        const auto& shape = masks.header.shape;  // (N, H, W) or (N, D, H, W)
+        if (shape.size() < 3 || index < 0 || index >= shape[0]) return false;
+        const int64_t w = shape.back(), h = shape[shape.size() - 2],
+                      d = shape.size() == 4 ? shape[1] : 1;
+        const uint8_t* mask = masks.data.data() + static_cast<size_t>(index) * w * h * d;
+        double sum[3] = {0, 0, 0};
+        int64_t count = 0;
+        for (int64_t i = 0; i < w * h * d; ++i)
+            if (mask[i]) {
+                sum[0] += i % w, sum[1] += (i / w) % h, sum[2] += i / (w * h);
+                ++count;
+            }
+        if (count == 0) return false;
+        for (int a = 0; a < 3; ++a) voxel[a] = static_cast<int64_t>(std::lround(sum[a] / count));
+        return true;
+    } catch (const std::exception&) {
+        return false;  // no usable mask: the caller keeps its default view
+    }
 }
 
 bool makeDemoWithProgress(const QString& folder, QWidget* parent, QString* error) {

@@ -481,7 +481,11 @@ void MainWindow::openDemoWithModels(const QString& folder, bool threeD) {
         return;
     }
     caseBar_->show();
-    openDatasetCase("test", firstLesionCase(*dataset_, "test"));
+    const int lesionCase = firstLesionCase(*dataset_, "test");
+    openDatasetCase("test", lesionCase);
+    // Start on the lesion, the thing the demo is about.
+    std::array<int64_t, 3> centre{};
+    if (lesionCentre(files.dataset, "test", lesionCase, centre)) grid_->setCrosshair(centre);
     for (int slot = 0; slot < 2; ++slot) {
         const QString& path = slot == 0 ? files.baseline : files.booster;
         const int existing = service_->indexOf(path);
