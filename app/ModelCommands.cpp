@@ -123,7 +123,11 @@ const char* kTrainUsage = R"(Usage: rllm train --data X.npz --out BUNDLE [option
   --seed S (0)  --max-train N (use the first N training cases)
   --task binary|multi-class|multi-label|ordinal   (default: MedMNIST's flag for the file)
   --log CURVES.csv          (default: BUNDLE.curves.csv)
-  --resume BUNDLE           start from that bundle's weights (same architecture)
+  --init BUNDLE             start from that bundle's weights (same architecture), nothing else
+  --resume CHECKPOINT       continue a run exactly where it stopped, from the
+                            BUNDLE.checkpoint.safetensors it writes after every epoch
+                            (same command; removed once the bundle is written)
+  --stop-after E            stop after epoch E, leaving the checkpoint to resume from
   --device auto|cpu|cuda[:N]  --threads T
 
 The model with the best validation AUC is kept (never chosen on test); the
@@ -134,11 +138,11 @@ bundle records the command, curves, validation and test metrics.
 int runTrain(const std::vector<std::string>& args) {
     ParsedArgs p =
         parseArgs(args, {"help", "random-llm", "no-augment", "json"},
-                  {"data",          "out",     "arch",      "preset",       "depth",
-                   "patch",         "booster", "llm",       "layer",        "final-norm",
-                   "epochs",        "batch",   "lr",        "weight-decay", "label-smoothing",
-                   "warmup-epochs", "seed",    "max-train", "task",         "log",
-                   "resume",        "device",  "threads"});
+                  {"data",          "out",     "arch",       "preset",       "depth",
+                   "patch",         "booster", "llm",        "layer",        "final-norm",
+                   "epochs",        "batch",   "lr",         "weight-decay", "label-smoothing",
+                   "warmup-epochs", "seed",    "max-train",  "task",         "log",
+                   "resume",        "init",    "stop-after", "device",       "threads"});
     if (p.has("help")) {
         std::cout << kTrainUsage;
         return kOk;
@@ -177,12 +181,21 @@ int runTrain(const std::vector<std::string>& args) {
     o.task = p.get("task");
     o.logPath = p.get("log");
     o.resumeFrom = p.get("resume");
+    o.initFrom = p.get("init");
+    o.stopAfter = static_cast<int>(p.getInt("stop-after", 0));
+    if (!o.resumeFrom.empty() && !o.initFrom.empty())
+        throw UsageError("--resume continues a run; --init starts a new one: give one of them");
     o.commandLine = joinArgs("train", args);
     o.progressBar = isatty(STDERR_FILENO);
     o.device = deviceOptions(p);
     if (o.booster.empty() && (!o.llmPath.empty() || o.randomLlm))
         throw UsageError("--llm and --random-llm need --booster");
     TrainSummary s = trainClassifier(o, std::cerr);
+    if (s.bundlePath.empty()) {  // --stop-after: only the checkpoint was written
+        std::cout << "Stopped after epoch " << s.curves.size() << "; resume with --resume "
+                  << o.outPath << ".checkpoint.safetensors\n";
+        return kOk;
+    }
     json j{{"bundle", s.bundlePath},
            {"device", s.device},
            {"best_epoch", s.bestEpoch},

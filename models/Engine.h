@@ -63,9 +63,15 @@ struct TrainOptions {
     int64_t maxTrainCases = 0;  // 0: all
     std::string task;           // empty: MedMNIST's flag for the file
     std::string logPath;        // CSV of the curves; empty: beside the bundle
-    std::string resumeFrom;     // a bundle whose weights start the training
-    std::string commandLine;    // recorded in the bundle
-    bool progressBar = false;   // redraw one line (for terminals) instead of a line per epoch
+    std::string initFrom;       // a bundle whose weights start the training (nothing else)
+    // A training checkpoint (BUNDLE.checkpoint.safetensors, written after
+    // every epoch) to continue exactly where it stopped: weights, AdamW
+    // moments and step counts, the schedule position, the best weights so far,
+    // the curves and the CPU random state. Its options must match these.
+    std::string resumeFrom;
+    int stopAfter = 0;         // > 0: stop after this epoch, leaving only the checkpoint
+    std::string commandLine;   // recorded in the bundle
+    bool progressBar = false;  // redraw one line (for terminals) instead of a line per epoch
     DeviceOptions device;
 };
 

@@ -6,7 +6,9 @@
 #include "models/Bundle.h"
 #include "models/Engine.h"
 #include "models/ModelInput.h"
+#include "models/Safetensors.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -143,6 +145,164 @@ nlohmann::json metricsJson(const ScoreMetrics& m) {
     return {{"acc", m.acc}, {"auc", m.auc}};
 }
 
+// ---- Checkpoints: everything needed to continue a run exactly ----------------
+
+constexpr const char* kCheckpointKey = "rllm_checkpoint";
+
+struct TrainingState {
+    int epoch = 0;  // epochs done
+    int64_t step = 0;
+    double bestAuc = -1;
+    int bestEpoch = 0;
+    ScoreMetrics bestVal;
+    std::vector<EpochRecord> curves;
+    std::map<std::string, torch::Tensor> best;  // the best-on-validation weights so far
+};
+
+// What must not change between a run and its continuation.
+nlohmann::json checkpointOptions(const TrainOptions& o, const nlohmann::json& description,
+                                 int64_t trainCases) {
+    return {
+        {"data", std::filesystem::path(o.dataPath).filename().string()},
+        {"model", description["model"]},
+        {"booster", description.contains("booster") ? description["booster"] : nlohmann::json()},
+        {"epochs", o.epochs},
+        {"batch_size", o.batchSize},
+        {"learning_rate", o.learningRate},
+        {"weight_decay", o.weightDecay},
+        {"label_smoothing", o.labelSmoothing},
+        {"warmup_epochs", o.warmupEpochs},
+        {"augment", o.augment},
+        {"seed", o.seed},
+        {"train_cases", trainCases},
+        {"task", o.task}};
+}
+
+torch::optim::AdamWParamState* adamState(torch::optim::AdamW& optimizer, const torch::Tensor& p) {
+    auto& states = optimizer.state();
+    auto found = states.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    return found == states.end() ? nullptr
+                                 : static_cast<torch::optim::AdamWParamState*>(found->second.get());
+}
+
+void moveOptimizerState(Classifier& model, torch::optim::AdamW& optimizer,
+                        const torch::Device& device) {
+    for (const auto& p : model->parameters())
+        if (auto* s = adamState(optimizer, p)) {
+            s->exp_avg(s->exp_avg().to(device));
+            s->exp_avg_sq(s->exp_avg_sq().to(device));
+        }
+}
+
+void writeCheckpoint(const std::string& path, const nlohmann::json& options,
+                     const TrainingState& state, Classifier& model,
+                     torch::optim::AdamW& optimizer) {
+    std::vector<NamedTensor> tensors;
+    auto add = [&](const std::string& name, const torch::Tensor& t) {
+        torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+        tensors.push_back(
+            {name, c.sizes().vec(),
+             std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel())});
+    };
+    // Frozen weights are not stored: the run rebuilds them (loaded or seeded)
+    // and the options compare their SHA-256.
+    nlohmann::json steps = nlohmann::json::object();
+    for (const auto& p : model->named_parameters()) {
+        if (!p.value().requires_grad()) continue;
+        add("model." + p.key(), p.value());
+        add("best." + p.key(), state.best.at(p.key()));
+        if (auto* s = adamState(optimizer, p.value())) {
+            add("adamw." + p.key() + ".exp_avg", s->exp_avg());
+            add("adamw." + p.key() + ".exp_avg_sq", s->exp_avg_sq());
+            steps[p.key()] = s->step();
+        }
+    }
+    {
+        auto generator = at::detail::getDefaultCPUGenerator();
+        std::lock_guard<std::mutex> lock(generator.mutex());
+        add("rng.cpu", generator.get_state());  // bytes 0..255, exact as float32
+    }
+    nlohmann::json curves = nlohmann::json::array();
+    for (const EpochRecord& r : state.curves)
+        curves.push_back({r.epoch, r.trainLoss, r.valAcc, r.valAuc, r.learningRate,
+                          r.imagesPerSecond, r.seconds});
+    const nlohmann::json meta = {{"format", "rllm-train-checkpoint"},
+                                 {"options", options},
+                                 {"epoch", state.epoch},
+                                 {"step", state.step},
+                                 {"best_auc", state.bestAuc},
+                                 {"best_epoch", state.bestEpoch},
+                                 {"best_val", metricsJson(state.bestVal)},
+                                 {"adamw_steps", steps},
+                                 {"curves", curves}};
+    writeSafetensors(path, tensors, {{kCheckpointKey, meta.dump()}});
+}
+
+TrainingState readCheckpoint(const std::string& path, const nlohmann::json& options,
+                             Classifier& model, torch::optim::AdamW& optimizer) {
+    SafetensorsFile file(path);
+    auto found = file.metadata().find(kCheckpointKey);
+    if (found == file.metadata().end())
+        throw FileError(path, "is not a training checkpoint (BUNDLE.checkpoint.safetensors).");
+    nlohmann::json meta;
+    try {
+        meta = nlohmann::json::parse(found->second);
+    } catch (const std::exception&) {
+        throw FileError(path, "has a damaged checkpoint description.");
+    }
+    const nlohmann::json& saved = meta["options"];
+    std::string differing;
+    for (const auto& item : options.items())
+        if (!saved.contains(item.key()) || saved[item.key()] != item.value())
+            differing += (differing.empty() ? "" : ", ") + item.key();
+    if (!differing.empty())
+        throw FileError(path, "was written by a run with other settings (" + differing +
+                                  "); resume with the command that started it.");
+    auto load = [&](const std::string& name, const torch::Tensor& like) {
+        if (!file.contains(name)) throw FileError(path, "lacks the tensor " + name + ".");
+        if (file.info(name).shape != like.sizes().vec())
+            throw FileError(path, "has the tensor " + name + " in another shape.");
+        std::vector<float> values = file.readFloat(name);
+        return torch::from_blob(values.data(), like.sizes(), torch::kFloat32).clone();
+    };
+    TrainingState state;
+    state.epoch = meta.value("epoch", 0);
+    state.step = meta.value("step", int64_t(0));
+    state.bestAuc = meta.value("best_auc", -1.0);
+    state.bestEpoch = meta.value("best_epoch", 0);
+    state.bestVal = {meta["best_val"].value("acc", 0.0), meta["best_val"].value("auc", 0.0)};
+    for (const auto& r : meta["curves"])
+        state.curves.push_back({r[0].get<int>(), r[1].get<double>(), r[2].get<double>(),
+                                r[3].get<double>(), r[4].get<double>(), r[5].get<double>(),
+                                r[6].get<double>()});
+    torch::NoGradGuard noGrad;
+    const nlohmann::json& steps = meta["adamw_steps"];
+    for (auto& p : model->named_parameters()) {
+        if (!p.value().requires_grad()) {
+            state.best[p.key()] = p.value().detach().clone();
+            continue;
+        }
+        p.value().copy_(load("model." + p.key(), p.value()));
+        state.best[p.key()] = load("best." + p.key(), p.value());
+        if (steps.contains(p.key())) {
+            auto s = std::make_unique<torch::optim::AdamWParamState>();
+            s->step(steps[p.key()].get<int64_t>());
+            s->exp_avg(load("adamw." + p.key() + ".exp_avg", p.value()));
+            s->exp_avg_sq(load("adamw." + p.key() + ".exp_avg_sq", p.value()));
+            optimizer.state()[c10::guts::to_string(p.value().unsafeGetTensorImpl())] = std::move(s);
+        }
+    }
+    if (!file.contains("rng.cpu")) throw FileError(path, "lacks the random state.");
+    std::vector<float> bytes = file.readFloat("rng.cpu");
+    torch::Tensor rng = torch::empty({int64_t(bytes.size())}, torch::kUInt8);
+    std::transform(bytes.begin(), bytes.end(), rng.data_ptr<uint8_t>(),
+                   [](float b) { return static_cast<uint8_t>(b); });
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(rng);
+    return state;
+}
+
 }  // namespace
 
 TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
@@ -242,15 +402,14 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     }
     Classifier model(config, booster);
     initialiseTrainable(*model, o.seed);
-    if (!o.resumeFrom.empty()) {
-        LoadedBundle start = loadBundle(o.resumeFrom);
+    if (!o.initFrom.empty()) {
+        LoadedBundle start = loadBundle(o.initFrom);
         if (start.description["model"] != description["model"])
-            throw FileError(o.resumeFrom, "describes another architecture than this training run.");
+            throw FileError(o.initFrom, "describes another architecture than this training run.");
         torch::NoGradGuard noGrad;
         auto source = start.model->named_parameters();
         for (auto& p : model->named_parameters()) p.value().copy_(source[p.key()]);
     }
-    model->to(device);
 
     description["task"] = taskTypeName(task);
     description["class_names"] = classNamesFor(o.dataPath, classes);
@@ -268,6 +427,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         if (p.requires_grad()) trainable.push_back(p);
     torch::optim::AdamW optimizer(
         trainable, torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay));
+    const nlohmann::json runOptions = checkpointOptions(o, description, train.images.size(0));
 
     const int64_t n = train.images.size(0);
     const int64_t stepsPerEpoch = (n + o.batchSize - 1) / o.batchSize;
@@ -278,11 +438,19 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     TrainSummary summary;
     summary.device = device.str();
     summary.bundlePath = o.outPath;
-    double bestAuc = -1;
-    std::map<std::string, torch::Tensor> bestState;
+    TrainingState state;
+    if (!o.resumeFrom.empty()) state = readCheckpoint(o.resumeFrom, runOptions, model, optimizer);
+    model->to(device);
+    moveOptimizerState(model, optimizer, device);
+    summary.curves = state.curves;
+    summary.bestEpoch = state.bestEpoch;
+    summary.bestVal = state.bestVal;
+    double bestAuc = state.bestAuc;
+    std::map<std::string, torch::Tensor>& bestState = state.best;
     const auto started = Clock::now();
-    int64_t step = 0;
-    for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    int64_t step = state.step;
+    const std::string checkpointPath = o.outPath + ".checkpoint.safetensors";
+    for (int epoch = state.epoch + 1; epoch <= o.epochs; ++epoch) {
         const auto epochStart = Clock::now();
         model->train();
         auto order = torch::randperm(n, torch::kInt64);
@@ -342,7 +510,21 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                  << clock(elapsed / epoch * (o.epochs - epoch))
                  << (epoch == summary.bestEpoch ? "  *best" : "") << "          \n"
                  << std::flush;
+        state.epoch = epoch;
+        state.step = step;
+        state.bestAuc = bestAuc;
+        state.bestEpoch = summary.bestEpoch;
+        state.bestVal = summary.bestVal;
+        state.curves = summary.curves;
+        writeCheckpoint(checkpointPath, runOptions, state, model, optimizer);
+        if (o.stopAfter > 0 && epoch >= o.stopAfter && epoch < o.epochs) {
+            progress << "Stopped after epoch " << epoch << "; continue with --resume "
+                     << checkpointPath << "\n";
+            summary.bundlePath.clear();
+            return summary;
+        }
     }
+    if (bestState.empty()) throw Error("nothing to train: the checkpoint has finished every epoch");
     {
         torch::NoGradGuard noGrad;
         for (auto& p : model->named_parameters()) p.value().copy_(bestState.at(p.key()));
@@ -370,11 +552,15 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                                {"val", metricsJson(summary.bestVal)},
                                {"test", metricsJson(summary.test)},
                                {"device", summary.device},
+                               {"initialised_from", o.initFrom},
                                {"resumed_from", o.resumeFrom},
                                {"curves", curves}};
     model->to(torch::kCPU);
     saveBundle(model, description, o.outPath);
     writeCurves(o.logPath.empty() ? o.outPath + ".curves.csv" : o.logPath, summary.curves);
+    // The bundle holds the result; the checkpoint was only for resuming.
+    std::error_code ignored;
+    std::filesystem::remove(checkpointPath, ignored);
     return summary;
 }
 

@@ -5,6 +5,7 @@
 
 #include "TestData.h"
 
+#include "core/DemoDataset.h"
 #include "core/Error.h"
 #include "models/Bundle.h"
 #include "models/Engine.h"
@@ -650,6 +651,67 @@ class TestModels : public QObject {
         ScoreMetrics ml =
             evaluateScores(TaskType::MultiLabel, {{0.9f, 0.1f}, {0.2f, 0.8f}}, {{1, 1}, {0, 1}});
         QCOMPARE(ml.acc, (1.0 + 0.5) / 2);
+    }
+
+    void resumedTrainingMatchesAnUninterruptedRun() {
+        // Synthetic phantoms (no shared data needed); a booster, so frozen
+        // weights are part of the run too.
+        QTemporaryDir dir;
+        DemoDatasetOptions data;
+        data.train = 96, data.val = 32, data.test = 32;
+        const std::string dataPath = dir.filePath("phantoms.npz").toStdString();
+        writeDemoDataset(dataPath, data);
+        auto options = [&](const QString& out) {
+            TrainOptions o;
+            o.dataPath = dataPath;
+            o.outPath = dir.filePath(out).toStdString();
+            o.depth = 1;
+            o.epochs = 3;
+            o.batchSize = 32;
+            o.seed = 5;
+            o.booster = "in";
+            o.randomLlm = true;
+            o.device.threads = 2;
+            return o;
+        };
+        std::ostringstream log;
+        TrainSummary straight = trainClassifier(options("straight.safetensors"), log);
+
+        TrainOptions first = options("split.safetensors");
+        first.stopAfter = 1;
+        TrainSummary stopped = trainClassifier(first, log);
+        QVERIFY(stopped.bundlePath.empty());
+        const std::string checkpoint = first.outPath + ".checkpoint.safetensors";
+        QVERIFY(QFile::exists(QString::fromStdString(checkpoint)));
+        QVERIFY(!QFile::exists(QString::fromStdString(first.outPath)));
+
+        // Other settings than the run that wrote it: refused, naming them.
+        TrainOptions other = options("split.safetensors");
+        other.resumeFrom = checkpoint;
+        other.learningRate = 2e-3;
+        try {
+            trainClassifier(other, log);
+            QFAIL("a checkpoint of another run was accepted");
+        } catch (const FileError& e) {
+            QVERIFY2(QString(e.what()).contains("learning_rate"), e.what());
+        }
+
+        TrainOptions second = options("split.safetensors");
+        second.resumeFrom = checkpoint;
+        TrainSummary resumed = trainClassifier(second, log);
+        QCOMPARE(int(resumed.curves.size()), 3);
+        QVERIFY(!QFile::exists(QString::fromStdString(checkpoint)));  // done with it
+        for (int e = 0; e < 3; ++e) {
+            QCOMPARE(resumed.curves[e].trainLoss, straight.curves[e].trainLoss);
+            QCOMPARE(resumed.curves[e].valAuc, straight.curves[e].valAuc);
+        }
+        QCOMPARE(resumed.bestEpoch, straight.bestEpoch);
+        // Bit for bit the same weights.
+        LoadedBundle a = loadBundle(options("straight.safetensors").outPath);
+        LoadedBundle b = loadBundle(second.outPath);
+        auto bParameters = b.model->named_parameters();
+        for (const auto& p : a.model->named_parameters())
+            QVERIFY2(torch::equal(p.value(), bParameters[p.key()]), p.key().c_str());
     }
 
     void shortBreastMnistTrainingBeatsChance() {

@@ -281,9 +281,11 @@ class TestViewer : public QObject {
         // The comparison panel draws both CAMs, whatever the main view shows.
         QCOMPARE(window.comparisonPanel()->camView(0)->overlays().size(), size_t(1));
         QCOMPARE(window.comparisonPanel()->camView(1)->overlays().size(), size_t(1));
-        // Its views follow the main view's window.
+        // Its views follow the main view's window, also when it is set in another view.
         view->setWindow(90, 40);
         QCOMPARE(window.comparisonPanel()->camView(1)->windowWidth(), 40.0);
+        window.viewGrid()->setWindow(100, 60);
+        QCOMPARE(window.comparisonPanel()->camView(0)->windowWidth(), 60.0);
     }
 
     void threeDViewFusesTheCamAndTakesPresets() {
@@ -306,6 +308,9 @@ class TestViewer : public QObject {
         const float tissue = body[body.size() / 2];
         QVERIFY2(image.at(c[0], c[1], c[2]) > tissue + 15,
                  qPrintable(QString("%1 vs %2").arg(image.at(c[0], c[1], c[2])).arg(tissue)));
+        // The comparison views show the slice through it, like the first view.
+        QCOMPARE(window.comparisonPanel()->camView(0)->sliceIndex(), c[2]);
+        QCOMPARE(window.comparisonPanel()->differenceView()->sliceIndex(), c[2]);
         VolumeView3D* view = window.volumeView();
         QVERIFY(view->hasCam());  // model A's CAM by default
         auto* cam3d = window.findChild<QComboBox*>("cam3dCombo");

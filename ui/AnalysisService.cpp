@@ -134,7 +134,9 @@ void AnalysisService::request(quint64 caseId, std::shared_ptr<const Volume> volu
     options.faithfulnessSteps = 10;
     startJob(
         tr("%1 on the case (%2)").arg(modelName(modelIndex), cam.method),
-        [loaded, volume, options, result] {
+        [this, caseId, loaded, volume, options, result] {
+            const quint64 focus = focusCase_.load();
+            if (focus != 0 && focus != caseId) return;  // skipped: no result
             QElapsedTimer clock;
             clock.start();
             CamResult r = loaded->cam(*volume, options);
@@ -153,6 +155,7 @@ void AnalysisService::request(quint64 caseId, std::shared_ptr<const Volume> volu
         },
         [this, key, caseId, modelIndex, result] {
             pending_.remove(key);
+            if (!result->cam) return;  // skipped while another case was on screen
             cache_.insert(key, result);
             emit resultReady(caseId, modelIndex, result);
         });

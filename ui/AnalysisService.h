@@ -60,6 +60,10 @@ class AnalysisService : public QObject {
                  const CamRequest& cam);
     std::shared_ptr<const CaseAnalysis> cached(quint64 caseId, int modelIndex,
                                                const CamRequest& cam) const;
+    // The case on screen: queued jobs for other cases are skipped when their
+    // turn comes (the user has moved on), so the current case is not kept
+    // waiting behind them. 0: no preference.
+    void setFocusCase(quint64 caseId) { focusCase_ = caseId; }
     // Drops queued jobs; a running job finishes but its result is ignored.
     void cancelPending();
     bool busy() const { return running_ > 0; }
@@ -88,6 +92,7 @@ class AnalysisService : public QObject {
     QString device_ = "auto";
     QThreadPool pool_;
     std::atomic<int> generation_{0};
+    std::atomic<quint64> focusCase_{0};
     int running_ = 0;
 };
 

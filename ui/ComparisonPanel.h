@@ -38,6 +38,9 @@ class ComparisonPanel : public QWidget {
 
     // Keep the small views on `master`'s plane, slice, zoom and window.
     void follow(SliceView* master);
+    // Catch up with the master now (when it changed with its signals blocked,
+    // e.g. moved by the linked crosshair).
+    void resync() { syncTo(master_); }
 
     ProbabilityBars* bars(int slot) const { return columns_[slot].bars; }
     SliceView* camView(int slot) const { return columns_[slot].view; }

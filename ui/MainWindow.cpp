@@ -158,6 +158,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     addDockWidget(Qt::LeftDockWidgetArea, modelDock);
     comparison_ = new ComparisonPanel(this);
     comparison_->follow(grid_->primaryView());
+    // The grid moves its views with their signals blocked: follow the grid too.
+    connect(grid_, &ViewGrid::crosshairChanged, comparison_, &ComparisonPanel::resync);
+    connect(grid_, &ViewGrid::windowChanged, comparison_, &ComparisonPanel::resync);
     auto* comparisonDock = new QDockWidget(tr("Comparison"), this);
     comparisonDock->setObjectName("comparisonDock");
     comparisonDock->setWidget(comparison_);
@@ -531,6 +534,7 @@ void MainWindow::showVolume(std::shared_ptr<const Volume> volume, const QString&
         caseId_ = ++nextCaseId_;
         if (stable) caseIds_.insert(caseKey, caseId_);
     }
+    service_->setFocusCase(caseId_);
     lastError_.clear();
     errorBanner_->hide();
     syntheticBanner_->setVisible(volume_->synthetic);
