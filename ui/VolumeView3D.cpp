@@ -279,6 +279,8 @@ void VolumeView3D::rebuild(bool dataChanged) {
         WindowPreset window = defaultWindow(*volume);
         scene_->slice->GetProperty()->SetColorWindow(window.width);
         scene_->slice->GetProperty()->SetColorLevel(window.center);
+        // Pixels as they are, like the slice views (no smoothing between them).
+        scene_->slice->GetProperty()->SetInterpolationTypeToNearest();
     } else {
         auto property = vtkSmartPointer<vtkVolumeProperty>::New();
         auto opacity = vtkSmartPointer<vtkPiecewiseFunction>::New();
