@@ -126,7 +126,7 @@ void AnalysisService::request(quint64 caseId, std::shared_ptr<const Volume> volu
         return;
     }
     if (pending_.contains(key)) return;
-    pending_.insert(key, true);
+    pending_.insert(key);
     auto result = std::make_shared<CaseAnalysis>();
     CamOptions options;
     options.method = cam.method.toStdString();

@@ -8,6 +8,7 @@
 // The torch-free models/LoadedModel.h is the only door to the engine here.
 
 #include <QHash>
+#include <QSet>
 #include <QObject>
 #include <QString>
 #include <QThreadPool>
@@ -88,7 +89,7 @@ class AnalysisService : public QObject {
     };
     std::vector<Model> models_;
     QHash<QString, std::shared_ptr<const CaseAnalysis>> cache_;
-    QHash<QString, bool> pending_;
+    QSet<QString> pending_;
     QString device_ = "auto";
     QThreadPool pool_;
     std::atomic<int> generation_{0};

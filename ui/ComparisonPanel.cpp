@@ -70,6 +70,7 @@ void ComparisonPanel::setCase(std::shared_ptr<const Volume> volume) {
 }
 
 void ComparisonPanel::setModel(int slot, const QString& name, const QString& kind) {
+    if (name == columns_[slot].name && !columns_[slot].title->text().isEmpty()) return;
     columns_[slot].name = name;
     columns_[slot].title->setText(name.isEmpty()
                                       ? tr("Model %1: none chosen").arg(slot ? "B" : "A")
@@ -125,15 +126,24 @@ void ComparisonPanel::refresh() {
         c.view->setOverlays({{r->cam, style_}});
     }
 
-    difference_.reset();
-    if (results_[0] && results_[1] && results_[0]->cam->size() == results_[1]->cam->size()) {
-        auto difference = std::make_shared<Volume>(results_[0]->cam->size(), 1);
-        difference->geometry() = results_[0]->cam->geometry();
-        const auto& a = results_[0]->cam->voxels();
-        const auto& b = results_[1]->cam->voxels();
-        auto& d = difference->voxels();
-        for (size_t i = 0; i < d.size(); ++i) d[i] = a[i] - b[i];
-        difference_ = difference;
+    // The difference is recomputed only when a CAM changed, not for a new
+    // overlay style (an opacity drag would otherwise copy a volume per step).
+    const std::array<const Volume*, 2> cams{results_[0] ? results_[0]->cam.get() : nullptr,
+                                            results_[1] ? results_[1]->cam.get() : nullptr};
+    if (cams != differenceOf_) {
+        differenceOf_ = cams;
+        difference_.reset();
+        if (cams[0] && cams[1] && cams[0]->size() == cams[1]->size()) {
+            auto difference = std::make_shared<Volume>(cams[0]->size(), 1);
+            difference->geometry() = cams[0]->geometry();
+            const auto& a = cams[0]->voxels();
+            const auto& b = cams[1]->voxels();
+            auto& d = difference->voxels();
+            for (size_t i = 0; i < d.size(); ++i) d[i] = a[i] - b[i];
+            difference_ = difference;
+        }
+    }
+    if (difference_) {
         OverlayStyle diverging = style_;
         diverging.colormap = HeatColormap::Diverging;
         differenceView_->setOverlays({{difference_, diverging}});

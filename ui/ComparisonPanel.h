@@ -66,6 +66,7 @@ class ComparisonPanel : public QWidget {
     SliceView* differenceView_ = nullptr;
     QLabel* agreement_ = nullptr;
     std::shared_ptr<const Volume> volume_, difference_;
+    std::array<const Volume*, 2> differenceOf_{};  // the CAMs difference_ was computed from
     OverlayStyle style_;
     SliceView* master_ = nullptr;
 };

@@ -373,7 +373,7 @@ void MainWindow::openPath(const QString& path) {
                 loaded->volume = std::make_shared<Volume>(readImage(file, {}));
             }
         },
-        [this, loaded, finish, path, file, generation](const QString& error) {
+        [this, loaded, finish, path, file](const QString& error) {
             if (!finish(error)) return;
             if (loaded->dataset) {
                 dataset_ = loaded->dataset;
@@ -388,8 +388,7 @@ void MainWindow::openPath(const QString& path) {
             if (loaded->volume) {
                 dataset_.reset();
                 caseBar_->hide();
-                showVolume(loaded->volume, QFileInfo(path).fileName(),
-                           QFileInfo(path).absoluteFilePath());
+                showVolume(loaded->volume, QFileInfo(path).fileName(), {});
                 return;
             }
             // A DICOM folder with several series: the user picks one, then it loads.
@@ -406,18 +405,15 @@ void MainWindow::openPath(const QString& path) {
                 [volume, file, options] {
                     *volume = std::make_shared<Volume>(readImage(file, options));
                 },
-                [this, volume, next, path, options](const QString& error) {
+                [this, volume, next, path](const QString& error) {
                     loadsRunning_ = std::max(0, loadsRunning_ - 1);
                     setBusy(service_->busy() || loadsRunning_ > 0, {});
                     if (next != loadGeneration_) return;
                     if (!error.isEmpty()) return showError(error);
                     dataset_.reset();
                     caseBar_->hide();
-                    showVolume(*volume, QFileInfo(path).fileName(),
-                               QFileInfo(path).absoluteFilePath() + "|" +
-                                   QString::fromStdString(options.seriesInstanceUid));
+                    showVolume(*volume, QFileInfo(path).fileName(), {});
                 });
-            (void)generation;
         });
 }
 
@@ -524,9 +520,7 @@ bool MainWindow::waitUntilIdle(int timeoutMs) {
 void MainWindow::showVolume(std::shared_ptr<const Volume> volume, const QString& title,
                             const QString& caseKey) {
     volume_ = std::move(volume);
-    // A file may change on disk between two openings: only archive cases and
-    // the generated phantom keep their identity (and cached answers).
-    const bool stable = caseKey.contains(".npz [") || caseKey.startsWith("phantom:");
+    const bool stable = !caseKey.isEmpty();
     ++shownCount_;
     if (stable && caseIds_.contains(caseKey)) {
         caseId_ = caseIds_.value(caseKey);

@@ -84,8 +84,9 @@ class MainWindow : public QMainWindow {
     void buildMenus();
     void rebuildRecentMenu();
     void rememberRecent(const QString& path);
-    // `caseKey` names the case (file, series or archive case): reopening it
-    // finds the models' cached answers.
+    // `caseKey` names an archive case or the generated phantom: reopening it
+    // finds the models' cached answers. Empty for files, which may change on
+    // disk between two openings.
     void showVolume(std::shared_ptr<const Volume> volume, const QString& title,
                     const QString& caseKey);
     void showError(const QString& message);
