@@ -2,7 +2,7 @@
 
 #include "ui/DemoSetup.h"
 #include "ui/MainWindow.h"
-#include "ui/VtkOpenGLWidget.h"
+#include "ui/VtkRenderWidget.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -12,7 +12,7 @@
 
 int main(int argc, char** argv) {
     // VTK needs an OpenGL 3.2 core context; this must precede QApplication.
-    rllm::VtkOpenGLWidget::setDefaultSurfaceFormat();
+    rllm::VtkRenderWidget::setDefaultSurfaceFormat();
     QApplication app(argc, argv);
     QApplication::setApplicationName("rllm-viewer");
     QApplication::setOrganizationName("R-LLM Viewer");
@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
     parser.process(app);
 
     rllm::MainWindow window;
-    window.resize(1500, 900);
+    // A first run's size; later runs open at the size the user left.
+    if (!window.restoredGeometry()) window.resize(1500, 900);
     window.show();
 
     for (const QString& bundle : parser.values(model)) window.loadModel(bundle);

@@ -643,6 +643,9 @@ bool MainWindow::saveScreenshot(const QString& path) {
 }
 
 bool MainWindow::saveViewScreenshot(QWidget* view, const QString& path) {
+    // The 3D view renders in its own turn of the event loop; a frame still
+    // to come is rendered now so the file shows the scene as it is.
+    grid_->volumeView()->renderPendingFrame();
     const QImage image = view->grab().toImage();
     QSaveFile file(path);
     if (image.isNull() || !file.open(QIODevice::WriteOnly) || !image.save(&file, "PNG") ||
@@ -757,7 +760,7 @@ void MainWindow::loadSettings() {
     QSettings settings;
     setDarkTheme(settings.value("theme/dark", true).toBool());
     if (settings.contains("window/geometry"))
-        restoreGeometry(settings.value("window/geometry").toByteArray());
+        restoredGeometry_ = restoreGeometry(settings.value("window/geometry").toByteArray());
     if (settings.contains("window/state"))
         restoreState(settings.value("window/state").toByteArray());
     modelPanel_->setDevice(settings.value("device", "auto").toString());

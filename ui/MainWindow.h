@@ -65,6 +65,8 @@ class MainWindow : public QMainWindow {
 
     void setDarkTheme(bool dark);
     bool darkTheme() const { return dark_; }
+    // True when the window took the size and place remembered from the last run.
+    bool restoredGeometry() const { return restoredGeometry_; }
 
     QString lastError() const { return lastError_; }
     std::shared_ptr<const Volume> volume() const { return volume_; }
@@ -125,6 +127,7 @@ class MainWindow : public QMainWindow {
     int loadsRunning_ = 0;
     bool dark_ = true;
     QString lastError_;
+    bool restoredGeometry_ = false;
 };
 
 }  // namespace rllm

@@ -13,6 +13,12 @@ struct OverlayStyle {
     HeatColormap colormap = HeatColormap::Jet;
     double opacity = 0.45;   // 0..1
     double threshold = 0.2;  // values below it (|value| for Diverging) are not drawn
+
+    bool operator==(const OverlayStyle& other) const {
+        return colormap == other.colormap && opacity == other.opacity &&
+               threshold == other.threshold;
+    }
+    bool operator!=(const OverlayStyle& other) const { return !(*this == other); }
 };
 
 // Colour of `t` in [0, 1] (Diverging: t in [-1, 1], blue - white - red).

@@ -129,7 +129,7 @@ void imageTransfer(const QString& preset, const Volume& volume, vtkPiecewiseFunc
 
 }  // namespace
 
-VolumeView3D::VolumeView3D(QWidget* parent) : VtkOpenGLWidget(parent), scene_(new Scene) {
+VolumeView3D::VolumeView3D(QWidget* parent) : VtkRenderWidget(parent), scene_(new Scene) {
     // An opaque background: with alpha 0 the widget would compose to white.
     renderer()->SetBackground(0.08, 0.09, 0.11);
     renderer()->SetBackgroundAlpha(1.0);
@@ -196,6 +196,9 @@ void VolumeView3D::setCam(std::shared_ptr<const Volume> cam, const OverlayStyle&
     // A new style on the same map only changes the transfer functions: the
     // voxels (a copy, for a CT hundreds of MB) are not sent again.
     const bool sameData = cam == scene_->cam;
+    // Each model's answer updates the overlays; the one not shown in 3D
+    // leaves this view as it is, without a new frame.
+    if (sameData && style == scene_->camStyle) return;
     scene_->cam = std::move(cam);
     scene_->camStyle = style;
     // A 2D image is shown as a plain slice here; its CAM is drawn by the slice views.
@@ -221,7 +224,7 @@ void VolumeView3D::setCrosshair(const std::array<int64_t, 3>& voxel) {
         scene_->planes[axis]->SetPoint2(g.indexToPhysical(p2).data());
         scene_->planeActors[axis]->SetVisibility(true);
     }
-    update();
+    requestRender();
 }
 
 void VolumeView3D::rebuild(bool dataChanged) {
@@ -230,7 +233,7 @@ void VolumeView3D::rebuild(bool dataChanged) {
         if (scene_->prop) renderer()->RemoveViewProp(scene_->prop);
         scene_->prop = nullptr;
         scene_->kind.clear();
-        update();
+        requestRender();
         return;
     }
     const Volume* cam = volume->is2D() ? nullptr : scene_->cam.get();
@@ -250,7 +253,7 @@ void VolumeView3D::rebuild(bool dataChanged) {
                 p.prop = p.slice;
             } else {
                 // GPU ray casting (the OpenGL 3.2 context this widget needs has
-                // it); paintGL() adapts its ray spacing to the frame time.
+                // it); renderFrame() adapts its ray spacing to the frame time.
                 p.mapper = vtkSmartPointer<vtkGPUVolumeRayCastMapper>::New();
                 p.mapper->SetInputData(p.image);
                 p.mapper->AutoAdjustSampleDistancesOff();
@@ -324,7 +327,7 @@ void VolumeView3D::rebuild(bool dataChanged) {
         scene_->cameraPlaced = true;
     }
     renderer()->ResetCameraClippingRange();
-    update();
+    requestRender();
 }
 
 double VolumeView3D::lastFrameMs() const {
@@ -335,10 +338,10 @@ double VolumeView3D::imageSampleDistance() const {
     return scene_->volumeMapper ? scene_->volumeMapper->GetImageSampleDistance() : 1.0;
 }
 
-void VolumeView3D::paintGL() {
+void VolumeView3D::renderFrame() {
     QElapsedTimer clock;
     clock.start();
-    VtkOpenGLWidget::paintGL();
+    VtkRenderWidget::renderFrame();
     scene_->lastFrameMs = clock.nsecsElapsed() / 1e6;
     // Keep frames short enough for a responsive GUI: this view renders on
     // the GUI thread, and without a GPU (Mesa's software renderer) a full-
@@ -348,9 +351,9 @@ void VolumeView3D::paintGL() {
     if (!mapper || !scene_->actor || scene_->prop != scene_->actor) return;
     const double spacing = mapper->GetImageSampleDistance();
     double next = spacing;
-    if (scene_->lastFrameMs > 40 && spacing < 4)
+    if (scene_->lastFrameMs > 30 && spacing < 4)
         next = std::min(4.0, spacing * 1.5);
-    else if (scene_->lastFrameMs < 12 && spacing > 1)
+    else if (scene_->lastFrameMs < 10 && spacing > 1)
         next = std::max(1.0, spacing / 1.5);
     if (next != spacing) mapper->SetImageSampleDistance(static_cast<float>(next));
 }

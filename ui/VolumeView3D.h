@@ -7,7 +7,7 @@
 // wheel, pan with the middle button.
 
 #include "ui/OverlayStyle.h"
-#include "ui/VtkOpenGLWidget.h"
+#include "ui/VtkRenderWidget.h"
 
 #include <QStringList>
 
@@ -18,7 +18,7 @@ namespace rllm {
 
 class Volume;
 
-class VolumeView3D : public VtkOpenGLWidget {
+class VolumeView3D : public VtkRenderWidget {
     Q_OBJECT
   public:
     explicit VolumeView3D(QWidget* parent = nullptr);
@@ -45,7 +45,7 @@ class VolumeView3D : public VtkOpenGLWidget {
     double imageSampleDistance() const;
 
   protected:
-    void paintGL() override;
+    void renderFrame() override;
 
   private:
     // Updates the prop for the current volume, CAM and preset; the voxels are
