@@ -11,6 +11,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace rllm {
@@ -266,7 +267,9 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
     CamEvalSummary s;
     s.layer = layer;
     s.method = o.method;
-    int64_t hits = 0;
+    int64_t hits = 0, reachable = 0;
+    // Where a map that peaks at one token peaks after upsampling, per token.
+    std::vector<int64_t> tokenPeaks;
     for (int64_t i = 0; i < n; ++i) {
         torch::Tensor bytes = torch::from_blob(
             const_cast<uint8_t*>(raw.data() + i * voxels * channels), shape, torch::kUInt8);
@@ -287,6 +290,20 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
             if (any) {
                 ++s.pointingCases;
                 hits += mask[map.argmax().item<int64_t>()] != 0;
+                if (tokenPeaks.empty()) {
+                    const torch::Tensor grid = cam.grid.to(torch::kCPU);
+                    for (int64_t t = 0; t < grid.numel(); ++t) {
+                        torch::Tensor oneHot = torch::zeros_like(grid).flatten();
+                        oneHot[t] = 1;
+                        tokenPeaks.push_back(upsampleCam(oneHot.view_as(grid),
+                                                         {side, side, volumetric ? side : 1},
+                                                         volumetric)
+                                                 .argmax()
+                                                 .item<int64_t>());
+                    }
+                }
+                reachable += std::any_of(tokenPeaks.begin(), tokenPeaks.end(),
+                                         [&](int64_t v) { return mask[v] != 0; });
             }
         }
     }
@@ -295,6 +312,8 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
     s.insertionAuc /= std::max<int64_t>(1, n);
     s.pointingGame =
         hasMasks && s.pointingCases > 0 ? double(hits) / s.pointingCases : std::nan("");
+    s.pointingCeiling =
+        hasMasks && s.pointingCases > 0 ? double(reachable) / s.pointingCases : std::nan("");
     return s;
 }
 

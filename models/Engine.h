@@ -157,12 +157,17 @@ struct CamEvalOptions {
 struct CamEvalSummary {
     // Mean area under the class-probability curve while the most-attended
     // pixels are removed (deletion: lower is better) or revealed (insertion:
-    // higher is better), in `steps` equal steps; removed pixels take the value
-    // of a heavily blurred copy of the image.
+    // higher is better), in `steps` equal steps; removed pixels take the
+    // image's mean value.
     double deletionAuc = 0, insertionAuc = 0;
     // Share of cases with a lesion mask whose CAM maximum lies inside the mask;
     // NaN when the archive has no <split>_masks array.
     double pointingGame = 0;
+    // The most any map on this model's token grid could score: the share of
+    // those cases whose mask holds a voxel where a map peaking at a single
+    // token peaks once upsampled (about the token centres). A coarse grid
+    // caps the pointing game below 1 whatever the method.
+    double pointingCeiling = 0;
     int64_t cases = 0, pointingCases = 0;
     std::string layer, method;
 };
@@ -175,7 +180,7 @@ struct DemoOptions {
     std::string outDir;
     std::string llmPath;  // empty: the boosters' frozen block is random (and says so)
     int epochs2d = 15, epochs3d = 20;
-    bool include3d = true;
+    bool include2d = true, include3d = true;
     bool progressBar = false;
     DeviceOptions device;
 };

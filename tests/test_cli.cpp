@@ -160,6 +160,10 @@ class TestCli : public QObject {
         QVERIFY(described.out.contains("sha256"));
         // Wrong inputs: usage errors 2, bad files 1.
         QCOMPARE(runRllm({"train", "--data", data}).status, 2);
+        // A demo with neither half is a usage error, not an empty folder.
+        Run neither = runRllm({"demo", "--out", "unused", "--no-2d", "--no-3d"});
+        QCOMPARE(neither.status, 2);
+        QVERIFY(neither.err.contains("nothing to make"));
         QCOMPARE(runRllm({"eval", bundle, "--data", data, "--split", "holdout"}).status, 2);
         QCOMPARE(runRllm({"eval", data, "--data", data}).status, 1);
         QCOMPARE(runRllm({"predict", bundle, data, "--device", "cuda:7"}).status, 1);

@@ -9,6 +9,7 @@
 #include "core/Error.h"
 #include "core/io/ImageReader.h"
 #include "core/io/ItkIo.h"
+#include "core/io/Npz.h"
 #include "models/Bundle.h"
 #include "models/Cam.h"
 #include "models/CamResult.h"
@@ -20,7 +21,9 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
+#include <sstream>
 
 using namespace rllm;
 
@@ -289,6 +292,49 @@ class TestExplain : public QObject {
                 }
             }
         }
+    }
+
+    void demo3dTokenGridAllowsThePointingGame() {
+        // `rllm demo`'s 3D half (its phantoms and model shapes; one epoch, the
+        // weights do not matter here): the pointing game's ceiling on the
+        // model's token grid, against an independent count.
+        QTemporaryDir dir;
+        DemoOptions demo;
+        demo.outDir = dir.path().toStdString();
+        demo.include2d = false;
+        demo.epochs3d = 1;
+        demo.device.threads = 2;
+        std::ostringstream log;
+        const DemoSummary made = makeDemo(demo, log);
+        QCOMPARE(made.datasets.size(), size_t(1));
+        QCOMPARE(made.bundles.size(), size_t(2));
+
+        // 7-voxel patches make a 4x4x4 token grid whose centres, upsampled
+        // back to 28 voxels, are voxels 3, 10, 17 and 24 along each axis.
+        NpzArchive archive(made.datasets[0]);
+        const NpyArray masks = archive.readArray("test_masks");
+        const int64_t cases = masks.header.shape[0], voxels = 28 * 28 * 28;
+        int64_t lesions = 0, reachable = 0;
+        for (int64_t i = 0; i < cases; ++i) {
+            const uint8_t* mask = masks.data.data() + i * voxels;
+            if (std::none_of(mask, mask + voxels, [](uint8_t v) { return v != 0; })) continue;
+            ++lesions;
+            bool hit = false;
+            for (int z = 3; z < 28; z += 7)
+                for (int y = 3; y < 28; y += 7)
+                    for (int x = 3; x < 28; x += 7) hit = hit || mask[(z * 28 + y) * 28 + x] != 0;
+            reachable += hit;
+        }
+        QCOMPARE(lesions, int64_t(30));
+        CamEvalOptions o;
+        o.device.threads = 2;
+        o.steps = 2;
+        const CamEvalSummary e = evaluateCams(made.bundles[0], made.datasets[0], o);
+        QCOMPARE(e.pointingCases, lesions);
+        QCOMPARE(e.pointingCeiling, double(reachable) / lesions);
+        // The demo's 3D lesions are large enough for this grid: a map that
+        // peaks on the right token scores, so the pointing game judges the map.
+        QVERIFY2(e.pointingCeiling >= 0.9, qPrintable(QString::number(e.pointingCeiling)));
     }
 };
 
