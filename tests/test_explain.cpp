@@ -67,6 +67,43 @@ std::string untrainedBundle(const QString& folder, bool volumetric, int size, in
     return path;
 }
 
+// A one-block ViT whose output depends only on the patches of `region`
+// (token indices): its class token attends to those tokens alone. The class
+// token carries a mark on channel 0 and the region's position embeddings one
+// on channel 1; the attention's queries read channel 0 and its keys channel 1
+// only, with a gain that leaves every other token (the class token included)
+// a softmax weight that rounds to zero. The two class logits are opposite (l1 = -l0),
+// so every token the gradient reaches counts for one class or the other.
+Classifier regionOnlyModel(nlohmann::json& d, bool volumetric, const std::vector<int64_t>& region) {
+    d = description(volumetric, 28, 4);
+    d["model"]["depth"] = 1;
+    Classifier model = buildClassifier(d);
+    initialiseTrainable(*model, 5);
+    torch::NoGradGuard noGrad;
+    auto& vit = model->vit;
+    const int64_t C = vit->config.dim, hd = C / 3;
+    const double mark = 8.0, gain = 5.0;
+    vit->positionEmbedding.zero_();
+    vit->classToken.zero_();
+    vit->classToken[0][0][0] = mark;
+    for (int64_t t : region) vit->positionEmbedding[0][1 + t][1] = mark;
+    auto block = vit->blocks->ptr<VitBlockImpl>(0);
+    torch::Tensor w = block->qkv->weight, b = block->qkv->bias;
+    w.slice(0, 0, 2 * C).zero_();
+    b.slice(0, 0, 2 * C).zero_();
+    for (int64_t h = 0; h < 3; ++h) {
+        w[h * hd][0] = gain;      // queries read the class token's mark
+        w[C + h * hd][1] = gain;  // keys read the region's
+    }
+    // Freshly initialised weights are small; a larger head makes the
+    // region's content move the logits visibly.
+    vit->head->weight[0].mul_(1000);
+    vit->head->weight[1].copy_(-vit->head->weight[0]);
+    vit->head->bias.zero_();
+    model->eval();
+    return model;
+}
+
 std::array<int64_t, 3> argmax(const Volume& v) {
     const auto& voxels = v.voxels();
     const int64_t i = std::max_element(voxels.begin(), voxels.end()) - voxels.begin();
@@ -239,6 +276,81 @@ class TestExplain : public QObject {
         }
         Volume volume({28, 28, 28});
         QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, volume, {}));  // 3D input, 2D model
+    }
+
+    void gradientCamsPeakInTheRegionTheOutputDependsOn() {
+        for (bool volumetric : {false, true}) {
+            // 2D: a 7x7 token grid; 3D: 7x7x7. The region is off centre.
+            const int64_t g = 7;
+            const std::vector<int64_t> region =
+                volumetric ? std::vector<int64_t>{(1 * g + 4) * g + 5, (1 * g + 4) * g + 6,
+                                                  (2 * g + 4) * g + 5, (2 * g + 5) * g + 5}
+                           : std::vector<int64_t>{1 * g + 4, 1 * g + 5, 2 * g + 4, 2 * g + 5};
+            nlohmann::json d;
+            Classifier model = regionOnlyModel(d, volumetric, region);
+            torch::manual_seed(11);
+            const std::vector<int64_t> shape = volumetric ? std::vector<int64_t>{1, 1, 28, 28, 28}
+                                                          : std::vector<int64_t>{1, 1, 28, 28};
+            const torch::Tensor image = torch::rand(shape) * 2 - 1;
+
+            // The construction holds: new pixels outside the region leave the
+            // logits as they were; new pixels inside change them.
+            torch::Tensor inside = torch::zeros(shape, torch::kBool);
+            for (int64_t t : region) {
+                const int64_t x = t % g, y = (t / g) % g, z = t / (g * g);
+                if (volumetric)
+                    inside.slice(2, 4 * z, 4 * z + 4)
+                        .slice(3, 4 * y, 4 * y + 4)
+                        .slice(4, 4 * x, 4 * x + 4)
+                        .fill_(true);
+                else
+                    inside.slice(2, 4 * y, 4 * y + 4).slice(3, 4 * x, 4 * x + 4).fill_(true);
+            }
+            const torch::Tensor noise = torch::rand(shape) * 2 - 1;
+            {
+                torch::NoGradGuard noGrad;
+                const torch::Tensor logits = model->forward(image);
+                const torch::Tensor outsideChanged =
+                    model->forward(torch::where(inside, image, noise));
+                const torch::Tensor insideChanged =
+                    model->forward(torch::where(inside, noise, image));
+                QVERIFY((logits - outsideChanged).abs().max().item<double>() < 1e-5);
+                QVERIFY((logits - insideChanged).abs().max().item<double>() > 1e-3);
+            }
+
+            // For each class, wherever the map is not empty its maximum is a
+            // region token. Grad-CAM is logged, not asserted: its channel
+            // weights are averaged over the grid and then applied to every
+            // token's activations, so tokens the output never saw light up too.
+            for (const char* method : {"hirescam", "rollout", "gradcam"}) {
+                const std::string layer =
+                    std::string(method) == "rollout" ? kRolloutLayer : "block:0:norm1";
+                int nonEmpty = 0;
+                for (int target = 0; target < 2; ++target) {
+                    const ModelCam cam = camOnTokens(model, d, image, layer, method, target);
+                    const torch::Tensor map = cam.grid.flatten();
+                    if (map.max().item<double>() <= 0) continue;
+                    ++nonEmpty;
+                    const int64_t peak = map.argmax().item<int64_t>();
+                    const bool inRegion =
+                        std::find(region.begin(), region.end(), peak) != region.end();
+                    double outside = 0;
+                    for (int64_t t = 0; t < map.numel(); ++t)
+                        if (std::find(region.begin(), region.end(), t) == region.end())
+                            outside = std::max(outside, map[t].item<double>());
+                    qInfo(
+                        "%s %s class %d: peak at token %lld (%s the region); largest value "
+                        "outside the region %.3g of the peak",
+                        volumetric ? "3D" : "2D", method, target, static_cast<long long>(peak),
+                        inRegion ? "in" : "outside", outside);
+                    if (std::string(method) != "gradcam") {
+                        QVERIFY(inRegion);
+                        QVERIFY(outside < 1e-6);
+                    }
+                }
+                if (std::string(method) != "gradcam") QVERIFY(nonEmpty >= 1);
+            }
+        }
     }
 
     void demoBundlesPointAtTheLesion() {
