@@ -11,6 +11,7 @@
 //   rllm-bench --export-weights DIR     (writes the four models' weights, times nothing)
 
 #include "models/Cam.h"
+#include "models/Engine.h"
 #include "models/Networks.h"
 #include "models/Safetensors.h"
 
@@ -113,7 +114,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    torch::set_num_threads(threads);
+    setCpuThreads(threads);  // the engine's split (models/Engine.h)
     torch::manual_seed(0);
     nlohmann::json report;
     report["threads"] = threads;

@@ -10,11 +10,31 @@
 
 #include <torch/torch.h>
 
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <thread>
+
 namespace rllm {
+
+void setCpuThreads(int threads) {
+    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // Looked up at run time: LibTorch reaches OpenBLAS through the system's
+    // libblas.so.3, which may be another BLAS without this function.
+    using SetThreads = void (*)(int);
+    static const auto openblasSetThreads =
+        reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    if (openblasSetThreads) {
+        openblasSetThreads(threads);
+        torch::set_num_threads(1);
+    } else {
+        torch::set_num_threads(threads);
+    }
+}
 
 torch::Device torchDevice(const DeviceOptions& options) {
     if (options.threads < 0) throw Error("--threads must be positive");
-    if (options.threads > 0) torch::set_num_threads(options.threads);
+    setCpuThreads(options.threads);
     const std::string& d = options.device;
     if (d == "auto")
         return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0)

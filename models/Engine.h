@@ -19,8 +19,14 @@ class Volume;
 
 struct DeviceOptions {
     std::string device = "auto";  // auto | cpu | cuda | cuda:N
-    int threads = 0;              // CPU threads for LibTorch; 0 keeps its default
+    int threads = 0;              // CPU threads for the models; 0: one per core
 };
+// Gives the models `threads` CPU threads (0: one per core). With OpenBLAS
+// behind LibTorch (Debian's build), the matrix products get them and
+// LibTorch's own pool keeps one thread: both pools spin while they wait, and
+// side by side they took cores from each other (README "Speed and memory":
+// up to 4.8x slower at batch 1 on 2 cores). Without OpenBLAS, LibTorch gets them.
+void setCpuThreads(int threads);
 // Applies the thread count and returns the device that will be used, e.g. "cpu", "cuda:0".
 std::string resolveDevice(const DeviceOptions& options);
 // CUDA devices this LibTorch can use (0 without CUDA).
