@@ -10,8 +10,8 @@
 // Why not a QOpenGLWidget: one QOpenGLWidget anywhere in a window makes Qt
 // compose the whole window through OpenGL on every update of any widget in
 // it. With a software renderer (Mesa, no GPU) that composition alone costs
-// about 50 ms per update and stalls the GUI while results stream in. Reading
-// a frame back costs about a millisecond, and only when the 3D scene changed.
+// about 50 ms per update and stalls the GUI while results stream in. Here
+// the frame is read back only when the 3D scene changed.
 //
 // Mouse, wheel and key events go to a VTK interactor (trackball camera: left
 // rotates, right or wheel zooms, middle pans). VTK headers stay in the .cpp;
