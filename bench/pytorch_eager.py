@@ -175,9 +175,22 @@ def main():
     ap.add_argument("--weights", required=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--split", choices=("torch", "engine"), default="torch",
+                    help="torch: torch.set_num_threads(T), as a PyTorch user runs it; engine: "
+                         "OpenBLAS gets T threads and PyTorch's own pool 1, as rllm's setCpuThreads")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    report = {"engine": f"PyTorch {torch.__version__} eager", "threads": args.threads}
+    if args.split == "engine":
+        import ctypes
+        # The BLAS PyTorch calls (Debian: libblas.so.3, OpenBLAS once installed).
+        blas = ctypes.CDLL("libblas.so.3")
+        if not hasattr(blas, "openblas_set_num_threads"):
+            raise SystemExit("--split engine: libblas.so.3 is not OpenBLAS")
+        blas.openblas_set_num_threads(args.threads)
+        torch.set_num_threads(1)
+    else:
+        torch.set_num_threads(args.threads)
+    report = {"engine": f"PyTorch {torch.__version__} eager", "threads": args.threads,
+              "split": args.split}
     for name, size, patch, channels in (("paper_224", 224, 16, 3), ("28px", 28, 4, 1)):
         for boosted in (True, False):
             key = f"{name}_{'booster' if boosted else 'baseline'}"

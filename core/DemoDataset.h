@@ -19,7 +19,8 @@ struct DemoDatasetOptions {
 
 void writeDemoDataset(const std::string& path, const DemoDatasetOptions& options);
 
-// Phantom units to the stored uint8: a window from -250 to 450 (air 0, tissue ~106, lesion ~142).
+// Phantom units to the stored uint8: a window from -250 to 450 (air 0, tissue ~106, lesion 171 at
+// its centre to 128 at its edge).
 uint8_t phantomToByte(float value);
 
 }  // namespace rllm

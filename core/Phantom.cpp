@@ -39,8 +39,17 @@ Phantom buildPhantom(int size, int depth, uint32_t seed, bool withLesion, double
                 // A bright rim (bone-like) just inside the body surface.
                 if (body <= 1.0 && body > 0.85) value = 400.0f + noise(rng);
                 double dx = x - centreX, dy = y - centreY, dz = depth > 1 ? z - centreZ : 0.0;
-                if (withLesion && std::sqrt(dx * dx + dy * dy + dz * dz) <= radius) {
-                    value = 140.0f + noise(rng);
+                const double r = std::sqrt(dx * dx + dy * dy + dz * dz);
+                if (withLesion && r <= radius) {
+                    // Graded like an enhancing nodule: 220 at the centre, 100
+                    // at the edge. A flat lesion is invisible inside to the 3D
+                    // ViT, whose patch embedding LayerNorms each patch
+                    // (DESIGN.md): a patch wholly inside it normalises to the
+                    // same noise as one in tissue, so only the tokens on its
+                    // boundary carried evidence and the CAMs peaked beside the
+                    // lesion (README "Explanations").
+                    const double u = r / radius;
+                    value = float(100.0 + 120.0 * (1.0 - u * u)) + noise(rng);
                     phantom.lesionMask.at(x, y, z) = 1.0f;
                 }
                 phantom.image.at(x, y, z) = value;

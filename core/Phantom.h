@@ -1,7 +1,8 @@
 #pragma once
 // Synthetic phantoms the project generates itself for the embedded demo and
 // for tests: a body ellipse in CT-like units with one round lesion at a known
-// position. They are labelled synthetic; they are not patient data.
+// position, brightest at its centre. They are labelled synthetic; they are
+// not patient data.
 
 #include "core/Volume.h"
 
@@ -11,7 +12,7 @@
 namespace rllm {
 
 struct Phantom {
-    Volume image;       // Hounsfield-like units: air -1000, tissue ~40, lesion ~140
+    Volume image;       // Hounsfield-like units: air -1000, tissue ~40, lesion 220 -> 100
     Volume lesionMask;  // 1 inside the lesion, 0 elsewhere, same grid as image
     std::array<double, 3> lesionCenter{0, 0, 0};  // voxel index
     double lesionRadius = 0;                      // voxels

@@ -82,7 +82,7 @@ torch::Tensor tokenCam(const std::string& method, const torch::Tensor& A, const 
         return torch::relu(projection);
     }
     throw Error("unknown CAM method '" + method +
-                "': use eigencam, gradcam, gradcam++, hirescam or rollout");
+                "': use auto, eigencam, gradcam, gradcam++, hirescam or rollout");
 }
 
 std::string resolveCamLayer(const std::string& method, const std::string& layer,
@@ -92,6 +92,26 @@ std::string resolveCamLayer(const std::string& method, const std::string& layer,
         throw Error("layer '" + layer +
                     "': rollout follows the attention of every block; leave the layer out");
     return kRolloutLayer;
+}
+
+CamRecipe resolveCamRecipe(const std::string& method, const std::string& layer, int shifts,
+                           const nlohmann::json& d) {
+    if (shifts < 0) throw Error("--shifts must be at least 1 (0: the method's default)");
+    CamRecipe r;
+    r.method = method;
+    if (method == "auto") {
+        const bool volumetric = d["model"]["volumetric"];
+        if (volumetric && !layer.empty())
+            throw Error("layer '" + layer +
+                        "': on 3D models the automatic choice is attention rollout, which takes "
+                        "no layer; name a method (e.g. --method eigencam) to choose a layer");
+        r.method = volumetric ? "rollout" : "eigencam";
+        r.shifts = shifts > 0 ? shifts : volumetric ? 3 : 1;
+    } else {
+        r.shifts = shifts > 0 ? shifts : 1;
+    }
+    r.layer = resolveCamLayer(r.method, layer, d);
+    return r;
 }
 
 std::vector<std::string> camLayerNamesFor(const nlohmann::json& d) {
@@ -142,7 +162,11 @@ ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Te
             captured = tokens;
         return tokens;
     };
-    auto logits = model->forward(image, tap);
+    // Taps on the last token-mixing layer's output need all its rows (Networks.h, TailTokens).
+    const std::string lastBlock = "block:" + std::to_string(int(d["model"]["depth"]) - 1);
+    const bool readsTail =
+        rollout || layer == "booster:llm" || (!model->llmIsLastMixer() && layer == lastBlock);
+    auto logits = model->forward(image, tap, readsTail ? TailTokens::All : TailTokens::ClassToken);
     const TaskType task = parseTaskType(d["task"]);
     ModelCam out;
     out.probabilities =
@@ -157,6 +181,7 @@ ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Te
                     std::to_string(classes - 1));
     const auto& m = d["model"];
     const int64_t g = int64_t(m["image_size"]) / int64_t(m["patch"]);
+    out.tokenSide = g;
     if (rollout) {
         // Only the gradients at the attention maps: no weight gradients are
         // computed or left behind in the model.
@@ -192,6 +217,70 @@ ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Te
     const double peak = map.max().item<double>();
     if (peak > 0) out.grid = out.grid / peak;
     return out;
+}
+
+std::vector<int64_t> shiftOffsets(int64_t patch, int shiftsPerAxis) {
+    if (shiftsPerAxis < 1) throw Error("--shifts must be at least 1");
+    if (shiftsPerAxis > patch)
+        throw Error("--shifts " + std::to_string(shiftsPerAxis) + ": at most the patch size (" +
+                    std::to_string(patch) + ") offsets per axis");
+    std::vector<int64_t> offsets;
+    for (int j = 0; j < shiftsPerAxis; ++j)
+        offsets.push_back(
+            std::lround((j - (shiftsPerAxis - 1) / 2.0) * double(patch) / shiftsPerAxis));
+    return offsets;
+}
+
+namespace {
+
+// `t` moved by `offset` voxels along `dim` (towards higher indices when
+// positive); the voxels uncovered repeat the border's value.
+torch::Tensor shiftAlong(const torch::Tensor& t, int64_t dim, int64_t offset) {
+    if (offset == 0) return t;
+    const int64_t size = t.size(dim), n = std::min(std::abs(offset), size);
+    std::vector<int64_t> fillShape = t.sizes().vec();
+    fillShape[dim] = n;
+    auto fill = [&](int64_t borderIndex) {
+        return t.narrow(dim, borderIndex, 1).expand(fillShape).contiguous();
+    };
+    if (offset > 0) return torch::cat({fill(0), t.narrow(dim, 0, size - n)}, dim);
+    return torch::cat({t.narrow(dim, n, size - n), fill(size - 1)}, dim);
+}
+
+}  // namespace
+
+ModelCam camAveragedOverShifts(Classifier& model, const nlohmann::json& d,
+                               const torch::Tensor& image, const std::string& layer,
+                               const std::string& method, int requestedTarget, int shiftsPerAxis) {
+    const auto& m = d["model"];
+    const std::vector<int64_t> offsets = shiftOffsets(m["patch"].get<int64_t>(), shiftsPerAxis);
+    ModelCam plain = camOnTokens(model, d, image, layer, method, requestedTarget);
+    if (shiftsPerAxis == 1) return plain;
+    const bool volumetric = m["volumetric"];
+    const int64_t side = image.size(-1);
+    const std::array<int64_t, 3> inputSize{side, side, volumetric ? side : 1};
+    const int spatialDims = volumetric ? 3 : 2;
+    torch::Tensor sum;
+    std::vector<size_t> index(spatialDims, 0);  // one offset index per spatial axis
+    while (true) {
+        bool unshifted = true;
+        for (size_t i : index) unshifted = unshifted && offsets[i] == 0;
+        torch::Tensor shiftedImage = image;
+        for (int a = 0; a < spatialDims; ++a)
+            shiftedImage = shiftAlong(shiftedImage, 2 + a, offsets[index[a]]);
+        const ModelCam cam =
+            unshifted ? plain : camOnTokens(model, d, shiftedImage, layer, method, plain.target);
+        torch::Tensor map = upsampleCam(cam.grid, inputSize, volumetric);
+        // Voxels the shifted input no longer held repeat the nearest value seen.
+        for (int a = 0; a < spatialDims; ++a) map = shiftAlong(map, 2 + a, -offsets[index[a]]);
+        sum = sum.defined() ? sum + map : map;
+        int a = 0;  // the next combination of offsets, like an odometer
+        while (a < spatialDims && ++index[a] == offsets.size()) index[a++] = 0;
+        if (a == spatialDims) break;
+    }
+    const double peak = sum.max().item<double>();
+    plain.grid = peak > 0 ? sum / peak : sum;
+    return plain;
 }
 
 torch::Tensor upsampleCam(const torch::Tensor& grid, const std::array<int64_t, 3>& size,
@@ -240,7 +329,8 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
     const torch::Device device = torchDevice(o.device);
     LoadedBundle bundle = loadBundle(bundlePath);
     const auto& d = bundle.description;
-    const std::string layer = resolveCamLayer(o.method, o.layer, d);
+    const CamRecipe recipe = resolveCamRecipe(o.method, o.layer, o.shifts, d);
+    const std::string& layer = recipe.layer;
     if (o.steps < 2) throw Error("--steps must be at least 2");
     MedMnistDataset data(dataPath);
     const auto& m = d["model"];
@@ -266,7 +356,8 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
 
     CamEvalSummary s;
     s.layer = layer;
-    s.method = o.method;
+    s.method = recipe.method;
+    s.shifts = recipe.shifts;
     int64_t hits = 0, reachable = 0;
     // Where a map that peaks at one token peaks after upsampling, per token.
     std::vector<int64_t> tokenPeaks;
@@ -276,7 +367,8 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
         torch::Tensor image = bytes.to(torch::kFloat32);
         if (!volumetric) image = image.permute({0, 3, 1, 2});
         image = ((image / 255.0 - 0.5) / 0.5).contiguous().to(device);
-        ModelCam cam = camOnTokens(bundle.model, d, image, layer, o.method, -1);
+        ModelCam cam =
+            camAveragedOverShifts(bundle.model, d, image, layer, recipe.method, -1, recipe.shifts);
         torch::Tensor map =
             upsampleCam(cam.grid, {side, side, volumetric ? side : 1}, volumetric).flatten();
         const DeletionInsertion curves =
@@ -290,7 +382,10 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
             if (any) {
                 ++s.pointingCases;
                 hits += mask[map.argmax().item<int64_t>()] != 0;
-                if (tokenPeaks.empty()) {
+                if (tokenPeaks.empty() && recipe.shifts > 1) {
+                    // Averaged over shifts, a map can peak at any voxel.
+                    for (int64_t v = 0; v < voxels; ++v) tokenPeaks.push_back(v);
+                } else if (tokenPeaks.empty()) {
                     const torch::Tensor grid = cam.grid.to(torch::kCPU);
                     for (int64_t t = 0; t < grid.numel(); ++t) {
                         torch::Tensor oneHot = torch::zeros_like(grid).flatten();

@@ -34,6 +34,20 @@ torch::Tensor tokenCam(const std::string& method, const torch::Tensor& A, const 
 // the last block's output; throws Error naming the valid layers otherwise.
 std::string canonicalCamLayer(const std::string& layer, const nlohmann::json& description);
 
+// What a request resolves to on one model. "auto" chooses by what was
+// measured on the demo phantoms (README "Explanations"): EigenCAM at the
+// default layer on 2D models (pointing game 100 % on both 2D demo models),
+// and on 3D models gradient-weighted attention rollout averaged over 3
+// sub-patch shifts per axis (100 % and 93 %; EigenCAM there 53 % and 60 %).
+// `shifts` 0 is the recipe's: 3 for that 3D choice, else 1. With "auto" a
+// layer may be given on 2D models only (rollout takes none).
+struct CamRecipe {
+    std::string method, layer;
+    int shifts = 1;
+};
+CamRecipe resolveCamRecipe(const std::string& method, const std::string& layer, int shifts,
+                           const nlohmann::json& description);
+
 // "rollout" (gradient-weighted attention rollout) follows every block's
 // attention; its layer is always this.
 inline constexpr const char* kRolloutLayer = "block:*:attn";
@@ -51,15 +65,33 @@ torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions,
 std::vector<std::string> camLayerNamesFor(const nlohmann::json& description);
 
 struct ModelCam {
-    torch::Tensor grid;  // (1, 1, g, g[, g]) normalised to [0, 1]
+    // (1, 1, g, g[, g]) normalised to [0, 1]: on the token grid (g = the
+    // token grid's side) or, averaged over shifts, on the model's input grid.
+    torch::Tensor grid;
     torch::Tensor probabilities;
     int target = 0;
+    int64_t tokenSide = 0;  // the model's token grid side, whatever the grid above
 };
 
 // The CAM of one prepared input (1, C, S...) on the token grid.
 ModelCam camOnTokens(Classifier& model, const nlohmann::json& description,
                      const torch::Tensor& image, const std::string& layer,
                      const std::string& method, int requestedTarget);
+
+// Sub-patch shift averaging. A token map upsampled from a g-wide grid peaks at
+// a token centre, so it cannot say where inside a patch the evidence lies: a
+// lesion smaller than two patches whose centre falls between token centres is
+// "found" one token off. Here the input is also shifted by fractions of a
+// patch (`shiftsPerAxis` offsets per axis, spread evenly over one patch; edges
+// repeat the border voxels), each shifted input's map is upsampled onto the
+// model's input grid and shifted back, and the maps are averaged where they
+// cover the voxel. The target is the one of the unshifted input. 1: the plain
+// token map (camOnTokens); K: K^2 (2D) or K^3 (3D) passes.
+ModelCam camAveragedOverShifts(Classifier& model, const nlohmann::json& description,
+                               const torch::Tensor& image, const std::string& layer,
+                               const std::string& method, int requestedTarget, int shiftsPerAxis);
+// The offsets (in input voxels) camAveragedOverShifts uses along each axis.
+std::vector<int64_t> shiftOffsets(int64_t patch, int shiftsPerAxis);
 
 // A token grid (or any grid) onto a voxel grid of `size` (x, y, z), centres
 // aligned like the input resampling, values clamped to [0, 1].

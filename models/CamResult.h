@@ -12,7 +12,8 @@ namespace rllm {
 
 struct CamResult {
     Volume cam;                 // on the input's voxel grid and geometry, values in [0, 1]
-    std::string method, layer;  // the layer actually used (the default resolved)
+    std::string method, layer;  // the method and layer actually used ("auto" and defaults resolved)
+    int shifts = 1;             // sub-patch shifts per axis averaged (models/Cam.h)
     int target = 0;             // the class explained
     std::vector<std::string> classNames;
     std::vector<float> probabilities;

@@ -126,8 +126,10 @@ Prediction predictVolume(const std::string& bundlePath, const Volume& volume,
 // ---- Explanations ------------------------------------------------------------------
 
 struct CamOptions {
-    // eigencam | gradcam | gradcam++ | hirescam (models/Cam.h says why EigenCAM is the default)
-    std::string method = "eigencam";
+    // auto | eigencam | gradcam | gradcam++ | hirescam | rollout. auto: EigenCAM
+    // on 2D models, rollout averaged over 3 shifts on 3D models (models/Cam.h,
+    // resolveCamRecipe, says why).
+    std::string method = "auto";
     // Token layer: "block:I:norm1" (block I's first norm; I may be negative),
     // "block:I" (its output), "booster:input" (the input of F_E, i.e. the last
     // block's output), "booster:llm" (the LLM block's output). Empty: the
@@ -135,7 +137,11 @@ struct CamOptions {
     // last block's output tokens never reach the class token, so gradient
     // methods refuse that layer.
     std::string layer;
-    int target = -1;            // class to explain; -1: the predicted one
+    int target = -1;  // class to explain; -1: the predicted one
+    // Sub-patch shifts per axis, averaged (models/Cam.h, camAveragedOverShifts):
+    // 1 is the plain token map; K costs K^2 (2D) or K^3 (3D) passes; 0: the
+    // method's default (3 for auto on 3D models, else 1).
+    int shifts = 0;
     int faithfulnessSteps = 0;  // > 0: also the deletion/insertion AUC in that many steps
     DeviceOptions device;
 };
@@ -152,8 +158,9 @@ CamResult computeCam(const std::string& bundlePath, const Volume& volume,
 std::vector<std::string> camLayerNames(const std::string& bundlePath);
 
 struct CamEvalOptions {
-    std::string method = "eigencam";
-    std::string layer;  // as CamOptions
+    std::string method = "auto";  // as CamOptions
+    std::string layer;            // as CamOptions
+    int shifts = 0;               // as CamOptions
     std::string split = "test";
     int steps = 20;        // deletion/insertion steps
     int64_t maxCases = 0;  // 0: the whole split
@@ -172,10 +179,12 @@ struct CamEvalSummary {
     // The most any map on this model's token grid could score: the share of
     // those cases whose mask holds a voxel where a map peaking at a single
     // token peaks once upsampled (about the token centres). A coarse grid
-    // caps the pointing game below 1 whatever the method.
+    // caps the pointing game below 1 whatever the method. Maps averaged over
+    // shifts can peak at any voxel: then it is 1 for every non-empty mask.
     double pointingCeiling = 0;
     int64_t cases = 0, pointingCases = 0;
-    std::string layer, method;
+    std::string layer, method;  // as used ("auto" resolved)
+    int shifts = 1;
 };
 CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& dataPath,
                             const CamEvalOptions& options);

@@ -137,13 +137,15 @@ Prediction LoadedModel::predict(const Volume& volume) {
 
 CamResult LoadedModel::cam(const Volume& volume, const CamOptions& options) {
     const auto& d = impl_->bundle.description;
-    const std::string layer = resolveCamLayer(options.method, options.layer, d);
+    const CamRecipe recipe = resolveCamRecipe(options.method, options.layer, options.shifts, d);
+    const std::string& layer = recipe.layer;
     ModelInput input = prepareInput(d, volume);
     const bool volumetric = this->volumetric();
     return impl_->run([&] {
         Classifier& model = impl_->bundle.model;
         torch::Tensor image = input.image.to(impl_->device);
-        ModelCam cam = camOnTokens(model, d, image, layer, options.method, options.target);
+        ModelCam cam = camAveragedOverShifts(model, d, image, layer, recipe.method, options.target,
+                                             recipe.shifts);
         torch::Tensor onSource =
             upsampleCam(cam.grid, volume.size(), volumetric).to(torch::kCPU).contiguous();
 
@@ -154,16 +156,18 @@ CamResult LoadedModel::cam(const Volume& volume, const CamOptions& options) {
                   result.cam.voxels().begin());
         result.cam.sourcePixelType = PixelType::Float32;
         result.cam.formatName = "CAM";
-        result.cam.metadata["CamMethod"] = options.method;
+        result.cam.metadata["CamMethod"] = recipe.method;
+        result.cam.metadata["CamShifts"] = std::to_string(recipe.shifts);
         result.cam.metadata["CamLayer"] = layer;
         result.cam.metadata["CamTarget"] = std::to_string(cam.target);
-        result.method = options.method;
+        result.method = recipe.method;
+        result.shifts = recipe.shifts;
         result.layer = layer;
         result.target = cam.target;
         result.classNames = impl_->classNames;
         auto p = cam.probabilities.to(torch::kCPU).contiguous();
         result.probabilities.assign(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
-        const int64_t g = cam.grid.size(-1);
+        const int64_t g = cam.tokenSide;
         result.grid = volumetric ? std::vector<int64_t>{g, g, g} : std::vector<int64_t>{g, g};
         result.resamplingJson = input.resampling.dump();
         result.device = impl_->device.str();

@@ -40,24 +40,41 @@ VitBlockImpl::VitBlockImpl(int dim, int heads, int mlpRatio) : heads(heads) {
 }
 
 torch::Tensor VitBlockImpl::attention(const torch::Tensor& x, const TokenTap* tap,
-                                      const std::string& name) {
+                                      const std::string& name, bool classRowOnly) {
     const int64_t B = x.size(0), T = x.size(1), C = x.size(2), hd = C / heads;
-    auto parts = qkv(x).reshape({B, T, 3, heads, hd}).permute({2, 0, 3, 1, 4});
-    auto q = parts[0], k = parts[1], v = parts[2];
+    torch::Tensor q, k, v;
+    if (classRowOnly) {
+        // The query of the class token alone; keys and values of every token.
+        const int64_t Q = 1;
+        q = torch::nn::functional::linear(x.narrow(1, 0, 1), qkv->weight.narrow(0, 0, C),
+                                          qkv->bias.narrow(0, 0, C))
+                .reshape({B, Q, heads, hd})
+                .transpose(1, 2);
+        auto kv = torch::nn::functional::linear(x, qkv->weight.narrow(0, C, 2 * C),
+                                                qkv->bias.narrow(0, C, 2 * C))
+                      .reshape({B, T, 2, heads, hd})
+                      .permute({2, 0, 3, 1, 4});
+        k = kv[0], v = kv[1];
+    } else {
+        auto parts = qkv(x).reshape({B, T, 3, heads, hd}).permute({2, 0, 3, 1, 4});
+        q = parts[0], k = parts[1], v = parts[2];
+    }
     auto weights =
         torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(hd)), -1);
     if (tap) weights = (*tap)(name + ":attn", weights);
-    return proj(torch::matmul(weights, v).transpose(1, 2).reshape({B, T, C}));
+    return proj(torch::matmul(weights, v).transpose(1, 2).reshape({B, q.size(2), C}));
 }
 
-torch::Tensor VitBlockImpl::forward(const torch::Tensor& x) {
-    auto h = x + attention(norm1(x));
+torch::Tensor VitBlockImpl::forward(const torch::Tensor& x, bool classRowOnly) {
+    auto rows = classRowOnly ? x.narrow(1, 0, 1) : x;
+    auto h = rows + attention(norm1(x), nullptr, {}, classRowOnly);
     return h + fc2(torch::gelu(fc1(norm2(h))));
 }
 
 torch::Tensor VitBlockImpl::forward(const torch::Tensor& x, const TokenTap& tap,
-                                    const std::string& name) {
-    auto h = x + attention(tap(name + ":norm1", norm1(x)), &tap, name);
+                                    const std::string& name, bool classRowOnly) {
+    auto rows = classRowOnly ? x.narrow(1, 0, 1) : x;
+    auto h = rows + attention(tap(name + ":norm1", norm1(x)), &tap, name, classRowOnly);
     return tap(name, h + fc2(torch::gelu(fc1(norm2(h)))));
 }
 
@@ -129,11 +146,12 @@ LlamaLayerImpl::LlamaLayerImpl(const LlmArchitecture& a) : arch(a) {
     w3 = register_module("w3", torch::nn::Linear(torch::nn::LinearOptions(d, a.ffn).bias(false)));
 }
 
-torch::Tensor LlamaLayerImpl::forward(const torch::Tensor& z) {
-    const int64_t B = z.size(0), T = z.size(1), H = arch.heads, KV = arch.kvHeads,
-                  hd = arch.dim / H;
+torch::Tensor LlamaLayerImpl::forward(const torch::Tensor& z, bool classRowOnly) {
+    const int64_t B = z.size(0), T = z.size(1), Q = classRowOnly ? 1 : T, H = arch.heads,
+                  KV = arch.kvHeads, hd = arch.dim / H;
     auto n = attentionNorm(z);
-    auto q = wq(n).view({B, T, H, hd}).transpose(1, 2);
+    auto rows = classRowOnly ? z.narrow(1, 0, 1) : z;
+    auto q = wq(classRowOnly ? n.narrow(1, 0, 1) : n).view({B, Q, H, hd}).transpose(1, 2);
     auto k = wk(n).view({B, T, KV, hd}).transpose(1, 2);
     auto v = wv(n).view({B, T, KV, hd}).transpose(1, 2);
     if (KV != H) {  // grouped-query attention: query head h reads kv head h / (H / KV)
@@ -143,7 +161,7 @@ torch::Tensor LlamaLayerImpl::forward(const torch::Tensor& z) {
     // No causal mask and no rotary embedding: visual tokens are not a text sequence.
     auto weights =
         torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(hd)), -1);
-    auto h = z + wo(torch::matmul(weights, v).transpose(1, 2).reshape({B, T, arch.dim}));
+    auto h = rows + wo(torch::matmul(weights, v).transpose(1, 2).reshape({B, Q, arch.dim}));
     auto m = ffnNorm(h);
     return h + w2(torch::silu(w1(m)) * w3(m));
 }
@@ -196,9 +214,10 @@ LlmBlockImpl::LlmBlockImpl(const LlmArchitecture& a, int layerCount, FinalNorm m
     finalNorm = register_module("norm", RmsNorm(a.dim, a.eps));
 }
 
-torch::Tensor LlmBlockImpl::forward(const torch::Tensor& z) {
+torch::Tensor LlmBlockImpl::forward(const torch::Tensor& z, bool classRowOnly) {
     torch::Tensor h = z;
-    for (const auto& layer : *layers) h = layer->as<LlamaLayer>()->forward(h);
+    for (size_t i = 0; i < layers->size(); ++i)
+        h = layers[i]->as<LlamaLayer>()->forward(h, classRowOnly && i + 1 == layers->size());
     // Unit mode: the norm's weight stays at one (never loaded).
     return mode == FinalNorm::None ? h : finalNorm(h);
 }
@@ -217,8 +236,8 @@ void LlmBlockImpl::randomize(uint64_t seed) {
     for (auto& p : named_parameters()) {
         if (p.key().find("norm") != std::string::npos)
             p.value().fill_(1.0);
-        else
-            p.value().copy_(at::normal(0.0, 0.02, p.value().sizes(), generator));
+        else  // in place: a temporary copy of a 7B-sized FFN matrix would add 180 MB to the peak
+            p.value().normal_(0.0, 0.02, generator);
     }
 }
 
@@ -267,14 +286,28 @@ BoosterImpl::BoosterImpl(int dim, int llmDim, ResidualMode m, LlmBlock block) : 
     }
 }
 
-torch::Tensor BoosterImpl::forward(const torch::Tensor& x) {
-    return forward(x, [](const std::string&, const torch::Tensor& t) { return t; });
+torch::Tensor BoosterImpl::forward(const torch::Tensor& x, bool classRowOnly) {
+    const TokenTap pass = [](const std::string&, const torch::Tensor& t) { return t; };
+    return forward(x, pass, classRowOnly);
 }
 
-torch::Tensor BoosterImpl::forward(const torch::Tensor& x, const TokenTap& tap) {
-    auto z = encoder(x);
-    if (mode == ResidualMode::Mlp) return decoder(z) + x;  // the adapters alone, no LLM
-    auto l = tap("booster:llm", llm(z));
+torch::Tensor BoosterImpl::forward(const torch::Tensor& x, const TokenTap& tap, bool classRowOnly) {
+    if (mode == ResidualMode::Mlp) {  // the adapters alone, no LLM: token by token
+        auto rows = classRowOnly ? x.narrow(1, 0, 1) : x;
+        return decoder(encoder(rows)) + rows;
+    }
+    auto z = encoder(x);  // every token: the LLM's keys and values read them all
+    auto l = tap("booster:llm", llm->forward(z, classRowOnly));
+    if (classRowOnly) {
+        z = z.narrow(1, 0, 1);
+        auto rows = x.narrow(1, 0, 1);
+        return residual(l, z, rows);
+    }
+    return residual(l, z, x);
+}
+
+torch::Tensor BoosterImpl::residual(const torch::Tensor& l, const torch::Tensor& z,
+                                    const torch::Tensor& x) {
     switch (mode) {
         case ResidualMode::In:
             return decoder(l + z);
@@ -295,18 +328,30 @@ ClassifierImpl::ClassifierImpl(const VitConfig& config, Booster b) {
     if (b) booster = register_module("booster", b);
 }
 
-torch::Tensor ClassifierImpl::forward(const torch::Tensor& images) {
+bool ClassifierImpl::llmIsLastMixer() const {
+    return booster && booster->mode != ResidualMode::Mlp;
+}
+
+torch::Tensor ClassifierImpl::forward(const torch::Tensor& images, TailTokens tail) {
+    const bool classRow = tail == TailTokens::ClassToken;
+    const size_t last = vit->blocks->size() - 1;
     auto tokens = vit->embed(images);
-    for (const auto& block : *vit->blocks) tokens = block->as<VitBlock>()->forward(tokens);
-    if (booster) tokens = booster->forward(tokens);
+    for (size_t i = 0; i < vit->blocks->size(); ++i)
+        tokens = vit->blocks[i]->as<VitBlock>()->forward(
+            tokens, classRow && !llmIsLastMixer() && i == last);
+    if (booster) tokens = booster->forward(tokens, classRow && llmIsLastMixer());
     return vit->head(vit->norm(tokens).select(1, 0));
 }
 
-torch::Tensor ClassifierImpl::forward(const torch::Tensor& images, const TokenTap& tap) {
+torch::Tensor ClassifierImpl::forward(const torch::Tensor& images, const TokenTap& tap,
+                                      TailTokens tail) {
+    const bool classRow = tail == TailTokens::ClassToken;
+    const size_t last = vit->blocks->size() - 1;
     auto tokens = vit->embed(images);
     for (size_t i = 0; i < vit->blocks->size(); ++i)
-        tokens = vit->blocks[i]->as<VitBlock>()->forward(tokens, tap, "block:" + std::to_string(i));
-    if (booster) tokens = booster->forward(tokens, tap);
+        tokens = vit->blocks[i]->as<VitBlock>()->forward(
+            tokens, tap, "block:" + std::to_string(i), classRow && !llmIsLastMixer() && i == last);
+    if (booster) tokens = booster->forward(tokens, tap, classRow && llmIsLastMixer());
     return vit->head(vit->norm(tokens).select(1, 0));
 }
 

@@ -23,6 +23,16 @@ namespace rllm {
 // tokens). Used by the CAMs.
 using TokenTap = std::function<torch::Tensor(const std::string& name, const torch::Tensor& tokens)>;
 
+// How many rows the last token-mixing layer (the last layer of the LLM block,
+// or the last ViT block when there is no LLM) computes. The head reads the
+// class token alone and every layer after that one works token by token, so
+// only the class token's row there can reach the logits: its query, attention
+// output and MLP / SwiGLU are computed for that one row, while keys and values
+// still come from every token. The logits are the same as with every row
+// computed (test_models checks it); AllTokens is for taps that read that
+// layer's output (e.g. an EigenCAM at booster:llm) and for attention rollout.
+enum class TailTokens { ClassToken, All };
+
 struct VitConfig {
     int dim = 192;
     int depth = 12;
@@ -43,12 +53,14 @@ struct VitConfig {
 class VitBlockImpl : public torch::nn::Module {
   public:
     VitBlockImpl(int dim, int heads, int mlpRatio);
-    torch::Tensor forward(const torch::Tensor& x);
-    torch::Tensor forward(const torch::Tensor& x, const TokenTap& tap, const std::string& name);
+    // `classRowOnly`: the output holds the class token's row alone (TailTokens).
+    torch::Tensor forward(const torch::Tensor& x, bool classRowOnly = false);
+    torch::Tensor forward(const torch::Tensor& x, const TokenTap& tap, const std::string& name,
+                          bool classRowOnly = false);
     // Multi-head self-attention only; `tap` (when given) sees the attention
-    // probabilities as name + ":attn".
+    // probabilities as name + ":attn" ((B, heads, 1, T) for the class row only).
     torch::Tensor attention(const torch::Tensor& x, const TokenTap* tap = nullptr,
-                            const std::string& name = {});
+                            const std::string& name = {}, bool classRowOnly = false);
 
     torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
     torch::nn::Linear qkv{nullptr}, proj{nullptr}, fc1{nullptr}, fc2{nullptr};
@@ -85,7 +97,8 @@ TORCH_MODULE(RmsNorm);
 class LlamaLayerImpl : public torch::nn::Module {
   public:
     explicit LlamaLayerImpl(const LlmArchitecture& arch);
-    torch::Tensor forward(const torch::Tensor& z);
+    // `classRowOnly`: only the first token's row is computed (TailTokens).
+    torch::Tensor forward(const torch::Tensor& z, bool classRowOnly = false);
     void load(const LlamaLayerWeights& weights);
 
     LlmArchitecture arch;
@@ -105,7 +118,8 @@ std::string finalNormName(FinalNorm mode);
 class LlmBlockImpl : public torch::nn::Module {
   public:
     LlmBlockImpl(const LlmArchitecture& arch, int layerCount, FinalNorm mode);
-    torch::Tensor forward(const torch::Tensor& z);
+    // `classRowOnly`: the last layer computes the first token's row alone.
+    torch::Tensor forward(const torch::Tensor& z, bool classRowOnly = false);
     // Copies pretrained weights in (layer count must match).
     void load(const LlmWeights& weights);
     // LLaMA's own initialisation (normal, std 0.02; norms one), from `seed`.
@@ -127,20 +141,32 @@ class BoosterImpl : public torch::nn::Module {
   public:
     // `llm` may be empty only for the Mlp ablation.
     BoosterImpl(int dim, int llmDim, ResidualMode mode, LlmBlock llm);
-    torch::Tensor forward(const torch::Tensor& x);
-    torch::Tensor forward(const torch::Tensor& x, const TokenTap& tap);
+    // `classRowOnly`: the result holds the class token's row alone; with an
+    // LLM its last layer still reads every token's keys and values.
+    torch::Tensor forward(const torch::Tensor& x, bool classRowOnly = false);
+    torch::Tensor forward(const torch::Tensor& x, const TokenTap& tap, bool classRowOnly = false);
 
     ResidualMode mode;
     torch::nn::Linear encoder{nullptr}, decoder{nullptr};  // F_E, F_D (no bias)
     LlmBlock llm{nullptr};
+
+  private:
+    // F_D and the residual connections of `mode`, from the LLM's output l,
+    // its input z and the booster's input x (rows aligned).
+    torch::Tensor residual(const torch::Tensor& l, const torch::Tensor& z, const torch::Tensor& x);
 };
 TORCH_MODULE(Booster);
 
 class ClassifierImpl : public torch::nn::Module {
   public:
     ClassifierImpl(const VitConfig& config, Booster booster);
-    torch::Tensor forward(const torch::Tensor& images);  // logits (B, classes)
-    torch::Tensor forward(const torch::Tensor& images, const TokenTap& tap);
+    // Logits (B, classes).
+    torch::Tensor forward(const torch::Tensor& images, TailTokens tail = TailTokens::ClassToken);
+    torch::Tensor forward(const torch::Tensor& images, const TokenTap& tap,
+                          TailTokens tail = TailTokens::ClassToken);
+
+    // Whether the LLM block (not the last ViT block) is the last layer that mixes tokens.
+    bool llmIsLastMixer() const;
 
     Vit vit{nullptr};
     Booster booster{nullptr};  // empty for the baseline

@@ -207,6 +207,50 @@ class TestExplain : public QObject {
         }
     }
 
+    // A map on a 4 x 4 x 4 token grid peaks at a token centre; averaged over
+    // sub-patch shifts it can follow a small object inside a patch. An untrained
+    // 3D bundle with 7-voxel patches, a textured 3-voxel cube at several places
+    // inside one patch, EigenCAM plain and averaged over 7 shifts per axis.
+    void shiftAveragingFollowsTheEvidenceInsideAPatch() {
+        QTemporaryDir dir;
+        const std::string bundle = untrainedBundle(dir.path(), true, 28, 7);
+        double plainError = 0, shiftedError = 0;
+        int placements = 0;
+        for (int64_t cz : {8, 11, 13})
+            for (int64_t cy : {8, 12})
+                for (int64_t cx : {9, 13}) {
+                    Volume v({28, 28, 28});
+                    for (int64_t z = cz - 1; z <= cz + 1; ++z)
+                        for (int64_t y = cy - 1; y <= cy + 1; ++y)
+                            for (int64_t x = cx - 1; x <= cx + 1; ++x)
+                                v.at(x, y, z) = 1000.0f + 50.0f * ((x * 7 + y * 3 + z) % 5);
+                    CamOptions o;
+                    o.method = "eigencam";
+                    o.shifts = 1;
+                    const auto plain = argmax(computeCam(bundle, v, o).cam);
+                    o.shifts = 7;
+                    const CamResult r = computeCam(bundle, v, o);
+                    QCOMPARE(r.shifts, 7);
+                    const auto shifted = argmax(r.cam);
+                    const std::array<int64_t, 3> c{cx, cy, cz};
+                    for (int axis = 0; axis < 3; ++axis) {
+                        plainError += std::abs(double(plain[axis] - c[axis]));
+                        shiftedError += std::abs(double(shifted[axis] - c[axis]));
+                        QVERIFY2(std::abs(shifted[axis] - c[axis]) <= 2,
+                                 qPrintable(QString("axis %1: averaged peak %2, cube at %3")
+                                                .arg(axis)
+                                                .arg(shifted[axis])
+                                                .arg(c[axis])));
+                    }
+                    ++placements;
+                }
+        plainError /= 3 * placements;
+        shiftedError /= 3 * placements;
+        qInfo("mean distance to the cube per axis: plain %.2f voxels, 7 shifts %.2f voxels",
+              plainError, shiftedError);
+        QVERIFY(shiftedError < plainError);
+    }
+
     void twoDCamPeaksOnTheEvidence() {
         QTemporaryDir dir;
         const std::string bundle = untrainedBundle(dir.path(), false, 28, 4);
@@ -379,9 +423,9 @@ class TestExplain : public QObject {
             // restores the class faster than deleting them removes it. The gradient methods
             // are logged, not asserted: their sign flips from one trained model
             // to the next on these tokens (models/Cam.h, README "Explanations").
-            for (const char* method : {"eigencam", "rollout", "hirescam", "gradcam"}) {
+            for (const char* method : {"auto", "rollout", "hirescam", "gradcam"}) {
                 CamEvalOptions o;
-                if (std::string(method) != "eigencam") o.method = method;
+                o.method = method;
                 // HiResCAM at the last block's norm, where the README quotes it.
                 if (o.method == "hirescam") o.layer = "block:-1:norm1";
                 o.device.threads = 2;
@@ -394,7 +438,9 @@ class TestExplain : public QObject {
                     e.pointingGame, static_cast<long long>(e.pointingCases), e.deletionAuc,
                     e.insertionAuc);
                 QCOMPARE(e.pointingCases, int64_t(30));
-                if (o.method == "eigencam") {
+                if (o.method == "auto") {  // on 2D models: EigenCAM at the first block
+                    QCOMPARE(e.method, std::string("eigencam"));
+                    QCOMPARE(e.shifts, 1);
                     QCOMPARE(e.layer, std::string("block:0:norm1"));
                     QVERIFY2(e.pointingGame >= 0.8, qPrintable(QString::number(e.pointingGame)));
                     // Faithful on the baseline. This small booster's probability
@@ -406,15 +452,15 @@ class TestExplain : public QObject {
         }
     }
 
-    void demo3dTokenGridAllowsThePointingGame() {
-        // `rllm demo`'s 3D half (its phantoms and model shapes; one epoch, the
-        // weights do not matter here): the pointing game's ceiling on the
-        // model's token grid, against an independent count.
+    void demo3dBundlesPointAtTheLesion() {
+        // `rllm demo`'s 3D half, exactly its recipe (phantoms, model shapes,
+        // epochs): the pointing game's ceiling on the token grid against an
+        // independent count, then the trained bundles' pointing game with the
+        // automatic choice for 3D (rollout averaged over 3 shifts per axis).
         QTemporaryDir dir;
         DemoOptions demo;
         demo.outDir = dir.path().toStdString();
         demo.include2d = false;
-        demo.epochs3d = 1;
         demo.device.threads = 2;
         std::ostringstream log;
         const DemoSummary made = makeDemo(demo, log);
@@ -438,15 +484,40 @@ class TestExplain : public QObject {
             reachable += hit;
         }
         QCOMPARE(lesions, int64_t(30));
-        CamEvalOptions o;
-        o.device.threads = 2;
-        o.steps = 2;
-        const CamEvalSummary e = evaluateCams(made.bundles[0], made.datasets[0], o);
-        QCOMPARE(e.pointingCases, lesions);
-        QCOMPARE(e.pointingCeiling, double(reachable) / lesions);
-        // The demo's 3D lesions are large enough for this grid: a map that
-        // peaks on the right token scores, so the pointing game judges the map.
-        QVERIFY2(e.pointingCeiling >= 0.9, qPrintable(QString::number(e.pointingCeiling)));
+        for (const std::string& bundle : made.bundles) {
+            CamEvalOptions plain;  // EigenCAM on the token grid, no shifts
+            plain.method = "eigencam";
+            plain.device.threads = 2;
+            const CamEvalSummary p = evaluateCams(bundle, made.datasets[0], plain);
+            QCOMPARE(p.pointingCases, lesions);
+            QCOMPARE(p.pointingCeiling, double(reachable) / lesions);
+            // The demo's 3D lesions are large enough for this grid.
+            QVERIFY2(p.pointingCeiling >= 0.9, qPrintable(QString::number(p.pointingCeiling)));
+
+            CamEvalOptions automatic;
+            automatic.device.threads = 2;
+            const CamEvalSummary a = evaluateCams(bundle, made.datasets[0], automatic);
+            qInfo(
+                "%s: EigenCAM pointing game %.3f (deletion %.3f, insertion %.3f); automatic (%s, "
+                "%d shifts) %.3f (deletion %.3f, insertion %.3f)",
+                bundle.c_str(), p.pointingGame, p.deletionAuc, p.insertionAuc, a.method.c_str(),
+                a.shifts, a.pointingGame, a.deletionAuc, a.insertionAuc);
+            QCOMPARE(a.method, std::string("rollout"));
+            QCOMPARE(a.shifts, 3);
+            QCOMPARE(a.pointingCeiling, 1.0);  // averaged over shifts: any voxel can be the peak
+            QVERIFY2(a.pointingGame >= 0.8, qPrintable(QString::number(a.pointingGame)));
+        }
+    }
+
+    // Shift averaging: the offsets spread over one patch, and a map averaged
+    // over shifts of a model that only sees a known region still peaks inside it.
+    void shiftOffsetsSpreadOverAPatch() {
+        QCOMPARE(shiftOffsets(7, 1), (std::vector<int64_t>{0}));
+        QCOMPARE(shiftOffsets(7, 3), (std::vector<int64_t>{-2, 0, 2}));
+        QCOMPARE(shiftOffsets(4, 2), (std::vector<int64_t>{-1, 1}));
+        QCOMPARE(shiftOffsets(4, 4), (std::vector<int64_t>{-2, -1, 1, 2}));
+        QVERIFY_THROWS_EXCEPTION(Error, shiftOffsets(4, 5));
+        QVERIFY_THROWS_EXCEPTION(Error, shiftOffsets(4, 0));
     }
 };
 

@@ -420,6 +420,67 @@ class TestModels : public QObject {
         }
     }
 
+    // The class-token tail (Networks.h, TailTokens) computes the last
+    // token-mixing layer for the class token's row alone; the logits and the
+    // gradients must be those of the full computation, for the baseline, the
+    // mlp ablation and every residual mode with a two-layer grouped-query LLM.
+    void classTokenTailGivesTheFullComputationsResults() {
+        LlmWeights w = randomWeights(32, 4, 2, 64, false, 41);
+        for (bool volumetric : {false, true}) {
+            for (int variant = 0; variant < 6; ++variant) {
+                VitConfig c = VitConfig::preset("tiny");
+                c.dim = 48, c.heads = 3, c.depth = 2, c.imageSize = volumetric ? 8 : 16;
+                c.patch = 4, c.classes = 3, c.volumetric = volumetric;
+                const ResidualMode modes[] = {ResidualMode::In, ResidualMode::Out,
+                                              ResidualMode::Hybrid, ResidualMode::None,
+                                              ResidualMode::Mlp};
+                Booster booster{nullptr};
+                if (variant > 0) {
+                    const ResidualMode mode = modes[variant - 1];
+                    LlmBlock block{nullptr};
+                    if (mode != ResidualMode::Mlp) {
+                        LlmWeights two = w;
+                        two.layers.push_back(randomWeights(32, 4, 2, 64, false, 42).layers[0]);
+                        block = LlmBlock(w.architecture, 2, FinalNorm::Unit);
+                        block->load(two);
+                    }
+                    booster = Booster(c.dim, 32, mode, block);
+                }
+                Classifier model(c, booster);
+                initialiseTrainable(*model, 3);
+                torch::manual_seed(variant);
+                auto x = volumetric ? torch::randn({3, 1, 8, 8, 8}) : torch::randn({3, 1, 16, 16});
+                const std::string what =
+                    std::string(volumetric ? "3D" : "2D") + " variant " + std::to_string(variant);
+                // What the last mixing layer hands on: one row, or every row.
+                int64_t tailRows = -1;
+                const std::string tailName = model->llmIsLastMixer() ? "booster:llm" : "block:1";
+                TokenTap tap = [&](const std::string& name, const torch::Tensor& t) {
+                    if (name == tailName) tailRows = t.size(1);
+                    return t;
+                };
+                auto gradientOf = [&](TailTokens tail) {
+                    model->zero_grad();
+                    auto logits = model->forward(x, tap, tail);
+                    torch::cross_entropy_loss(logits, torch::tensor({0, 1, 2}, torch::kInt64))
+                        .backward();
+                    torch::Tensor g = volumetric ? model->vit->patchLinear->weight.grad()
+                                                 : model->vit->patchConv->weight.grad();
+                    return std::make_pair(logits.detach(), g.clone());
+                };
+                const auto [fullLogits, fullGradient] = gradientOf(TailTokens::All);
+                QVERIFY2(tailRows == c.patchCount() + 1, what.c_str());
+                const auto [tailLogits, tailGradient] = gradientOf(TailTokens::ClassToken);
+                QVERIFY2(tailRows == 1, what.c_str());  // the tail really computed one row
+                QVERIFY2(torch::allclose(tailLogits, fullLogits, 1e-5, 1e-6), what.c_str());
+                QVERIFY2(torch::allclose(tailGradient, fullGradient, 1e-4, 1e-7), what.c_str());
+                QVERIFY2(fullGradient.abs().max().item<double>() > 0, what.c_str());
+                torch::NoGradGuard noGrad;
+                QVERIFY2(torch::allclose(model->forward(x), fullLogits, 1e-5, 1e-6), what.c_str());
+            }
+        }
+    }
+
     void frozenBlockNeverChangesButPassesGradients() {
         LlmWeights w = randomWeights(32, 4, 2, 64, false, 31);
         Classifier model = smallClassifier(&w, ResidualMode::In);

@@ -505,7 +505,9 @@ class TestViewer : public QObject {
             QVERIFY(QApplication::palette().color(QPalette::Window).lightness() <
                     light.lightness());
             window.setDarkTheme(false);
-            window.findChild<QComboBox*>("camMethodCombo")->setCurrentIndex(2);
+            auto* method = window.findChild<QComboBox*>("camMethodCombo");
+            QCOMPARE(method->currentData().toString(), QString("auto"));  // the default
+            method->setCurrentIndex(method->findData("gradcam++"));
             window.close();  // saves the settings
         }
         MainWindow again;

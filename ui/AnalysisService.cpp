@@ -148,6 +148,7 @@ void AnalysisService::request(quint64 caseId, std::shared_ptr<const Volume> volu
             result->cam = std::make_shared<const Volume>(std::move(r.cam));
             result->method = QString::fromStdString(r.method);
             result->layer = QString::fromStdString(r.layer);
+            result->shifts = r.shifts;
             result->device = QString::fromStdString(r.device);
             result->deletionAuc = r.deletionAuc;
             result->insertionAuc = r.insertionAuc;

@@ -27,15 +27,22 @@ struct CaseAnalysis {
     std::vector<std::string> classNames;
     std::vector<float> probabilities;
     int predicted = 0;
-    std::shared_ptr<const Volume> cam;  // on the case's grid, 0..1
-    QString method, layer, device;
+    std::shared_ptr<const Volume> cam;         // on the case's grid, 0..1
+    QString method, layer, device;             // the method and layer used ("auto" resolved)
+    int shifts = 1;                            // sub-patch shifts per axis averaged into the CAM
     double deletionAuc = 0, insertionAuc = 0;  // of the CAM, 10 steps
-    double seconds = 0;                        // wall time of the job
+
+    // "rollout at block:*:attn, 3 shifts per axis".
+    QString camDescription() const {
+        const QString base = QStringLiteral("%1 at %2").arg(method, layer);
+        return shifts > 1 ? QStringLiteral("%1, %2 shifts per axis").arg(base).arg(shifts) : base;
+    }
+    double seconds = 0;  // wall time of the job
 };
 
 struct CamRequest {
-    QString method = "eigencam";
-    QString layer;  // empty: the engine's default
+    QString method = "auto";  // auto: the engine chooses by the model (models/Cam.h)
+    QString layer;            // empty: the engine's default
 };
 
 class AnalysisService : public QObject {

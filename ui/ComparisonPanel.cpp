@@ -117,8 +117,8 @@ void ComparisonPanel::refresh() {
                                .arg(predicted.toHtmlEscaped())
                                .arg(r->probabilities[r->predicted], 0, 'f', 3));
         c.bars->setProbabilities(r->classNames, r->probabilities, r->predicted);
-        c.faithfulness->setText(tr("%1 at %2: deletion AUC %3, insertion AUC %4  (%5 s, %6)")
-                                    .arg(r->method, r->layer)
+        c.faithfulness->setText(tr("%1: deletion AUC %2, insertion AUC %3  (%4 s, %5)")
+                                    .arg(r->camDescription())
                                     .arg(r->deletionAuc, 0, 'f', 3)
                                     .arg(r->insertionAuc, 0, 'f', 3)
                                     .arg(r->seconds, 0, 'f', 2)

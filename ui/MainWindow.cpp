@@ -695,9 +695,9 @@ bool MainWindow::saveReport(const QString& path) {
         m.classNames = r.classNames;
         m.probabilities = r.probabilities;
         m.predicted = r.predicted;
-        m.camLine = tr("CAM %1 at %2; deletion AUC %3 (lower is better), insertion AUC %4 "
-                       "(higher is better); device %5")
-                        .arg(r.method, r.layer)
+        m.camLine = tr("CAM %1; deletion AUC %2 (lower is better), insertion AUC %3 "
+                       "(higher is better); device %4")
+                        .arg(r.camDescription())
                         .arg(r.deletionAuc, 0, 'f', 3)
                         .arg(r.insertionAuc, 0, 'f', 3)
                         .arg(r.device);
@@ -765,7 +765,7 @@ void MainWindow::loadSettings() {
         restoreState(settings.value("window/state").toByteArray());
     modelPanel_->setDevice(settings.value("device", "auto").toString());
     service_->setDevice(modelPanel_->device());
-    modelPanel_->setCamMethod(settings.value("cam/method", "eigencam").toString());
+    modelPanel_->setCamMethod(settings.value("cam/method", "auto").toString());
     OverlayStyle style;
     style.colormap = heatColormapFromName(settings.value("overlay/colormap", "Jet").toString());
     style.opacity = settings.value("overlay/opacity", style.opacity).toDouble();

@@ -62,7 +62,13 @@ ModelPanel::ModelPanel(AnalysisService* service, QWidget* parent)
     auto* camForm = new QFormLayout(camBox);
     method_ = new QComboBox(camBox);
     method_->setObjectName("camMethodCombo");
-    method_->addItem(tr("EigenCAM (default)"), "eigencam");
+    method_->addItem(tr("Automatic (EigenCAM in 2D, shifted rollout in 3D)"), "auto");
+    method_->setItemData(0,
+                         tr("The choice that found the demo phantoms' lesions: EigenCAM at the "
+                            "first block for 2D models, gradient-weighted attention rollout "
+                            "averaged over 3 sub-patch shifts per axis for 3D models"),
+                         Qt::ToolTipRole);
+    method_->addItem(tr("EigenCAM"), "eigencam");
     method_->addItem(tr("Grad-CAM"), "gradcam");
     method_->addItem(tr("Grad-CAM++"), "gradcam++");
     method_->addItem(tr("HiResCAM"), "hirescam");
@@ -74,6 +80,13 @@ ModelPanel::ModelPanel(AnalysisService* service, QWidget* parent)
     for (const char* name : {"block:-1:norm1", "block:0", "booster:input", "booster:llm"})
         layer_->addItem(name, name);
     camForm->addRow(tr("Layer:"), layer_);
+    // Automatic chooses its own layer, and rollout follows every block.
+    auto enableLayer = [this] {
+        const QString method = method_->currentData().toString();
+        layer_->setEnabled(method != "auto" && method != "rollout");
+    };
+    connect(method_, &QComboBox::currentIndexChanged, this, enableLayer);
+    enableLayer();
     colormap_ = new QComboBox(camBox);
     colormap_->setObjectName("colormapCombo");
     for (const QString& name : heatColormapNames())
@@ -232,8 +245,9 @@ void ModelPanel::setModelIndex(int slot, int index) {
 CamRequest ModelPanel::camRequest() const {
     CamRequest r;
     r.method = method_->currentData().toString();
-    // Rollout follows every block's attention: it takes no layer.
-    r.layer = r.method == "rollout" ? QString() : layer_->currentData().toString();
+    // Automatic chooses its layer; rollout follows every block's attention.
+    const bool ownLayer = r.method == "auto" || r.method == "rollout";
+    r.layer = ownLayer ? QString() : layer_->currentData().toString();
     return r;
 }
 
