@@ -53,12 +53,17 @@ double medianMs(const std::function<void()>& work, int reps) {
     return times[times.size() / 2];
 }
 
-double peakRssMb() {
+// A /proc/self/status field in MB: VmHWM (peak resident) or VmRSS (resident now).
+double statusMb(const std::string& field) {
     std::ifstream status("/proc/self/status");
     std::string line;
     while (std::getline(status, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+        if (line.rfind(field + ":", 0) == 0)
+            return std::stod(line.substr(field.size() + 1)) / 1024.0;
     return 0;
+}
+double peakRssMb() {
+    return statusMb("VmHWM");
 }
 
 // Multiply-adds x 2 of one forward pass at batch 1 (matrix products only).
@@ -140,6 +145,10 @@ int main(int argc, char** argv) {
         peak = std::max(peak, 2.0 * n * n * n / (ms * 1e6));
     }
     report["sgemm_peak_gflops"] = peak;
+    // What the process holds before any model: the LibTorch and OpenBLAS
+    // runtime (code, thread buffers). The booster's peak is read against it too.
+    const double runtimeRss = statusMb("VmRSS");
+    report["rss_mb_before_models"] = runtimeRss;
     std::cout << std::fixed << std::setprecision(1) << "sgemm peak: " << peak << " GFLOP/s ("
               << threads << " threads)\n";
 
@@ -236,7 +245,8 @@ int main(int argc, char** argv) {
                 {"forward_all_tokens_fraction_of_sgemm_peak", flopsAll / (forwardAll * 1e6) / peak},
                 {"parameters", parameters},
                 {"weight_mb", parameters * 4 / 1048576.0},
-                {"peak_rss_mb_after_forward", rss}};
+                {"peak_rss_mb_after_forward", rss},
+                {"peak_rss_mb_above_runtime", rss - runtimeRss}};
             std::cout << std::setw(20) << std::left << key << " forward " << std::setw(8)
                       << std::right << forward << " ms (every token: " << forwardAll << " ms, "
                       << flopsAll / (forwardAll * 1e6) << " GFLOP/s, " << std::setprecision(0)

@@ -320,6 +320,18 @@ class TestExplain : public QObject {
         }
         Volume volume({28, 28, 28});
         QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, volume, {}));  // 3D input, 2D model
+        // More shifts per axis than a patch has voxels, or a negative count.
+        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"eigencam", "", -1, 5}));
+        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"eigencam", "", -1, -1}));
+        // auto means rollout on a 3D model, which takes no layer: said, not ignored.
+        const std::string bundle3d = untrainedBundle(dir.path(), true, 28, 4);
+        try {
+            computeCam(bundle3d, volume, {"auto", "block:0", -1, 0});
+            QFAIL("auto with a layer was accepted on a 3D model");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("rollout"), e.what());
+        }
+        QCOMPARE(computeCam(bundle3d, volume, {"auto", "", -1, 0}).method, std::string("rollout"));
     }
 
     void gradientCamsPeakInTheRegionTheOutputDependsOn() {
