@@ -382,23 +382,24 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
             if (any) {
                 ++s.pointingCases;
                 hits += mask[map.argmax().item<int64_t>()] != 0;
-                if (tokenPeaks.empty() && recipe.shifts > 1) {
-                    // Averaged over shifts, a map can peak at any voxel.
-                    for (int64_t v = 0; v < voxels; ++v) tokenPeaks.push_back(v);
-                } else if (tokenPeaks.empty()) {
-                    const torch::Tensor grid = cam.grid.to(torch::kCPU);
-                    for (int64_t t = 0; t < grid.numel(); ++t) {
-                        torch::Tensor oneHot = torch::zeros_like(grid).flatten();
-                        oneHot[t] = 1;
-                        tokenPeaks.push_back(upsampleCam(oneHot.view_as(grid),
-                                                         {side, side, volumetric ? side : 1},
-                                                         volumetric)
-                                                 .argmax()
-                                                 .item<int64_t>());
+                if (recipe.shifts > 1) {
+                    ++reachable;  // averaged over shifts, a map can peak at any voxel
+                } else {
+                    if (tokenPeaks.empty()) {
+                        const torch::Tensor grid = cam.grid.to(torch::kCPU);
+                        for (int64_t t = 0; t < grid.numel(); ++t) {
+                            torch::Tensor oneHot = torch::zeros_like(grid).flatten();
+                            oneHot[t] = 1;
+                            tokenPeaks.push_back(upsampleCam(oneHot.view_as(grid),
+                                                             {side, side, volumetric ? side : 1},
+                                                             volumetric)
+                                                     .argmax()
+                                                     .item<int64_t>());
+                        }
                     }
+                    reachable += std::any_of(tokenPeaks.begin(), tokenPeaks.end(),
+                                             [&](int64_t v) { return mask[v] != 0; });
                 }
-                reachable += std::any_of(tokenPeaks.begin(), tokenPeaks.end(),
-                                         [&](int64_t v) { return mask[v] != 0; });
             }
         }
     }
