@@ -139,8 +139,8 @@ int runCamEval(const std::vector<std::string>& args) {
         "class's probability, and the pointing game where the archive has <split>_masks\n"
         "(JSON keys deletion_auc, insertion_auc, pointing_game). pointing_ceiling is the share\n"
         "of lesions holding a voxel where a map that peaks at one token peaks once upsampled:\n"
-        "about the most any method can score on the model's token grid (1 with --shifts K > 1,\n"
-        "whose averaged maps can peak at any voxel; see rllm cam --help).\n";
+        "about the most any method can score on the model's token grid (1 for maps averaged\n"
+        "over shifts, --shifts K > 1 or auto on 3D models, which can peak at any voxel).\n";
     if (p.has("help")) {
         std::cout << usage;
         return kOk;

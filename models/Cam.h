@@ -84,9 +84,10 @@ ModelCam camOnTokens(Classifier& model, const nlohmann::json& description,
 // "found" one token off. Here the input is also shifted by fractions of a
 // patch (`shiftsPerAxis` offsets per axis, spread evenly over one patch; edges
 // repeat the border voxels), each shifted input's map is upsampled onto the
-// model's input grid and shifted back, and the maps are averaged where they
-// cover the voxel. The target is the one of the unshifted input. 1: the plain
-// token map (camOnTokens); K: K^2 (2D) or K^3 (3D) passes.
+// model's input grid and shifted back (the voxels a shifted input no longer
+// held repeat the nearest value seen), and the maps are averaged. The target
+// is the one of the unshifted input. 1: the plain token map (camOnTokens);
+// K: K^2 (2D) or K^3 (3D) passes.
 ModelCam camAveragedOverShifts(Classifier& model, const nlohmann::json& description,
                                const torch::Tensor& image, const std::string& layer,
                                const std::string& method, int requestedTarget, int shiftsPerAxis);

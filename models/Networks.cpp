@@ -25,6 +25,11 @@ VitConfig VitConfig::preset(const std::string& name) {
     return c;
 }
 
+namespace {
+// The plain forwards are the tapped ones with a tap that only passes the tokens on.
+const TokenTap kPassThrough = [](const std::string&, const torch::Tensor& t) { return t; };
+}  // namespace
+
 // ---- ViT -------------------------------------------------------------------
 
 VitBlockImpl::VitBlockImpl(int dim, int heads, int mlpRatio) : heads(heads) {
@@ -66,9 +71,7 @@ torch::Tensor VitBlockImpl::attention(const torch::Tensor& x, const TokenTap* ta
 }
 
 torch::Tensor VitBlockImpl::forward(const torch::Tensor& x, bool classRowOnly) {
-    auto rows = classRowOnly ? x.narrow(1, 0, 1) : x;
-    auto h = rows + attention(norm1(x), nullptr, {}, classRowOnly);
-    return h + fc2(torch::gelu(fc1(norm2(h))));
+    return forward(x, kPassThrough, {}, classRowOnly);
 }
 
 torch::Tensor VitBlockImpl::forward(const torch::Tensor& x, const TokenTap& tap,
@@ -287,8 +290,7 @@ BoosterImpl::BoosterImpl(int dim, int llmDim, ResidualMode m, LlmBlock block) : 
 }
 
 torch::Tensor BoosterImpl::forward(const torch::Tensor& x, bool classRowOnly) {
-    const TokenTap pass = [](const std::string&, const torch::Tensor& t) { return t; };
-    return forward(x, pass, classRowOnly);
+    return forward(x, kPassThrough, classRowOnly);
 }
 
 torch::Tensor BoosterImpl::forward(const torch::Tensor& x, const TokenTap& tap, bool classRowOnly) {
@@ -333,14 +335,7 @@ bool ClassifierImpl::llmIsLastMixer() const {
 }
 
 torch::Tensor ClassifierImpl::forward(const torch::Tensor& images, TailTokens tail) {
-    const bool classRow = tail == TailTokens::ClassToken;
-    const size_t last = vit->blocks->size() - 1;
-    auto tokens = vit->embed(images);
-    for (size_t i = 0; i < vit->blocks->size(); ++i)
-        tokens = vit->blocks[i]->as<VitBlock>()->forward(
-            tokens, classRow && !llmIsLastMixer() && i == last);
-    if (booster) tokens = booster->forward(tokens, classRow && llmIsLastMixer());
-    return vit->head(vit->norm(tokens).select(1, 0));
+    return forward(images, kPassThrough, tail);
 }
 
 torch::Tensor ClassifierImpl::forward(const torch::Tensor& images, const TokenTap& tap,

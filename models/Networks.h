@@ -29,7 +29,7 @@ using TokenTap = std::function<torch::Tensor(const std::string& name, const torc
 // only the class token's row there can reach the logits: its query, attention
 // output and MLP / SwiGLU are computed for that one row, while keys and values
 // still come from every token. The logits are the same as with every row
-// computed (test_models checks it); AllTokens is for taps that read that
+// computed (test_models checks it); All is for taps that read that
 // layer's output (e.g. an EigenCAM at booster:llm) and for attention rollout.
 enum class TailTokens { ClassToken, All };
 
