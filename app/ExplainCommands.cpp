@@ -73,7 +73,7 @@ The PNG shows the CAM over the image (middle slice for volumes).
 int runCam(const std::vector<std::string>& args) {
     ParsedArgs p = parseArgs(args, {"help", "json"},
                              {"out", "png", "method", "layer", "target", "shifts", "split", "index",
-                              "series", "device", "threads"});
+                              "series", "volume", "device", "threads"});
     if (p.has("help")) {
         std::cout << kCamUsage;
         return kOk;
@@ -116,7 +116,7 @@ int runCam(const std::vector<std::string>& args) {
                           {"shifts", r.shifts},
                           {"resampling", json::parse(r.resamplingJson)},
                           {"device", r.device}}
-                         .dump(2)
+                         .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
                   << "\n";
     } else {
         std::cout << "CAM (" << r.method << ", layer " << r.layer
@@ -170,7 +170,7 @@ int runCamEval(const std::vector<std::string>& args) {
                           {"method", s.method},
                           {"shifts", s.shifts},
                           {"split", o.split}}
-                         .dump(2)
+                         .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
                   << "\n";
     } else {
         std::cout << std::fixed << std::setprecision(4) << o.split << " (" << s.cases << " cases, "

@@ -24,13 +24,15 @@ using nlohmann::json;
 namespace rllm::cli {
 namespace {
 
-const char* kUsage = R"(Usage: rllm info PATH [--json] [--series UID] [--split S] [--index I]
+const char* kUsage =
+    R"(Usage: rllm info PATH [--json] [--series UID] [--volume N] [--split S] [--index I]
 
 Describes an image, a DICOM folder or a MedMNIST .npz archive.
   PATH           DICOM file or folder, NIfTI (.nii/.nii.gz), NRRD, MetaImage
                  (.mha/.mhd), PNG, JPEG, TIFF, or MedMNIST .npz
   --json         print JSON instead of text
   --series UID   for a DICOM folder: describe that series' volume
+  --volume N     for a 4D DICOM series (time, diffusion, echoes): its volume N (from 1)
   --split S      for an .npz: also describe case --index of split S
   --index I      (train, val or test; default index 0)
 )";
@@ -133,7 +135,7 @@ bool isNpz(const std::string& path) {
 }  // namespace
 
 int runInfo(const std::vector<std::string>& args) {
-    ParsedArgs parsed = parseArgs(args, {"json", "help"}, {"series", "split", "index"});
+    ParsedArgs parsed = parseArgs(args, {"json", "help"}, {"series", "volume", "split", "index"});
     if (parsed.has("help")) {
         std::cout << kUsage;
         return kOk;
@@ -153,7 +155,8 @@ int runInfo(const std::vector<std::string>& args) {
                 volumeJson(data.image(parsed.get("split", "test"), parsed.getInt("index", 0)));
         }
         if (asJson) {
-            std::cout << result.dump(2) << "\n";
+            std::cout << result.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                      << "\n";
         } else {
             std::cout << "Path:          " << path << "\n";
             printDatasetText(result, std::cout);
@@ -166,7 +169,8 @@ int runInfo(const std::vector<std::string>& args) {
         return kOk;
     }
 #ifdef RLLM_HAVE_MEDICAL_IO
-    if (detectInputKind(path) == InputKind::DicomFolder && !parsed.has("series")) {
+    if (detectInputKind(path) == InputKind::DicomFolder && !parsed.has("series") &&
+        !parsed.has("volume")) {
         json series = json::array();
         for (const DicomSeriesInfo& s : scanDicomFolder(path))
             series.push_back({{"series_instance_uid", s.seriesInstanceUid},
@@ -178,11 +182,14 @@ int runInfo(const std::vector<std::string>& args) {
                               {"study_description", s.studyDescription},
                               {"study_date", s.studyDate},
                               {"files", s.files.size()},
-                              {"images", s.imageCount}});
+                              {"images", s.imageCount},
+                              {"volumes", s.volumeCount},
+                              {"volumes_differ_in", s.volumesDifferIn}});
         result["format"] = "DICOM folder";
         result["series"] = series;
         if (asJson) {
-            std::cout << result.dump(2) << "\n";
+            std::cout << result.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                      << "\n";
         } else {
             std::cout << "Path:   " << path << "\nFormat: DICOM folder, " << series.size()
                       << " series\n";
@@ -191,15 +198,26 @@ int runInfo(const std::vector<std::string>& args) {
                           << s["modality"].get<std::string>() << "  \""
                           << s["description"].get<std::string>() << "\"  "
                           << s["images"].get<long long>() << " images  patient \""
-                          << s["patient_name"].get<std::string>() << "\"\n";
+                          << s["patient_name"].get<std::string>() << "\""
+                          << (s["volumes"].get<int>() > 1
+                                  ? "  " + std::to_string(s["volumes"].get<int>()) +
+                                        " volumes (4D; by " +
+                                        s["volumes_differ_in"].get<std::string>() + "; --volume N)"
+                                  : std::string())
+                          << "\n";
         }
         return kOk;
     }
     ReadOptions options;
     options.seriesInstanceUid = parsed.get("series");
+    if (parsed.has("volume")) {
+        const long long volume = parsed.getInt("volume", 1);
+        if (volume < 1) throw UsageError("--volume counts from 1");
+        options.volume = static_cast<int>(volume - 1);
+    }
     result.update(volumeJson(readImage(path, options)));
     if (asJson) {
-        std::cout << result.dump(2) << "\n";
+        std::cout << result.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     } else {
         std::cout << "Path:        " << path << "\n";
         printVolumeText(result, std::cout);

@@ -78,7 +78,7 @@ int runLlm(const std::vector<std::string>& args) {
                {"rms_eps", a.eps},   {"qkv_bias", a.qkvBias},
                {"dtype", a.dtype}};
         if (parsed.has("json")) {
-            std::cout << j.dump(2) << "\n";
+            std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         } else {
             std::cout << "Checkpoint:   " << checkpoint << "\nFormat:       " << a.format
                       << "\nArchitecture: " << a.modelType << "\nLayers:       " << a.layers
@@ -202,7 +202,7 @@ int runTrain(const std::vector<std::string>& args) {
            {"val", {{"acc", s.bestVal.acc}, {"auc", s.bestVal.auc}}},
            {"test", {{"acc", s.test.acc}, {"auc", s.test.auc}}}};
     if (p.has("json"))
-        std::cout << j.dump(2) << "\n";
+        std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     else
         std::cout << std::fixed << std::setprecision(4) << "Best epoch " << s.bestEpoch
                   << " (validation AUC " << s.bestVal.auc << ", ACC " << s.bestVal.acc
@@ -228,7 +228,7 @@ int runEval(const std::vector<std::string>& args) {
     if (p.has("json"))
         std::cout << json{{"acc", s.metrics.acc}, {"auc", s.metrics.auc}, {"split", s.split},
                           {"cases", s.cases},     {"task", s.task},       {"device", s.device}}
-                         .dump(2)
+                         .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
                   << "\n";
     else
         std::cout << std::fixed << std::setprecision(4) << s.split << " (" << s.cases << " cases, "
@@ -237,8 +237,8 @@ int runEval(const std::vector<std::string>& args) {
 }
 
 int runPredict(const std::vector<std::string>& args) {
-    ParsedArgs p =
-        parseArgs(args, {"help", "json"}, {"split", "index", "series", "device", "threads"});
+    ParsedArgs p = parseArgs(args, {"help", "json"},
+                             {"split", "index", "series", "volume", "device", "threads"});
     const char* usage =
         "Usage: rllm predict BUNDLE INPUT [--split S --index I] [--series UID] [--json] [--device "
         "D]\n"
@@ -264,7 +264,7 @@ int runPredict(const std::vector<std::string>& args) {
                           {"task", r.task},
                           {"device", r.device},
                           {"resampling", json::parse(r.resamplingJson)}}
-                         .dump(2)
+                         .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
                   << "\n";
     } else {
         std::cout << "Predicted: " << r.classNames[r.predicted] << "\n";

@@ -14,6 +14,7 @@ const char* kUsage = R"(Usage: rllm COMMAND [ARGS...]
 
 Commands:
   info PATH      describe an image, DICOM folder or MedMNIST .npz archive
+  convert IN OUT write the volume the viewer shows as NIfTI (check it against other tools)
   llm            inspect a pretrained LLM checkpoint or run its layers (info, run)
   train          train a ViT baseline or an R-LLM boosted ViT on MedMNIST
   eval           ACC and AUC of a bundle on a MedMNIST split
@@ -33,6 +34,9 @@ int main(int argc, char** argv) {
     using namespace rllm::cli;
     const std::map<std::string, std::function<int(const std::vector<std::string>&)>> commands = {
         {"info", runInfo},
+#ifdef RLLM_HAVE_MEDICAL_IO
+        {"convert", runConvert},
+#endif
 #ifdef RLLM_HAVE_TORCH
         {"llm", runLlm},          {"train", runTrain},   {"eval", runEval},
         {"predict", runPredict},  {"bundle", runBundle}, {"cam", runCam},
@@ -58,6 +62,9 @@ int main(int argc, char** argv) {
     } catch (const UsageError& e) {
         std::cerr << "rllm " << name << ": " << e.what() << "\n";
         return kUsageError;
+    } catch (const std::bad_alloc&) {
+        std::cerr << "rllm " << name << ": error: out of memory.\n";
+        return kRuntimeError;
     } catch (const std::exception& e) {
         std::cerr << "rllm " << name << ": error: " << e.what() << "\n";
         return kRuntimeError;

@@ -1,6 +1,7 @@
 #include "models/Bundle.h"
 
 #include "core/Error.h"
+#include "models/BundleCheck.h"
 #include "models/Safetensors.h"
 #include "models/Sha256.h"
 
@@ -108,6 +109,9 @@ LoadedBundle loadBundle(const std::string& path) {
     } catch (const std::exception& e) {
         throw FileError(path, std::string("has an unreadable description (") + e.what() + ").");
     }
+    // Everything the network is built from, checked against the file's
+    // tensors before a single module is allocated.
+    checkBundleDescription(path, bundle.description, file.tensors());
     try {
         bundle.model = buildClassifier(bundle.description);
     } catch (const Error& e) {

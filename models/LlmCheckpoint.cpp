@@ -1,6 +1,7 @@
 #include "models/LlmCheckpoint.h"
 
 #include "core/Error.h"
+#include "core/io/InputChecks.h"
 #include "models/Safetensors.h"
 
 #include <nlohmann/json.hpp>
@@ -30,6 +31,7 @@ struct Llama2cLayout {
 };
 
 Llama2cLayout llama2cLayout(const std::string& path) {
+    requireRegularFile(path);
     std::ifstream in(path, std::ios::binary);
     if (!in) throw FileError(path, "cannot be opened.");
     int32_t h[7];
@@ -136,6 +138,7 @@ fs::path hfFolder(const std::string& path) {
 
 LlmArchitecture hfArchitecture(const fs::path& folder) {
     const fs::path configPath = folder / "config.json";
+    if (fs::exists(configPath)) requireRegularFile(configPath.string());
     std::ifstream in(configPath);
     if (!in)
         throw FileError(configPath.string(), "is missing.",
@@ -167,7 +170,10 @@ LlmArchitecture hfArchitecture(const fs::path& folder) {
             configPath.string(),
             "describes a '" + a.modelType + "' model; supported are llama, mistral and qwen2.");
     a.qkvBias = a.modelType == "qwen2";
-    if (a.dim <= 0 || a.layers <= 0 || a.heads <= 0 || a.kvHeads <= 0 || a.ffn <= 0 ||
+    if (!(a.eps > 0 && a.eps < 1))
+        throw FileError(configPath.string(), "has an rms_norm_eps outside (0, 1).");
+    if (a.dim <= 0 || a.dim > 65536 || a.layers <= 0 || a.layers > 1024 || a.heads <= 0 ||
+        a.heads > 1024 || a.kvHeads <= 0 || a.ffn <= 0 || a.ffn > (1 << 20) ||
         a.dim % a.heads != 0 || a.heads % a.kvHeads != 0)
         throw FileError(configPath.string(), "has inconsistent sizes (hidden " +
                                                  std::to_string(a.dim) + ", heads " +
@@ -185,8 +191,23 @@ std::map<std::string, fs::path> hfWeightMap(const fs::path& folder) {
         nlohmann::json j;
         try {
             j = nlohmann::json::parse(in);
-            for (const auto& [name, file] : j.at("weight_map").items())
-                map[name] = folder / file.get<std::string>();
+            for (const auto& [name, file] : j.at("weight_map").items()) {
+                // A shard is a file in this folder, nothing else: no path
+                // that climbs out of it or starts elsewhere.
+                const std::string shard = file.get<std::string>();
+                const fs::path shardPath(shard);
+                if (shard.empty() || shardPath.is_absolute() ||
+                    shard.find('/') != std::string::npos || shard.find('\\') != std::string::npos ||
+                    shard == "." || shard == ".." || shardPath.extension() != ".safetensors")
+                    throw FileError(index.string(),
+                                    "maps tensor '" + name + "' to '" + shard +
+                                        "', which is not a .safetensors file in the "
+                                        "checkpoint's folder.",
+                                    "The index is corrupt or was tampered with.");
+                map[name] = folder / shardPath;
+            }
+        } catch (const FileError&) {
+            throw;
         } catch (const std::exception& e) {
             throw FileError(index.string(),
                             std::string("is not a valid safetensors index (") + e.what() + ").");
@@ -266,7 +287,11 @@ bool isHuggingFace(const std::string& path) {
 LlmArchitecture inspectLlm(const std::string& path) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw FileError(path, "does not exist.");
-    return isHuggingFace(path) ? hfArchitecture(hfFolder(path)) : llama2cLayout(path).arch;
+    if (!isHuggingFace(path)) return llama2cLayout(path).arch;
+    const fs::path folder = hfFolder(path);
+    const LlmArchitecture architecture = hfArchitecture(folder);
+    if (fs::exists(folder / "model.safetensors.index.json")) hfWeightMap(folder);  // checks it
+    return architecture;
 }
 
 LlmWeights loadLlmLayers(const std::string& path, const std::vector<int>& layers) {

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/io/AtomicFile.h"
+#include "core/io/InputChecks.h"
 
 #include <nlohmann/json.hpp>
 
@@ -65,7 +66,8 @@ float bfloat16ToFloat(uint16_t b) {
 }
 
 SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
-    int fd = ::open(path.c_str(), O_RDONLY);
+    requireRegularFile(path);
+    int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK);
     if (fd < 0) throw FileError(path, "cannot be opened.", "Check that it exists and is readable.");
     struct stat st {};
     if (fstat(fd, &st) != 0 || st.st_size < 8) {
@@ -115,8 +117,11 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
             if (bytes == 0)
                 throw FileError(path,
                                 "tensor '" + name + "' has unknown dtype " + info.dtype + ".");
-            for (int64_t d : info.shape)
-                if (d < 0) throw FileError(path, "tensor '" + name + "' has a negative dimension.");
+            uint64_t elements = 0;
+            if (!checkedProduct(info.shape, elements) || elements > (uint64_t(1) << 50))
+                throw FileError(path,
+                                "tensor '" + name +
+                                    "' has a negative or overflowing shape; the file is corrupt.");
             if (info.end < info.begin || info.end > size_ - dataStart_)
                 throw FileError(
                     path, "tensor '" + name + "' lies beyond the end of the file; it is truncated.",

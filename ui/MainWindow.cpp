@@ -367,7 +367,8 @@ void MainWindow::openPath(const QString& path) {
                 loaded->dataset = std::make_shared<MedMnistDataset>(file);
             } else if (loaded->kind == InputKind::DicomFolder) {
                 loaded->series = scanDicomFolder(file);
-                if (loaded->series.size() == 1)
+                // One ordinary series opens at once; several, or a 4D one, go to the picker.
+                if (loaded->series.size() == 1 && loaded->series.front().volumeCount <= 1)
                     loaded->volume = std::make_shared<Volume>(readImage(file, {}));
             } else {
                 loaded->volume = std::make_shared<Volume>(readImage(file, {}));
@@ -396,6 +397,7 @@ void MainWindow::openPath(const QString& path) {
             if (picker.exec() != QDialog::Accepted) return;
             ReadOptions options;
             options.seriesInstanceUid = picker.selectedSeriesUid();
+            options.volume = picker.selectedVolume();
             const int next = ++loadGeneration_;
             ++loadsRunning_;
             setBusy(true, tr("reading the series"));

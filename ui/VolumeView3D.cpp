@@ -42,6 +42,7 @@ struct VolumeView3D::Scene {
     vtkSmartPointer<vtkVolume> actor;
     vtkSmartPointer<vtkGPUVolumeRayCastMapper> volumeMapper;
     double lastFrameMs = 0;
+    std::vector<FrameRecord> frames;
     // One prop per kind, kept: going from a case without a CAM to one with
     // it and back (every new case does) reuses the mapper VTK has set up.
     struct Props {
@@ -334,6 +335,10 @@ double VolumeView3D::lastFrameMs() const {
     return scene_->lastFrameMs;
 }
 
+const std::vector<VolumeView3D::FrameRecord>& VolumeView3D::frameLog() const {
+    return scene_->frames;
+}
+
 double VolumeView3D::imageSampleDistance() const {
     return scene_->volumeMapper ? scene_->volumeMapper->GetImageSampleDistance() : 1.0;
 }
@@ -341,8 +346,10 @@ double VolumeView3D::imageSampleDistance() const {
 void VolumeView3D::renderFrame() {
     QElapsedTimer clock;
     clock.start();
+    const qint64 started = clock.msecsSinceReference();
     VtkRenderWidget::renderFrame();
     scene_->lastFrameMs = clock.nsecsElapsed() / 1e6;
+    scene_->frames.push_back({started, scene_->lastFrameMs});
     // Keep frames short enough for a responsive GUI: this view renders on
     // the GUI thread, and without a GPU (Mesa's software renderer) a full-
     // resolution ray cast takes 100 to 300 ms. Cast fewer rays when frames

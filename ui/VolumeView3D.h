@@ -13,6 +13,7 @@
 
 #include <array>
 #include <memory>
+#include <vector>
 
 namespace rllm {
 
@@ -43,6 +44,15 @@ class VolumeView3D : public VtkRenderWidget {
     // (1 = one ray per pixel) the view has settled on to keep frames short.
     double lastFrameMs() const;
     double imageSampleDistance() const;
+
+    // Every frame rendered so far: when it started (QElapsedTimer's
+    // monotonic clock, msecsSinceReference) and how long it took. For the
+    // benchmark that attributes event-loop gaps to frames.
+    struct FrameRecord {
+        qint64 startedMs;
+        double ms;
+    };
+    const std::vector<FrameRecord>& frameLog() const;
 
   protected:
     void renderFrame() override;

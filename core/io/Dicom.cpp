@@ -1,10 +1,13 @@
 #include "core/io/Dicom.h"
 
 #include "core/Error.h"
+#include "core/io/InputChecks.h"
 #include "core/io/ItkIo.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmimage/diregist.h>
 #include <dcmtk/dcmimgle/dcmimage.h>
@@ -16,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <numeric>
@@ -160,7 +164,26 @@ struct PixelFormat {
     std::string photometric;
 };
 
+// A Siemens MOSAIC tiles all slices of a volume into one image; shown as
+// it is, it would be one slice with a field of view many times too large.
+void refuseMosaic(DcmDataset& ds, const std::string& path) {
+    OFString imageType;
+    if (ds.findAndGetOFStringArray(DCM_ImageType, imageType).bad() ||
+        std::string(imageType.c_str()).find("MOSAIC") == std::string::npos)
+        return;
+    Uint16 count = 0;
+    const bool known = ds.findAndGetUint16(DcmTagKey(0x0019, 0x100A), count).good() && count > 0;
+    throw FileError(path,
+                    "is a Siemens MOSAIC image: " +
+                        (known ? std::to_string(count) + " slices" : std::string("its slices")) +
+                        " tiled into one frame, which this reader does not unpack (the slice "
+                        "order and normal are in Siemens' private CSA header).",
+                    "Convert the series with dcm2niix, which unpacks mosaics, and open the "
+                    "NIfTI.");
+}
+
 PixelFormat readPixelFormat(DcmDataset& ds, const std::string& path) {
+    refuseMosaic(ds, path);
     PixelFormat f;
     f.rows = getLong(ds, DCM_Rows, 0);
     f.columns = getLong(ds, DCM_Columns, 0);
@@ -207,6 +230,68 @@ bool isJpeg2000(E_TransferSyntax xfer) {
            xfer == EXS_JPEG2000MulticomponentLosslessOnly || xfer == EXS_JPEG2000Multicomponent;
 }
 
+// The pixel data must hold what the header declares before a voxel is
+// allocated: NumberOfFrames = 65536 on a small file would otherwise ask for
+// gigabytes. Native data: its length. Encapsulated data: at least one
+// fragment per frame, and JPEG 2000 frames whole (SOC ... EOC) with the
+// header's size in their SIZ marker, which GDCM trusts.
+void requirePixelDataFor(DcmDataset& ds, const PixelFormat& f, const std::string& path) {
+    const uint64_t perFrame = uint64_t(f.rows) * uint64_t(f.columns);
+    requireImageFits(path, perFrame * uint64_t(f.frames), uint64_t(f.samples));
+    DcmElement* element = nullptr;
+    if (ds.findAndGetElement(DCM_PixelData, element).bad() || !element)
+        throw FileError(path, "has no readable pixel data.");
+    const E_TransferSyntax xfer = ds.getOriginalXfer();
+    if (!DcmXfer(xfer).isEncapsulated()) {
+        const uint64_t needed =
+            perFrame * uint64_t(f.frames) * uint64_t(f.samples) * uint64_t(f.bitsAllocated / 8);
+        if (element->getLength() < needed)
+            throw FileError(path,
+                            "pixel data is truncated (" + std::to_string(element->getLength()) +
+                                " bytes for " + std::to_string(f.frames) + " frame(s) of " +
+                                std::to_string(f.columns) + " x " + std::to_string(f.rows) +
+                                ", which need " + std::to_string(needed) + ").",
+                            "The file is incomplete or its header is wrong; copy it again.");
+        return;
+    }
+    DcmPixelSequence* sequence = nullptr;
+    auto* pixelData = dynamic_cast<DcmPixelData*>(element);
+    if (!pixelData || pixelData->getEncapsulatedRepresentation(xfer, nullptr, sequence).bad() ||
+        !sequence)
+        throw FileError(path, "has compressed pixel data without its fragments.",
+                        "The file is corrupt.");
+    const unsigned long items = sequence->card();  // the first is the offset table
+    if (items < 1 || long(items - 1) < f.frames)
+        throw FileError(path,
+                        "declares " + std::to_string(f.frames) +
+                            " frame(s) but its compressed "
+                            "pixel data holds " +
+                            std::to_string(items > 0 ? items - 1 : 0) + " fragment(s).",
+                        "The file is truncated or its NumberOfFrames is wrong.");
+    if (!isJpeg2000(xfer)) return;
+    // Frames begin at fragments that start with SOC + SIZ.
+    std::vector<std::vector<uint8_t>> frames;
+    for (unsigned long i = 1; i < items; ++i) {
+        DcmPixelItem* item = nullptr;
+        Uint8* bytes = nullptr;
+        if (sequence->getItem(item, i).bad() || !item || item->getUint8Array(bytes).bad())
+            throw FileError(path, "has an unreadable JPEG 2000 fragment.", "The file is corrupt.");
+        const size_t length = item->getLength();
+        const bool starts = length >= 4 && bytes[0] == 0xFF && bytes[1] == 0x4F &&
+                            bytes[2] == 0xFF && bytes[3] == 0x51;
+        if (frames.empty() || (starts && f.frames > 1)) frames.emplace_back();
+        if (length > 0) frames.back().insert(frames.back().end(), bytes, bytes + length);
+    }
+    if (long(frames.size()) != f.frames)
+        throw FileError(path,
+                        "declares " + std::to_string(f.frames) + " frame(s) but holds " +
+                            std::to_string(frames.size()) + " JPEG 2000 codestream(s).",
+                        "The file is truncated or its NumberOfFrames is wrong.");
+    for (size_t i = 0; i < frames.size(); ++i)
+        checkJpeg2000Frame(path, frames[i].data(), frames[i].size(), f.rows, f.columns, f.samples,
+                           long(i));
+}
+
 // MONOCHROME1 means high values are shown dark. Invert over the range the
 // stored bits can express (after rescale) so that windowing and models see
 // MONOCHROME2-like data, and move the file's windows with it.
@@ -221,6 +306,40 @@ void invertMonochrome1(const PixelFormat& f, double slope, double intercept, flo
     if (firstSlice == 0)
         for (WindowPreset& w : out.windowPresets) w.center = sum - w.center;
     out.metadata["PhotometricInterpretation"] = "MONOCHROME1 (shown inverted)";
+}
+
+// The functional group item of an enhanced multi-frame object that applies
+// to `frame`: the per-frame one when it holds `sequence`, else the shared one.
+DcmItem* functionalGroup(DcmDataset& ds, long frame, const DcmTagKey& sequence) {
+    DcmItem* item = nullptr;
+    DcmItem* inner = nullptr;
+    if (ds.findAndGetSequenceItem(DCM_PerFrameFunctionalGroupsSequence, item, frame).good() &&
+        item && item->findAndGetSequenceItem(sequence, inner, 0).good() && inner)
+        return inner;
+    if (ds.findAndGetSequenceItem(DCM_SharedFunctionalGroupsSequence, item, 0).good() && item &&
+        item->findAndGetSequenceItem(sequence, inner, 0).good() && inner)
+        return inner;
+    return nullptr;
+}
+
+// Slope and intercept per frame. Classic objects hold one rescale at the top
+// level; enhanced multi-frame objects (enhanced CT/MR/PET) hold it in the
+// Pixel Value Transformation functional group, shared or per frame. RT dose
+// grids scale to Gy with DoseGridScaling.
+std::vector<std::pair<double, double>> frameRescales(DcmDataset& ds, const PixelFormat& f,
+                                                     const std::string& path) {
+    const double doseScaling = getDouble(ds, DCM_DoseGridScaling, 1.0);
+    std::pair<double, double> top{getDouble(ds, DCM_RescaleSlope, 1.0) * doseScaling,
+                                  getDouble(ds, DCM_RescaleIntercept, 0.0)};
+    std::vector<std::pair<double, double>> rescales(size_t(f.frames), top);
+    for (long frame = 0; frame < f.frames; ++frame) {
+        if (DcmItem* pvt = functionalGroup(ds, frame, DCM_PixelValueTransformationSequence))
+            rescales[size_t(frame)] = {getDouble(*pvt, DCM_RescaleSlope, 1.0),
+                                       getDouble(*pvt, DCM_RescaleIntercept, 0.0)};
+        requireFiniteRescale(path, rescales[size_t(frame)].first, rescales[size_t(frame)].second,
+                             "rescale (RescaleSlope, RescaleIntercept)");
+    }
+    return rescales;
 }
 
 void decodeMonochrome(DcmDataset& ds, const PixelFormat& f, const std::string& path, Volume& out,
@@ -249,26 +368,25 @@ void decodeMonochrome(DcmDataset& ds, const PixelFormat& f, const std::string& p
         return sign ? static_cast<double>(static_cast<int32_t>(v)) : static_cast<double>(v);
     };
 
-    // RT dose grids scale stored values to Gy with DoseGridScaling instead of a rescale.
-    const double slope =
-        getDouble(ds, DCM_RescaleSlope, 1.0) * getDouble(ds, DCM_DoseGridScaling, 1.0);
-    const double intercept = getDouble(ds, DCM_RescaleIntercept, 0.0);
-    out.rescaleSlope = slope;
-    out.rescaleIntercept = intercept;
+    const std::vector<std::pair<double, double>> rescales = frameRescales(ds, f, path);
+    out.rescaleSlope = rescales.front().first;
+    out.rescaleIntercept = rescales.front().second;
     float* dst = out.voxels().data() + static_cast<size_t>(firstSlice) * perFrame;
+    auto rescaled = [&](size_t i, double value) {
+        const auto& [slope, intercept] = rescales[i / perFrame];
+        return static_cast<float>(value * slope + intercept);
+    };
 
     if (f.bitsAllocated == 8) {
         Uint8* data = nullptr;
         if (element->getUint8Array(data).bad() || !data)
             throw FileError(path, "pixel data unreadable.");
-        for (size_t i = 0; i < total; ++i)
-            dst[i] = static_cast<float>(stored(data[i]) * slope + intercept);
+        for (size_t i = 0; i < total; ++i) dst[i] = rescaled(i, stored(data[i]));
     } else if (f.bitsAllocated == 16) {
         Uint16* data = nullptr;
         if (element->getUint16Array(data).bad() || !data)
             throw FileError(path, "pixel data unreadable.");
-        for (size_t i = 0; i < total; ++i)
-            dst[i] = static_cast<float>(stored(data[i]) * slope + intercept);
+        for (size_t i = 0; i < total; ++i) dst[i] = rescaled(i, stored(data[i]));
     } else {
         // 32-bit samples arrive as 16-bit words in host order (DCMTK's OW handling).
         Uint16* words = nullptr;
@@ -278,12 +396,14 @@ void decodeMonochrome(DcmDataset& ds, const PixelFormat& f, const std::string& p
             uint32_t low = words[2 * i + (bigEndianWords ? 1 : 0)];
             uint32_t high = words[2 * i + (bigEndianWords ? 0 : 1)];
             uint32_t raw = low | (high << 16);
-            dst[i] = static_cast<float>(stored(raw) * slope + intercept);
+            dst[i] = rescaled(i, stored(raw));
         }
     }
 
     if (f.photometric == "MONOCHROME1")
-        invertMonochrome1(f, slope, intercept, dst, total, out, firstSlice);
+        for (long frame = 0; frame < f.frames; ++frame)
+            invertMonochrome1(f, rescales[size_t(frame)].first, rescales[size_t(frame)].second,
+                              dst + size_t(frame) * perFrame, perFrame, out, firstSlice + frame);
 }
 
 void decodeColour(DcmFileFormat& file, const PixelFormat& f, const std::string& path, Volume& out,
@@ -306,15 +426,21 @@ void decodeColour(DcmFileFormat& file, const PixelFormat& f, const std::string& 
 }
 
 void readWindowPresets(DcmDataset& ds, Volume& out) {
-    std::vector<double> centers = getDoubles(ds, DCM_WindowCenter);
-    std::vector<double> widths = getDoubles(ds, DCM_WindowWidth);
+    // Classic objects: at the top level. Enhanced multi-frame objects: in the
+    // Frame VOI LUT functional group (shared, or the first frame's).
+    DcmItem* source = &ds;
+    if (getDoubles(ds, DCM_WindowCenter).empty())
+        if (DcmItem* voi = functionalGroup(ds, 0, DCM_FrameVOILUTSequence)) source = voi;
+    std::vector<double> centers = getDoubles(*source, DCM_WindowCenter);
+    std::vector<double> widths = getDoubles(*source, DCM_WindowWidth);
     for (size_t i = 0; i < std::min(centers.size(), widths.size()); ++i) {
         OFString explanation;
-        ds.findAndGetOFString(DCM_WindowCenterWidthExplanation, explanation,
-                              static_cast<unsigned long>(i));
+        source->findAndGetOFString(DCM_WindowCenterWidthExplanation, explanation,
+                                   static_cast<unsigned long>(i));
         std::string name =
             explanation.empty() ? "File window " + std::to_string(i + 1) : explanation.c_str();
-        if (widths[i] > 0) out.windowPresets.push_back({name, centers[i], widths[i]});
+        if (widths[i] > 0 && std::isfinite(widths[i]) && std::isfinite(centers[i]))
+            out.windowPresets.push_back({name, centers[i], widths[i]});
     }
 }
 
@@ -356,6 +482,9 @@ void decodePixels(DcmFileFormat& file, const PixelFormat& f, const std::string& 
                   int64_t firstSlice) {
     DcmDataset& ds = *file.getDataset();
     if (isJpeg2000(ds.getOriginalXfer())) {
+        requireFiniteRescale(path, getDouble(ds, DCM_RescaleSlope, 1.0),
+                             getDouble(ds, DCM_RescaleIntercept, 0.0),
+                             "rescale (RescaleSlope, RescaleIntercept)");
         const Volume decoded = readDicomWithGdcm(path);
         const size_t count = static_cast<size_t>(f.rows) * f.columns * f.samples * f.frames;
         if (decoded.voxels().size() != count || decoded.components() != f.samples)
@@ -404,10 +533,12 @@ std::pair<double, Vec3> stackSpacing(const std::vector<Vec3>& positions, const V
     for (size_t i = 0; i < magnitudes.size(); ++i) {
         if (magnitudes[i] < 1e-4)
             throw FileError(what,
-                            "has two slices at the same position (slice " + std::to_string(i) +
-                                " and " + std::to_string(i + 1) + ", " +
-                                std::to_string(distances[i]) + " mm along the normal).",
-                            "Remove the duplicate files or pick another series.");
+                            "has two images at the same position (" + std::to_string(i) + " and " +
+                                std::to_string(i + 1) + ", " + std::to_string(distances[i]) +
+                                " mm along the normal): it holds several volumes (e.g. time "
+                                "points or echoes) in one file, which is not split here.",
+                            "Export one volume first (e.g. with dcm2niix) or pick another "
+                            "series.");
         if (std::abs(magnitudes[i] - median) > 0.1 * median || (steps[i] > 0) != (steps[0] > 0))
             throw FileError(what,
                             "has irregular slice spacing (" + std::to_string(magnitudes[i]) +
@@ -431,6 +562,94 @@ std::pair<double, Vec3> stackSpacing(const std::vector<Vec3>& positions, const V
     return {median, direction};
 }
 
+// What tells the volumes of a 4D series apart, in the order they are tried.
+struct VolumeField {
+    DcmTagKey tag;
+    const char* name;
+};
+const VolumeField kVolumeFields[] = {
+    {DCM_TemporalPositionIdentifier, "temporal position"},
+    {DCM_EchoNumbers, "echo number"},
+    {DCM_DiffusionBValue, "diffusion b-value"},
+    {DCM_DiffusionGradientOrientation, "diffusion direction"},
+    {DCM_TriggerTime, "trigger time"},
+    {DCM_ImageType, "image type"},
+    {DCM_AcquisitionNumber, "acquisition number"},
+};
+
+struct SeriesVolumes {
+    std::vector<std::vector<size_t>> groups;  // indices of the slices of each volume
+    std::string differingFields;              // e.g. "echo number"
+};
+
+// Groups slices (sorted by distance along the normal) into volumes when
+// positions repeat: by the fields that differ across the series, each
+// volume then holding every position once. `Slice` has `distance` and
+// `volumeFields`. One group when no position repeats; throws when positions
+// repeat and nothing in the headers tells the images apart.
+template <class Slice>
+SeriesVolumes splitIntoVolumes(const std::vector<Slice>& slices, const std::string& what) {
+    SeriesVolumes result;
+    auto samePosition = [](double a, double b) { return std::abs(a - b) < 1e-4; };
+    std::vector<size_t> order(slices.size());
+    std::iota(order.begin(), order.end(), size_t(0));
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return slices[a].distance < slices[b].distance; });
+    bool repeats = false;
+    for (size_t i = 1; i < order.size(); ++i)
+        repeats = repeats || samePosition(slices[order[i]].distance, slices[order[i - 1]].distance);
+    if (!repeats) {
+        result.groups.push_back(order);
+        return result;
+    }
+    std::vector<size_t> differing;
+    for (size_t f = 0; f < std::size(kVolumeFields); ++f)
+        for (const Slice& s : slices)
+            if (s.volumeFields[f] != slices.front().volumeFields[f]) {
+                differing.push_back(f);
+                result.differingFields +=
+                    std::string(result.differingFields.empty() ? "" : ", ") + kVolumeFields[f].name;
+                break;
+            }
+    std::map<std::vector<std::string>, std::vector<size_t>> byKey;
+    for (size_t i : order) {
+        std::vector<std::string> key;
+        for (size_t f : differing) key.push_back(slices[i].volumeFields[f]);
+        byKey[key].push_back(i);
+    }
+    bool regular = byKey.size() > 1;
+    for (const auto& [key, group] : byKey) {
+        regular = regular && group.size() == byKey.begin()->second.size();
+        for (size_t i = 1; regular && i < group.size(); ++i)
+            regular = !samePosition(slices[group[i]].distance, slices[group[i - 1]].distance);
+    }
+    if (!regular)
+        throw FileError(what,
+                        "has several images at one slice position that nothing in their headers "
+                        "tells apart (temporal position, echo, b-value, image type or "
+                        "acquisition number).",
+                        "It may mix repeated acquisitions or hold duplicate files; pick another "
+                        "series or separate its images.");
+    // Numeric keys in numeric order (echo 2 before echo 10).
+    std::vector<std::pair<std::vector<std::string>, std::vector<size_t>>> groups(byKey.begin(),
+                                                                                 byKey.end());
+    std::stable_sort(groups.begin(), groups.end(), [](const auto& a, const auto& b) {
+        for (size_t k = 0; k < a.first.size(); ++k) {
+            char* endA = nullptr;
+            char* endB = nullptr;
+            const double x = std::strtod(a.first[k].c_str(), &endA);
+            const double y = std::strtod(b.first[k].c_str(), &endB);
+            const bool numeric = endA && *endA == '\0' && endB && *endB == '\0' &&
+                                 !a.first[k].empty() && !b.first[k].empty();
+            if (numeric ? x != y : a.first[k] != b.first[k])
+                return numeric ? x < y : a.first[k] < b.first[k];
+        }
+        return false;
+    });
+    for (auto& [key, group] : groups) result.groups.push_back(std::move(group));
+    return result;
+}
+
 }  // namespace
 
 bool looksLikeDicomFile(const std::string& path) {
@@ -445,6 +664,7 @@ Volume readDicomFile(const std::string& path) {
     loadDicom(path, file);
     DcmDataset& ds = *file.getDataset();
     PixelFormat f = readPixelFormat(ds, path);
+    requirePixelDataFor(ds, f, path);
 
     Volume volume({f.columns, f.rows, f.frames}, static_cast<int>(f.samples));
     volume.formatName = "DICOM";
@@ -469,6 +689,14 @@ std::vector<DicomSeriesInfo> scanDicomFolder(const std::string& folder) {
     if (!fs::is_directory(folder, ec)) throw FileError(folder, "is not a folder.");
     std::map<std::string, DicomSeriesInfo> byUid;
     std::vector<std::string> order;
+    // Per series: where each image lies and what may tell volumes apart, to
+    // count the volumes of 4D series.
+    struct ScanSlice {
+        double distance;
+        std::vector<std::string> volumeFields;
+    };
+    std::map<std::string, std::vector<ScanSlice>> placed;
+    std::map<std::string, Vec3> normals;
     for (auto it = fs::recursive_directory_iterator(
              folder, fs::directory_options::skip_permission_denied, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -498,6 +726,14 @@ std::vector<DicomSeriesInfo> scanDicomFolder(const std::string& folder) {
             info.studyDate = getString(ds, DCM_StudyDate);
         }
         info.files.push_back(path);
+        const FrameGeometry g = readGeometry(ds, 1);
+        if (g.hasOrientation && !g.positions.empty()) {
+            const Vec3& normal = normals.try_emplace(uid, g.normal).first->second;
+            std::vector<std::string> fields;
+            for (const VolumeField& field : kVolumeFields)
+                fields.push_back(getString(ds, field.tag));
+            placed[uid].push_back({dot(g.positions.front(), normal), std::move(fields)});
+        }
         std::string frames = getString(ds, DCM_NumberOfFrames);
         info.imageCount += frames.empty() ? 1 : std::max(1L, std::atol(frames.c_str()));
     }
@@ -507,14 +743,28 @@ std::vector<DicomSeriesInfo> scanDicomFolder(const std::string& folder) {
     for (const std::string& uid : order) {
         DicomSeriesInfo& info = byUid[uid];
         std::sort(info.files.begin(), info.files.end());
+        if (placed[uid].size() == info.files.size() && info.files.size() > 1) {
+            try {
+                const SeriesVolumes volumes = splitIntoVolumes(placed[uid], uid);
+                info.volumeCount = int(volumes.groups.size());
+                info.volumesDifferIn = volumes.differingFields;
+            } catch (const FileError&) {
+                // Repeated positions nothing tells apart: reading says so.
+            }
+        }
         result.push_back(std::move(info));
     }
     return result;
 }
 
-Volume readDicomSeries(const DicomSeriesInfo& series) {
+Volume readDicomSeries(const DicomSeriesInfo& series, int volumeIndex) {
     if (series.files.empty()) throw Error("the DICOM series has no files");
-    if (series.files.size() == 1) return readDicomFile(series.files.front());
+    if (series.files.size() == 1) {
+        if (volumeIndex > 0)
+            throw FileError(series.files.front(), "holds one volume; there is no volume " +
+                                                      std::to_string(volumeIndex + 1) + ".");
+        return readDicomFile(series.files.front());
+    }
     const std::string what = "series " + series.seriesInstanceUid + " (" +
                              std::to_string(series.files.size()) + " files)";
 
@@ -523,6 +773,7 @@ Volume readDicomSeries(const DicomSeriesInfo& series) {
         std::string path;
         Vec3 position;
         double distance;
+        std::vector<std::string> volumeFields;  // values of kVolumeFields
     };
     std::vector<Slice> slices;
     FrameGeometry reference;
@@ -540,9 +791,27 @@ Volume readDicomSeries(const DicomSeriesInfo& series) {
         if (!frames.empty() && std::atol(frames.c_str()) > 1)
             throw FileError(path, "is a multi-frame file inside a multi-file series.",
                             "Open the file on its own.");
+        refuseMosaic(ds, path);
         FrameGeometry g = readGeometry(ds, 1);
         long rows = getLong(ds, DCM_Rows, 0), columns = getLong(ds, DCM_Columns, 0);
         long samples = getLong(ds, DCM_SamplesPerPixel, 1);
+        const long bitsAllocated = getLong(ds, DCM_BitsAllocated, 0);
+        if (rows <= 0 || columns <= 0 || (samples != 1 && samples != 3))
+            throw FileError(path, "has an invalid image size (rows " + std::to_string(rows) +
+                                      ", columns " + std::to_string(columns) + ", samples " +
+                                      std::to_string(samples) + ").");
+        // Uncompressed slices must be at least as long as their pixels, so
+        // that the volume is never allocated for data the files do not hold.
+        std::error_code sizeError;
+        const uint64_t fileBytes = fs::file_size(path, sizeError);
+        if (!DcmXfer(ds.getOriginalXfer()).isEncapsulated() && rows > 0 && columns > 0 &&
+            samples > 0 && bitsAllocated > 0 &&
+            fileBytes < uint64_t(rows) * uint64_t(columns) * uint64_t(samples) *
+                            uint64_t(bitsAllocated / 8))
+            throw FileError(path,
+                            "is shorter than its " + std::to_string(columns) + " x " +
+                                std::to_string(rows) + " pixels.",
+                            "The file is truncated; copy the series again.");
         if (g.positions.empty() || !g.hasOrientation)
             throw FileError(path,
                             "lacks ImagePositionPatient or ImageOrientationPatient, so the "
@@ -567,7 +836,30 @@ Volume readDicomSeries(const DicomSeriesInfo& series) {
                                     ": the series mixes orientations (e.g. a localizer).",
                                 "Pick the series again or remove the odd files.");
         }
-        slices.push_back({path, g.positions.front(), dot(g.positions.front(), g.normal)});
+        std::vector<std::string> fields;
+        for (const VolumeField& field : kVolumeFields) fields.push_back(getString(ds, field.tag));
+        slices.push_back(
+            {path, g.positions.front(), dot(g.positions.front(), g.normal), std::move(fields)});
+    }
+    // Several images at each position: a 4D series (time, diffusion, echoes,
+    // magnitude and phase). Keep the one volume asked for.
+    const SeriesVolumes volumes = splitIntoVolumes(slices, what);
+    if (volumes.groups.size() > 1) {
+        if (volumeIndex < 0 || volumeIndex >= int(volumes.groups.size()))
+            throw FileError(what,
+                            "holds " + std::to_string(volumes.groups.size()) +
+                                " volumes at the same " +
+                                std::to_string(volumes.groups.front().size()) +
+                                " slice positions (a 4D series; its volumes differ in " +
+                                volumes.differingFields + ").",
+                            "Choose one volume (rllm: --volume 1 to " +
+                                std::to_string(volumes.groups.size()) + ").");
+        std::vector<Slice> chosen;
+        for (size_t i : volumes.groups[size_t(volumeIndex)]) chosen.push_back(slices[i]);
+        slices = std::move(chosen);
+    } else if (volumeIndex > 0) {
+        throw FileError(
+            what, "holds one volume; there is no volume " + std::to_string(volumeIndex + 1) + ".");
     }
     std::sort(slices.begin(), slices.end(),
               [](const Slice& a, const Slice& b) { return a.distance < b.distance; });
@@ -575,6 +867,8 @@ Volume readDicomSeries(const DicomSeriesInfo& series) {
     for (const Slice& s : slices) positions.push_back(s.position);
     auto [spacing, direction] =
         stackSpacing(positions, reference.normal, reference.sliceSpacing, what);
+    requireImageFits(what, uint64_t(format.rows) * uint64_t(format.columns) * slices.size(),
+                     uint64_t(std::max(1L, format.samples)));
 
     Volume volume({format.columns, format.rows, static_cast<int64_t>(slices.size())},
                   static_cast<int>(format.samples));

@@ -22,6 +22,11 @@ struct DicomSeriesInfo {
     std::string studyDate;
     std::vector<std::string> files;  // every file of the series, unsorted
     int64_t imageCount = 0;          // frames over all files
+    // A 4D series holds several volumes at the same slice positions: how
+    // many (1 for an ordinary series) and what tells them apart (e.g. "echo
+    // number"); readDicomSeries' volumeIndex picks one.
+    int volumeCount = 1;
+    std::string volumesDifferIn;
 };
 
 // True when the file starts like DICOM Part 10 ("DICM" after the preamble).
@@ -38,6 +43,11 @@ Volume readDicomFile(const std::string& path);
 // One series, slices sorted by ImagePositionPatient projected on the slice
 // normal. Refuses series of mixed size or orientation, duplicate positions,
 // irregular spacing (a missing slice) and gantry tilt, saying which.
-Volume readDicomSeries(const DicomSeriesInfo& series);
+// A 4D series (several images at every position, told apart by temporal
+// position, echo, b-value and direction, trigger time, image type or
+// acquisition number) is split into its volumes; `volumeIndex` (from 0)
+// chooses one, and without it the series is refused with a message that
+// says how many volumes it holds and what tells them apart.
+Volume readDicomSeries(const DicomSeriesInfo& series, int volumeIndex = -1);
 
 }  // namespace rllm

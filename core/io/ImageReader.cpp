@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/io/Dicom.h"
+#include "core/io/InputChecks.h"
 #include "core/io/ItkIo.h"
 #include "core/io/MedMnist.h"
 
@@ -16,6 +17,8 @@ namespace rllm {
 InputKind detectInputKind(const std::string& path) {
     std::error_code ec;
     if (fs::is_directory(path, ec)) return InputKind::DicomFolder;
+    // Never open a pipe or device to look at it: reading could block forever.
+    if (!fs::is_regular_file(path, ec)) return InputKind::Unsupported;
     std::string lower = path;
     std::transform(lower.begin(), lower.end(), lower.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -48,18 +51,20 @@ std::string inputKindName(InputKind kind) {
 Volume readImage(const std::string& path, const ReadOptions& options) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw FileError(path, "does not exist.", "Check the path.");
+    if (!fs::is_directory(path, ec)) requireRegularFile(path);
     switch (detectInputKind(path)) {
         case InputKind::DicomFolder: {
             std::vector<DicomSeriesInfo> series = scanDicomFolder(path);
             if (!options.seriesInstanceUid.empty()) {
                 for (const DicomSeriesInfo& s : series)
-                    if (s.seriesInstanceUid == options.seriesInstanceUid) return readDicomSeries(s);
+                    if (s.seriesInstanceUid == options.seriesInstanceUid)
+                        return readDicomSeries(s, options.volume);
                 throw FileError(path, "has no series " + options.seriesInstanceUid + ".");
             }
             if (series.size() > 1)
                 throw FileError(path, "holds " + std::to_string(series.size()) + " series.",
                                 "Choose one (rllm info lists them; --series UID selects one).");
-            return readDicomSeries(series.front());
+            return readDicomSeries(series.front(), options.volume);
         }
         case InputKind::DicomFile:
             return readDicomFile(path);

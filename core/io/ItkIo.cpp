@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/io/AtomicFile.h"
+#include "core/io/InputChecks.h"
 
 #include <gdcmTrace.h>
 #include <itkGDCMImageIO.h>
@@ -23,6 +24,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -105,23 +107,40 @@ PixelType pixelTypeOf(itk::IOComponentEnum component) {
 
 // ITK's NIfTI reader does not notice a gzip stream that ends early (it
 // returns the voxels it got and zeros), so .gz files are checked first: the
-// whole stream must decompress without error.
-void requireCompleteGzip(const std::string& path) {
+// whole stream must decompress without error. Returns the decompressed
+// length and keeps its first bytes (the header) in `head`.
+uint64_t requireCompleteGzip(const std::string& path, std::vector<uint8_t>& head) {
     gzFile file = gzopen(path.c_str(), "rb");
     if (!file) throw FileError(path, "cannot be opened.");
     std::vector<char> buffer(1 << 20);
     int read = 0;
+    uint64_t total = 0;
+    head.clear();
     while ((read = gzread(file, buffer.data(), static_cast<unsigned>(buffer.size()))) > 0) {
+        if (head.size() < 4096)
+            head.insert(head.end(), buffer.begin(),
+                        buffer.begin() + std::min<size_t>(size_t(read), 4096 - head.size()));
+        total += uint64_t(read);
     }
     int status = Z_OK;
-    const char* message = gzerror(file, &status);
+    // Copied: zlib frees its message with the stream (found by AddressSanitizer).
+    const char* text = gzerror(file, &status);
+    const std::string message = text && *text ? text : "unexpected end";
     const bool ended = gzeof(file) != 0;
     gzclose(file);
     if (read < 0 || status != Z_OK || !ended)
         throw FileError(path,
-                        std::string("is truncated or corrupt (its gzip stream is broken: ") +
-                            (message && *message ? message : "unexpected end") + ").",
+                        "is truncated or corrupt (its gzip stream is broken: " + message + ").",
                         "Copy or download the file again.");
+    return total;
+}
+
+std::vector<uint8_t> readPrefix(const std::string& path, uint64_t bytes) {
+    std::ifstream in(path, std::ios::binary);
+    std::vector<uint8_t> data(static_cast<size_t>(std::min<uint64_t>(bytes, fs::file_size(path))));
+    in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(data.size()));
+    data.resize(static_cast<size_t>(in.gcount()));
+    return data;
 }
 
 // For single files that carry raw (uncompressed) voxels after their header:
@@ -130,7 +149,8 @@ void requireCompleteGzip(const std::string& path) {
 // another file.
 uint64_t embeddedRawHeaderBytes(const std::string& path) {
     const std::string lower = lowerCase(path);
-    if (endsWith(lower, ".nii")) return 352 + 1;  // NIfTI-1 header and extension flag
+    // NIfTI is checked on its own header (checkNiftiData): ITK reports the
+    // size of the rescaled (float) voxels, not of the stored ones.
     if (!endsWith(lower, ".mha") && !endsWith(lower, ".nrrd")) return 0;
     std::ifstream in(path, std::ios::binary);
     std::string header(4096, '\0');
@@ -152,11 +172,67 @@ uint64_t embeddedRawHeaderBytes(const std::string& path) {
     return end != std::string::npos && raw && !detached ? end + 3 : 0;
 }
 
+// What ITK, libpng and niftilib would trust blindly, checked on the bytes
+// first (core/io/InputChecks.h): PNG structure, NIfTI and MetaImage headers
+// against the data that is really there.
+void checkBeforeItk(const std::string& path, const std::string& formatName) {
+    const std::string lower = lowerCase(path);
+    const bool gz = endsWith(lower, ".gz");
+    std::vector<uint8_t> head;
+    const uint64_t length = gz ? requireCompleteGzip(path, head) : fs::file_size(path);
+    if (formatName == "PNG") {
+        if (length > maxImageBytes())
+            throw FileError(path, "is a PNG of " + std::to_string(length >> 20) +
+                                      " MB, more than one image may take.");
+        const std::vector<uint8_t> bytes = readPrefix(path, length);
+        checkPng(path, bytes.data(), bytes.size());
+    } else if (formatName == "NIfTI") {
+        std::string headerPath = path;
+        if (endsWith(lower, ".img")) headerPath = path.substr(0, path.size() - 4) + ".hdr";
+        if (headerPath != path) requireRegularFile(headerPath);
+        if (!gz) head = readPrefix(headerPath, 348);
+        const NiftiFacts facts = checkNiftiHeader(headerPath, head.data(), head.size());
+        if (facts.singleFile) {
+            checkNiftiData(path, facts, length);
+        } else {
+            const std::string base = headerPath.substr(0, headerPath.size() - 4);
+            const std::string imagePath =
+                base +
+                (std::isupper(static_cast<unsigned char>(headerPath.back())) ? ".IMG" : ".img");
+            requireRegularFile(imagePath);
+            checkNiftiData(imagePath, facts, fs::file_size(imagePath));
+        }
+    } else if (formatName == "MetaImage") {
+        const std::vector<uint8_t> header = readPrefix(path, 1 << 16);
+        const MetaImageFacts facts = checkMetaImageHeader(path, header.data(), header.size());
+        std::string dataPath = path;
+        uint64_t available = length > facts.headerBytes ? length - facts.headerBytes : 0;
+        if (lowerCase(facts.dataFile) != "local") {
+            const fs::path data(facts.dataFile);
+            dataPath = (data.is_absolute() ? data : fs::path(path).parent_path() / data).string();
+            std::error_code ec;
+            if (!fs::is_regular_file(dataPath, ec))
+                throw FileError(path,
+                                "keeps its voxels in '" + dataPath +
+                                    "', which is missing or not a regular file.",
+                                "Keep the .raw file beside its header.");
+            available = fs::file_size(dataPath);
+        }
+        // zlib cannot expand its input more than about 1032 times.
+        const uint64_t mostItCanHold = facts.compressed ? available * 1032 + 1024 : available;
+        if (facts.voxelBytes > mostItCanHold)
+            throw FileError(dataPath,
+                            "holds " + std::to_string(available) + " bytes but '" + path +
+                                "' describes " + std::to_string(facts.voxelBytes) +
+                                " bytes of voxels in it.",
+                            "The file is truncated, or the header does not belong to it.");
+    }
+}
+
 // Reads `path` with `io` into a Volume, keeping geometry; `formatName` is for display.
 Volume readThrough(itk::ImageIOBase* io, const std::string& path, const std::string& formatName) {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) throw FileError(path, "does not exist or is not a file.");
-    if (endsWith(lowerCase(path), ".gz")) requireCompleteGzip(path);
+    requireRegularFile(path);
+    checkBeforeItk(path, formatName);
     try {
         if (!io->CanReadFile(path.c_str()))
             throw FileError(
@@ -176,6 +252,26 @@ Volume readThrough(itk::ImageIOBase* io, const std::string& path, const std::str
         if (components < 1 || components > 4)
             throw FileError(
                 path, std::to_string(components) + " components per pixel are not supported.");
+        std::vector<int64_t> extent;
+        for (unsigned d = 0; d < dimensions; ++d) extent.push_back(int64_t(io->GetDimensions(d)));
+        uint64_t voxels = 0;
+        if (!checkedProduct(extent, voxels) || voxels == 0)
+            throw FileError(path, "declares an empty or overflowing image size.",
+                            "Its header is corrupt.");
+        requireImageFits(path, voxels, components);
+        for (unsigned d = 0; d < std::min(dimensions, 3u); ++d) {
+            const double spacing = io->GetSpacing(d), origin = io->GetOrigin(d);
+            bool finiteDirection = true;
+            for (double v : io->GetDirection(d))
+                finiteDirection = finiteDirection && std::isfinite(v);
+            if (!std::isfinite(spacing) || spacing == 0 || !std::isfinite(origin) ||
+                !finiteDirection)
+                throw FileError(path,
+                                "has an unusable geometry (voxel size, origin or direction is "
+                                "zero, NaN or infinite along axis " +
+                                    std::to_string(d) + ").",
+                                "Its header is corrupt.");
+        }
         const PixelType sourceType = pixelTypeOf(io->GetComponentType());
         if (sourceType == PixelType::Unknown)
             throw FileError(path, "has an unsupported pixel component type.");
@@ -202,9 +298,9 @@ Volume readThrough(itk::ImageIOBase* io, const std::string& path, const std::str
                        static_cast<int64_t>(region[2])},
                       kept);
         const float* source = image->GetBufferPointer();
-        const size_t voxels = static_cast<size_t>(volume.geometry().voxelCount());
+        const size_t voxelCount = static_cast<size_t>(volume.geometry().voxelCount());
         float* destination = volume.voxels().data();
-        for (size_t v = 0; v < voxels; ++v)
+        for (size_t v = 0; v < voxelCount; ++v)
             for (int c = 0; c < kept; ++c) destination[v * kept + c] = source[v * components + c];
 
         ImageGeometry& g = volume.geometry();

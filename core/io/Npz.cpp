@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/io/AtomicFile.h"
+#include "core/io/InputChecks.h"
 
 #include <zlib.h>
 
@@ -50,7 +51,9 @@ std::string stripNpy(const std::string& name) {
 
 class FileReader {
   public:
-    FileReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {
+    FileReader(const std::string& path) : path_(path) {
+        requireRegularFile(path);
+        in_.open(path, std::ios::binary);
         if (!in_)
             throw FileError(path, "cannot be opened.", "Check that it exists and is readable.");
         in_.seekg(0, std::ios::end);
@@ -179,6 +182,16 @@ std::vector<uint8_t> NpzArchive::inflateEntry(const Entry& entry, uint64_t maxBy
     const std::string what = "array '" + stripNpy(entry.name) + "'";
     if (entry.uncompressedSize > kMaxEntryBytes || entry.compressedSize > fileSize_)
         throw FileError(path_, what + " has an implausible size; the file is corrupt.");
+    // What the entry can hold bounds what is allocated: stored data is as long
+    // as it is stored, and deflate cannot expand its input more than 1032 times.
+    const uint64_t mostItCanHold =
+        entry.method == 0 ? entry.compressedSize : entry.compressedSize * 1032 + 1024;
+    if (entry.uncompressedSize > mostItCanHold)
+        throw FileError(path_,
+                        what + " claims " + std::to_string(entry.uncompressedSize) +
+                            " bytes uncompressed from " + std::to_string(entry.compressedSize) +
+                            " compressed, more than the data can hold; the file is corrupt.",
+                        "Download or copy it again.");
     FileReader file(path_);
     std::vector<uint8_t> local = file.read(entry.localHeaderOffset, 30, "zip entry header");
     if (le32(local.data()) != kLocalHeader)
@@ -248,6 +261,23 @@ NpyHeader NpzArchive::readHeader(const std::string& name) const {
 
 NpyArray NpzArchive::readArray(const std::string& name) const {
     const Entry& e = entry(name);
+    {
+        // The header's shape must account for the entry's size before the
+        // whole entry is inflated.
+        std::vector<uint8_t> start = inflateEntry(e, 4096);
+        size_t offset = 0;
+        const NpyHeader header =
+            parseNpyHeader(start, offset, "'" + path_ + "' array '" + name + "'");
+        const uint64_t expected =
+            static_cast<uint64_t>(header.elementCount()) * uint64_t(header.itemSize);
+        if (offset > e.uncompressedSize || e.uncompressedSize - offset != expected)
+            throw FileError(path_,
+                            "array '" + name + "' holds " +
+                                std::to_string(e.uncompressedSize -
+                                               std::min<uint64_t>(offset, e.uncompressedSize)) +
+                                " bytes but its shape needs " + std::to_string(expected) + ".",
+                            "The file is corrupt.");
+    }
     std::vector<uint8_t> bytes = inflateEntry(e, e.uncompressedSize);
     size_t offset = 0;
     NpyArray array;
@@ -299,7 +329,7 @@ NpyHeader parseNpyHeader(const std::vector<uint8_t>& bytes, size_t& dataOffset,
 
     NpyHeader header;
     std::smatch match;
-    static const std::regex descrPattern(R"('descr'\s*:\s*'([<>|=])([uifb])(\d+)')");
+    static const std::regex descrPattern(R"('descr'\s*:\s*'([<>|=])([uifb])(\d{1,2})')");
     if (!std::regex_search(dict, match, descrPattern))
         throw fail(
             "unsupported or missing dtype (structured and object arrays are not supported).");
@@ -321,10 +351,14 @@ NpyHeader parseNpyHeader(const std::vector<uint8_t>& bytes, size_t& dataOffset,
     static const std::regex number(R"(\d+)");
     for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number);
          it != std::sregex_iterator(); ++it) {
+        if (it->str().size() > 13) throw fail("implausible shape.");
         int64_t d = std::stoll(it->str());
         if (d < 0 || d > (int64_t(1) << 40)) throw fail("implausible shape.");
         header.shape.push_back(d);
     }
+    uint64_t elements = 0;
+    if (!checkedProduct(header.shape, elements) || elements > (uint64_t(1) << 50))
+        throw fail("implausible shape (its size overflows).");
     return header;
 }
 

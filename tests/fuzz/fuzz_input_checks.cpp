@@ -1,0 +1,34 @@
+// The byte-level checks that stand before ITK, libpng, niftilib and GDCM.
+#include "core/Error.h"
+#include "core/io/InputChecks.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    using namespace rllm;
+    if (size < 1) return 0;
+    const uint8_t* rest = data + 1;
+    const size_t n = size - 1;
+    try {
+        switch (data[0] % 5) {
+            case 0:
+                checkPng("fuzz.png", rest, n);
+                break;
+            case 1: {
+                const NiftiFacts facts = checkNiftiHeader("fuzz.nii", rest, n);
+                checkNiftiData("fuzz.nii", facts, n);
+                break;
+            }
+            case 2:
+                checkMetaImageHeader("fuzz.mha", rest, n);
+                break;
+            case 3:
+                if (n >= 3)
+                    checkJpeg2000Frame("fuzz.dcm", rest + 3, n - 3, rest[0] + 1, rest[1] + 1,
+                                       rest[2] % 4, 0);
+                break;
+            default:
+                toValidUtf8(std::string(reinterpret_cast<const char*>(rest), n));
+        }
+    } catch (const Error&) {
+    }
+    return 0;
+}
