@@ -102,8 +102,15 @@ void report(const char* phase, const std::vector<Gap>& gaps,
                 frameMs += f.ms;
                 ++count;
             }
-        std::printf("  gap %lld ms: %d 3D frame(s) inside it, %.1f ms of rendering\n",
-                    (long long)g.length(), count, frameMs);
+        QString causes;
+        for (const auto& f : frames)
+            if (f.startedMs >= g.fromMs && f.startedMs < g.toMs)
+                causes += QString(" [%1 ms at %2 px/ray: %3]")
+                              .arg(f.ms, 0, 'f', 1)
+                              .arg(f.sampleDistance, 0, 'f', 2)
+                              .arg(f.cause.isEmpty() ? "camera or crosshair" : f.cause);
+        std::printf("  gap %lld ms: %d 3D frame(s) inside it, %.1f ms of rendering%s\n",
+                    (long long)g.length(), count, frameMs, qPrintable(causes));
     }
 }
 

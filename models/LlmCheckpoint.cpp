@@ -151,16 +151,33 @@ LlmArchitecture hfArchitecture(const fs::path& folder) {
     }
     LlmArchitecture a;
     a.format = "huggingface";
+    // Sizes must be integers that fit: nlohmann converts 3e125 to int
+    // without a word (undefined behaviour, found by the fuzzer).
+    auto size = [&](const char* key, const int* fallback) {
+        if (!c.contains(key)) {
+            if (fallback) return *fallback;
+            throw FileError(configPath.string(),
+                            std::string("lacks the field '") + key + "' LLaMA-family models have.");
+        }
+        const nlohmann::json& v = c.at(key);
+        if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > (1 << 30))
+            throw FileError(configPath.string(),
+                            std::string("has a '") + key + "' that is not a plausible size.");
+        return static_cast<int>(v.get<int64_t>());
+    };
     try {
         a.modelType = c.value("model_type", std::string("llama"));
-        a.dim = c.at("hidden_size").get<int>();
-        a.layers = c.at("num_hidden_layers").get<int>();
-        a.heads = c.at("num_attention_heads").get<int>();
-        a.kvHeads = c.value("num_key_value_heads", a.heads);
-        a.ffn = c.at("intermediate_size").get<int>();
-        a.vocab = c.value("vocab_size", 0);
+        a.dim = size("hidden_size", nullptr);
+        a.layers = size("num_hidden_layers", nullptr);
+        a.heads = size("num_attention_heads", nullptr);
+        a.kvHeads = size("num_key_value_heads", &a.heads);
+        a.ffn = size("intermediate_size", nullptr);
+        const int noVocabulary = 0;
+        a.vocab = size("vocab_size", &noVocabulary);
         a.eps = c.value("rms_norm_eps", 1e-6);
         a.dtype = c.value("torch_dtype", std::string());
+    } catch (const FileError&) {
+        throw;
     } catch (const std::exception& e) {
         throw FileError(configPath.string(),
                         std::string("lacks a field LLaMA-family models have (") + e.what() + ").");

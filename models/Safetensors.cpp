@@ -105,11 +105,17 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
             TensorInfo info;
             try {
                 info.dtype = entry.at("dtype").get<std::string>();
-                info.shape = entry.at("shape").get<std::vector<int64_t>>();
-                auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
-                if (offsets.size() != 2) throw std::runtime_error("data_offsets");
-                info.begin = offsets[0];
-                info.end = offsets[1];
+                // Integers only: converting 1e300 to an integer is undefined behaviour.
+                for (const auto& d : entry.at("shape")) {
+                    if (!d.is_number_integer()) throw std::runtime_error("shape");
+                    info.shape.push_back(d.get<int64_t>());
+                }
+                const auto& offsets = entry.at("data_offsets");
+                if (!offsets.is_array() || offsets.size() != 2 ||
+                    !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+                    throw std::runtime_error("data_offsets");
+                info.begin = offsets[0].get<uint64_t>();
+                info.end = offsets[1].get<uint64_t>();
             } catch (const std::exception&) {
                 throw FileError(path, "has a malformed entry for tensor '" + name + "'.");
             }

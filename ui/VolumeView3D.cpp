@@ -43,6 +43,7 @@ struct VolumeView3D::Scene {
     vtkSmartPointer<vtkGPUVolumeRayCastMapper> volumeMapper;
     double lastFrameMs = 0;
     std::vector<FrameRecord> frames;
+    QStringList pendingCauses;  // what changed since the last frame
     // One prop per kind, kept: going from a case without a CAM to one with
     // it and back (every new case does) reuses the mapper VTK has set up.
     struct Props {
@@ -273,12 +274,15 @@ void VolumeView3D::rebuild(bool dataChanged) {
         scene_->prop = p.prop;
         renderer()->AddViewProp(scene_->prop);
         scene_->kind = kind;
+        scene_->pendingCauses << "prop " + QString::fromStdString(kind);
         dataChanged = true;
     }
     if (dataChanged) {
         scene_->image->ShallowCopy(toImageData(*volume, cam));
         scene_->image->Modified();
+        scene_->pendingCauses << "data";
     }
+    scene_->pendingCauses << "property";
     if (volume->is2D()) {
         WindowPreset window = defaultWindow(*volume);
         scene_->slice->GetProperty()->SetColorWindow(window.width);
@@ -349,7 +353,10 @@ void VolumeView3D::renderFrame() {
     const qint64 started = clock.msecsSinceReference();
     VtkRenderWidget::renderFrame();
     scene_->lastFrameMs = clock.nsecsElapsed() / 1e6;
-    scene_->frames.push_back({started, scene_->lastFrameMs});
+    scene_->pendingCauses.removeDuplicates();
+    scene_->frames.push_back(
+        {started, scene_->lastFrameMs, imageSampleDistance(), scene_->pendingCauses.join(", ")});
+    scene_->pendingCauses.clear();
     // Keep frames short enough for a responsive GUI: this view renders on
     // the GUI thread, and without a GPU (Mesa's software renderer) a full-
     // resolution ray cast takes 100 to 300 ms. Cast fewer rays when frames

@@ -51,6 +51,8 @@ class VolumeView3D : public VtkRenderWidget {
     struct FrameRecord {
         qint64 startedMs;
         double ms;
+        double sampleDistance;  // pixels per ray
+        QString cause;          // what changed since the last frame, e.g. "data, property"
     };
     const std::vector<FrameRecord>& frameLog() const;
 

@@ -312,9 +312,14 @@ NiftiFacts checkNiftiHeader(const std::string& path, const uint8_t* header, size
     requireImageFits(path, voxels, components);
     facts.voxelBytes = voxels * uint64_t(bitpix / 8);
 
+    // Geometry within a kilometre and voxels between a nanometre and a
+    // kilometre: finite values far outside (1.7e38 as an sform offset) make
+    // ITK's orientation SVD loop forever (found by the fuzzer).
+    constexpr float kMaxMillimetres = 1e6f;
     for (int d = 1; d <= std::min(dims, 3); ++d) {
         const float spacing = r.f32(76 + 4 * d);
-        if (!std::isfinite(spacing) || spacing == 0.0f)
+        if (!std::isfinite(spacing) || std::abs(spacing) < 1e-6f ||
+            std::abs(spacing) > kMaxMillimetres)
             throw FileError(path,
                             "has a voxel size of " + std::to_string(spacing) + " along axis " +
                                 std::to_string(d) + ".",
@@ -337,25 +342,38 @@ NiftiFacts checkNiftiHeader(const std::string& path, const uint8_t* header, size
                             ", scl_inter " + std::to_string(intercept) + ").",
                         "Its header is corrupt; fix scl_slope and scl_inter.");
     const int qform = r.i16(252), sform = r.i16(254);
-    if (qform > 0)
+    if (qform > 0) {
         for (size_t at = 256; at < 280; at += 4)
-            if (!std::isfinite(r.f32(at)))
-                throw FileError(path, "has a qform (orientation) holding NaN or infinity.",
+            if (!std::isfinite(r.f32(at)) || std::abs(r.f32(at)) > kMaxMillimetres)
+                throw FileError(path,
+                                "has a qform (orientation) holding NaN, infinity or "
+                                "values beyond a kilometre.",
                                 "Its header is corrupt; set qform_code to 0 or fix the qform.");
+        const double b = r.f32(256), c = r.f32(260), d = r.f32(264);
+        if (b * b + c * c + d * d > 1.0 + 1e-4)
+            throw FileError(path, "has a qform quaternion longer than 1 (not a rotation).",
+                            "Its header is corrupt; set qform_code to 0 or fix the qform.");
+    }
     if (sform > 0) {
         double m[3][3];
         for (int row = 0; row < 3; ++row)
             for (int col = 0; col < 4; ++col) {
                 const float v = r.f32(280 + 16 * row + 4 * col);
-                if (!std::isfinite(v))
-                    throw FileError(path, "has an sform (orientation) holding NaN or infinity.",
+                if (!std::isfinite(v) || std::abs(v) > kMaxMillimetres)
+                    throw FileError(path,
+                                    "has an sform (orientation) holding NaN, infinity or "
+                                    "values beyond a kilometre.",
                                     "Its header is corrupt; set sform_code to 0 or fix the sform.");
                 if (col < 3) m[row][col] = v;
             }
         const double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
                            m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
                            m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-        if (!std::isfinite(det) || det == 0)
+        double scale = 1;  // product of the column lengths: det relative to it
+        for (int col = 0; col < 3; ++col)
+            scale *=
+                std::sqrt(m[0][col] * m[0][col] + m[1][col] * m[1][col] + m[2][col] * m[2][col]);
+        if (!std::isfinite(det) || std::abs(det) <= 1e-6 * scale)
             throw FileError(path, "has a singular sform (its axes are not independent).",
                             "Its header is corrupt; set sform_code to 0 or fix the sform.");
     }
@@ -432,11 +450,20 @@ MetaImageFacts checkMetaImageHeader(const std::string& path, const uint8_t* byte
             throw FileError(path, "has an invalid DimSize.", "Its header is corrupt.");
         extent.push_back(static_cast<int64_t>(d));
     }
+    // Finite and within a kilometre (as for NIfTI: ITK's orientation code
+    // does not cope with 1e38).
     for (const char* key : {"elementspacing", "elementsize", "offset", "position", "origin",
                             "transformmatrix", "rotation", "orientation", "centerofrotation"})
-        if (fields.count(key)) numbers(key);  // throws on NaN, infinity or garbage
+        if (fields.count(key))
+            for (double v : numbers(key))
+                if (std::abs(v) > 1e6)
+                    throw FileError(
+                        path,
+                        std::string("has a value beyond a kilometre in its ") + key + " field.",
+                        "Its header is corrupt.");
     for (double s : numbers("elementspacing"))
-        if (s == 0) throw FileError(path, "has an ElementSpacing of 0.", "Its header is corrupt.");
+        if (std::abs(s) < 1e-6)
+            throw FileError(path, "has an ElementSpacing of 0.", "Its header is corrupt.");
     const std::map<std::string, int> typeBytes = {
         {"met_uchar", 1}, {"met_char", 1}, {"met_ushort", 2},     {"met_short", 2},
         {"met_uint", 4},  {"met_int", 4},  {"met_float", 4},      {"met_double", 8},

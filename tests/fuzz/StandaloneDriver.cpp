@@ -8,6 +8,7 @@
 //   fuzz_target [-max_total_time=S] [-seed=N] CORPUS_DIR_OR_FILE...
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +18,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -58,8 +61,18 @@ void mutate(std::vector<uint8_t>& b, std::mt19937& rng) {
 
 }  // namespace
 
+// A hang is a finding, as with libFuzzer's -timeout: the alarm ends the run
+// with status 70, and the input that hung is left in the scratch file the
+// target wrote it to.
+void onTimeout(int) {
+    static const char message[] = "StandaloneDriver: an input ran past -timeout (hang)\n";
+    (void)!write(2, message, sizeof message - 1);
+    _exit(70);
+}
+
 int main(int argc, char** argv) {
     double seconds = 0;
+    unsigned timeout = 0;
     uint32_t seed = 1;
     std::vector<std::vector<uint8_t>> corpus;
     for (int i = 1; i < argc; ++i) {
@@ -68,6 +81,8 @@ int main(int argc, char** argv) {
             seconds = std::stod(a.substr(16));
         else if (a.rfind("-seed=", 0) == 0)
             seed = uint32_t(std::stoul(a.substr(6)));
+        else if (a.rfind("-timeout=", 0) == 0)
+            timeout = unsigned(std::stoul(a.substr(9)));
         else if (a[0] == '-')
             continue;
         else if (std::filesystem::is_directory(a)) {
@@ -77,8 +92,10 @@ int main(int argc, char** argv) {
             corpus.push_back(readFile(a));
         }
     }
+    std::signal(SIGALRM, onTimeout);
     uint64_t executions = 0;
     for (const auto& input : corpus) {
+        alarm(timeout);
         LLVMFuzzerTestOneInput(input.data(), input.size());
         ++executions;
     }
@@ -87,6 +104,7 @@ int main(int argc, char** argv) {
     while (!corpus.empty() && std::chrono::steady_clock::now() < end) {
         std::vector<uint8_t> input = corpus[rng() % corpus.size()];
         mutate(input, rng);
+        alarm(timeout);
         LLVMFuzzerTestOneInput(input.data(), input.size());
         ++executions;
     }
