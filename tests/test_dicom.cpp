@@ -402,7 +402,15 @@ class TestDicom : public QObject {
             for (int k = 0; k < 5; ++k) {
                 const int slice = (k * 3) % 5;
                 spec.position = {10 - 2.5 * slice * s, -20 + 2.5 * slice * c, 5};
-                writeSlice(input + QString("/img%1.dcm").arg(k), spec, 100 * (slice + 1));
+                const QString file = input + QString("/img%1.dcm").arg(k);
+                writeSlice(file, spec, 100 * (slice + 1));
+                // Scanners number their images; dcm2niix orders slices by it.
+                DcmFileFormat edit;
+                QVERIFY(edit.loadFile(file.toStdString().c_str()).good());
+                edit.loadAllDataIntoMemory();
+                edit.getDataset()->putAndInsertString(DCM_InstanceNumber,
+                                                      QByteArray::number(slice + 1).constData());
+                QVERIFY(edit.saveFile(file.toStdString().c_str()).good());
             }
         } else {
             RLLM_REQUIRE_FILE(test::pydicomFile(source));

@@ -24,6 +24,9 @@
 #include <mutex>
 #include <numeric>
 
+#include <stdlib.h>
+#include <unistd.h>
+
 namespace fs = std::filesystem;
 
 namespace rllm {
@@ -476,25 +479,86 @@ void decompress(DcmDataset& ds, const std::string& path) {
     }
 }
 
+// JPEG 2000 through GDCM, which DCMTK cannot decode. GDCM's own parser
+// asserts (aborting the process) on malformed elements that DCMTK reads
+// without complaint, so GDCM never sees the file as it came: DCMTK writes a
+// minimal copy (the image pixel module and the pixel data, already checked
+// by requirePixelDataFor) to a temporary file, and GDCM decodes that. No
+// rescale is copied: the stored values come back.
+Volume decodeJpeg2000(DcmDataset& ds, const std::string& path) {
+    DcmFileFormat copy;
+    DcmDataset* minimal = copy.getDataset();
+    const DcmTagKey keep[] = {DCM_SOPClassUID,
+                              DCM_SOPInstanceUID,
+                              DCM_SamplesPerPixel,
+                              DCM_PhotometricInterpretation,
+                              DCM_NumberOfFrames,
+                              DCM_PlanarConfiguration,
+                              DCM_Rows,
+                              DCM_Columns,
+                              DCM_BitsAllocated,
+                              DCM_BitsStored,
+                              DCM_HighBit,
+                              DCM_PixelRepresentation,
+                              DCM_PixelData};
+    for (const DcmTagKey& tag : keep) {
+        DcmElement* element = nullptr;
+        if (ds.findAndGetElement(tag, element).good() && element)
+            minimal->insert(static_cast<DcmElement*>(element->clone()), true);
+    }
+    std::string temporary = (fs::temp_directory_path() / "rllm-j2k-XXXXXX.dcm").string();
+    const int fd = mkstemps(&temporary[0], 4);
+    if (fd < 0) throw FileError(path, "could not be decoded: no temporary file for GDCM.");
+    ::close(fd);
+    struct Remove {
+        std::string file;
+        ~Remove() {
+            std::error_code ec;
+            fs::remove(file, ec);
+        }
+    } removeLater{temporary};
+    if (copy.saveFile(temporary.c_str(), ds.getOriginalXfer()).bad())
+        throw FileError(path, "has JPEG 2000 pixel data that could not be prepared for decoding.",
+                        "The file is corrupt.");
+    try {
+        return readDicomWithGdcm(temporary);
+    } catch (const FileError& e) {
+        std::string message = e.what();
+        const size_t at = message.find(temporary);
+        if (at != std::string::npos) message.replace(at, temporary.size(), path);
+        throw FileError(path,
+                        "has JPEG 2000 pixel data that could not be decoded (" + message + ").",
+                        "The file is corrupt.");
+    }
+}
+
 // Decodes all frames of `file` into `out` from slice `firstSlice` on.
 // JPEG 2000 pixels come from GDCM; everything else from DCMTK.
 void decodePixels(DcmFileFormat& file, const PixelFormat& f, const std::string& path, Volume& out,
                   int64_t firstSlice) {
     DcmDataset& ds = *file.getDataset();
     if (isJpeg2000(ds.getOriginalXfer())) {
-        requireFiniteRescale(path, getDouble(ds, DCM_RescaleSlope, 1.0),
-                             getDouble(ds, DCM_RescaleIntercept, 0.0),
-                             "rescale (RescaleSlope, RescaleIntercept)");
-        const Volume decoded = readDicomWithGdcm(path);
+        const Volume decoded = decodeJpeg2000(ds, path);
         const size_t count = static_cast<size_t>(f.rows) * f.columns * f.samples * f.frames;
         if (decoded.voxels().size() != count || decoded.components() != f.samples)
             throw FileError(path, "JPEG 2000 pixel data decoded to an unexpected size.");
         float* dst = out.voxels().data() + static_cast<size_t>(firstSlice) * count / f.frames;
         std::copy(decoded.voxels().begin(), decoded.voxels().end(), dst);
-        // GDCM applies the rescale itself; MONOCHROME1 is ours to invert.
-        if (f.samples == 1 && f.photometric == "MONOCHROME1")
-            invertMonochrome1(f, decoded.rescaleSlope, decoded.rescaleIntercept, dst, count, out,
-                              firstSlice);
+        if (f.samples != 1) return;
+        // Stored values: the rescale and MONOCHROME1 are applied here, as for
+        // every other transfer syntax (per frame for enhanced objects).
+        const std::vector<std::pair<double, double>> rescales = frameRescales(ds, f, path);
+        out.rescaleSlope = rescales.front().first;
+        out.rescaleIntercept = rescales.front().second;
+        const size_t perFrame = count / f.frames;
+        for (long frame = 0; frame < f.frames; ++frame) {
+            const auto& [slope, intercept] = rescales[size_t(frame)];
+            float* values = dst + size_t(frame) * perFrame;
+            for (size_t i = 0; i < perFrame; ++i)
+                values[i] = static_cast<float>(values[i] * slope + intercept);
+            if (f.photometric == "MONOCHROME1")
+                invertMonochrome1(f, slope, intercept, values, perFrame, out, firstSlice + frame);
+        }
         return;
     }
     decompress(ds, path);
