@@ -4,6 +4,13 @@
 
 namespace rllm::cli {
 
+int ParsedArgs::volumeIndex() const {
+    if (!has("volume")) return -1;
+    const long long volume = getInt("volume", 1);
+    if (volume < 1 || volume > 1000000) throw UsageError("--volume counts from 1");
+    return static_cast<int>(volume - 1);
+}
+
 long long ParsedArgs::getInt(const std::string& name, long long fallback) const {
     auto it = options.find(name);
     if (it == options.end()) return fallback;

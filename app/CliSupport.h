@@ -27,6 +27,8 @@ struct ParsedArgs {
         return it == options.end() ? fallback : it->second;
     }
     long long getInt(const std::string& name, long long fallback) const;
+    // --volume N (from 1, for 4D DICOM series) as a volume index from 0; -1 when absent.
+    int volumeIndex() const;
 };
 
 ParsedArgs parseArgs(const std::vector<std::string>& args, const std::vector<std::string>& flags,

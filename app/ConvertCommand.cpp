@@ -42,11 +42,7 @@ int runConvert(const std::vector<std::string>& args) {
     const std::string& output = parsed.positional[1];
     ReadOptions options;
     options.seriesInstanceUid = parsed.get("series");
-    if (parsed.has("volume")) {
-        const long long volume = parsed.getInt("volume", 1);
-        if (volume < 1) throw UsageError("--volume counts from 1");
-        options.volume = static_cast<int>(volume - 1);
-    }
+    options.volume = parsed.volumeIndex();
     options.split = parsed.get("split", "test");
     options.index = parsed.getInt("index", 0);
     const Volume volume = readImage(input, options);

@@ -210,11 +210,7 @@ int runInfo(const std::vector<std::string>& args) {
     }
     ReadOptions options;
     options.seriesInstanceUid = parsed.get("series");
-    if (parsed.has("volume")) {
-        const long long volume = parsed.getInt("volume", 1);
-        if (volume < 1) throw UsageError("--volume counts from 1");
-        options.volume = static_cast<int>(volume - 1);
-    }
+    options.volume = parsed.volumeIndex();
     result.update(volumeJson(readImage(path, options)));
     if (asJson) {
         std::cout << result.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";

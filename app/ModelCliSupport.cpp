@@ -29,7 +29,7 @@ Volume readInputVolume(const ParsedArgs& args, const std::string& input) {
 #ifdef RLLM_HAVE_MEDICAL_IO
     ReadOptions options;
     options.seriesInstanceUid = args.get("series");
-    if (args.has("volume")) options.volume = static_cast<int>(args.getInt("volume", 1) - 1);
+    options.volume = args.volumeIndex();
     return readImage(input, options);
 #else
     throw FileError(

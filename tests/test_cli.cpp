@@ -42,6 +42,11 @@ class TestCli : public QObject {
         QCOMPARE(runRllm({"info"}).status, 2);
         QCOMPARE(runRllm({"info", "a", "b"}).status, 2);
         QCOMPARE(runRllm({"info", "x", "--bogus"}).status, 2);
+        QCOMPARE(runRllm({"info", "x", "--volume", "0"}).status, 2);  // volumes count from 1
+#ifdef RLLM_HAVE_MEDICAL_IO
+        QCOMPARE(runRllm({"convert", "only-one-path"}).status, 2);
+        QCOMPARE(runRllm({"convert", "x", "y.nii", "--volume", "-3"}).status, 2);
+#endif
     }
 
     void npzInfoAsJson() {
