@@ -44,7 +44,7 @@ Phantom buildPhantom(int size, int depth, uint32_t seed, bool withLesion, double
                     // Graded like an enhancing nodule: 220 at the centre, 100
                     // at the edge. A flat lesion is invisible inside to the 3D
                     // ViT, whose patch embedding LayerNorms each patch
-                    // (DESIGN.md): a patch wholly inside it normalises to the
+                    // (docs/method.md): a patch wholly inside it normalises to the
                     // same noise as one in tissue, so only the tokens on its
                     // boundary carried evidence and the CAMs peaked beside the
                     // lesion (README "Explanations").

@@ -1,5 +1,5 @@
 #pragma once
-// The networks of the R-LLM method in LibTorch (DESIGN.md section 1):
+// The networks of the R-LLM method in LibTorch (docs/method.md):
 //   ViT (2D: conv patches; 3D: cubic patch vectors), pre-norm blocks,
 //   the LLaMA decoder layer (RMSNorm, grouped-query attention without mask
 //   or rotary embedding, SwiGLU), the frozen LLM block, and the booster

@@ -60,7 +60,7 @@ std::vector<double> rmsNorm(const std::vector<double>& x, const Matrix& w, doubl
     return y;
 }
 
-// The LLaMA layer of DESIGN.md section 1, token by token, in double precision.
+// The LLaMA layer of docs/method.md, token by token, in double precision.
 std::vector<std::vector<double>> referenceLlamaLayer(const std::vector<std::vector<double>>& z,
                                                      const LlamaLayerWeights& w,
                                                      const LlmArchitecture& a) {
