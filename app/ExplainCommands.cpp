@@ -27,11 +27,15 @@ namespace rllm::cli {
 namespace {
 
 #ifdef RLLM_HAVE_MEDICAL_IO
-// The middle slice (the image itself in 2D) in grey, the CAM over it in jet.
+// The middle axial slice (the image itself in 2D) in grey, laid out as the
+// viewer shows it, the CAM over it in jet.
 void writeOverlay(const Volume& image, const Volume& cam, const std::string& path) {
-    const int64_t z = image.size()[2] / 2;
-    SliceImage grey = extractSlice(image, SliceAxis::Z, z);
-    SliceImage heat = extractSlice(cam, SliceAxis::Z, z);
+    const ImageGeometry& geometry = image.geometry();
+    const SliceLayout layout =
+        sliceLayout(geometry, image.is2D() ? acquisitionPlane(geometry) : PatientPlane::Axial);
+    const int64_t middle = sliceCount(image, layout) / 2;
+    SliceImage grey = extractSlice(image, layout, middle);
+    SliceImage heat = extractSlice(cam, layout, middle);
     const WindowPreset window = defaultWindow(image);
     std::vector<uint8_t> shown = applyWindow(grey, window.center, window.width);
     std::vector<uint8_t> rgb(static_cast<size_t>(grey.width) * grey.height * 3);

@@ -12,6 +12,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <set>
+
 #include <cmath>
 #include <cstring>
 
@@ -124,30 +126,130 @@ class TestCore : public QObject {
             QVERIFY(std::abs(back[i] - std::array<double, 3>{2, 3, 4}[i]) < 1e-9);
     }
 
-    void slicesFollowTheDocumentedOrientation() {
+    void slicesOfAnAxialScanKeepTheirIndexOrder() {
         Volume v({4, 3, 2});
         for (int64_t z = 0; z < 2; ++z)
             for (int64_t y = 0; y < 3; ++y)
                 for (int64_t x = 0; x < 4; ++x) v.at(x, y, z) = float(100 * z + 10 * y + x);
         v.geometry().spacing = {1, 2, 3};
+        const ImageGeometry& g = v.geometry();
 
-        SliceImage axial = extractSlice(v, SliceAxis::Z, 1);
+        SliceImage axial = extractSlice(v, sliceLayout(g, PatientPlane::Axial), 1);
         QCOMPARE(axial.width, 4);
         QCOMPARE(axial.height, 3);
         QCOMPARE(axial.values[1 * 4 + 2], 112.0f);  // row y=1, column x=2
         QCOMPARE(axial.pixelHeight, 2.0);
 
-        // Reformats put the last z slice on the top row.
-        SliceImage coronal = extractSlice(v, SliceAxis::Y, 2);
+        // Superior (the last z slice) is the top row of the reformats.
+        SliceImage coronal = extractSlice(v, sliceLayout(g, PatientPlane::Coronal), 2);
         QCOMPARE(coronal.height, 2);
+        QCOMPARE(coronal.pixelHeight, 3.0);
         QCOMPARE(coronal.values[0 * 4 + 3], 123.0f);  // top row is z=1
         QCOMPARE(coronal.values[1 * 4 + 3], 23.0f);
-        SliceImage sagittal = extractSlice(v, SliceAxis::X, 1);
+        SliceImage sagittal = extractSlice(v, sliceLayout(g, PatientPlane::Sagittal), 1);
         QCOMPARE(sagittal.width, 3);
         QCOMPARE(sagittal.values[0 * 3 + 2], 121.0f);
 
-        QVERIFY_THROWS_EXCEPTION(Error, extractSlice(v, SliceAxis::Z, 2));
-        QVERIFY_THROWS_EXCEPTION(Error, extractSlice(v, SliceAxis::X, -1));
+        QVERIFY_THROWS_EXCEPTION(Error, extractSlice(v, sliceLayout(g, PatientPlane::Axial), 2));
+        QVERIFY_THROWS_EXCEPTION(Error,
+                                 extractSlice(v, sliceLayout(g, PatientPlane::Sagittal), -1));
+    }
+
+    // Direction matrices (row-major, column j = index axis j in LPS) of the
+    // acquisitions radiologists meet; every one must look the same on screen.
+    static std::vector<std::pair<const char*, std::array<double, 9>>> acquisitions() {
+        const double c = std::cos(39 * M_PI / 180), s = std::sin(39 * M_PI / 180);
+        return {
+            {"axial head first", {1, 0, 0, 0, 1, 0, 0, 0, 1}},
+            {"axial feet first (z runs inferior)", {1, 0, 0, 0, 1, 0, 0, 0, -1}},
+            // DICOM coronal: rows run to the left, columns down (inferior),
+            // slices posterior.
+            {"coronal", {1, 0, 0, 0, 0, 1, 0, -1, 0}},
+            // DICOM sagittal: rows run posterior, columns inferior, slices
+            // to the right.
+            {"sagittal", {0, 0, -1, 1, 0, 0, 0, -1, 0}},
+            // NIfTI stored RAS: x to the right, y anterior.
+            {"RAS-stored", {-1, 0, 0, 0, -1, 0, 0, 0, 1}},
+            // Axial tilted by 39° about the left-right axis.
+            {"oblique 39", {1, 0, 0, 0, c, -s, 0, s, c}},
+        };
+    }
+
+    void everyAcquisitionIsShownAsRadiologistsExpect() {
+        // What each plane must show, checked through indexToPhysical (not the
+        // layout's own direction logic): the patient axis (0 L, 1 P, 2 S)
+        // and sense of a step to the right and a step down the screen.
+        struct Expected {
+            PatientPlane plane;
+            int rightAxis;
+            double rightSign;
+            int downAxis;
+            double downSign;
+            std::array<std::string, 4> letters;
+        };
+        const Expected expected[] = {
+            {PatientPlane::Axial, 0, +1, 1, +1, {"R", "L", "A", "P"}},
+            {PatientPlane::Coronal, 0, +1, 2, -1, {"R", "L", "S", "I"}},
+            {PatientPlane::Sagittal, 1, +1, 2, -1, {"A", "P", "S", "I"}},
+        };
+        for (const auto& [name, direction] : acquisitions()) {
+            ImageGeometry g;
+            g.size = {5, 6, 7};
+            g.spacing = {0.5, 0.7, 2.0};
+            g.origin = {-10, 20, 30};
+            g.direction = direction;
+            std::set<int> normals;
+            for (const Expected& e : expected) {
+                const SliceLayout layout = sliceLayout(g, e.plane);
+                normals.insert(layout.normalAxis);
+                auto physical = [&](int column, int row) {
+                    const auto v = sliceToVoxel(g.size, layout, 2, column, row);
+                    return g.indexToPhysical({double(v[0]), double(v[1]), double(v[2])});
+                };
+                const auto origin = physical(1, 1), right = physical(2, 1), down = physical(1, 2);
+                const double rightStep = (right[e.rightAxis] - origin[e.rightAxis]) * e.rightSign;
+                const double downStep = (down[e.downAxis] - origin[e.downAxis]) * e.downSign;
+                const QByteArray what = QByteArray(name) + ", " + planeName(e.plane).c_str();
+                QVERIFY2(rightStep > 0, what);
+                QVERIFY2(downStep > 0, what);
+                QVERIFY2(edgeLetters(g, layout) == e.letters, what);
+                // voxelToSlicePixel undoes sliceToVoxel.
+                const auto pixel =
+                    voxelToSlicePixel(g.size, layout, sliceToVoxel(g.size, layout, 3, 1, 4));
+                QVERIFY2(pixel[0] == 1 && pixel[1] == 4, what);
+                const bool oblique = std::string(name) == "oblique 39";
+                // The tilt is about the L-R axis: axial and coronal slices are
+                // 39° off their planes, sagittal ones exact.
+                const double expectedAngle =
+                    oblique && e.plane != PatientPlane::Sagittal ? 39.0 : 0.0;
+                QVERIFY2(std::abs(layout.obliqueDegrees - expectedAngle) < 1e-6,
+                         what + " angle " + QByteArray::number(layout.obliqueDegrees));
+            }
+            QCOMPARE(int(normals.size()), 3);  // three planes, three index axes
+        }
+    }
+
+    void aCoronalAcquisitionsAxialViewHasAnteriorUp() {
+        // 4 columns to the left, 3 rows inferior, 2 slices posterior: the
+        // axial view cuts across the rows and puts the slices down the screen.
+        Volume v({4, 3, 2});
+        v.geometry().direction = {1, 0, 0, 0, 0, 1, 0, -1, 0};
+        for (int64_t z = 0; z < 2; ++z)
+            for (int64_t y = 0; y < 3; ++y)
+                for (int64_t x = 0; x < 4; ++x) v.at(x, y, z) = float(100 * z + 10 * y + x);
+        const SliceLayout axial = sliceLayout(v.geometry(), PatientPlane::Axial);
+        QCOMPARE(axial.normalAxis, 1);
+        QCOMPARE(sliceCount(v, axial), int64_t(3));
+        const SliceImage slice = extractSlice(v, axial, 1);
+        QCOMPARE(slice.width, 4);
+        QCOMPARE(slice.height, 2);
+        QCOMPARE(slice.values[0 * 4 + 3], 13.0f);   // top: the anterior slice z=0
+        QCOMPARE(slice.values[1 * 4 + 3], 113.0f);  // bottom: z=1, posterior
+        // A single coronal slice is shown as coronal.
+        ImageGeometry single = v.geometry();
+        single.size = {4, 3, 1};
+        QCOMPARE(acquisitionPlane(single), PatientPlane::Coronal);
+        QCOMPARE(acquisitionPlane(ImageGeometry{}), PatientPlane::Axial);
     }
 
     void windowMatchesTheDicomLinearFunction() {

@@ -84,7 +84,7 @@ void wheel(QWidget* widget, int notches) {
     QApplication::sendEvent(widget, &event);
 }
 
-// The voxel of the largest value in slice `index` across the view's axis.
+// The voxel of the largest value in the slice the view shows.
 std::array<int64_t, 3> peakInSlice(const SliceView& view, const Volume& map) {
     std::array<int64_t, 3> best{};
     float top = -1;
@@ -93,7 +93,7 @@ std::array<int64_t, 3> peakInSlice(const SliceView& view, const Volume& map) {
         for (int64_t y = 0; y < s[1]; ++y)
             for (int64_t x = 0; x < s[0]; ++x) {
                 const std::array<int64_t, 3> v{x, y, z};
-                if (v[static_cast<int>(view.axis())] != view.sliceIndex()) continue;
+                if (v[view.normalAxis()] != view.sliceIndex()) continue;
                 if (map.at(x, y, z) > top) top = map.at(x, y, z), best = v;
             }
     return best;
@@ -381,6 +381,126 @@ class TestViewer : public QObject {
         // A window drag in one view windows them all.
         drag(axial, Qt::LeftButton, {150, 150}, {250, 200});
         QCOMPARE(grid->sliceView(2)->windowWidth(), axial->windowWidth());
+    }
+
+    void everyAcquisitionIsDrawnAsRadiologistsExpect() {
+        // A coronal acquisition (columns to the left, rows inferior, slices
+        // posterior) with a bright block at the patient's right, anterior and
+        // superior corner: every view must draw the block up and to the left
+        // (axial: anterior up, right on the left; coronal: superior up, right
+        // on the left; sagittal: superior up, anterior on the left).
+        Volume coronal({40, 30, 20});
+        coronal.geometry().direction = {1, 0, 0, 0, 0, 1, 0, -1, 0};
+        coronal.geometry().spacing = {1, 1, 2};
+        for (int64_t z = 0; z < 20; ++z)
+            for (int64_t y = 0; y < 30; ++y)
+                for (int64_t x = 0; x < 40; ++x)
+                    coronal.at(x, y, z) = (x >= 2 && x < 10 && y >= 2 && y < 10 && z >= 1 && z < 5)
+                                              ? 1000.0f
+                                              : 100.0f;
+        const QString path = dir_.filePath("coronal.nii.gz");
+        writeNifti(coronal, path.toStdString());
+
+        MainWindow window;
+        window.resize(1200, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY(window.openPathAndWait(path));
+        ViewGrid* grid = window.viewGrid();
+        grid->setCrosshair({5, 5, 2});
+        const QString planes[3] = {"Axial", "Coronal", "Sagittal"};
+        const std::array<QString, 4> letters[3] = {
+            {"R", "L", "A", "P"}, {"R", "L", "S", "I"}, {"A", "P", "S", "I"}};
+        for (int i = 0; i < 3; ++i) {
+            SliceView* view = grid->sliceView(i);
+            QCOMPARE(view->planeName(), planes[i]);
+            QCOMPARE(view->edgeLabels(), letters[i]);
+            view->setWindow(550, 900);
+            const QImage drawn = view->grab().toImage();
+            // The centroid of the white pixels (the block; text is yellow).
+            double sumX = 0, sumY = 0;
+            int count = 0;
+            for (int row = 0; row < drawn.height(); ++row)
+                for (int col = 0; col < drawn.width(); ++col) {
+                    const QColor c = drawn.pixelColor(col, row);
+                    if (c.red() > 240 && c.green() > 240 && c.blue() > 240)
+                        sumX += col, sumY += row, ++count;
+                }
+            QVERIFY2(count > 100, qPrintable(planes[i]));
+            const QPointF middle = view->widgetPosition({20, 15, 10});
+            QVERIFY2(sumX / count < middle.x() && sumY / count < middle.y(),
+                     qPrintable(planes[i] + QString(": block drawn at %1, %2; middle %3, %4")
+                                                .arg(sumX / count)
+                                                .arg(sumY / count)
+                                                .arg(middle.x())
+                                                .arg(middle.y())));
+        }
+
+        // Tilted 39° about the left-right axis: the views say so.
+        Volume tilted({20, 20, 10});
+        const double c = std::cos(39 * M_PI / 180), s = std::sin(39 * M_PI / 180);
+        tilted.geometry().direction = {1, 0, 0, 0, c, -s, 0, s, c};
+        const QString tiltedPath = dir_.filePath("tilted.nii.gz");
+        writeNifti(tilted, tiltedPath.toStdString());
+        QVERIFY(window.openPathAndWait(tiltedPath));
+        QCOMPARE(grid->sliceView(0)->planeName(), QString("Axial (oblique 39°)"));
+        QCOMPARE(grid->sliceView(2)->planeName(), QString("Sagittal"));
+        // ... in full, even in a view too narrow for the title on one line.
+        SliceView narrow;
+        narrow.setVolume(grid->sliceView(0)->volume());
+        narrow.resize(narrow.minimumSize());
+        const QStringList lines = narrow.infoLines();
+        QVERIFY2(lines.contains("(oblique 39°)"), qPrintable(lines.join(" | ")));
+        for (const QString& line : lines)
+            QVERIFY2(QFontMetrics(narrow.font()).horizontalAdvance(line) <= narrow.width() - 12,
+                     qPrintable(line));
+    }
+
+    void lettersTitlesAndNoticesStayReadable() {
+        MainWindow window;
+        window.resize(1200, 800);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY(window.openPathAndWait(phantomPath_));
+        ViewGrid* grid = window.viewGrid();
+        for (int i = 0; i < 3; ++i) {
+            // The orientation letters are never drawn across the crosshair.
+            SliceView* view = grid->sliceView(i);
+            const QPointF cross = view->widgetPosition(view->crosshair());
+            const auto places = view->edgeLabelRects();
+            for (int side = 0; side < 2; ++side)
+                QVERIFY2(cross.y() < places[side].top() || cross.y() > places[side].bottom(),
+                         qPrintable(view->planeName()));
+            for (int side = 2; side < 4; ++side)
+                QVERIFY2(cross.x() < places[side].left() || cross.x() > places[side].right(),
+                         qPrintable(view->planeName()));
+            for (const QRectF& place : places) QVERIFY(QRectF(view->rect()).contains(place));
+        }
+        // The comparison's small views keep their whole title, in lines that fit.
+        ComparisonPanel* panel = window.comparisonPanel();
+        SliceView* small = panel->camView(0);
+        small->resize(small->minimumSize());
+        small->setPlane(PatientPlane::Sagittal);
+        const QStringList lines = small->infoLines();
+        QVERIFY2(lines.join('\n').contains(QString("/ %1").arg(small->sliceCount())),
+                 qPrintable(lines.join(" | ")));
+        QVERIFY(lines.join('\n').contains("Sagittal"));
+        for (const QString& line : lines)
+            QVERIFY2(QFontMetrics(small->font()).horizontalAdvance(line) <= small->width() - 12,
+                     qPrintable(line));
+        // Without two models the difference view says so instead of showing
+        // the plain image (which would read as "no difference").
+        SliceView* difference = panel->differenceView();
+        QVERIFY(difference->notice().contains("choose two models"));
+        const QImage drawn = difference->grab().toImage();
+        int grey = 0;
+        for (int row = 0; row < drawn.height(); ++row)
+            for (int col = 0; col < drawn.width(); ++col) {
+                const QColor c = drawn.pixelColor(col, row);
+                if (c.red() == c.green() && c.green() == c.blue() && c.red() > 60) ++grey;
+            }
+        // Only the notice's antialiased text: far fewer than an image would give.
+        QVERIFY2(grey < drawn.width() * drawn.height() / 50, qPrintable(QString::number(grey)));
     }
 
     void exportsAreWrittenAndReadBack() {

@@ -147,8 +147,17 @@ void ComparisonPanel::refresh() {
         OverlayStyle diverging = style_;
         diverging.colormap = HeatColormap::Diverging;
         differenceView_->setOverlays({{difference_, diverging}});
+        differenceView_->setNotice({});
     } else {
+        // Without a difference map the plain image would read as "no
+        // difference"; say what is missing instead.
         differenceView_->setOverlays({});
+        const bool bothChosen = !columns_[0].name.isEmpty() && !columns_[1].name.isEmpty();
+        differenceView_->setNotice(
+            !volume_             ? tr("No image open.")
+            : !bothChosen        ? tr("No difference map: choose two models in the model panel.")
+            : cams[0] && cams[1] ? tr("No difference map: the two CAMs are on different grids.")
+                                 : tr("No difference map yet: waiting for both models' CAMs."));
     }
 
     if (results_[0] && results_[1]) {
@@ -184,7 +193,7 @@ void ComparisonPanel::syncTo(SliceView* master) {
     if (!master || !volume_ || master->volume() != volume_) return;
     for (SliceView* view : {columns_[0].view, columns_[1].view, differenceView_}) {
         QSignalBlocker block(view);
-        if (view->axis() != master->axis()) view->setAxis(master->axis());
+        if (view->plane() != master->plane()) view->setPlane(master->plane());
         view->setSliceIndex(master->sliceIndex());
         view->setWindow(master->windowCenter(), master->windowWidth());
         // Pan is in widget pixels: scale it to the smaller view.

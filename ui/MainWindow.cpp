@@ -673,7 +673,7 @@ bool MainWindow::saveReport(const QString& path) {
         SliceView plain;
         plain.resize(400, 400);
         plain.setVolume(volume_);
-        plain.setAxis(grid_->primaryView()->axis());
+        plain.setPlane(grid_->primaryView()->plane());
         plain.setSliceIndex(grid_->primaryView()->sliceIndex());
         plain.setWindow(grid_->primaryView()->windowCenter(), grid_->primaryView()->windowWidth());
         plain.setCrosshairVisible(false);

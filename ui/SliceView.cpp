@@ -13,24 +13,8 @@ namespace rllm {
 
 namespace {
 
-// The LPS letter a physical direction points to most (DICOM patient axes:
-// +x Left, +y Posterior, +z Superior).
-QString patientLetter(const std::array<double, 3>& d) {
-    int axis = 0;
-    for (int i = 1; i < 3; ++i)
-        if (std::abs(d[i]) > std::abs(d[axis])) axis = i;
-    static const char* positive[] = {"L", "P", "S"};
-    static const char* negative[] = {"R", "A", "I"};
-    return d[axis] >= 0 ? positive[axis] : negative[axis];
-}
-
-std::array<double, 3> physicalStep(const Volume& v, const std::array<int64_t, 3>& from,
-                                   const std::array<int64_t, 3>& to) {
-    const auto& g = v.geometry();
-    auto a = g.indexToPhysical({double(from[0]), double(from[1]), double(from[2])});
-    auto b = g.indexToPhysical({double(to[0]), double(to[1]), double(to[2])});
-    return {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
-}
+// Margin between the text drawn over a view and the view's edge.
+constexpr int kTextMargin = 6;
 
 }  // namespace
 
@@ -53,9 +37,10 @@ void SliceView::setVolume(std::shared_ptr<const Volume> volume) {
     WindowPreset window = defaultWindow(*volume_);
     center_ = window.center;
     width_ = window.width;
+    updateLayout();
     const auto& s = volume_->size();
     crosshair_ = {s[0] / 2, s[1] / 2, s[2] / 2};
-    slice_ = crosshair_[axisIndex()];
+    slice_ = crosshair_[normalAxis()];
     zoom_ = 1.0;
     pan_ = {};
     rebuildImage();
@@ -73,13 +58,20 @@ void SliceView::clear() {
 }
 
 int64_t SliceView::sliceCount() const {
-    return volume_ ? rllm::sliceCount(*volume_, axis_) : 0;
+    return volume_ ? rllm::sliceCount(*volume_, layout_) : 0;
 }
 
-void SliceView::setAxis(SliceAxis axis) {
-    axis_ = axis;
+void SliceView::updateLayout() {
     if (!volume_) return;
-    slice_ = std::clamp<int64_t>(crosshair_[axisIndex()], 0, sliceCount() - 1);
+    const auto& g = volume_->geometry();
+    layout_ = sliceLayout(g, volume_->is2D() ? acquisitionPlane(g) : plane_);
+}
+
+void SliceView::setPlane(PatientPlane plane) {
+    plane_ = plane;
+    if (!volume_) return;
+    updateLayout();
+    slice_ = std::clamp<int64_t>(crosshair_[normalAxis()], 0, sliceCount() - 1);
     rebuildImage();
     emit sliceChanged(slice_);
 }
@@ -89,7 +81,7 @@ void SliceView::setSliceIndex(int64_t index) {
     index = std::clamp<int64_t>(index, 0, sliceCount() - 1);
     if (index == slice_ && !image_.isNull()) return;
     slice_ = index;
-    crosshair_[axisIndex()] = index;
+    crosshair_[normalAxis()] = index;
     rebuildImage();
     emit sliceChanged(slice_);
 }
@@ -128,8 +120,8 @@ void SliceView::setCrosshair(const std::array<int64_t, 3>& voxel) {
     if (!volume_) return;
     const auto& s = volume_->size();
     for (int i = 0; i < 3; ++i) crosshair_[i] = std::clamp<int64_t>(voxel[i], 0, s[i] - 1);
-    if (crosshair_[axisIndex()] != slice_) {
-        slice_ = crosshair_[axisIndex()];
+    if (crosshair_[normalAxis()] != slice_) {
+        slice_ = crosshair_[normalAxis()];
         rebuildImage();
         emit sliceChanged(slice_);
     }
@@ -141,8 +133,14 @@ void SliceView::setCrosshairVisible(bool visible) {
     update();
 }
 
+void SliceView::setNotice(const QString& notice) {
+    if (notice == notice_) return;
+    notice_ = notice;
+    update();
+}
+
 void SliceView::rebuildImage() {
-    sliceData_ = extractSlice(*volume_, axis_, slice_);
+    sliceData_ = extractSlice(*volume_, layout_, slice_);
     std::vector<uint8_t> display = applyWindow(sliceData_, center_, width_);
     const int w = sliceData_.width, h = sliceData_.height;
     if (sliceData_.components == 3) {
@@ -166,7 +164,8 @@ void SliceView::rebuildOverlay() {
     overlayImage_.fill(Qt::transparent);
     QPainter painter(&overlayImage_);
     for (const SliceOverlay& overlay : overlays_) {
-        const SliceImage values = extractSlice(*overlay.map, axis_, slice_);
+        // The image's layout, so the map lands on the pixels it belongs to.
+        const SliceImage values = extractSlice(*overlay.map, layout_, slice_);
         const OverlayStyle& style = overlay.style;
         QImage layer(w, h, QImage::Format_ARGB32);
         for (int y = 0; y < h; ++y) {
@@ -202,33 +201,93 @@ QRectF SliceView::imageRect() const {
 QString SliceView::planeName() const {
     if (!volume_) return {};
     if (volume_->is2D()) return tr("Image");
-    std::array<int64_t, 3> a{0, 0, 0}, b{0, 0, 0};
-    b[axisIndex()] = 1;
-    const auto normal = physicalStep(*volume_, a, b);
-    const QString letter = patientLetter(normal);
-    if (letter == "S" || letter == "I") return tr("Axial");
-    if (letter == "A" || letter == "P") return tr("Coronal");
-    return tr("Sagittal");
+    const QString name = layout_.plane == PatientPlane::Axial     ? tr("Axial")
+                         : layout_.plane == PatientPlane::Coronal ? tr("Coronal")
+                                                                  : tr("Sagittal");
+    if (layout_.obliqueDegrees <= kObliqueThresholdDegrees) return name;
+    return tr("%1 (oblique %2°)").arg(name).arg(std::lround(layout_.obliqueDegrees));
 }
 
 std::array<QString, 4> SliceView::edgeLabels() const {
     if (!volume_) return {};
-    const auto origin = sliceToVoxel(*volume_, axis_, slice_, 0, 0);
-    const int columnStep = sliceData_.width > 1 ? 1 : 0, rowStep = sliceData_.height > 1 ? 1 : 0;
-    const auto right =
-        physicalStep(*volume_, origin, sliceToVoxel(*volume_, axis_, slice_, columnStep, 0));
-    const auto down =
-        physicalStep(*volume_, origin, sliceToVoxel(*volume_, axis_, slice_, 0, rowStep));
-    auto negate = [](std::array<double, 3> d) {
-        return std::array<double, 3>{-d[0], -d[1], -d[2]};
-    };
-    return {patientLetter(negate(right)), patientLetter(right), patientLetter(negate(down)),
-            patientLetter(down)};
+    const auto letters = edgeLetters(volume_->geometry(), layout_);
+    return {QString::fromStdString(letters[0]), QString::fromStdString(letters[1]),
+            QString::fromStdString(letters[2]), QString::fromStdString(letters[3])};
+}
+
+QStringList SliceView::infoLines() const {
+    if (!volume_) return {};
+    const QString plane = planeName();
+    const QString slice = tr("%1 / %2").arg(slice_ + 1).arg(sliceCount());
+    const QString window = tr("W %1  L %2").arg(width_, 0, 'g', 5).arg(center_, 0, 'g', 5);
+    const QFontMetrics metrics(font());
+    const int room = width() - 2 * kTextMargin;
+    auto fits = [&](const QString& line) { return metrics.horizontalAdvance(line) <= room; };
+    // One line for plane and slice where it fits, else one each; anything
+    // still too wide is elided rather than cut off by the view's edge.
+    QStringList lines;
+    const QString together = plane + "  " + slice;
+    if (fits(together)) {
+        lines = {together, window};
+    } else {
+        // "Axial (oblique 39°)" may still be too wide: the tilt gets its own line.
+        const int bracket = plane.indexOf(" (");
+        if (!fits(plane) && bracket > 0)
+            lines = {plane.left(bracket), plane.mid(bracket + 1), slice, window};
+        else
+            lines = {plane, slice, window};
+    }
+    for (QString& line : lines)
+        if (!fits(line)) line = metrics.elidedText(line, Qt::ElideRight, std::max(room, 0));
+    return lines;
+}
+
+std::array<QRectF, 4> SliceView::edgeLabelRects() const {
+    std::array<QRectF, 4> rects;
+    if (!volume_) return rects;
+    const auto labels = edgeLabels();
+    const QFontMetrics metrics(font());
+    const QRectF area = imageRect();
+    const QRectF view = QRectF(rect()).adjusted(4, 4, -4, -4);
+    const double h = metrics.height();
+    auto size = [&](const QString& text) { return QSizeF(metrics.horizontalAdvance(text) + 4, h); };
+    // Beside the image when the view has a margin there, else inside its edge.
+    const QSizeF leftSize = size(labels[0]), rightSize = size(labels[1]);
+    const double leftX = area.left() - leftSize.width() - 2 >= view.left()
+                             ? area.left() - leftSize.width() - 2
+                             : view.left();
+    const double rightX = area.right() + 2 + rightSize.width() <= view.right()
+                              ? area.right() + 2
+                              : view.right() - rightSize.width();
+    double y = std::clamp(area.center().y(), view.top() + h, view.bottom() - h) - h / 2;
+    // The crosshair's horizontal line: keep the side letters just above it
+    // (below when there is no room above) rather than drawn across it.
+    if (crosshairVisible_ && !volume_->is2D()) {
+        const double lineY = widgetPosition(crosshair_).y();
+        if (lineY > y - 2 && lineY < y + h + 2)
+            y = lineY - h - 3 >= view.top() ? lineY - h - 3 : lineY + 3;
+    }
+    rects[0] = QRectF(QPointF(leftX, y), leftSize);
+    rects[1] = QRectF(QPointF(rightX, y), rightSize);
+    const QSizeF topSize = size(labels[2]), bottomSize = size(labels[3]);
+    double x = std::clamp(area.center().x(), view.left() + topSize.width(),
+                          view.right() - topSize.width()) -
+               topSize.width() / 2;
+    if (crosshairVisible_ && !volume_->is2D()) {
+        const double lineX = widgetPosition(crosshair_).x();
+        if (lineX > x - 2 && lineX < x + topSize.width() + 2) x = lineX + 3;
+    }
+    const double topY = area.top() - h - 2 >= view.top() ? area.top() - h - 2 : view.top();
+    const double bottomY =
+        area.bottom() + 2 + h <= view.bottom() ? area.bottom() + 2 : view.bottom() - h;
+    rects[2] = QRectF(QPointF(x, topY), topSize);
+    rects[3] = QRectF(QPointF(x, bottomY), bottomSize);
+    return rects;
 }
 
 bool SliceView::pixelAt(const QPointF& position, int& column, int& row) const {
     const QRectF area = imageRect();
-    if (!volume_ || !area.contains(position)) return false;
+    if (!volume_ || !notice_.isEmpty() || !area.contains(position)) return false;
     column =
         std::clamp(static_cast<int>((position.x() - area.left()) / area.width() * sliceData_.width),
                    0, sliceData_.width - 1);
@@ -241,21 +300,13 @@ bool SliceView::pixelAt(const QPointF& position, int& column, int& row) const {
 bool SliceView::voxelAt(const QPointF& position, std::array<int64_t, 3>& voxel) const {
     int column = 0, row = 0;
     if (!pixelAt(position, column, row)) return false;
-    voxel = sliceToVoxel(*volume_, axis_, slice_, column, row);
+    voxel = sliceToVoxel(volume_->size(), layout_, slice_, column, row);
     return true;
 }
 
 QPointF SliceView::widgetPosition(const std::array<int64_t, 3>& voxel) const {
     if (!volume_) return {};
-    // The inverse of sliceToVoxel: find the in-plane axes from two probes.
-    const auto origin = sliceToVoxel(*volume_, axis_, slice_, 0, 0);
-    const auto right = sliceToVoxel(*volume_, axis_, slice_, std::min(1, sliceData_.width - 1), 0);
-    const auto down = sliceToVoxel(*volume_, axis_, slice_, 0, std::min(1, sliceData_.height - 1));
-    double column = 0, row = 0;
-    for (int i = 0; i < 3; ++i) {
-        if (right[i] != origin[i]) column = double(voxel[i] - origin[i]) / (right[i] - origin[i]);
-        if (down[i] != origin[i]) row = double(voxel[i] - origin[i]) / (down[i] - origin[i]);
-    }
+    const auto [column, row] = voxelToSlicePixel(volume_->size(), layout_, voxel);
     const QRectF area = imageRect();
     return {area.left() + (column + 0.5) / sliceData_.width * area.width(),
             area.top() + (row + 0.5) / sliceData_.height * area.height()};
@@ -268,6 +319,12 @@ void SliceView::paintEvent(QPaintEvent*) {
         painter.setPen(QColor(150, 150, 150));
         painter.drawText(rect(), Qt::AlignCenter,
                          tr("No image loaded\nFile > Open, or drop a file here"));
+        return;
+    }
+    if (!notice_.isEmpty()) {
+        painter.setPen(QColor(150, 150, 150));
+        painter.drawText(rect().adjusted(kTextMargin, kTextMargin, -kTextMargin, -kTextMargin),
+                         Qt::AlignCenter | Qt::TextWordWrap, notice_);
         return;
     }
     const QRectF area = imageRect();
@@ -283,20 +340,16 @@ void SliceView::paintEvent(QPaintEvent*) {
     }
 
     painter.setPen(QColor(230, 230, 120));
-    const QString info = tr("%1  %2 / %3\nW %4  L %5")
-                             .arg(planeName())
-                             .arg(slice_ + 1)
-                             .arg(sliceCount())
-                             .arg(width_, 0, 'g', 5)
-                             .arg(center_, 0, 'g', 5);
-    painter.drawText(rect().adjusted(6, 4, -6, -4), Qt::AlignLeft | Qt::AlignTop, info);
+    painter.drawText(rect().adjusted(kTextMargin, 4, -kTextMargin, -4),
+                     Qt::AlignLeft | Qt::AlignTop, infoLines().join('\n'));
     const auto labels = edgeLabels();
-    painter.setPen(QColor(255, 200, 80));
-    const QRect r = rect().adjusted(4, 4, -4, -4);
-    painter.drawText(r, Qt::AlignLeft | Qt::AlignVCenter, labels[0]);
-    painter.drawText(r, Qt::AlignRight | Qt::AlignVCenter, labels[1]);
-    painter.drawText(r, Qt::AlignHCenter | Qt::AlignTop, labels[2]);
-    painter.drawText(r, Qt::AlignHCenter | Qt::AlignBottom, labels[3]);
+    const auto places = edgeLabelRects();
+    for (int i = 0; i < 4; ++i) {
+        // A dark backing keeps the letter readable over bright tissue.
+        painter.fillRect(places[i], QColor(0, 0, 0, 140));
+        painter.setPen(QColor(255, 200, 80));
+        painter.drawText(places[i], Qt::AlignCenter, labels[i]);
+    }
 }
 
 void SliceView::wheelEvent(QWheelEvent* event) {

@@ -1,6 +1,7 @@
 #pragma once
-// A 2D view of one slice of a Volume, with heatmap overlays, a crosshair and
-// orientation labels.
+// A 2D view of one patient plane of a Volume (axial, coronal or sagittal, laid
+// out as radiologists expect whatever the acquisition: core/Slice.h), with
+// heatmap overlays, a crosshair and orientation letters.
 //
 //   left click            move the crosshair there (linked views follow)
 //   left drag             window/level (right = wider window, down = higher level)
@@ -44,8 +45,12 @@ class SliceView : public QWidget {
     bool hasVolume() const { return volume_ != nullptr; }
     std::shared_ptr<const Volume> volume() const { return volume_; }
 
-    void setAxis(SliceAxis axis);
-    SliceAxis axis() const { return axis_; }
+    // The patient plane shown. A single-slice image always shows its own plane.
+    void setPlane(PatientPlane plane);
+    PatientPlane plane() const { return plane_; }
+    const SliceLayout& layout() const { return layout_; }
+    // The index axis held fixed: the slice index is the voxel index along it.
+    int normalAxis() const { return layout_.normalAxis; }
     void setSliceIndex(int64_t index);
     int64_t sliceIndex() const { return slice_; }
     int64_t sliceCount() const;
@@ -65,8 +70,20 @@ class SliceView : public QWidget {
     std::array<int64_t, 3> crosshair() const { return crosshair_; }
     void setCrosshairVisible(bool visible);
 
-    // "Axial", "Coronal" or "Sagittal": the patient plane closest to this slice.
+    // "Axial", "Coronal" or "Sagittal", with "(oblique 39°)" when the slices
+    // are tilted from that plane; "Image" for a single-slice image.
     QString planeName() const;
+    // The text drawn at the top left: plane, slice and window, broken into
+    // lines that fit the view's width.
+    QStringList infoLines() const;
+    // Where the orientation letters are drawn (left, right, top, bottom), in
+    // widget pixels: outside the image where the view has room, and never
+    // across the crosshair.
+    std::array<QRectF, 4> edgeLabelRects() const;
+    // Shown instead of the image, e.g. "no difference: needs two CAMs"; the
+    // view keeps following its volume. Empty: show the image.
+    void setNotice(const QString& notice);
+    QString notice() const { return notice_; }
     // Orientation letters at the left, right, top and bottom edges (e.g. R, L, A, P).
     std::array<QString, 4> edgeLabels() const;
     // Where voxel (x, y, z) of the current slice is drawn, in widget pixels.
@@ -98,11 +115,13 @@ class SliceView : public QWidget {
     QRectF imageRect() const;  // where the slice lands in widget coordinates
     bool pixelAt(const QPointF& position, int& column, int& row) const;
     void reportCursor(const QPointF& position);
-    int axisIndex() const { return static_cast<int>(axis_); }
+    void updateLayout();
 
     std::shared_ptr<const Volume> volume_;
     std::vector<SliceOverlay> overlays_;
-    SliceAxis axis_ = SliceAxis::Z;
+    PatientPlane plane_ = PatientPlane::Axial;
+    SliceLayout layout_;
+    QString notice_;
     int64_t slice_ = 0;
     double center_ = 0, width_ = 1;
     double zoom_ = 1.0;

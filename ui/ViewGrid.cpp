@@ -11,17 +11,18 @@ ViewGrid::ViewGrid(QWidget* parent) : QWidget(parent) {
     auto* grid = new QGridLayout(this);
     grid->setContentsMargins(0, 0, 0, 0);
     grid->setSpacing(3);
-    const SliceAxis axes[3] = {SliceAxis::Z, SliceAxis::Y, SliceAxis::X};
-    const char* names[3] = {"sliceViewZ", "sliceViewY", "sliceViewX"};
+    const PatientPlane planes[3] = {PatientPlane::Axial, PatientPlane::Coronal,
+                                    PatientPlane::Sagittal};
+    const char* names[3] = {"sliceViewAxial", "sliceViewCoronal", "sliceViewSagittal"};
     for (int i = 0; i < 3; ++i) {
         views_[i] = new SliceView(this);
         views_[i]->setObjectName(names[i]);
-        views_[i]->setAxis(axes[i]);
+        views_[i]->setPlane(planes[i]);
         connect(views_[i], &SliceView::crosshairRequested, this, &ViewGrid::setCrosshair);
         connect(views_[i], &SliceView::sliceChanged, this, [this, i](qint64 index) {
             // Scrolling one view moves the crosshair, so the others follow.
             std::array<int64_t, 3> voxel = crosshair_;
-            voxel[static_cast<int>(views_[i]->axis())] = index;
+            voxel[views_[i]->normalAxis()] = index;
             if (voxel != crosshair_) setCrosshair(voxel);
         });
         connect(views_[i], &SliceView::windowChanged, this, &ViewGrid::setWindow);
