@@ -74,4 +74,61 @@ inline void writeSlice(const QString& path, const SliceSpec& s, int value) {
     QVERIFY(file.saveFile(path.toStdString().c_str(), EXS_LittleEndianExplicit).good());
 }
 
+// An enhanced MR file holding 4D data: two volumes of three 3 x 2 slices (3 mm
+// apart), told apart per frame by `field` ("temporal position": Frame
+// Content's TemporalPositionIndex; else MR Diffusion's b-value 0 / 1000),
+// frames interleaved (slice by slice) or volume after volume. Pixel values:
+// 100 * volume (from 1) + 10 * slice + the pixel's index in the slice.
+inline void writeEnhanced4D(const QString& path, const std::string& field, bool interleaved) {
+    DcmFileFormat file;
+    DcmDataset* ds = file.getDataset();
+    char uid[100];
+    ds->putAndInsertString(DCM_SOPClassUID, UID_EnhancedMRImageStorage);
+    ds->putAndInsertString(DCM_SOPInstanceUID,
+                           dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT));
+    ds->putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.9.7777.10");
+    ds->putAndInsertString(DCM_Modality, "MR");
+    ds->putAndInsertString(DCM_NumberOfFrames, "6");
+    ds->putAndInsertUint16(DCM_Rows, 2);
+    ds->putAndInsertUint16(DCM_Columns, 3);
+    ds->putAndInsertUint16(DCM_SamplesPerPixel, 1);
+    ds->putAndInsertString(DCM_PhotometricInterpretation, "MONOCHROME2");
+    ds->putAndInsertUint16(DCM_BitsAllocated, 16);
+    ds->putAndInsertUint16(DCM_BitsStored, 16);
+    ds->putAndInsertUint16(DCM_HighBit, 15);
+    ds->putAndInsertUint16(DCM_PixelRepresentation, 0);
+    DcmItem* shared = nullptr;
+    DcmItem* group = nullptr;
+    QVERIFY(ds->findOrCreateSequenceItem(DCM_SharedFunctionalGroupsSequence, shared, 0).good());
+    shared->findOrCreateSequenceItem(DCM_PlaneOrientationSequence, group, 0);
+    group->putAndInsertString(DCM_ImageOrientationPatient, "1\\0\\0\\0\\1\\0");
+    shared->findOrCreateSequenceItem(DCM_PixelMeasuresSequence, group, 0);
+    group->putAndInsertString(DCM_PixelSpacing, "0.5\\0.5");
+    group->putAndInsertString(DCM_SliceThickness, "3");
+    // The echo time is the same in every frame: it must not split anything.
+    shared->findOrCreateSequenceItem(DCM_MREchoSequence, group, 0);
+    group->putAndInsertString(DCM_EffectiveEchoTime, "4.6");
+    std::vector<Uint16> pixels;
+    for (int frame = 0; frame < 6; ++frame) {
+        const int volume = interleaved ? frame % 2 : frame / 3;
+        const int slice = interleaved ? frame / 2 : frame % 3;
+        DcmItem* perFrame = nullptr;
+        QVERIFY(ds->findOrCreateSequenceItem(DCM_PerFrameFunctionalGroupsSequence, perFrame, frame)
+                    .good());
+        perFrame->findOrCreateSequenceItem(DCM_PlanePositionSequence, group, 0);
+        group->putAndInsertString(DCM_ImagePositionPatient,
+                                  QString("0\\0\\%1").arg(3 * slice).toLatin1().constData());
+        if (field == "temporal position") {
+            perFrame->findOrCreateSequenceItem(DCM_FrameContentSequence, group, 0);
+            group->putAndInsertUint32(DCM_TemporalPositionIndex, Uint32(volume + 1));
+        } else {
+            perFrame->findOrCreateSequenceItem(DCM_MRDiffusionSequence, group, 0);
+            group->putAndInsertString(DCM_DiffusionBValue, volume ? "1000" : "0");
+        }
+        for (int i = 0; i < 6; ++i) pixels.push_back(Uint16(100 * (volume + 1) + 10 * slice + i));
+    }
+    ds->putAndInsertUint16Array(DCM_PixelData, pixels.data(), 36);
+    QVERIFY(file.saveFile(path.toStdString().c_str(), EXS_LittleEndianExplicit).good());
+}
+
 }  // namespace rllm::test

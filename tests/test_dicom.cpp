@@ -375,6 +375,56 @@ class TestDicom : public QObject {
         QVERIFY(std::abs(v.geometry().spacing[2] - 3.0) < 1e-6);
     }
 
+    // One enhanced MR file holding 4D data: two volumes of three slices, told
+    // apart by a per-frame functional group (temporal position, or the
+    // diffusion b-value), frames interleaved or volume after volume.
+    void enhancedFileWithTwoVolumesIsSplit_data() {
+        QTest::addColumn<QString>("field");
+        QTest::addColumn<bool>("interleaved");
+        QTest::newRow("temporal positions, interleaved") << "temporal position" << true;
+        QTest::newRow("b-values, volume after volume") << "diffusion b-value" << false;
+    }
+    void enhancedFileWithTwoVolumesIsSplit() {
+        QFETCH(QString, field);
+        QFETCH(bool, interleaved);
+        QTemporaryDir dir;
+        const QString path = dir.filePath("enhanced4d.dcm");
+        test::writeEnhanced4D(path, field.toStdString(), interleaved);
+
+        try {
+            readImage(path.toStdString());
+            QFAIL("4D data in one file was read as one volume");
+        } catch (const FileError& e) {
+            const std::string message = e.what();
+            QVERIFY2(message.find("2 volumes") != std::string::npos &&
+                         message.find(field.toStdString()) != std::string::npos &&
+                         message.find("--volume") != std::string::npos,
+                     e.what());
+        }
+        for (int volume = 0; volume < 2; ++volume) {
+            ReadOptions options;
+            options.volume = volume;
+            const Volume v = readImage(path.toStdString(), options);
+            QCOMPARE(v.size(), (std::array<int64_t, 3>{3, 2, 3}));
+            for (int z = 0; z < 3; ++z)
+                for (int i = 0; i < 6; ++i)
+                    QCOMPARE(v.voxels()[size_t(z * 6 + i)], float(100 * (volume + 1) + 10 * z + i));
+            QVERIFY(std::abs(v.geometry().spacing[2] - 3.0) < 1e-6);
+            QCOMPARE(v.geometry().origin[2], 0.0);
+            QVERIFY2(v.metadata.at("Volume").find(std::to_string(volume + 1) + " of 2") == 0,
+                     v.metadata.at("Volume").c_str());
+        }
+        ReadOptions beyond;
+        beyond.volume = 2;
+        QVERIFY_THROWS_EXCEPTION(FileError, readImage(path.toStdString(), beyond));
+        // The scan lists the file's volumes (the viewer's picker shows them).
+        for (const auto& info : {scanDicomFiles({path.toStdString()}).front(),
+                                 scanDicomFolder(dir.path().toStdString()).front()}) {
+            QCOMPARE(info.volumeCount, 2);
+            QCOMPARE(QString::fromStdString(info.volumesDifferIn), field);
+        }
+    }
+
     // `rllm convert` writes the volume the tool reads; dcm2niix, an
     // independent converter, must agree with it voxel for voxel in physical
     // space: every voxel centre of ours lands on a voxel centre of theirs

@@ -1,6 +1,7 @@
 // The viewer's real widgets under Xvfb: what is drawn, how mouse input
 // changes it, the 3D view, errors, and --screenshot.
 
+#include "DicomWriter.h"
 #include "TestData.h"
 
 #include "core/Phantom.h"
@@ -16,6 +17,7 @@
 #include "ui/MainWindow.h"
 #include "ui/ModelPanel.h"
 #include "ui/ProbabilityBars.h"
+#include "ui/SeriesPickerDialog.h"
 #include "ui/SliceView.h"
 #include "ui/ViewGrid.h"
 #include "ui/VolumeView3D.h"
@@ -28,6 +30,7 @@
 #include <QProcess>
 #include <QSettings>
 #include <QTemporaryDir>
+#include <QTableWidget>
 #include <QTimer>
 #include <QtTest>
 
@@ -501,6 +504,41 @@ class TestViewer : public QObject {
             }
         // Only the notice's antialiased text: far fewer than an image would give.
         QVERIFY2(grey < drawn.width() * drawn.height() / 50, qPrintable(QString::number(grey)));
+    }
+
+    void fourDimensionalFileOpensThroughThePicker() {
+        // One enhanced MR file with two temporal positions: the picker lists
+        // both volumes, and a double-click on the second opens that one.
+        const QString path = dir_.filePath("enhanced4d.dcm");
+        test::writeEnhanced4D(path, "temporal position", true);
+        MainWindow window;
+        window.resize(1000, 600);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        int listedRows = 0;
+        QString secondRow;
+        QTimer poll;
+        connect(&poll, &QTimer::timeout, this, [&] {
+            auto* picker = qobject_cast<SeriesPickerDialog*>(QApplication::activeModalWidget());
+            if (!picker) return;
+            poll.stop();
+            auto* table = picker->findChild<QTableWidget*>();
+            listedRows = table->rowCount();
+            if (listedRows < 2) return picker->reject();
+            secondRow = table->item(1, 2)->text();
+            const QRect cell = table->visualRect(table->model()->index(1, 2));
+            QTest::mouseClick(table->viewport(), Qt::LeftButton, Qt::NoModifier, cell.center());
+            QTest::mouseDClick(table->viewport(), Qt::LeftButton, Qt::NoModifier, cell.center());
+        });
+        poll.start(50);
+        QVERIFY(window.openPathAndWait(path));
+        QCOMPARE(listedRows, 2);
+        QVERIFY2(secondRow.contains("volume 2 of 2") && secondRow.contains("temporal position"),
+                 qPrintable(secondRow));
+        const auto volume = window.sliceView()->volume();
+        QVERIFY(volume);
+        QCOMPARE(volume->size()[2], int64_t(3));
+        QCOMPARE(volume->at(0, 0, 0), 200.0f);  // volume 2, slice 0, pixel 0
     }
 
     void exportsAreWrittenAndReadBack() {

@@ -69,6 +69,9 @@ QString describe(const Volume& v) {
         if (it != v.metadata.end() && !it->second.empty())
             text += "  |  " + QString::fromStdString(it->second);
     }
+    // Which volume of 4D data this is.
+    if (auto it = v.metadata.find("Volume"); it != v.metadata.end())
+        text += "  |  " + QObject::tr("volume %1").arg(QString::fromStdString(it->second));
     return text;
 }
 
@@ -371,6 +374,13 @@ void MainWindow::openPath(const QString& path) {
                 if (loaded->series.size() == 1 && loaded->series.front().volumeCount <= 1)
                     loaded->volume = std::make_shared<Volume>(readImage(file, {}));
             } else {
+                if (loaded->kind == InputKind::DicomFile) {
+                    // An enhanced multi-frame file holding 4D data: the picker lists its volumes.
+                    loaded->series = scanDicomFiles({file});
+                    if (loaded->series.size() == 1 && loaded->series.front().volumeCount > 1)
+                        return;
+                    loaded->series.clear();
+                }
                 loaded->volume = std::make_shared<Volume>(readImage(file, {}));
             }
         },
@@ -392,7 +402,8 @@ void MainWindow::openPath(const QString& path) {
                 showVolume(loaded->volume, QFileInfo(path).fileName(), {});
                 return;
             }
-            // A DICOM folder with several series: the user picks one, then it loads.
+            // A DICOM folder with several series, or 4D data: the user picks
+            // one series or volume, then it loads.
             SeriesPickerDialog picker(loaded->series, this);
             if (picker.exec() != QDialog::Accepted) return;
             ReadOptions options;

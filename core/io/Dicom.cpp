@@ -641,6 +641,18 @@ const VolumeField kVolumeFields[] = {
     {DCM_AcquisitionNumber, "acquisition number"},
 };
 
+// The same for the frames of one enhanced multi-frame file, from each
+// frame's functional groups (PS3.3 C.7.6.16: Frame Content, MR Echo, MR
+// Diffusion, Cardiac Synchronization, MR/CT Image Frame Type).
+const VolumeField kFrameVolumeFields[] = {
+    {DCM_TemporalPositionIndex, "temporal position"},
+    {DCM_EffectiveEchoTime, "echo time"},
+    {DCM_DiffusionBValue, "diffusion b-value"},
+    {DCM_DiffusionGradientOrientation, "diffusion direction"},
+    {DCM_NominalCardiacTriggerDelayTime, "trigger time"},
+    {DCM_FrameType, "frame type"},
+};
+
 struct SeriesVolumes {
     std::vector<std::vector<size_t>> groups;  // indices of the slices of each volume
     std::string differingFields;              // e.g. "echo number"
@@ -649,10 +661,12 @@ struct SeriesVolumes {
 // Groups slices (sorted by distance along the normal) into volumes when
 // positions repeat: by the fields that differ across the series, each
 // volume then holding every position once. `Slice` has `distance` and
-// `volumeFields`. One group when no position repeats; throws when positions
-// repeat and nothing in the headers tells the images apart.
-template <class Slice>
-SeriesVolumes splitIntoVolumes(const std::vector<Slice>& slices, const std::string& what) {
+// `volumeFields` (the values of `fields`). One group when no position
+// repeats; throws when positions repeat and nothing in the headers tells the
+// images apart.
+template <class Slice, size_t FieldCount>
+SeriesVolumes splitIntoVolumes(const std::vector<Slice>& slices,
+                               const VolumeField (&fields)[FieldCount], const std::string& what) {
     SeriesVolumes result;
     auto samePosition = [](double a, double b) { return std::abs(a - b) < 1e-4; };
     std::vector<size_t> order(slices.size());
@@ -667,12 +681,12 @@ SeriesVolumes splitIntoVolumes(const std::vector<Slice>& slices, const std::stri
         return result;
     }
     std::vector<size_t> differing;
-    for (size_t f = 0; f < std::size(kVolumeFields); ++f)
+    for (size_t f = 0; f < FieldCount; ++f)
         for (const Slice& s : slices)
             if (s.volumeFields[f] != slices.front().volumeFields[f]) {
                 differing.push_back(f);
                 result.differingFields +=
-                    std::string(result.differingFields.empty() ? "" : ", ") + kVolumeFields[f].name;
+                    std::string(result.differingFields.empty() ? "" : ", ") + fields[f].name;
                 break;
             }
     std::map<std::vector<std::string>, std::vector<size_t>> byKey;
@@ -714,6 +728,60 @@ SeriesVolumes splitIntoVolumes(const std::vector<Slice>& slices, const std::stri
     return result;
 }
 
+// The volumes of an enhanced multi-frame file whose frames repeat their
+// positions (several temporal positions, echoes or b-values in one file),
+// told apart by the per-frame functional groups; otherwise one group, all
+// frames in file order.
+SeriesVolumes frameVolumes(DcmDataset& ds, const FrameGeometry& g, long frames,
+                           const std::string& what) {
+    SeriesVolumes single;
+    single.groups.emplace_back(static_cast<size_t>(std::max(frames, 1L)));
+    std::iota(single.groups.front().begin(), single.groups.front().end(), size_t(0));
+    DcmSequenceOfItems* perFrame = nullptr;
+    if (frames < 2 || !g.hasOrientation || static_cast<long>(g.positions.size()) != frames ||
+        ds.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, perFrame).bad() || !perFrame ||
+        static_cast<long>(perFrame->card()) != frames)
+        return single;
+    struct Frame {
+        double distance;
+        std::vector<std::string> volumeFields;
+    };
+    std::vector<Frame> list;
+    for (long i = 0; i < frames; ++i) {
+        DcmItem& item = *perFrame->getItem(static_cast<unsigned long>(i));
+        std::vector<std::string> values;
+        for (const VolumeField& field : kFrameVolumeFields) {
+            OFString value;
+            item.findAndGetOFStringArray(field.tag, value, /*searchIntoSub=*/true);
+            values.push_back(value.c_str());
+        }
+        list.push_back({dot(g.positions[size_t(i)], g.normal), std::move(values)});
+    }
+    SeriesVolumes split = splitIntoVolumes(list, kFrameVolumeFields, what);
+    return split.groups.size() > 1 ? split : single;
+}
+
+// The volume asked for of a 4D file or series, or a refusal that says what
+// the data is and how to choose.
+void requireVolumeChoice(const SeriesVolumes& volumes, int volumeIndex, const std::string& what) {
+    const size_t count = volumes.groups.size();
+    if (count > 1 && (volumeIndex < 0 || volumeIndex >= int(count)))
+        throw FileError(what,
+                        "holds " + std::to_string(count) + " volumes at the same " +
+                            std::to_string(volumes.groups.front().size()) +
+                            " slice positions (4D data; its volumes differ in " +
+                            volumes.differingFields + ").",
+                        "Choose one volume (rllm: --volume 1 to " + std::to_string(count) + ").");
+    if (count <= 1 && volumeIndex > 0)
+        throw FileError(
+            what, "holds one volume; there is no volume " + std::to_string(volumeIndex + 1) + ".");
+}
+
+std::string volumeLabel(const SeriesVolumes& volumes, int volumeIndex) {
+    return std::to_string(volumeIndex + 1) + " of " + std::to_string(volumes.groups.size()) +
+           " (volumes differ in " + volumes.differingFields + ")";
+}
+
 }  // namespace
 
 bool looksLikeDicomFile(const std::string& path) {
@@ -723,12 +791,15 @@ bool looksLikeDicomFile(const std::string& path) {
     return std::memcmp(header + 128, "DICM", 4) == 0;
 }
 
-Volume readDicomFile(const std::string& path) {
+Volume readDicomFile(const std::string& path, int volumeIndex) {
     DcmFileFormat file;
     loadDicom(path, file);
     DcmDataset& ds = *file.getDataset();
     PixelFormat f = readPixelFormat(ds, path);
     requirePixelDataFor(ds, f, path);
+    FrameGeometry g = readGeometry(ds, f.frames);
+    const SeriesVolumes volumes = frameVolumes(ds, g, f.frames, path);
+    requireVolumeChoice(volumes, volumeIndex, path);
 
     Volume volume({f.columns, f.rows, f.frames}, static_cast<int>(f.samples));
     volume.formatName = "DICOM";
@@ -738,19 +809,46 @@ Volume readDicomFile(const std::string& path) {
     readWindowPresets(ds, volume);
     decodePixels(file, f, path, volume, 0);
 
-    FrameGeometry g = readGeometry(ds, f.frames);
-    Vec3 origin = g.positions.empty() ? Vec3{0, 0, 0} : g.positions.front();
-    auto [spacing, direction] = g.positions.size() > 1
-                                    ? stackSpacing(g.positions, g.normal, g.sliceSpacing, path)
+    std::vector<Vec3> positions = g.positions;
+    if (volumes.groups.size() > 1) {
+        // A 4D file: keep the chosen volume's frames, ordered along the normal.
+        const std::vector<size_t>& frames = volumes.groups[size_t(volumeIndex)];
+        const size_t frameValues = static_cast<size_t>(f.columns) * f.rows * f.samples;
+        std::vector<float> kept(frames.size() * frameValues);
+        positions.clear();
+        for (size_t z = 0; z < frames.size(); ++z) {
+            std::copy_n(volume.voxels().begin() + std::ptrdiff_t(frames[z] * frameValues),
+                        frameValues, kept.begin() + std::ptrdiff_t(z * frameValues));
+            positions.push_back(g.positions[frames[z]]);
+        }
+        volume.voxels() = std::move(kept);
+        volume.geometry().size[2] = static_cast<int64_t>(frames.size());
+        volume.metadata["Volume"] = volumeLabel(volumes, volumeIndex);
+    }
+    Vec3 origin = positions.empty() ? Vec3{0, 0, 0} : positions.front();
+    auto [spacing, direction] = positions.size() > 1
+                                    ? stackSpacing(positions, g.normal, g.sliceSpacing, path)
                                     : std::pair<double, Vec3>{g.sliceSpacing, g.normal};
     setGeometry(volume, g, origin, spacing, direction);
     return volume;
 }
 
 std::vector<DicomSeriesInfo> scanDicomFolder(const std::string& folder) {
-    registerCodecsOnce();
     std::error_code ec;
     if (!fs::is_directory(folder, ec)) throw FileError(folder, "is not a folder.");
+    std::vector<std::string> paths;
+    for (auto it = fs::recursive_directory_iterator(
+             folder, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_regular_file(ec)) paths.push_back(it->path().string());
+    std::vector<DicomSeriesInfo> result = scanDicomFiles(paths);
+    if (result.empty())
+        throw FileError(folder, "holds no DICOM images.", "Choose a folder with a DICOM series.");
+    return result;
+}
+
+std::vector<DicomSeriesInfo> scanDicomFiles(const std::vector<std::string>& paths) {
+    registerCodecsOnce();
     std::map<std::string, DicomSeriesInfo> byUid;
     std::vector<std::string> order;
     // Per series: where each image lies and what may tell volumes apart, to
@@ -761,11 +859,9 @@ std::vector<DicomSeriesInfo> scanDicomFolder(const std::string& folder) {
     };
     std::map<std::string, std::vector<ScanSlice>> placed;
     std::map<std::string, Vec3> normals;
-    for (auto it = fs::recursive_directory_iterator(
-             folder, fs::directory_options::skip_permission_denied, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (!it->is_regular_file(ec)) continue;
-        const std::string path = it->path().string();
+    // The volumes inside a multi-frame file (an enhanced 4D file), by series.
+    std::map<std::string, SeriesVolumes> inFile;
+    for (const std::string& path : paths) {
         DcmFileFormat file;
         // Only the header matters here: stop before the pixel data.
         if (file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
@@ -798,23 +894,34 @@ std::vector<DicomSeriesInfo> scanDicomFolder(const std::string& folder) {
                 fields.push_back(getString(ds, field.tag));
             placed[uid].push_back({dot(g.positions.front(), normal), std::move(fields)});
         }
-        std::string frames = getString(ds, DCM_NumberOfFrames);
-        info.imageCount += frames.empty() ? 1 : std::max(1L, std::atol(frames.c_str()));
+        const std::string framesText = getString(ds, DCM_NumberOfFrames);
+        const long frames = framesText.empty() ? 1 : std::max(1L, std::atol(framesText.c_str()));
+        info.imageCount += frames;
+        if (frames > 1) {
+            try {
+                inFile[uid] = frameVolumes(ds, readGeometry(ds, frames), frames, path);
+            } catch (const FileError&) {
+                // Repeated positions nothing tells apart: reading says so.
+            }
+        }
     }
-    if (order.empty())
-        throw FileError(folder, "holds no DICOM images.", "Choose a folder with a DICOM series.");
     std::vector<DicomSeriesInfo> result;
     for (const std::string& uid : order) {
         DicomSeriesInfo& info = byUid[uid];
         std::sort(info.files.begin(), info.files.end());
         if (placed[uid].size() == info.files.size() && info.files.size() > 1) {
             try {
-                const SeriesVolumes volumes = splitIntoVolumes(placed[uid], uid);
+                const SeriesVolumes volumes = splitIntoVolumes(placed[uid], kVolumeFields, uid);
                 info.volumeCount = int(volumes.groups.size());
                 info.volumesDifferIn = volumes.differingFields;
             } catch (const FileError&) {
                 // Repeated positions nothing tells apart: reading says so.
             }
+        }
+        const auto file = inFile.find(uid);
+        if (info.files.size() == 1 && file != inFile.end()) {
+            info.volumeCount = int(file->second.groups.size());
+            info.volumesDifferIn = file->second.differingFields;
         }
         result.push_back(std::move(info));
     }
@@ -823,12 +930,7 @@ std::vector<DicomSeriesInfo> scanDicomFolder(const std::string& folder) {
 
 Volume readDicomSeries(const DicomSeriesInfo& series, int volumeIndex) {
     if (series.files.empty()) throw Error("the DICOM series has no files");
-    if (series.files.size() == 1) {
-        if (volumeIndex > 0)
-            throw FileError(series.files.front(), "holds one volume; there is no volume " +
-                                                      std::to_string(volumeIndex + 1) + ".");
-        return readDicomFile(series.files.front());
-    }
+    if (series.files.size() == 1) return readDicomFile(series.files.front(), volumeIndex);
     const std::string what = "series " + series.seriesInstanceUid + " (" +
                              std::to_string(series.files.size()) + " files)";
 
@@ -907,23 +1009,12 @@ Volume readDicomSeries(const DicomSeriesInfo& series, int volumeIndex) {
     }
     // Several images at each position: a 4D series (time, diffusion, echoes,
     // magnitude and phase). Keep the one volume asked for.
-    const SeriesVolumes volumes = splitIntoVolumes(slices, what);
+    const SeriesVolumes volumes = splitIntoVolumes(slices, kVolumeFields, what);
+    requireVolumeChoice(volumes, volumeIndex, what);
     if (volumes.groups.size() > 1) {
-        if (volumeIndex < 0 || volumeIndex >= int(volumes.groups.size()))
-            throw FileError(what,
-                            "holds " + std::to_string(volumes.groups.size()) +
-                                " volumes at the same " +
-                                std::to_string(volumes.groups.front().size()) +
-                                " slice positions (a 4D series; its volumes differ in " +
-                                volumes.differingFields + ").",
-                            "Choose one volume (rllm: --volume 1 to " +
-                                std::to_string(volumes.groups.size()) + ").");
         std::vector<Slice> chosen;
         for (size_t i : volumes.groups[size_t(volumeIndex)]) chosen.push_back(slices[i]);
         slices = std::move(chosen);
-    } else if (volumeIndex > 0) {
-        throw FileError(
-            what, "holds one volume; there is no volume " + std::to_string(volumeIndex + 1) + ".");
     }
     std::sort(slices.begin(), slices.end(),
               [](const Slice& a, const Slice& b) { return a.distance < b.distance; });
@@ -955,6 +1046,7 @@ Volume readDicomSeries(const DicomSeriesInfo& series, int volumeIndex) {
         decodePixels(file, f, slices[z].path, volume, static_cast<int64_t>(z));
     }
     setGeometry(volume, reference, slices.front().position, spacing, direction);
+    if (volumes.groups.size() > 1) volume.metadata["Volume"] = volumeLabel(volumes, volumeIndex);
     return volume;
 }
 

@@ -36,9 +36,16 @@ bool looksLikeDicomFile(const std::string& path);
 // display fields of its first file. Files that are not DICOM images are skipped.
 // Throws FileError when the folder holds no DICOM image at all.
 std::vector<DicomSeriesInfo> scanDicomFolder(const std::string& folder);
+// The same for a list of files; files that are not DICOM images are skipped
+// (the result may be empty).
+std::vector<DicomSeriesInfo> scanDicomFiles(const std::vector<std::string>& paths);
 
-// One file; multi-frame files become a volume with one slice per frame.
-Volume readDicomFile(const std::string& path);
+// One file; multi-frame files become a volume with one slice per frame. An
+// enhanced multi-frame file holding several volumes at the same positions
+// (temporal positions, echoes, b-values or frame types, told apart by its
+// per-frame functional groups) is 4D data: `volumeIndex` (from 0) chooses
+// one, and without it the file is refused, saying how many it holds.
+Volume readDicomFile(const std::string& path, int volumeIndex = -1);
 
 // One series, slices sorted by ImagePositionPatient projected on the slice
 // normal. Refuses series of mixed size or orientation, duplicate positions,
@@ -47,7 +54,9 @@ Volume readDicomFile(const std::string& path);
 // position, echo, b-value and direction, trigger time, image type or
 // acquisition number) is split into its volumes; `volumeIndex` (from 0)
 // chooses one, and without it the series is refused with a message that
-// says how many volumes it holds and what tells them apart.
+// says how many volumes it holds and what tells them apart. The volume read
+// from 4D data says which it is in metadata["Volume"] ("2 of 3 (volumes
+// differ in echo number)").
 Volume readDicomSeries(const DicomSeriesInfo& series, int volumeIndex = -1);
 
 }  // namespace rllm

@@ -67,7 +67,7 @@ Volume readImage(const std::string& path, const ReadOptions& options) {
             return readDicomSeries(series.front(), options.volume);
         }
         case InputKind::DicomFile:
-            return readDicomFile(path);
+            return readDicomFile(path, options.volume);
         case InputKind::MedMnist:
             return MedMnistDataset(path).image(options.split, options.index);
         case InputKind::ItkImage:

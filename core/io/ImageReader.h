@@ -18,7 +18,8 @@ std::string inputKindName(InputKind kind);
 struct ReadOptions {
     // DICOM folders with several series: which one (empty: the folder must hold exactly one).
     std::string seriesInstanceUid;
-    // A 4D DICOM series: which of its volumes (from 0; -1: the series must hold one).
+    // 4D DICOM (a series or an enhanced multi-frame file): which of its
+    // volumes (from 0; -1: it must hold one).
     int volume = -1;
     // MedMNIST archives: which case.
     std::string split = "test";

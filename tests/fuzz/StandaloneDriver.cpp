@@ -5,7 +5,10 @@
 // truncations, insertions) until -max_total_time seconds have passed.
 // Accepts the libFuzzer flags scripts/sanitize passes; ignores the others.
 //
-//   fuzz_target [-max_total_time=S] [-seed=N] CORPUS_DIR_OR_FILE...
+//   fuzz_target [-max_total_time=S] [-runs=N] [-seed=N] CORPUS_DIR_OR_FILE...
+//
+// With both -max_total_time and -runs, whichever comes first ends the run;
+// with neither, only the corpus runs.
 
 #include <chrono>
 #include <csignal>
@@ -74,11 +77,14 @@ int main(int argc, char** argv) {
     double seconds = 0;
     unsigned timeout = 0;
     uint32_t seed = 1;
+    uint64_t runs = 0;  // 0: no limit on the count
     std::vector<std::vector<uint8_t>> corpus;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a.rfind("-max_total_time=", 0) == 0)
             seconds = std::stod(a.substr(16));
+        else if (a.rfind("-runs=", 0) == 0)
+            runs = std::stoull(a.substr(6));
         else if (a.rfind("-seed=", 0) == 0)
             seed = uint32_t(std::stoul(a.substr(6)));
         else if (a.rfind("-timeout=", 0) == 0)
@@ -100,8 +106,11 @@ int main(int argc, char** argv) {
         ++executions;
     }
     std::mt19937 rng(seed);
+    // -runs alone means "until N executions": no time limit then.
+    if (runs > 0 && seconds <= 0) seconds = 1e9;
     const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (!corpus.empty() && std::chrono::steady_clock::now() < end) {
+    while (!corpus.empty() && std::chrono::steady_clock::now() < end &&
+           (runs == 0 || executions < runs)) {
         std::vector<uint8_t> input = corpus[rng() % corpus.size()];
         mutate(input, rng);
         alarm(timeout);
