@@ -5,9 +5,12 @@
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
 
+#include "CsaWriter.h"
+
 #include <QString>
 #include <QtTest>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <initializer_list>
@@ -128,6 +131,82 @@ inline void writeEnhanced4D(const QString& path, const std::string& field, bool 
         for (int i = 0; i < 6; ++i) pixels.push_back(Uint16(100 * (volume + 1) + 10 * slice + i));
     }
     ds->putAndInsertUint16Array(DCM_PixelData, pixels.data(), 36);
+    QVERIFY(file.saveFile(path.toStdString().c_str(), EXS_LittleEndianExplicit).good());
+}
+
+struct MosaicSpec {
+    int tileColumns = 6, tileRows = 4, slices = 3;
+    int tilesPerSide = 2;  // the mosaic is tilesPerSide tiles a side
+    std::array<double, 6> orientation{1, 0, 0, 0, 1, 0};
+    std::array<double, 3> position{0, 0, 0};  // ImagePositionPatient: the mosaic's corner
+    std::array<double, 3> normal{0, 0, 1};
+    bool withCsa = true, withNormal = true;
+    bool cutCsaShort = false;
+};
+
+// A Siemens MR MOSAIC: `slices` tiles of tileColumns x tileRows, row by row.
+// Pixel values: 100 * (slice + 1) + 10 * row + column within the tile; the
+// unused tiles are 0. Pixel spacing 0.75 (rows) x 0.5 (columns), slices 3 mm
+// apart.
+inline void writeMosaic(const QString& path, const MosaicSpec& m) {
+    DcmFileFormat file;
+    DcmDataset* ds = file.getDataset();
+    char uid[100];
+    ds->putAndInsertString(DCM_SOPClassUID, UID_MRImageStorage);
+    ds->putAndInsertString(DCM_SOPInstanceUID,
+                           dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT));
+    ds->putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.9.7777.20");
+    ds->putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.9.7777.21");
+    ds->putAndInsertString(DCM_Modality, "MR");
+    ds->putAndInsertString(DCM_Manufacturer, "SIEMENS");
+    ds->putAndInsertString(DCM_ImageType, "ORIGINAL\\PRIMARY\\M\\ND\\MOSAIC");
+    ds->putAndInsertString(DCM_InstanceNumber, "1");
+    ds->putAndInsertString(DCM_AcquisitionNumber, "1");
+    const auto& o = m.orientation;
+    ds->putAndInsertString(DCM_ImageOrientationPatient,
+                           numbers({o[0], o[1], o[2], o[3], o[4], o[5]}).c_str());
+    ds->putAndInsertString(DCM_ImagePositionPatient,
+                           numbers({m.position[0], m.position[1], m.position[2]}).c_str());
+    ds->putAndInsertString(DCM_PixelSpacing, "0.75\\0.5");
+    ds->putAndInsertString(DCM_SliceThickness, "2.5");
+    ds->putAndInsertString(DCM_SpacingBetweenSlices, "3");
+    const int columns = m.tileColumns * m.tilesPerSide, rows = m.tileRows * m.tilesPerSide;
+    ds->putAndInsertUint16(DCM_Rows, Uint16(rows));
+    ds->putAndInsertUint16(DCM_Columns, Uint16(columns));
+    ds->putAndInsertUint16(DCM_SamplesPerPixel, 1);
+    ds->putAndInsertString(DCM_PhotometricInterpretation, "MONOCHROME2");
+    ds->putAndInsertUint16(DCM_BitsAllocated, 16);
+    ds->putAndInsertUint16(DCM_BitsStored, 12);
+    ds->putAndInsertUint16(DCM_HighBit, 11);
+    ds->putAndInsertUint16(DCM_PixelRepresentation, 0);
+    // Siemens' private groups: the slice count in the MR header, and the CSA
+    // image header with the count and the slice normal.
+    ds->putAndInsertString(DcmTag(0x0019, 0x0010, EVR_LO), "SIEMENS MR HEADER");
+    ds->putAndInsertUint16(DcmTag(0x0019, 0x100A, EVR_US), Uint16(m.slices));
+    if (m.withCsa) {
+        CsaElements elements = {{"NumberOfImagesInMosaic", {std::to_string(m.slices)}}};
+        if (m.withNormal) {
+            std::vector<std::string> normal;
+            for (double v : m.normal) normal.push_back(numbers({v}));
+            elements.push_back({"SliceNormalVector", normal});
+        }
+        std::vector<uint8_t> csa = csaHeader(elements);
+        if (m.cutCsaShort) csa.resize(csa.size() - 12);
+        ds->putAndInsertString(DcmTag(0x0029, 0x0010, EVR_LO), "SIEMENS CSA HEADER");
+        ds->putAndInsertUint8Array(DcmTag(0x0029, 0x1010, EVR_OB), csa.data(),
+                                   static_cast<unsigned long>(csa.size()));
+    }
+    std::vector<Uint16> pixels(size_t(rows) * columns, 0);
+    // A count larger than the grid (a damaged header) leaves the extra slices out.
+    for (int k = 0; k < std::min(m.slices, m.tilesPerSide * m.tilesPerSide); ++k)
+        for (int y = 0; y < m.tileRows; ++y)
+            for (int x = 0; x < m.tileColumns; ++x) {
+                const int row = (k / m.tilesPerSide) * m.tileRows + y;
+                const int column = (k % m.tilesPerSide) * m.tileColumns + x;
+                pixels[size_t(row) * columns + column] = Uint16(100 * (k + 1) + 10 * y + x);
+            }
+    ds->putAndInsertUint16Array(DCM_PixelData, pixels.data(),
+                                static_cast<unsigned long>(pixels.size()));
     QVERIFY(file.saveFile(path.toStdString().c_str(), EXS_LittleEndianExplicit).good());
 }
 

@@ -23,7 +23,9 @@
 #include <random>
 
 using namespace rllm;
+using rllm::test::MosaicSpec;
 using rllm::test::SliceSpec;
+using rllm::test::writeMosaic;
 using rllm::test::writeSlice;
 
 namespace {
@@ -293,23 +295,71 @@ class TestDicom : public QObject {
         QVERIFY_THROWS_EXCEPTION(FileError, readImage(dir.path().toStdString(), beyond));
     }
 
-    // A Siemens MOSAIC is refused with the reason, not shown as one huge slice.
-    void siemensMosaicIsRefusedWithTheReason() {
+    // A Siemens MOSAIC is unpacked into its slices, on an oblique plane, with
+    // the first tile's corner as the origin and the CSA header's normal.
+    void siemensMosaicIsUnpackedIntoItsVolume() {
         QTemporaryDir dir;
-        SliceSpec spec;
-        spec.position = {0, 0, 0};
+        MosaicSpec spec;
+        const double c = std::cos(0.3), s = std::sin(0.3);
+        spec.orientation = {c, s, 0, 0, 0, -1};
+        spec.normal = {-s, c, 0};  // row x column
+        spec.position = {-40, 12, 30};
         const QString path = dir.filePath("mosaic.dcm");
-        writeSlice(path, spec, 5);
-        DcmFileFormat file;
-        QVERIFY(file.loadFile(path.toStdString().c_str()).good());
-        file.loadAllDataIntoMemory();
-        file.getDataset()->putAndInsertString(DCM_ImageType, "ORIGINAL\\PRIMARY\\M\\ND\\MOSAIC");
-        QVERIFY(file.saveFile(path.toStdString().c_str()).good());
+        writeMosaic(path, spec);
+        const Volume v = readImage(path.toStdString());
+        QCOMPARE(v.size(), (std::array<int64_t, 3>{6, 4, 3}));
+        for (int k = 0; k < 3; ++k)
+            for (int y = 0; y < 4; ++y)
+                for (int x = 0; x < 6; ++x)
+                    QCOMPARE(v.at(x, y, k), float(100 * (k + 1) + 10 * y + x));
+        const ImageGeometry& g = v.geometry();
+        QCOMPARE(g.spacing[0], 0.5);
+        QCOMPARE(g.spacing[1], 0.75);
+        QCOMPARE(g.spacing[2], 3.0);
+        // The corner of the 12 x 8 mosaic, moved in by 3 columns and 2 rows.
+        const std::array<double, 3> origin{-40 + 3 * 0.5 * c, 12 + 3 * 0.5 * s, 30 - 2 * 0.75};
+        for (int i = 0; i < 3; ++i) {
+            QVERIFY(std::abs(g.origin[i] - origin[i]) < 1e-6);
+            QVERIFY(std::abs(g.direction[i * 3 + 2] - spec.normal[i]) < 1e-6);
+        }
+        QVERIFY(v.metadata.at("Mosaic").find("3 slices") == 0);
+    }
+
+    void brokenMosaicsAreRefusedWithTheReason_data() {
+        QTest::addColumn<QString>("damage");
+        QTest::addColumn<QString>("reason");
+        QTest::newRow("no CSA header") << "no csa"
+                                       << "no Siemens CSA image header";
+        QTest::newRow("no slice normal") << "no normal"
+                                         << "no SliceNormalVector";
+        QTest::newRow("CSA header cut short") << "cut"
+                                              << "cut short";
+        QTest::newRow("tiles do not divide the image") << "grid"
+                                                       << "do not divide";
+        QTest::newRow("normal in the image plane") << "in plane"
+                                                   << "not perpendicular";
+    }
+    void brokenMosaicsAreRefusedWithTheReason() {
+        QFETCH(QString, damage);
+        QFETCH(QString, reason);
+        QTemporaryDir dir;
+        MosaicSpec spec;
+        spec.withCsa = damage != "no csa";
+        spec.withNormal = damage != "no normal";
+        spec.cutCsaShort = damage == "cut";
+        if (damage == "grid") spec.slices = 5;  // 3 x 3 tiles would not divide 12 x 8
+        if (damage == "in plane") spec.normal = {1, 0, 0};
+        const QString path = dir.filePath("mosaic.dcm");
+        writeMosaic(path, spec);
         try {
             readImage(path.toStdString());
-            QFAIL("a MOSAIC was read as one slice");
+            QFAIL("a damaged MOSAIC was read");
         } catch (const FileError& e) {
-            QVERIFY2(std::string(e.what()).find("MOSAIC") != std::string::npos, e.what());
+            const std::string message = e.what();
+            QVERIFY2(message.find("MOSAIC") != std::string::npos &&
+                         message.find(reason.toStdString()) != std::string::npos &&
+                         message.find("mosaic.dcm") != std::string::npos,
+                     e.what());
         }
     }
 
@@ -436,6 +486,7 @@ class TestDicom : public QObject {
         QTest::newRow("MR_small") << "MR_small.dcm";
         QTest::newRow("MR_small_RLE") << "MR_small_RLE.dcm";
         QTest::newRow("oblique series") << "";
+        QTest::newRow("oblique Siemens MOSAIC") << "mosaic";
     }
     void convertAgreesWithDcm2niix() {
         QFETCH(QString, source);
@@ -444,7 +495,19 @@ class TestDicom : public QObject {
         QTemporaryDir dir;
         const QString input = dir.filePath("in");
         QDir().mkpath(input);
-        if (source.isEmpty()) {
+        if (source == "mosaic") {
+            MosaicSpec spec;
+            const double c = std::cos(0.3), s = std::sin(0.3);
+            spec.orientation = {c, s, 0, 0, 0, -1};
+            spec.normal = {-s, c, 0};
+            spec.position = {-40, 12, 30};
+            spec.tileColumns = 10;
+            spec.tileRows = 8;
+            spec.slices = 7;  // 3 x 3 tiles, two of them empty
+            spec.tilesPerSide = 3;
+            writeMosaic(input + "/mosaic.dcm", spec);
+            source = "mosaic.dcm";
+        } else if (source.isEmpty()) {
             // A written oblique series, 5 slices, in shuffled file order.
             const double c = std::cos(0.4), s = std::sin(0.4);
             SliceSpec spec;

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/io/InputChecks.h"
+#include "core/io/SiemensCsa.h"
 #include "core/io/ItkIo.h"
 
 #include <dcmtk/config/osconfig.h>
@@ -167,26 +168,13 @@ struct PixelFormat {
     std::string photometric;
 };
 
-// A Siemens MOSAIC tiles all slices of a volume into one image; shown as
-// it is, it would be one slice with a field of view many times too large.
-void refuseMosaic(DcmDataset& ds, const std::string& path) {
+bool isMosaic(DcmDataset& ds) {
     OFString imageType;
-    if (ds.findAndGetOFStringArray(DCM_ImageType, imageType).bad() ||
-        std::string(imageType.c_str()).find("MOSAIC") == std::string::npos)
-        return;
-    Uint16 count = 0;
-    const bool known = ds.findAndGetUint16(DcmTagKey(0x0019, 0x100A), count).good() && count > 0;
-    throw FileError(path,
-                    "is a Siemens MOSAIC image: " +
-                        (known ? std::to_string(count) + " slices" : std::string("its slices")) +
-                        " tiled into one frame, which this reader does not unpack (the slice "
-                        "order and normal are in Siemens' private CSA header).",
-                    "Convert the series with dcm2niix, which unpacks mosaics, and open the "
-                    "NIfTI.");
+    return ds.findAndGetOFStringArray(DCM_ImageType, imageType).good() &&
+           std::string(imageType.c_str()).find("MOSAIC") != std::string::npos;
 }
 
 PixelFormat readPixelFormat(DcmDataset& ds, const std::string& path) {
-    refuseMosaic(ds, path);
     PixelFormat f;
     f.rows = getLong(ds, DCM_Rows, 0);
     f.columns = getLong(ds, DCM_Columns, 0);
@@ -580,6 +568,109 @@ void setGeometry(Volume& volume, const FrameGeometry& g, const Vec3& origin, dou
     }
 }
 
+// A Siemens MOSAIC tiles the slices of a volume into one image, row by row,
+// on a square grid of ceil(sqrt(n)) tiles a side; shown as it is, it would
+// be one slice with a field of view many times too large. Siemens' private
+// CSA header says how many tiles hold slices and which way the slices run.
+struct MosaicLayout {
+    long images = 0;        // slices in the mosaic
+    long tilesPerSide = 0;  // the grid is tilesPerSide x tilesPerSide
+    long tileRows = 0, tileColumns = 0;
+    Vec3 normal{0, 0, 1};  // from slice 0 to slice n-1
+};
+
+MosaicLayout mosaicLayout(DcmDataset& ds, const FrameGeometry& g, const PixelFormat& f,
+                          const std::string& path) {
+    const std::string advice =
+        "Convert the series with dcm2niix, which unpacks mosaics, and open the NIfTI.";
+    auto refuse = [&](const std::string& why) {
+        throw FileError(path, "is a Siemens MOSAIC image that cannot be unpacked: " + why + ".",
+                        advice);
+    };
+    // The CSA image header sits in the private block whose creator is
+    // "SIEMENS CSA HEADER", at element xx10 of that block.
+    DcmElement* csa = nullptr;
+    for (Uint16 block = 0x10; block <= 0xFF && !csa; ++block) {
+        OFString creator;
+        if (ds.findAndGetOFString(DcmTagKey(0x0029, block), creator).good() &&
+            std::string(creator.c_str()).rfind("SIEMENS CSA HEADER", 0) == 0) {
+            DcmElement* element = nullptr;
+            if (ds.findAndGetElement(DcmTagKey(0x0029, Uint16(block << 8 | 0x10)), element).good())
+                csa = element;
+        }
+    }
+    if (!csa) refuse("it has no Siemens CSA image header (0029,xx10)");
+    Uint8* bytes = nullptr;
+    if (csa->getUint8Array(bytes).bad() || !bytes) refuse("its CSA image header could not be read");
+    CsaHeader header;
+    std::vector<double> count, normal;
+    try {
+        header = parseSiemensCsa(bytes, csa->getLength());
+        count = csaNumbers(header, "NumberOfImagesInMosaic");
+        normal = csaNumbers(header, "SliceNormalVector");
+    } catch (const Error& e) {
+        refuse(e.what());
+    }
+    MosaicLayout m;
+    if (count.empty()) {
+        Uint16 value = 0;  // Siemens also writes it to (0019,100A)
+        if (ds.findAndGetUint16(DcmTagKey(0x0019, 0x100A), value).good()) count.push_back(value);
+    }
+    if (count.empty() || count[0] < 1 || count[0] > 10000 || count[0] != std::floor(count[0]))
+        refuse("the CSA header gives no valid NumberOfImagesInMosaic");
+    m.images = long(count[0]);
+    m.tilesPerSide = long(std::ceil(std::sqrt(double(m.images)) - 1e-9));
+    if (f.frames != 1 || f.samples != 1 || f.rows % m.tilesPerSide != 0 ||
+        f.columns % m.tilesPerSide != 0)
+        refuse("its " + std::to_string(f.columns) + " x " + std::to_string(f.rows) +
+               " pixels do not divide into a grid of " + std::to_string(m.tilesPerSide) + " x " +
+               std::to_string(m.tilesPerSide) + " tiles for " + std::to_string(m.images) +
+               " slices");
+    m.tileRows = f.rows / m.tilesPerSide;
+    m.tileColumns = f.columns / m.tilesPerSide;
+    if (normal.size() != 3)
+        refuse("the CSA header has no SliceNormalVector, so the slice order is unknown");
+    const double length =
+        std::sqrt(dot({normal[0], normal[1], normal[2]}, {normal[0], normal[1], normal[2]}));
+    if (length < 0.5) refuse("its SliceNormalVector is not a direction");
+    m.normal = {normal[0] / length, normal[1] / length, normal[2] / length};
+    if (g.positions.empty()) refuse("it has no ImagePositionPatient");
+    if (!g.hasOrientation || std::abs(dot(m.normal, g.row)) > 1e-3 ||
+        std::abs(dot(m.normal, g.column)) > 1e-3)
+        refuse("its SliceNormalVector is not perpendicular to ImageOrientationPatient");
+    return m;
+}
+
+// The slices of a mosaic (`tiled`, one frame) as a volume on their own grid.
+Volume unpackMosaic(const Volume& tiled, const FrameGeometry& g, const MosaicLayout& m) {
+    Volume volume({m.tileColumns, m.tileRows, m.images});
+    for (long k = 0; k < m.images; ++k) {
+        const long top = (k / m.tilesPerSide) * m.tileRows;
+        const long left = (k % m.tilesPerSide) * m.tileColumns;
+        for (long y = 0; y < m.tileRows; ++y)
+            for (long x = 0; x < m.tileColumns; ++x)
+                volume.at(x, y, k) = tiled.at(left + x, top + y, 0);
+    }
+    volume.formatName = tiled.formatName;
+    volume.sourcePath = tiled.sourcePath;
+    volume.sourcePixelType = tiled.sourcePixelType;
+    volume.metadata = tiled.metadata;
+    volume.windowPresets = tiled.windowPresets;
+    volume.metadata["Mosaic"] = std::to_string(m.images) + " slices unpacked from a " +
+                                std::to_string(m.tilesPerSide) + " x " +
+                                std::to_string(m.tilesPerSide) + " Siemens MOSAIC";
+    // ImagePositionPatient of a mosaic is the corner of the whole tiled
+    // image; the first tile's corner is half the difference further in.
+    const Vec3& ipp = g.positions.front();
+    const double alongRow = g.rowSpacing * double(tiled.size()[0] - m.tileColumns) / 2;
+    const double alongColumn = g.columnSpacing * double(tiled.size()[1] - m.tileRows) / 2;
+    Vec3 origin;
+    for (int i = 0; i < 3; ++i)
+        origin[i] = ipp[i] + g.row[i] * alongRow + g.column[i] * alongColumn;
+    setGeometry(volume, g, origin, g.sliceSpacing, m.normal);
+    return volume;
+}
+
 // Spacing and direction of a stack of positions sorted along `normal`; refuses
 // duplicates, irregular gaps and tilt. `what` names the file or series.
 std::pair<double, Vec3> stackSpacing(const std::vector<Vec3>& positions, const Vec3& normal,
@@ -798,6 +889,8 @@ Volume readDicomFile(const std::string& path, int volumeIndex) {
     PixelFormat f = readPixelFormat(ds, path);
     requirePixelDataFor(ds, f, path);
     FrameGeometry g = readGeometry(ds, f.frames);
+    const bool mosaic = isMosaic(ds);
+    const MosaicLayout layout = mosaic ? mosaicLayout(ds, g, f, path) : MosaicLayout{};
     const SeriesVolumes volumes = frameVolumes(ds, g, f.frames, path);
     requireVolumeChoice(volumes, volumeIndex, path);
 
@@ -808,6 +901,7 @@ Volume readDicomFile(const std::string& path, int volumeIndex) {
     readDisplayFields(ds, volume);
     readWindowPresets(ds, volume);
     decodePixels(file, f, path, volume, 0);
+    if (mosaic) return unpackMosaic(volume, g, layout);
 
     std::vector<Vec3> positions = g.positions;
     if (volumes.groups.size() > 1) {
@@ -940,6 +1034,7 @@ Volume readDicomSeries(const DicomSeriesInfo& series, int volumeIndex) {
         Vec3 position;
         double distance;
         std::vector<std::string> volumeFields;  // values of kVolumeFields
+        bool mosaic = false;                    // a whole volume tiled into one image
     };
     std::vector<Slice> slices;
     FrameGeometry reference;
@@ -957,7 +1052,7 @@ Volume readDicomSeries(const DicomSeriesInfo& series, int volumeIndex) {
         if (!frames.empty() && std::atol(frames.c_str()) > 1)
             throw FileError(path, "is a multi-frame file inside a multi-file series.",
                             "Open the file on its own.");
-        refuseMosaic(ds, path);
+        const bool mosaic = isMosaic(ds);
         FrameGeometry g = readGeometry(ds, 1);
         long rows = getLong(ds, DCM_Rows, 0), columns = getLong(ds, DCM_Columns, 0);
         long samples = getLong(ds, DCM_SamplesPerPixel, 1);
@@ -1004,8 +1099,8 @@ Volume readDicomSeries(const DicomSeriesInfo& series, int volumeIndex) {
         }
         std::vector<std::string> fields;
         for (const VolumeField& field : kVolumeFields) fields.push_back(getString(ds, field.tag));
-        slices.push_back(
-            {path, g.positions.front(), dot(g.positions.front(), g.normal), std::move(fields)});
+        slices.push_back({path, g.positions.front(), dot(g.positions.front(), g.normal),
+                          std::move(fields), mosaic});
     }
     // Several images at each position: a 4D series (time, diffusion, echoes,
     // magnitude and phase). Keep the one volume asked for.
@@ -1015,6 +1110,18 @@ Volume readDicomSeries(const DicomSeriesInfo& series, int volumeIndex) {
         std::vector<Slice> chosen;
         for (size_t i : volumes.groups[size_t(volumeIndex)]) chosen.push_back(slices[i]);
         slices = std::move(chosen);
+    }
+    // Siemens MOSAIC files (e.g. an fMRI run) each hold a whole volume.
+    if (std::any_of(slices.begin(), slices.end(), [](const Slice& s) { return s.mosaic; })) {
+        if (slices.size() != 1)
+            throw FileError(what,
+                            "holds Siemens MOSAIC images at different positions, or mixed with "
+                            "single slices, which do not form one volume.",
+                            "Convert the series with dcm2niix and open the NIfTI.");
+        Volume volume = readDicomFile(slices.front().path);
+        if (volumes.groups.size() > 1)
+            volume.metadata["Volume"] = volumeLabel(volumes, volumeIndex);
+        return volume;
     }
     std::sort(slices.begin(), slices.end(),
               [](const Slice& a, const Slice& b) { return a.distance < b.distance; });

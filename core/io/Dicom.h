@@ -40,7 +40,8 @@ std::vector<DicomSeriesInfo> scanDicomFolder(const std::string& folder);
 // (the result may be empty).
 std::vector<DicomSeriesInfo> scanDicomFiles(const std::vector<std::string>& paths);
 
-// One file; multi-frame files become a volume with one slice per frame. An
+// One file; multi-frame files become a volume with one slice per frame, a
+// Siemens MOSAIC the volume tiled into it (from its CSA header). An
 // enhanced multi-frame file holding several volumes at the same positions
 // (temporal positions, echoes, b-values or frame types, told apart by its
 // per-frame functional groups) is 4D data: `volumeIndex` (from 0) chooses

@@ -1,6 +1,8 @@
-// The byte-level checks that stand before ITK, libpng, niftilib and GDCM.
+// The byte-level checks that stand before ITK, libpng, niftilib and GDCM,
+// and the Siemens CSA header parser (MOSAIC images).
 #include "core/Error.h"
 #include "core/io/InputChecks.h"
+#include "core/io/SiemensCsa.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace rllm;
@@ -8,7 +10,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint8_t* rest = data + 1;
     const size_t n = size - 1;
     try {
-        switch (data[0] % 5) {
+        switch (data[0] % 6) {
             case 0:
                 checkPng("fuzz.png", rest, n);
                 break;
@@ -25,6 +27,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     checkJpeg2000Frame("fuzz.dcm", rest + 3, n - 3, rest[0] + 1, rest[1] + 1,
                                        rest[2] % 4, 0);
                 break;
+            case 5: {
+                const CsaHeader header = parseSiemensCsa(rest, n);
+                csaNumbers(header, "NumberOfImagesInMosaic");
+                csaNumbers(header, "SliceNormalVector");
+                break;
+            }
             default:
                 toValidUtf8(std::string(reinterpret_cast<const char*>(rest), n));
         }

@@ -1,6 +1,7 @@
 // fuzz-seeds OUT [PYDICOM_DIR]: a small seed corpus per fuzz target, made
 // with the project's own writers (and pydicom's DICOM files when given), so
 // the fuzzers start from valid files and mutate from there.
+#include "CsaWriter.h"
 #include "core/Volume.h"
 #include "core/io/Npz.h"
 #include "models/BundleCheck.h"
@@ -159,6 +160,12 @@ int main(int argc, char** argv) {
     }
     writeSeed(out / "fuzz_input_checks", "utf8",
               std::string(1, char(4)) + "r\xc3\xa9sum\xc3\xa9 \xff");
+    {
+        const std::vector<uint8_t> csa = rllm::test::csaHeader(
+            {{"NumberOfImagesInMosaic", {"30"}}, {"SliceNormalVector", {"0.1", "-0.2", "0.97"}}});
+        writeSeed(out / "fuzz_input_checks", "csa",
+                  std::string(1, char(5)) + std::string(csa.begin(), csa.end()));
+    }
     writeSeed(out / "fuzz_image_reader", "mha", std::string(1, char(3)) + mha);
 
 #ifdef RLLM_SEEDS_WITH_ITK
