@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -46,7 +47,9 @@ Llama2cLayout llama2cLayout(const std::string& path) {
     l.arch.heads = h[3];
     l.arch.kvHeads = h[4];
     l.sharedClassifier = h[5] > 0;
-    l.arch.vocab = h[5] < 0 ? -h[5] : h[5];
+    // A negative vocabulary size means "separate classifier"; INT32_MIN has
+    // no positive counterpart and is refused below as implausible.
+    l.arch.vocab = h[5] == INT32_MIN ? 0 : (h[5] < 0 ? -h[5] : h[5]);
     l.seqLen = h[6];
     l.arch.eps = 1e-5;
     l.arch.dtype = "F32";
