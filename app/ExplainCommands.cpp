@@ -8,6 +8,7 @@
 #include "core/Slice.h"
 #include "core/Volume.h"
 #include "core/io/MedMnist.h"
+#include "models/CamMethods.h"
 #include "models/CamResult.h"
 #include "models/Engine.h"
 #ifdef RLLM_HAVE_MEDICAL_IO
@@ -19,6 +20,7 @@
 #include <cmath>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <unistd.h>
 
 using nlohmann::json;
@@ -52,7 +54,7 @@ void writeOverlay(const Volume& image, const Volume& cam, const std::string& pat
 #endif
 
 const char* kCamUsage = R"(Usage: rllm cam BUNDLE INPUT --out CAM.nii.gz [--png OVERLAY.png]
-                [--method auto|eigencam|gradcam|gradcam++|hirescam|rollout] [--layer L]
+                [--method M] [--layer L]
                 [--target C] [--shifts K]
                 [--split S --index I] [--series UID] [--json] [--device D] [--threads T]
 
@@ -60,7 +62,7 @@ The class activation map of INPUT (any image the viewer opens, or an .npz case)
 on INPUT's own voxel grid and geometry (size, spacing, origin, direction),
 values 0..1. Method: auto unless given: EigenCAM on 2D models, attention
 rollout averaged over 3 shifts per axis on 3D models, the choices that found
-the demo phantoms' lesions (README "Explanations"; the gradient methods' sign
+the demo phantoms' lesions (docs/explanations.md; the gradient methods' sign
 is unstable on LayerNorm'd tokens). Layers: block:I:norm1
 (default block:0:norm1), block:I, booster:input, booster:llm. Target: the
 predicted class unless given (gradient methods only). rollout is
@@ -72,6 +74,36 @@ not only at token centres.
 The PNG shows the CAM over the image (middle slice for volumes).
 )";
 
+// The methods section of the help, from the one table of methods, each
+// description wrapped at 80 columns under a 14-column key.
+std::string camMethodsHelp() {
+    std::string text = "\nMethods (--method):\n";
+    for (const CamMethodInfo& info : camMethods()) {
+        std::string line = "  " + std::string(info.key);
+        const size_t indent = std::max<size_t>(14, line.size() + 1);
+        line.resize(indent, ' ');
+        std::istringstream words(info.about);
+        std::string word;
+        while (words >> word) {
+            if (line.size() > indent && line.size() + 1 + word.size() > 80) {
+                text += line + "\n";
+                line = std::string(indent, ' ');
+            }
+            if (line.size() > indent) line += ' ';
+            line += word;
+        }
+        text += line + "\n";
+    }
+    return text;
+}
+
+// --method's value, checked against the table.
+std::string camMethodOption(const ParsedArgs& p, const std::string& fallback) {
+    const std::string method = p.get("method", fallback);
+    if (!findCamMethod(method)) throw UsageError("--method must be " + camMethodKeyList());
+    return method;
+}
+
 }  // namespace
 
 int runCam(const std::vector<std::string>& args) {
@@ -79,16 +111,12 @@ int runCam(const std::vector<std::string>& args) {
                              {"out", "png", "method", "layer", "target", "shifts", "split", "index",
                               "series", "volume", "device", "threads"});
     if (p.has("help")) {
-        std::cout << kCamUsage;
+        std::cout << kCamUsage << camMethodsHelp();
         return kOk;
     }
     if (p.positional.size() != 2 || !p.has("out"))
         throw UsageError(std::string("expected BUNDLE INPUT --out CAM.nii.gz\n") + kCamUsage);
-    const std::string method = p.get("method", CamOptions().method);
-    if (method != "auto" && method != "gradcam" && method != "gradcam++" && method != "hirescam" &&
-        method != "eigencam" && method != "rollout")
-        throw UsageError(
-            "--method must be auto, eigencam, gradcam, gradcam++, hirescam or rollout");
+    const std::string method = camMethodOption(p, CamOptions().method);
     Volume input = readInputVolume(p, p.positional[1]);
     CamOptions options;
     options.method = method;
@@ -146,13 +174,13 @@ int runCamEval(const std::vector<std::string>& args) {
         "about the most any method can score on the model's token grid (1 for maps averaged\n"
         "over shifts, --shifts K > 1 or auto on 3D models, which can peak at any voxel).\n";
     if (p.has("help")) {
-        std::cout << usage;
+        std::cout << usage << camMethodsHelp();
         return kOk;
     }
     if (p.positional.size() != 1 || !p.has("data"))
         throw UsageError(std::string("expected BUNDLE --data X.npz\n") + usage);
     CamEvalOptions o;
-    o.method = p.get("method", o.method);
+    o.method = camMethodOption(p, o.method);
     o.layer = p.get("layer");
     o.shifts = static_cast<int>(p.getInt("shifts", 0));
     if (o.shifts < 0) throw UsageError("--shifts must be at least 1");

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's results table: ViT baseline vs R-LLM booster (pretrained
+# The results table of docs/results.md: ViT baseline vs R-LLM booster (pretrained
 # stories260K block) vs booster with a randomly initialised frozen block of
 # the same shape vs the mlp ablation (adapters, no LLM), 3 seeds each, model
 # chosen on validation AUC, test ACC/AUC reported as mean ± sd.

@@ -47,7 +47,7 @@ Phantom buildPhantom(int size, int depth, uint32_t seed, bool withLesion, double
                     // (docs/method.md): a patch wholly inside it normalises to the
                     // same noise as one in tissue, so only the tokens on its
                     // boundary carried evidence and the CAMs peaked beside the
-                    // lesion (README "Explanations").
+                    // lesion (docs/explanations.md).
                     const double u = r / radius;
                     value = float(100.0 + 120.0 * (1.0 - u * u)) + noise(rng);
                     phantom.lesionMask.at(x, y, z) = 1.0f;

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "models/Bundle.h"
+#include "models/CamMethods.h"
 #include "models/CamResult.h"
 #include "models/Engine.h"
 #include "models/Cam.h"
@@ -54,40 +55,53 @@ std::string canonicalCamLayer(const std::string& layer, const nlohmann::json& d)
                 "': use block:I, block:I:norm1, booster:input or booster:llm");
 }
 
+namespace {
+
+// Chattopadhay et al. 2018, with exp(score) folded in as pytorch-grad-cam does.
+torch::Tensor gradCamPlusPlus(const torch::Tensor& A, const torch::Tensor& G) {
+    auto g2 = G.pow(2), g3 = G.pow(3);
+    auto denominator = 2 * g2 + A.sum(0, true) * g3;
+    auto alpha = g2 / torch::where(denominator != 0, denominator, torch::ones_like(denominator));
+    auto weights = (alpha * torch::relu(G)).sum(0);
+    return torch::relu(torch::matmul(A, weights));
+}
+
+// The first principal component of the tokens (no gradient). Centred: after
+// LayerNorm the mean token would otherwise dominate and give a flat map.
+// SVD's sign is arbitrary; the most extreme token is made positive, so the
+// map shows the tokens that stand out most.
+torch::Tensor eigenCam(const torch::Tensor& A) {
+    auto centred = A - A.mean(0, true);
+    auto svd = torch::linalg::svd(centred, false, c10::nullopt);
+    auto projection = torch::matmul(centred, std::get<2>(svd)[0]);
+    if (projection.max().item<double>() < -projection.min().item<double>())
+        projection = -projection;
+    return torch::relu(projection);
+}
+
+}  // namespace
+
 torch::Tensor tokenCam(const std::string& method, const torch::Tensor& A, const torch::Tensor& G) {
-    if (method == "gradcam") {
-        auto weights = G.mean(0);  // one weight per channel: the gradient averaged over the grid
-        return torch::relu(torch::matmul(A, weights));
+    switch (parseCamMethod(method)) {
+        case CamMethod::GradCam:
+            // One weight per channel: the gradient averaged over the grid.
+            return torch::relu(torch::matmul(A, G.mean(0)));
+        case CamMethod::HiResCam:
+            return torch::relu((G * A).sum(1));
+        case CamMethod::GradCamPlusPlus:
+            return gradCamPlusPlus(A, G);
+        case CamMethod::EigenCam:
+            return eigenCam(A);
+        case CamMethod::Auto:
+        case CamMethod::Rollout:
+            break;
     }
-    if (method == "hirescam") return torch::relu((G * A).sum(1));
-    if (method == "gradcam++") {
-        // Chattopadhay et al. 2018, with exp(score) folded in as pytorch-grad-cam does.
-        auto g2 = G.pow(2), g3 = G.pow(3);
-        auto denominator = 2 * g2 + A.sum(0, true) * g3;
-        auto alpha =
-            g2 / torch::where(denominator != 0, denominator, torch::ones_like(denominator));
-        auto weights = (alpha * torch::relu(G)).sum(0);
-        return torch::relu(torch::matmul(A, weights));
-    }
-    if (method == "eigencam") {
-        // The first principal component of the tokens (no gradient). Centred:
-        // after LayerNorm the mean token would otherwise dominate and give a
-        // flat map. SVD's sign is arbitrary; the most extreme token is made
-        // positive, so the map shows the tokens that stand out most.
-        auto centred = A - A.mean(0, true);
-        auto svd = torch::linalg::svd(centred, false, c10::nullopt);
-        auto projection = torch::matmul(centred, std::get<2>(svd)[0]);
-        if (projection.max().item<double>() < -projection.min().item<double>())
-            projection = -projection;
-        return torch::relu(projection);
-    }
-    throw Error("unknown CAM method '" + method +
-                "': use auto, eigencam, gradcam, gradcam++, hirescam or rollout");
+    throw Error("CAM method '" + method + "' does not work on one layer's tokens");
 }
 
 std::string resolveCamLayer(const std::string& method, const std::string& layer,
                             const nlohmann::json& d) {
-    if (method != "rollout") return canonicalCamLayer(layer, d);
+    if (parseCamMethod(method) != CamMethod::Rollout) return canonicalCamLayer(layer, d);
     if (!layer.empty() && layer != kRolloutLayer)
         throw Error("layer '" + layer +
                     "': rollout follows the attention of every block; leave the layer out");
@@ -97,15 +111,16 @@ std::string resolveCamLayer(const std::string& method, const std::string& layer,
 CamRecipe resolveCamRecipe(const std::string& method, const std::string& layer, int shifts,
                            const nlohmann::json& d) {
     if (shifts < 0) throw Error("--shifts must be at least 1 (0: the method's default)");
+    parseCamMethod(method);  // an unknown method is refused before anything runs
     CamRecipe r;
     r.method = method;
-    if (method == "auto") {
+    if (parseCamMethod(method) == CamMethod::Auto) {
         const bool volumetric = d["model"]["volumetric"];
         if (volumetric && !layer.empty())
             throw Error("layer '" + layer +
                         "': on 3D models the automatic choice is attention rollout, which takes "
                         "no layer; name a method (e.g. --method eigencam) to choose a layer");
-        r.method = volumetric ? "rollout" : "eigencam";
+        r.method = camMethodInfo(volumetric ? CamMethod::Rollout : CamMethod::EigenCam).key;
         r.shifts = shifts > 0 ? shifts : volumetric ? 3 : 1;
     } else {
         r.shifts = shifts > 0 ? shifts : 1;
@@ -150,7 +165,8 @@ torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions,
 
 ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Tensor& image,
                      const std::string& layer, const std::string& method, int requestedTarget) {
-    const bool rollout = method == "rollout";
+    const CamMethodInfo& info = camMethodInfo(parseCamMethod(method));
+    const bool rollout = info.method == CamMethod::Rollout;
     torch::Tensor captured;
     std::vector<torch::Tensor> attentions;  // rollout: every block's, in order
     TokenTap tap = [&](const std::string& name, const torch::Tensor& tokens) {
@@ -195,7 +211,7 @@ ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Te
     }
     if (!captured.defined())
         throw Error("layer '" + layer + "' was not reached in the forward pass");
-    const bool needsGradient = method != "eigencam";
+    const bool needsGradient = info.usesGradient;
     torch::Tensor gradients;
     if (needsGradient) {
         if (!captured.requires_grad())

@@ -20,7 +20,7 @@ namespace rllm {
 // rank the lesion first for one trained model and last for the next (deletion
 // AUC above insertion AUC, pointing game 0 %), at the first and the last
 // block alike, while EigenCAM here found the lesion in every demo model
-// measured (README "Explanations" has the figures and commands). Grad-CAM has
+// measured (docs/explanations.md has the figures and commands). Grad-CAM has
 // a structural handicap on top: these tokens feed softmax attention, whose
 // gradients sum to zero over the keys, so Grad-CAM's grid-averaged weights
 // cancel exactly the path by which attention selects a patch.
@@ -34,11 +34,10 @@ torch::Tensor tokenCam(const std::string& method, const torch::Tensor& A, const 
 // the last block's output; throws Error naming the valid layers otherwise.
 std::string canonicalCamLayer(const std::string& layer, const nlohmann::json& description);
 
-// What a request resolves to on one model. "auto" chooses by what was
-// measured on the demo phantoms (README "Explanations"): EigenCAM at the
-// default layer on 2D models (pointing game 100 % on both 2D demo models),
-// and on 3D models gradient-weighted attention rollout averaged over 3
-// sub-patch shifts per axis (100 % and 93 %; EigenCAM there 53 % and 60 %).
+// What a request resolves to on one model. "auto" chooses by what found the
+// lesions of the demo phantoms best (docs/explanations.md): EigenCAM at the
+// default layer on 2D models, and on 3D models gradient-weighted attention
+// rollout averaged over 3 sub-patch shifts per axis.
 // `shifts` 0 is the recipe's: 3 for that 3D choice, else 1. With "auto" a
 // layer may be given on 2D models only (rollout takes none).
 struct CamRecipe {

@@ -24,8 +24,8 @@ struct DeviceOptions {
 // Gives the models `threads` CPU threads (0: one per core). With OpenBLAS
 // behind LibTorch (Debian's build), the matrix products get them and
 // LibTorch's own pool keeps one thread: both pools spin while they wait, and
-// side by side they took cores from each other (README "Speed and memory":
-// up to 4.8x slower at batch 1 on 2 cores). Without OpenBLAS, LibTorch gets them.
+// side by side they took cores from each other (docs/results.md, "Thread
+// split"). Without OpenBLAS, LibTorch gets them.
 void setCpuThreads(int threads);
 // Applies the thread count and returns the device that will be used, e.g. "cpu", "cuda:0".
 std::string resolveDevice(const DeviceOptions& options);
@@ -126,9 +126,9 @@ Prediction predictVolume(const std::string& bundlePath, const Volume& volume,
 // ---- Explanations ------------------------------------------------------------------
 
 struct CamOptions {
-    // auto | eigencam | gradcam | gradcam++ | hirescam | rollout. auto: EigenCAM
-    // on 2D models, rollout averaged over 3 shifts on 3D models (models/Cam.h,
-    // resolveCamRecipe, says why).
+    // A key of models/CamMethods.h (auto, eigencam, gradcam, ...). auto:
+    // EigenCAM on 2D models, rollout averaged over 3 shifts on 3D models
+    // (models/Cam.h, resolveCamRecipe, says why).
     std::string method = "auto";
     // Token layer: "block:I:norm1" (block I's first norm; I may be negative),
     // "block:I" (its output), "booster:input" (the input of F_E, i.e. the last

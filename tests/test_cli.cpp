@@ -1,6 +1,7 @@
 // The rllm command line as a user runs it: output, JSON and exit statuses.
 
 #include "TestData.h"
+#include "models/CamMethods.h"
 
 #include <QFile>
 #include <QJsonArray>
@@ -46,6 +47,29 @@ class TestCli : public QObject {
 #ifdef RLLM_HAVE_MEDICAL_IO
         QCOMPARE(runRllm({"convert", "only-one-path"}).status, 2);
         QCOMPARE(runRllm({"convert", "x", "y.nii", "--volume", "-3"}).status, 2);
+#endif
+    }
+
+    // The CAM methods come from one table (models/CamMethods.h): the help
+    // lists every one, and a method the table lacks is a usage error that
+    // names the valid ones.
+    void camMethodsComeFromTheTable() {
+#ifndef RLLM_HAVE_TORCH
+        QSKIP("built without LibTorch: no cam command");
+#else
+        const Run help = runRllm({"cam", "--help"});
+        QCOMPARE(help.status, 0);
+        for (const rllm::CamMethodInfo& info : rllm::camMethods())
+            QVERIFY2(help.out.contains(QByteArray("\n  ") + info.key + " "), info.key);
+        const QStringList calls[] = {
+            {"cam", "b.safetensors", "x.nii", "--out", "c.nii", "--method", "gradcam+++"},
+            {"cam-eval", "b.safetensors", "--data", "d.npz", "--method", "gradcam+++"}};
+        for (const QStringList& call : calls) {
+            const Run bad = runRllm(call);
+            QCOMPARE(bad.status, 2);
+            QVERIFY2(bad.err.contains(QByteArray::fromStdString(rllm::camMethodKeyList())),
+                     bad.err.constData());
+        }
 #endif
     }
 

@@ -434,11 +434,11 @@ class TestExplain : public QObject {
             // the baseline, is faithful: revealing its most attended pixels first
             // restores the class faster than deleting them removes it. The gradient methods
             // are logged, not asserted: their sign flips from one trained model
-            // to the next on these tokens (models/Cam.h, README "Explanations").
+            // to the next on these tokens (models/Cam.h, docs/explanations.md).
             for (const char* method : {"auto", "rollout", "hirescam", "gradcam"}) {
                 CamEvalOptions o;
                 o.method = method;
-                // HiResCAM at the last block's norm, where the README quotes it.
+                // HiResCAM at the last block's norm, where docs/explanations.md quotes it.
                 if (o.method == "hirescam") o.layer = "block:-1:norm1";
                 o.device.threads = 2;
                 CamEvalSummary e = evaluateCams(t.outPath, dataPath, o);

@@ -1,5 +1,6 @@
 #include "ui/ModelPanel.h"
 
+#include "models/CamMethods.h"
 #include "models/Engine.h"
 #include "models/LoadedModel.h"
 #include "ui/AnalysisService.h"
@@ -20,6 +21,16 @@
 #include <QVBoxLayout>
 
 namespace rllm {
+
+namespace {
+
+// Whether a CAM method (by its key) is computed at a chosen layer.
+bool methodTakesLayer(const QVariant& key) {
+    const CamMethodInfo* info = findCamMethod(key.toString().toStdString());
+    return info && info->takesLayer;
+}
+
+}  // namespace
 
 ModelPanel::ModelPanel(AnalysisService* service, QWidget* parent)
     : QWidget(parent), service_(service) {
@@ -62,17 +73,10 @@ ModelPanel::ModelPanel(AnalysisService* service, QWidget* parent)
     auto* camForm = new QFormLayout(camBox);
     method_ = new QComboBox(camBox);
     method_->setObjectName("camMethodCombo");
-    method_->addItem(tr("Automatic (EigenCAM in 2D, shifted rollout in 3D)"), "auto");
-    method_->setItemData(0,
-                         tr("The choice that found the demo phantoms' lesions: EigenCAM at the "
-                            "first block for 2D models, gradient-weighted attention rollout "
-                            "averaged over 3 sub-patch shifts per axis for 3D models"),
-                         Qt::ToolTipRole);
-    method_->addItem(tr("EigenCAM"), "eigencam");
-    method_->addItem(tr("Grad-CAM"), "gradcam");
-    method_->addItem(tr("Grad-CAM++"), "gradcam++");
-    method_->addItem(tr("HiResCAM"), "hirescam");
-    method_->addItem(tr("Attention rollout (gradient-weighted)"), "rollout");
+    for (const CamMethodInfo& info : camMethods()) {
+        method_->addItem(tr(info.title), QString::fromLatin1(info.key));
+        method_->setItemData(method_->count() - 1, tr(info.about), Qt::ToolTipRole);
+    }
     camForm->addRow(tr("Method:"), method_);
     layer_ = new QComboBox(camBox);
     layer_->setObjectName("camLayerCombo");
@@ -81,10 +85,7 @@ ModelPanel::ModelPanel(AnalysisService* service, QWidget* parent)
         layer_->addItem(name, name);
     camForm->addRow(tr("Layer:"), layer_);
     // Automatic chooses its own layer, and rollout follows every block.
-    auto enableLayer = [this] {
-        const QString method = method_->currentData().toString();
-        layer_->setEnabled(method != "auto" && method != "rollout");
-    };
+    auto enableLayer = [this] { layer_->setEnabled(methodTakesLayer(method_->currentData())); };
     connect(method_, &QComboBox::currentIndexChanged, this, enableLayer);
     enableLayer();
     colormap_ = new QComboBox(camBox);
@@ -245,9 +246,7 @@ void ModelPanel::setModelIndex(int slot, int index) {
 CamRequest ModelPanel::camRequest() const {
     CamRequest r;
     r.method = method_->currentData().toString();
-    // Automatic chooses its layer; rollout follows every block's attention.
-    const bool ownLayer = r.method == "auto" || r.method == "rollout";
-    r.layer = ownLayer ? QString() : layer_->currentData().toString();
+    r.layer = methodTakesLayer(r.method) ? layer_->currentData().toString() : QString();
     return r;
 }
 
