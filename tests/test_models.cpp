@@ -14,6 +14,7 @@
 #include "models/Metrics.h"
 #include "models/Networks.h"
 #include "models/Safetensors.h"
+#include "models/Sha256.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -285,6 +286,29 @@ Classifier smallClassifier(const LlmWeights* llm, ResidualMode mode, int classes
 class TestModels : public QObject {
     Q_OBJECT
   private slots:
+    // FIPS 180-2's example digests (and the empty message); the million
+    // 'a's are fed in uneven pieces so that updates cross block boundaries.
+    void sha256MatchesTheStandardsExamples() {
+        auto hash = [](const std::string& text) {
+            Sha256 sha;
+            sha.update(text.data(), text.size());
+            return sha.hexDigest();
+        };
+        QCOMPARE(hash(""),
+                 std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+        QCOMPARE(hash("abc"),
+                 std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+        QCOMPARE(hash("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+                 std::string("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
+        const std::string million(1000000, 'a');
+        Sha256 sha;
+        for (size_t at = 0, piece = 1; at < million.size();
+             at += piece, piece = piece * 7 % 997 + 1)
+            sha.update(million.data() + at, std::min(piece, million.size() - at));
+        QCOMPARE(sha.hexDigest(),
+                 std::string("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
+    }
+
     void initTestCase() { torch::set_num_threads(2); }
 
     void llamaLayerMatchesThePlainReference() {
