@@ -4,6 +4,7 @@
 #include "DicomWriter.h"
 #include "TestData.h"
 
+#include "core/Error.h"
 #include "core/Phantom.h"
 #include "core/Volume.h"
 #include "core/io/ItkIo.h"
@@ -14,6 +15,7 @@
 #include "ui/AnalysisService.h"
 #include "ui/ComparisonPanel.h"
 #include "ui/DemoSetup.h"
+#include "ui/DisplayPresets.h"
 #include "ui/MainWindow.h"
 #include "ui/ModelPanel.h"
 #include "ui/ProbabilityBars.h"
@@ -27,6 +29,8 @@
 #include <QComboBox>
 #include <QElapsedTimer>
 #include <QLabel>
+#include <QMenu>
+#include <QMenuBar>
 #include <QProcess>
 #include <QSettings>
 #include <QTemporaryDir>
@@ -539,6 +543,83 @@ class TestViewer : public QObject {
         QVERIFY(volume);
         QCOMPARE(volume->size()[2], int64_t(3));
         QCOMPARE(volume->at(0, 0, 0), 200.0f);  // volume 2, slice 0, pixel 0
+    }
+
+    // The window and transfer-function presets come from the JSON resource:
+    // the menu and the 3D view list exactly its presets, a menu entry sets
+    // its window, and the transfer points are placed as the file says.
+    void presetsComeFromTheirDataFile() {
+        const DisplayPresets& presets = builtInDisplayPresets();
+        QCOMPARE(int(presets.windows.size()), 5);
+        QStringList transferNames;
+        for (const TransferPreset& t : presets.transfers) transferNames << t.name;
+        QCOMPARE(VolumeView3D::transferPresets(), transferNames);
+
+        MainWindow window;
+        window.resize(1000, 600);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY(window.openPathAndWait(phantomPath_));
+        QMenu* menu = nullptr;
+        for (QMenu* m : window.menuBar()->findChildren<QMenu*>())
+            if (m->title() == "&Window presets") menu = m;
+        QVERIFY(menu);
+        QCOMPARE(menu->actions().size(), int(presets.windows.size()));
+        for (int i = 0; i < menu->actions().size(); ++i)
+            QCOMPARE(menu->actions()[i]->text(), presets.windows[size_t(i)].name);
+        menu->actions()[3]->trigger();  // CT bone
+        QCOMPARE(window.sliceView()->windowCenter(), presets.windows[3].center);
+        QCOMPARE(window.sliceView()->windowWidth(), presets.windows[3].width);
+
+        // "Window": positions in display windows from the centre, "min" and
+        // "max" outside the explicit points.
+        const ResolvedTransfer w =
+            resolveTransfer(*presets.transfer("Window"), -1000, 3000, 100, 200);
+        const std::vector<std::pair<double, double>> expected = {
+            {-1000, 0.0}, {0, 0.0}, {100, 0.02}, {200, 0.35}, {3000, 0.08}};
+        QCOMPARE(w.opacity, expected);
+        QVERIFY(!w.maximumIntensity);
+        QVERIFY(resolveTransfer(*presets.transfer("MIP"), 0, 1, 0.5, 1).maximumIntensity);
+        // Values 0..10, all below CT bone's points (200..1200): "min" is the
+        // data's minimum, "max" moves past the last point to keep the order.
+        const ResolvedTransfer bone = resolveTransfer(*presets.transfer("CT bone"), 0, 10, 5, 10);
+        QCOMPARE(bone.opacity.front().first, 0.0);
+        QCOMPARE(bone.opacity.back().first, 1201.0);
+    }
+
+    void brokenPresetFilesAreRefusedWithTheReason_data() {
+        QTest::addColumn<QByteArray>("json");
+        QTest::addColumn<QString>("reason");
+        const QByteArray head = R"({"format": "rllm-display-presets", "window_presets": [)"
+                                R"({"name": "W", "center": 1, "width": 2}], "transfer_presets": [)";
+        QTest::newRow("not JSON") << QByteArray("{") << "offset";
+        QTest::newRow("another format") << QByteArray(R"({"format": "x"})") << "format";
+        QTest::newRow("positions not increasing")
+            << head + R"({"name": "T", "units": "value", "opacity": [[2, 0], [1, 1]],)"
+                      R"( "colour": [[0, 0, 0, 0]]}]})"
+            << "'T'.opacity: positions must increase";
+        QTest::newRow("opacity above 1")
+            << head + R"({"name": "T", "units": "value", "opacity": [[0, 1.5]],)"
+                      R"( "colour": [[0, 0, 0, 0]]}]})"
+            << "[0, 1]";
+        QTest::newRow("unknown anchor")
+            << head + R"({"name": "T", "units": "value", "opacity": [["top", 1]],)"
+                      R"( "colour": [[0, 0, 0, 0]]}]})"
+            << "\"top\"";
+        QTest::newRow("unknown units")
+            << head + R"({"name": "T", "units": "mm", "opacity": [[0, 1]],)"
+                      R"( "colour": [[0, 0, 0, 0]]}]})"
+            << "units";
+    }
+    void brokenPresetFilesAreRefusedWithTheReason() {
+        QFETCH(QByteArray, json);
+        QFETCH(QString, reason);
+        try {
+            parseDisplayPresets(json);
+            QFAIL("a broken presets file was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains(reason), e.what());
+        }
     }
 
     void exportsAreWrittenAndReadBack() {

@@ -12,6 +12,7 @@
 #include "ui/AnalysisService.h"
 #include "ui/ComparisonPanel.h"
 #include "ui/ComparisonReport.h"
+#include "ui/DisplayPresets.h"
 #include "ui/DemoSetup.h"
 #include "ui/ModelPanel.h"
 #include "ui/SeriesPickerDialog.h"
@@ -90,17 +91,6 @@ void runInBackground(QObject* context, std::function<void()> work,
             context, [done, error] { done(error); }, Qt::QueuedConnection);
     });
 }
-
-struct WindowChoice {
-    const char* name;
-    double center, width;
-};
-// Common CT display windows (centre, width in HU); 0 width means the file's own.
-const WindowChoice kWindowChoices[] = {{"File's own window", 0, 0},
-                                       {"CT soft tissue (40 / 400)", 40, 400},
-                                       {"CT lung (-600 / 1500)", -600, 1500},
-                                       {"CT bone (400 / 1800)", 400, 1800},
-                                       {"Brain (40 / 80)", 40, 80}};
 
 }  // namespace
 
@@ -285,10 +275,13 @@ void MainWindow::buildMenus() {
     QMenu* view = menuBar()->addMenu(tr("&View"));
     QMenu* windows = view->addMenu(tr("&Window presets"));
     int key = 1;
-    for (const WindowChoice& choice : kWindowChoices) {
-        windows->addAction(tr(choice.name), QKeySequence(QStringLiteral("Ctrl+%1").arg(key++)),
-                           this,
-                           [this, choice] { applyWindowPreset(choice.center, choice.width); });
+    for (const WindowChoice& choice : builtInDisplayPresets().windows) {
+        const QKeySequence shortcut =
+            key <= 9 ? QKeySequence(QStringLiteral("Ctrl+%1").arg(key++)) : QKeySequence();
+        windows->addAction(choice.name, shortcut, this, [this, choice] {
+            applyWindowPreset(choice.fileWindow ? 0 : choice.center,
+                              choice.fileWindow ? 0 : choice.width);
+        });
     }
     QAction* dark = view->addAction(tr("&Dark theme"));
     dark->setCheckable(true);

@@ -1,5 +1,7 @@
 #include "ui/VolumeView3D.h"
 
+#include "ui/DisplayPresets.h"
+
 #include "core/Volume.h"
 
 #include <vtkActor.h>
@@ -88,45 +90,16 @@ vtkSmartPointer<vtkImageData> toImageData(const Volume& volume, const Volume* ca
     return image;
 }
 
-struct Ramp {
-    double low, high;
-};
-
-// The image's opacity and colour for a preset.
-void imageTransfer(const QString& preset, const Volume& volume, vtkPiecewiseFunction* opacity,
-                   vtkColorTransferFunction* colour) {
+// The image's opacity and colour for a preset (resources/presets).
+void imageTransfer(const TransferPreset& preset, const Volume& volume,
+                   vtkPiecewiseFunction* opacity, vtkColorTransferFunction* colour) {
     const ValueRange range = volume.valueRange();
-    const double lo = range.min, hi = std::max(double(range.max), lo + 1e-6);
-    if (preset == "CT bone" || preset == "CT soft tissue") {
-        const Ramp r = preset == "CT bone" ? Ramp{200, 1200} : Ramp{-150, 250};
-        opacity->AddPoint(std::min(lo, r.low - 1), 0.0);
-        opacity->AddPoint(r.low, 0.0);
-        opacity->AddPoint(r.high, preset == "CT bone" ? 0.6 : 0.25);
-        opacity->AddPoint(std::max(hi, r.high + 1), preset == "CT bone" ? 0.8 : 0.05);
-        colour->AddRGBPoint(r.low, 0.55, 0.25, 0.15);
-        colour->AddRGBPoint(r.high, 1.0, 0.95, 0.85);
-        return;
-    }
-    // "Window" and "MIP": follow the display window (the file's first preset,
-    // else the value range). Values above it (bone, the phantom's rim) stay
-    // translucent so what lies inside shows.
     const WindowPreset window = defaultWindow(volume);
-    const double low = window.center - window.width / 2, high = window.center + window.width / 2;
-    if (preset == "MIP") {
-        opacity->AddPoint(low, 0.0);
-        opacity->AddPoint(high, 1.0);
-        colour->AddRGBPoint(low, 0, 0, 0);
-        colour->AddRGBPoint(high, 1, 1, 1);
-        return;
-    }
-    opacity->AddPoint(std::min(lo, low - 1), 0.0);
-    opacity->AddPoint(low, 0.0);
-    opacity->AddPoint(window.center, 0.02);
-    opacity->AddPoint(high, 0.35);
-    opacity->AddPoint(std::max(hi, high + 1), 0.08);
-    colour->AddRGBPoint(low, 0.3, 0.15, 0.1);
-    colour->AddRGBPoint(window.center, 0.8, 0.55, 0.4);
-    colour->AddRGBPoint(high, 1.0, 0.95, 0.85);
+    const ResolvedTransfer t =
+        resolveTransfer(preset, range.min, std::max(double(range.max), double(range.min) + 1e-6),
+                        window.center, window.width);
+    for (const auto& [at, value] : t.opacity) opacity->AddPoint(at, value);
+    for (const auto& [at, rgb] : t.colour) colour->AddRGBPoint(at, rgb[0], rgb[1], rgb[2]);
 }
 
 }  // namespace
@@ -162,7 +135,9 @@ bool VolumeView3D::hasCam() const {
 }
 
 QStringList VolumeView3D::transferPresets() {
-    return {"Window", "MIP", "CT soft tissue", "CT bone"};
+    QStringList names;
+    for (const TransferPreset& preset : builtInDisplayPresets().transfers) names << preset.name;
+    return names;
 }
 
 QString VolumeView3D::transferPreset() const {
@@ -239,7 +214,8 @@ void VolumeView3D::rebuild(bool dataChanged) {
         return;
     }
     const Volume* cam = volume->is2D() ? nullptr : scene_->cam.get();
-    const bool mip = scene_->preset == "MIP";
+    const TransferPreset* preset = builtInDisplayPresets().transfer(scene_->preset);
+    const bool mip = preset && preset->maximumIntensity;
     const std::string kind =
         volume->is2D() ? "2d" : std::string(cam ? "3d+cam" : "3d") + (mip ? " mip" : "");
     if (kind != scene_->kind) {
@@ -293,7 +269,7 @@ void VolumeView3D::rebuild(bool dataChanged) {
         auto property = vtkSmartPointer<vtkVolumeProperty>::New();
         auto opacity = vtkSmartPointer<vtkPiecewiseFunction>::New();
         auto colour = vtkSmartPointer<vtkColorTransferFunction>::New();
-        imageTransfer(scene_->preset, *volume, opacity, colour);
+        if (preset) imageTransfer(*preset, *volume, opacity, colour);
         property->SetScalarOpacity(0, opacity);
         property->SetColor(0, colour);
         if (cam) {
