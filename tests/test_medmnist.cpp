@@ -20,8 +20,9 @@ class TestMedMnist : public QObject {
         QTest::addColumn<QList<qint64>>("testLabels");
         QTest::addColumn<int>("size");
         QTest::addColumn<bool>("threeD");
-        // Split sizes from ../shared/data/PROVENANCE.md; label counts counted independently
-        // with Python's zipfile over the raw .npy bytes (BreastMNIST's also in PROVENANCE.md).
+        // Split sizes as MedMNIST v2 publishes them (Yang et al., Scientific Data 2023,
+        // Table 1); label counts counted independently with Python's zipfile over the
+        // raw .npy bytes.
         QTest::newRow("breast") << "medmnist/breastmnist.npz" << QList<qint64>{546, 78, 156}
                                 << QList<qint64>{42, 114} << 28 << false;
         QTest::newRow("pneumonia") << "medmnist/pneumoniamnist.npz" << QList<qint64>{4708, 524, 624}

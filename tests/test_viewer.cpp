@@ -622,6 +622,20 @@ class TestViewer : public QObject {
         }
     }
 
+    // A window closed while its file loads: the load's completion must not
+    // reach the destroyed window (it used to be called on it regardless).
+    void closingTheWindowWhileAFileLoadsIsSafe() {
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            auto* window = new MainWindow;
+            window->show();
+            window->openPath(phantomPath_);
+            delete window;
+            QTest::qWait(1500);  // long enough for the read to finish and report
+        }
+        MainWindow survivor;  // the application is still usable
+        QVERIFY(survivor.openPathAndWait(phantomPath_));
+    }
+
     void exportsAreWrittenAndReadBack() {
         MainWindow window;
         window.resize(1500, 900);

@@ -13,6 +13,7 @@
 #include <QThreadPool>
 
 #include <cmath>
+#include <memory>
 #include <ostream>
 #include <streambuf>
 
@@ -114,10 +115,18 @@ bool makeDemoWithProgress(const QString& folder, QWidget* parent, QString* error
     dialog.show();
     QPointer<QProgressDialog> guard(&dialog);
 
+    // The worker shares only a plain result with the caller (no QObject, so
+    // it may die on either thread) and reaches the loop through a pointer
+    // checked on the GUI thread: nothing it touches dies if the loop is left
+    // early (the application quitting).
+    struct Result {
+        QString failure;
+        bool finished = false;
+    };
+    auto state = std::make_shared<Result>();
     QEventLoop loop;
-    QString failure;
-    bool finished = false;
-    QThreadPool::globalInstance()->start([&, folder] {
+    QPointer<QEventLoop> loopGuard(&loop);
+    QThreadPool::globalInstance()->start([state, loopGuard, folder, guard] {
         LineBuffer buffer([guard](const std::string& line) {
             const QString text = QString::fromStdString(line);
             QMetaObject::invokeMethod(
@@ -137,17 +146,21 @@ bool makeDemoWithProgress(const QString& folder, QWidget* parent, QString* error
             message = QString::fromStdString(e.what());
         }
         QMetaObject::invokeMethod(
-            &loop,
-            [&, message] {
-                failure = message;
-                finished = true;
-                loop.quit();
+            QCoreApplication::instance(),
+            [state, loopGuard, message] {
+                state->failure = message;
+                state->finished = true;
+                if (loopGuard) loopGuard->quit();
             },
             Qt::QueuedConnection);
     });
-    if (!finished) loop.exec();
-    if (error) *error = failure;
-    return failure.isEmpty();
+    if (!state->finished) loop.exec();
+    if (!state->finished) {
+        if (error) *error = QObject::tr("the demo was not finished (the application is closing)");
+        return false;
+    }
+    if (error) *error = state->failure;
+    return state->failure.isEmpty();
 }
 
 }  // namespace rllm

@@ -45,6 +45,7 @@
 #include <QStatusBar>
 #include <QStyleFactory>
 #include <QThread>
+#include <QPointer>
 #include <QThreadPool>
 #include <QVBoxLayout>
 
@@ -76,11 +77,14 @@ QString describe(const Volume& v) {
     return text;
 }
 
-// Runs `work` on Qt's global pool and `done` (with the error text, empty on
-// success) back on `context`'s thread.
+// Runs `work` on Qt's global pool, then `done` (with the error text, empty on
+// success) on the GUI thread, unless `context` is gone by then (a window
+// closed while its file was loading). The worker never touches `context`:
+// the pointer is checked on the GUI thread, where it is destroyed.
 void runInBackground(QObject* context, std::function<void()> work,
                      std::function<void(const QString&)> done) {
-    QThreadPool::globalInstance()->start([context, work = std::move(work), done = std::move(done)] {
+    QPointer<QObject> guard(context);
+    QThreadPool::globalInstance()->start([guard, work = std::move(work), done = std::move(done)] {
         QString error;
         try {
             work();
@@ -88,7 +92,11 @@ void runInBackground(QObject* context, std::function<void()> work,
             error = QString::fromStdString(e.what());
         }
         QMetaObject::invokeMethod(
-            context, [done, error] { done(error); }, Qt::QueuedConnection);
+            QCoreApplication::instance(),
+            [guard, done, error] {
+                if (guard) done(error);
+            },
+            Qt::QueuedConnection);
     });
 }
 
