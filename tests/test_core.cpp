@@ -9,6 +9,7 @@
 #include "core/Volume.h"
 #include "core/io/Npz.h"
 
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -326,6 +327,46 @@ class TestCore : public QObject {
         QCOMPARE(sh.valueAt(0), -2.0);
         QCOMPARE(sh.valueAt(1), 300.0);
         QVERIFY_THROWS_EXCEPTION(FileError, archive.readArray("missing"));
+    }
+
+    // What writeNpzUint8 writes reads back here and in Python's zipfile (an
+    // independent zip reader): names, CRCs, and the .npy bytes.
+    void npzWrittenHereReadsBackHereAndInPython() {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("written.npz");
+        std::vector<uint8_t> values(6);
+        for (int i = 0; i < 6; ++i) values[size_t(i)] = uint8_t(40 * i + 1);
+        writeNpzUint8(path.toStdString(), {{"images", {2, 3}, values}, {"labels", {1}, {7}}});
+        NpzArchive archive(path.toStdString());
+        QCOMPARE(archive.names(), (std::vector<std::string>{"images", "labels"}));
+        const NpyArray images = archive.readArray("images");
+        QCOMPARE(images.header.shape, (std::vector<int64_t>{2, 3}));
+        QCOMPARE(images.data, values);
+        QCOMPARE(archive.readArray("labels").valueAt(0), 7.0);
+        if (QStandardPaths::findExecutable("python3").isEmpty()) QSKIP("python3 is missing");
+        const std::string script =
+            "import ast, sys, zipfile\n"
+            "z = zipfile.ZipFile(sys.argv[1])\n"
+            "assert z.testzip() is None, 'CRC'\n"
+            "assert z.namelist() == ['images.npy', 'labels.npy'], z.namelist()\n"
+            "assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in z.infolist())\n"
+            "data = z.read('images.npy')\n"
+            "assert data.startswith(b'\\x93NUMPY\\x01\\x00')\n"
+            "length = int.from_bytes(data[8:10], 'little')\n"
+            "header = ast.literal_eval(data[10:10 + length].decode('latin1'))\n"
+            "assert header == {'descr': '|u1', 'fortran_order': False, 'shape': (2, 3)}, header\n"
+            "assert list(data[-6:]) == [1, 41, 81, 121, 161, 201], list(data[-6:])\n"
+            "print('ok')\n";
+        const QString scriptPath = dir.filePath("check.py");
+        test::writeAll(scriptPath, QByteArray::fromStdString(script));
+        const std::string command =
+            "python3 '" + scriptPath.toStdString() + "' '" + path.toStdString() + "' 2>&1";
+        FILE* pipe = popen(command.c_str(), "r");
+        QVERIFY(pipe);
+        char buffer[512] = {};
+        const size_t n = fread(buffer, 1, sizeof buffer - 1, pipe);
+        const int status = pclose(pipe);
+        QVERIFY2(status == 0 && std::string(buffer, n) == "ok\n", buffer);
     }
 
     void damagedNpzArchivesAreRefused() {

@@ -4,10 +4,11 @@
 #include "core/io/AtomicFile.h"
 #include "core/io/InputChecks.h"
 
-#include <zlib.h>
+#include <zip.h>
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <regex>
@@ -15,21 +16,15 @@
 namespace rllm {
 
 struct NpzArchive::Entry {
-    std::string name;  // as stored, e.g. "train_images.npy"
+    std::string name;    // as stored, e.g. "train_images.npy"
+    uint64_t index = 0;  // in the zip directory
     uint16_t method = 0;
-    uint32_t crc = 0;
     uint64_t compressedSize = 0;
     uint64_t uncompressedSize = 0;
-    uint64_t localHeaderOffset = 0;
 };
 
 namespace {
 
-constexpr uint32_t kEndOfCentralDirectory = 0x06054b50;
-constexpr uint32_t kZip64EndLocator = 0x07064b50;
-constexpr uint32_t kZip64End = 0x06064b50;
-constexpr uint32_t kCentralHeader = 0x02014b50;
-constexpr uint32_t kLocalHeader = 0x04034b50;
 // Refuse arrays larger than this: a corrupted size field must not turn into a huge allocation.
 constexpr uint64_t kMaxEntryBytes = uint64_t(64) << 30;
 
@@ -39,9 +34,6 @@ uint16_t le16(const uint8_t* p) {
 uint32_t le32(const uint8_t* p) {
     return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
 }
-uint64_t le64(const uint8_t* p) {
-    return uint64_t(le32(p)) | (uint64_t(le32(p + 4)) << 32);
-}
 
 std::string stripNpy(const std::string& name) {
     return name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0
@@ -49,113 +41,60 @@ std::string stripNpy(const std::string& name) {
                : name;
 }
 
-class FileReader {
+// An archive opened with libzip, closed when it goes out of scope. Each read
+// opens its own, so one NpzArchive may be read from several threads.
+class OpenZip {
   public:
-    FileReader(const std::string& path) : path_(path) {
+    explicit OpenZip(const std::string& path) : path_(path) {
         requireRegularFile(path);
-        in_.open(path, std::ios::binary);
-        if (!in_)
-            throw FileError(path, "cannot be opened.", "Check that it exists and is readable.");
-        in_.seekg(0, std::ios::end);
-        size_ = static_cast<uint64_t>(in_.tellg());
+        int error = 0;
+        // ZIP_CHECKCONS: the local headers must agree with the directory.
+        zip_ = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &error);
+        if (!zip_) {
+            zip_error_t reason;
+            zip_error_init_with_code(&reason, error);
+            const std::string text = zip_error_strerror(&reason);
+            zip_error_fini(&reason);
+            throw FileError(path, "is not a readable NumPy .npz archive (" + text + ").",
+                            error == ZIP_ER_OPEN || error == ZIP_ER_READ
+                                ? "Check that it exists and is readable."
+                                : "It may be truncated or not an .npz file; download or copy it "
+                                  "again.");
+        }
     }
-    uint64_t size() const { return size_; }
-    std::vector<uint8_t> read(uint64_t offset, uint64_t count, const char* what) {
-        if (offset > size_ || count > size_ - offset)
-            throw FileError(path_,
-                            std::string("is truncated or corrupt (") + what +
-                                " lies beyond the end of the file).",
-                            "Download or copy the file again.");
-        std::vector<uint8_t> bytes(static_cast<size_t>(count));
-        in_.seekg(static_cast<std::streamoff>(offset));
-        in_.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(count));
-        if (!in_) throw FileError(path_, std::string("could not be read (") + what + ").");
-        return bytes;
-    }
+    ~OpenZip() { zip_discard(zip_); }  // read only: nothing to write back
+    OpenZip(const OpenZip&) = delete;
+    OpenZip& operator=(const OpenZip&) = delete;
+    zip_t* get() const { return zip_; }
+    std::string error() const { return zip_strerror(zip_); }
 
   private:
     std::string path_;
-    std::ifstream in_;
-    uint64_t size_ = 0;
+    zip_t* zip_ = nullptr;
 };
 
 }  // namespace
 
 NpzArchive::NpzArchive(const std::string& path) : path_(path) {
-    FileReader file(path);
-    fileSize_ = file.size();
-    const std::string notZip = "is not a NumPy .npz archive (no zip directory found).";
-    if (fileSize_ < 22) throw FileError(path, notZip, "It may be truncated.");
-
-    // The end-of-central-directory record sits in the last 22 + 65535 bytes.
-    uint64_t tailSize = std::min<uint64_t>(fileSize_, 22 + 65535);
-    std::vector<uint8_t> tail = file.read(fileSize_ - tailSize, tailSize, "zip directory");
-    int64_t eocd = -1;
-    for (int64_t i = static_cast<int64_t>(tail.size()) - 22; i >= 0; --i)
-        if (le32(&tail[i]) == kEndOfCentralDirectory) {
-            eocd = i;
-            break;
-        }
-    if (eocd < 0) throw FileError(path, notZip, "It may be truncated or not an .npz file.");
-    const uint8_t* e = &tail[eocd];
-    uint64_t entryCount = le16(e + 10);
-    uint64_t directorySize = le32(e + 12);
-    uint64_t directoryOffset = le32(e + 16);
-
-    // ZIP64: large archives (MedMNIST+ 224 px) keep the real values in a second record.
-    uint64_t eocdPosition = fileSize_ - tailSize + eocd;
-    if ((entryCount == 0xFFFF || directoryOffset == 0xFFFFFFFF) && eocdPosition >= 20) {
-        std::vector<uint8_t> locator = file.read(eocdPosition - 20, 20, "ZIP64 locator");
-        if (le32(locator.data()) == kZip64EndLocator) {
-            std::vector<uint8_t> z64 = file.read(le64(&locator[8]), 56, "ZIP64 directory record");
-            if (le32(z64.data()) != kZip64End)
-                throw FileError(path, "has a corrupt ZIP64 directory record.");
-            entryCount = le64(&z64[32]);
-            directorySize = le64(&z64[40]);
-            directoryOffset = le64(&z64[48]);
-        }
-    }
-    if (entryCount > 100000) throw FileError(path, "has an implausible number of zip entries.");
-    std::vector<uint8_t> dir = file.read(directoryOffset, directorySize, "zip directory");
-
-    size_t pos = 0;
-    for (uint64_t n = 0; n < entryCount; ++n) {
-        if (pos + 46 > dir.size() || le32(&dir[pos]) != kCentralHeader)
-            throw FileError(path, "has a corrupt zip directory.", "Download or copy it again.");
-        const uint8_t* h = &dir[pos];
+    OpenZip zip(path);
+    const zip_int64_t count = zip_get_num_entries(zip.get(), 0);
+    if (count < 0 || count > 100000)
+        throw FileError(path, "has an implausible number of zip entries.");
+    for (zip_int64_t i = 0; i < count; ++i) {
+        zip_stat_t stat;
+        zip_stat_init(&stat);
+        if (zip_stat_index(zip.get(), zip_uint64_t(i), 0, &stat) != 0 ||
+            !(stat.valid & ZIP_STAT_NAME) || !(stat.valid & ZIP_STAT_SIZE) ||
+            !(stat.valid & ZIP_STAT_COMP_SIZE) || !(stat.valid & ZIP_STAT_COMP_METHOD))
+            throw FileError(path, "has a corrupt zip directory (" + zip.error() + ").",
+                            "Download or copy it again.");
         Entry entry;
-        entry.method = le16(h + 10);
-        entry.crc = le32(h + 16);
-        entry.compressedSize = le32(h + 20);
-        entry.uncompressedSize = le32(h + 24);
-        uint16_t nameLength = le16(h + 28), extraLength = le16(h + 30),
-                 commentLength = le16(h + 32);
-        entry.localHeaderOffset = le32(h + 42);
-        if (pos + 46 + nameLength + extraLength + commentLength > dir.size())
-            throw FileError(path, "has a corrupt zip directory.");
-        entry.name.assign(reinterpret_cast<const char*>(h + 46), nameLength);
-        // ZIP64 extended information: present fields replace the 0xFFFFFFFF placeholders, in order.
-        const uint8_t* extra = h + 46 + nameLength;
-        for (size_t x = 0; x + 4 <= extraLength;) {
-            uint16_t id = le16(extra + x), length = le16(extra + x + 2);
-            if (x + 4 + length > extraLength) break;
-            if (id == 0x0001) {
-                const uint8_t* field = extra + x + 4;
-                size_t used = 0;
-                auto next = [&](uint64_t& value) {
-                    if (value == 0xFFFFFFFF && used + 8 <= length) {
-                        value = le64(field + used);
-                        used += 8;
-                    }
-                };
-                next(entry.uncompressedSize);
-                next(entry.compressedSize);
-                next(entry.localHeaderOffset);
-            }
-            x += 4 + length;
-        }
+        entry.name = stat.name;
+        entry.index = zip_uint64_t(i);
+        entry.method = stat.comp_method;
+        entry.compressedSize = stat.comp_size;
+        entry.uncompressedSize = stat.size;
         entries_.push_back(entry);
-        pos += 46 + nameLength + extraLength + commentLength;
     }
 }
 
@@ -180,75 +119,57 @@ const NpzArchive::Entry& NpzArchive::entry(const std::string& name) const {
 
 std::vector<uint8_t> NpzArchive::inflateEntry(const Entry& entry, uint64_t maxBytes) const {
     const std::string what = "array '" + stripNpy(entry.name) + "'";
-    if (entry.uncompressedSize > kMaxEntryBytes || entry.compressedSize > fileSize_)
+    if (entry.method != ZIP_CM_STORE && entry.method != ZIP_CM_DEFLATE)
+        throw FileError(path_,
+                        what + " uses zip compression method " + std::to_string(entry.method) +
+                            ", which is not supported.",
+                        "Save it with numpy.savez or numpy.savez_compressed.");
+    std::error_code ec;
+    const uint64_t fileSize = std::filesystem::file_size(path_, ec);
+    if (entry.uncompressedSize > kMaxEntryBytes || entry.compressedSize > fileSize)
         throw FileError(path_, what + " has an implausible size; the file is corrupt.");
     // What the entry can hold bounds what is allocated: stored data is as long
     // as it is stored, and deflate cannot expand its input more than 1032 times.
     const uint64_t mostItCanHold =
-        entry.method == 0 ? entry.compressedSize : entry.compressedSize * 1032 + 1024;
+        entry.method == ZIP_CM_STORE ? entry.compressedSize : entry.compressedSize * 1032 + 1024;
     if (entry.uncompressedSize > mostItCanHold)
         throw FileError(path_,
                         what + " claims " + std::to_string(entry.uncompressedSize) +
                             " bytes uncompressed from " + std::to_string(entry.compressedSize) +
                             " compressed, more than the data can hold; the file is corrupt.",
                         "Download or copy it again.");
-    FileReader file(path_);
-    std::vector<uint8_t> local = file.read(entry.localHeaderOffset, 30, "zip entry header");
-    if (le32(local.data()) != kLocalHeader)
-        throw FileError(path_, what + " has a corrupt zip header.", "Download or copy it again.");
-    uint64_t dataOffset = entry.localHeaderOffset + 30 + le16(&local[26]) + le16(&local[28]);
     const bool whole = maxBytes >= entry.uncompressedSize;
     const uint64_t wanted = std::min(maxBytes, entry.uncompressedSize);
 
-    if (entry.method == 0) {
-        std::vector<uint8_t> bytes = file.read(dataOffset, wanted, what.c_str());
-        if (whole) {
-            uLong crc = crc32_z(0L, bytes.data(), bytes.size());
-            if (crc != entry.crc)
-                throw FileError(path_, what + " fails its CRC check; the file is corrupt.");
-        }
-        return bytes;
-    }
-    if (entry.method != 8)
-        throw FileError(path_,
-                        what + " uses zip compression method " + std::to_string(entry.method) +
-                            ", which is not supported.",
-                        "Save it with numpy.savez or numpy.savez_compressed.");
-
-    // For a header peek read just a little of the compressed stream.
-    uint64_t compressedWanted =
-        whole ? entry.compressedSize : std::min<uint64_t>(entry.compressedSize, wanted + 4096);
-    std::vector<uint8_t> compressed = file.read(dataOffset, compressedWanted, what.c_str());
+    OpenZip zip(path_);
+    zip_file_t* file = zip_fopen_index(zip.get(), entry.index, 0);
+    if (!file)
+        throw FileError(path_, what + " cannot be read (" + zip.error() + ").",
+                        "The file is truncated or corrupt; download or copy it again.");
     std::vector<uint8_t> bytes(static_cast<size_t>(wanted));
-    z_stream stream{};
-    if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) throw Error("zlib could not be initialised");
-    stream.next_in = compressed.data();
-    uint64_t inputLeft = compressed.size();
     uint64_t produced = 0;
-    int status = Z_OK;
-    // zlib counts in 32 bits: feed and drain in chunks.
+    bool failed = false;
     while (produced < wanted) {
-        if (stream.avail_in == 0 && inputLeft > 0) {
-            stream.avail_in = static_cast<uInt>(std::min<uint64_t>(inputLeft, 1u << 30));
-            inputLeft -= stream.avail_in;
+        const zip_int64_t n = zip_fread(file, bytes.data() + produced,
+                                        std::min<uint64_t>(wanted - produced, 1u << 30));
+        if (n <= 0) {
+            failed = true;
+            break;
         }
-        stream.next_out = bytes.data() + produced;
-        stream.avail_out = static_cast<uInt>(std::min<uint64_t>(wanted - produced, 1u << 30));
-        uInt before = stream.avail_out;
-        status = inflate(&stream, Z_NO_FLUSH);
-        produced += before - stream.avail_out;
-        if (status == Z_STREAM_END) break;
-        if (status != Z_OK && status != Z_BUF_ERROR) break;
-        if (status == Z_BUF_ERROR && stream.avail_in == 0 && inputLeft == 0) break;
+        produced += uint64_t(n);
     }
-    inflateEnd(&stream);
-    if (produced < wanted || (status != Z_OK && status != Z_STREAM_END && status != Z_BUF_ERROR))
-        throw FileError(path_,
-                        what + " could not be decompressed; the file is truncated or corrupt.",
-                        "Download or copy it again.");
-    if (whole && crc32_z(0L, bytes.data(), bytes.size()) != entry.crc)
-        throw FileError(path_, what + " fails its CRC check; the file is corrupt.",
-                        "Download or copy it again.");
+    // Reading on to the end makes libzip compare the CRC: the entry must end
+    // exactly where its size says, with the right checksum.
+    if (!failed && whole) {
+        uint8_t extra = 0;
+        failed = zip_fread(file, &extra, 1) != 0;
+    }
+    const std::string reason = zip_file_strerror(file);
+    zip_fclose(file);
+    if (failed)
+        throw FileError(
+            path_, what + " could not be read (" + reason + "); the file is truncated or corrupt.",
+            "Download or copy it again.");
     return bytes;
 }
 
@@ -424,9 +345,16 @@ double NpyArray::valueAt(int64_t i) const {
 }
 
 NpyArray readNpyFile(const std::string& path) {
-    FileReader file(path);
-    if (file.size() > kMaxEntryBytes) throw FileError(path, "is too large to be read.");
-    std::vector<uint8_t> bytes = file.read(0, file.size(), "array data");
+    requireRegularFile(path);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw FileError(path, "cannot be opened.", "Check that it exists and is readable.");
+    in.seekg(0, std::ios::end);
+    const uint64_t size = static_cast<uint64_t>(in.tellg());
+    if (size > kMaxEntryBytes) throw FileError(path, "is too large to be read.");
+    std::vector<uint8_t> bytes(static_cast<size_t>(size));
+    in.seekg(0);
+    in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+    if (!in) throw FileError(path, "could not be read.");
     size_t offset = 0;
     NpyArray array;
     array.header = parseNpyHeader(bytes, offset, "'" + path + "'");
@@ -486,88 +414,42 @@ std::string npyBytes(const std::string& descr, const std::vector<int64_t>& shape
     return out;
 }
 
-void put16(std::string& out, uint32_t v) {
-    out += char(v & 0xFF);
-    out += char((v >> 8) & 0xFF);
-}
-void put32(std::string& out, uint32_t v) {
-    put16(out, v & 0xFFFF);
-    put16(out, v >> 16);
-}
-
 }  // namespace
 
 void writeNpzUint8(const std::string& path, const std::vector<NpzMember>& members) {
-    std::string zip, directory;
+    // The arrays as .npy bytes; libzip reads them when the archive is closed.
+    std::vector<std::string> arrays;
     for (const NpzMember& m : members) {
         int64_t count = 1;
         for (int64_t d : m.shape) count *= d;
         if (count != static_cast<int64_t>(m.values.size()))
             throw Error("writeNpzUint8: array '" + m.name + "' does not match its shape");
-        const std::string npy = npyBytes("|u1", m.shape, m.values.data(), m.values.size());
-        // Raw deflate, as zip wants it.
-        z_stream stream{};
-        if (deflateInit2(&stream, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-            throw Error("zlib could not be initialised");
-        std::string compressed(deflateBound(&stream, static_cast<uLong>(npy.size())), '\0');
-        stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(npy.data()));
-        stream.avail_in = static_cast<uInt>(npy.size());
-        stream.next_out = reinterpret_cast<Bytef*>(&compressed[0]);
-        stream.avail_out = static_cast<uInt>(compressed.size());
-        const int status = deflate(&stream, Z_FINISH);
-        compressed.resize(stream.total_out);
-        deflateEnd(&stream);
-        if (status != Z_STREAM_END) throw Error("zlib could not compress array '" + m.name + "'");
-        const uint32_t crc = static_cast<uint32_t>(
-            crc32_z(0L, reinterpret_cast<const Bytef*>(npy.data()), npy.size()));
-        const std::string name = m.name + ".npy";
-        const uint32_t offset = static_cast<uint32_t>(zip.size());
-        if (zip.size() + compressed.size() > 0xFFFFFFF0u)
-            throw Error("writeNpzUint8: archive over 4 GiB");
-        put32(zip, kLocalHeader);
-        put16(zip, 20);
-        put16(zip, 0);
-        put16(zip, 8);
-        put32(zip, 0);
-        put32(zip, crc);
-        put32(zip, static_cast<uint32_t>(compressed.size()));
-        put32(zip, static_cast<uint32_t>(npy.size()));
-        put16(zip, static_cast<uint32_t>(name.size()));
-        put16(zip, 0);
-        zip += name + compressed;
-        put32(directory, kCentralHeader);
-        put16(directory, 20);
-        put16(directory, 20);
-        put16(directory, 0);
-        put16(directory, 8);
-        put32(directory, 0);
-        put32(directory, crc);
-        put32(directory, static_cast<uint32_t>(compressed.size()));
-        put32(directory, static_cast<uint32_t>(npy.size()));
-        put16(directory, static_cast<uint32_t>(name.size()));
-        put16(directory, 0);
-        put16(directory, 0);
-        put16(directory, 0);
-        put16(directory, 0);
-        put32(directory, 0);
-        put32(directory, offset);
-        directory += name;
+        arrays.push_back(npyBytes("|u1", m.shape, m.values.data(), m.values.size()));
     }
-    const uint32_t directoryOffset = static_cast<uint32_t>(zip.size());
-    zip += directory;
-    put32(zip, kEndOfCentralDirectory);
-    put16(zip, 0);
-    put16(zip, 0);
-    put16(zip, static_cast<uint32_t>(members.size()));
-    put16(zip, static_cast<uint32_t>(members.size()));
-    put32(zip, static_cast<uint32_t>(directory.size()));
-    put32(zip, directoryOffset);
-    put16(zip, 0);
     writeAtomically(path, [&](const std::string& temporary) {
-        std::ofstream out(temporary, std::ios::binary);
-        out.write(zip.data(), static_cast<std::streamsize>(zip.size()));
-        out.close();
-        if (!out) throw FileError(path, "could not be written.");
+        int error = 0;
+        zip_t* zip = zip_open(temporary.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
+        if (!zip) throw FileError(path, "could not be created.");
+        auto fail = [&](const std::string& why) {
+            const std::string text = why + " (" + zip_strerror(zip) + ").";
+            zip_discard(zip);
+            throw FileError(path, "could not be written: " + text);
+        };
+        for (size_t i = 0; i < members.size(); ++i) {
+            zip_source_t* source =
+                zip_source_buffer(zip, arrays[i].data(), arrays[i].size(), /*freep=*/0);
+            if (!source) fail("array '" + members[i].name + "'");
+            const zip_int64_t index =
+                zip_file_add(zip, (members[i].name + ".npy").c_str(), source, ZIP_FL_ENC_UTF_8);
+            if (index < 0) {
+                zip_source_free(source);
+                fail("array '" + members[i].name + "'");
+            }
+            // numpy.savez_compressed's choice: deflate.
+            if (zip_set_file_compression(zip, zip_uint64_t(index), ZIP_CM_DEFLATE, 6) != 0)
+                fail("array '" + members[i].name + "'");
+        }
+        if (zip_close(zip) != 0) fail("the archive");
     });
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Reading NumPy .npy arrays out of .npz archives (zip, stored or deflated,
-// ZIP64 aware) with zlib alone. Every size and offset is checked against the
-// file before it is used; CRCs are verified, so a corrupt or truncated
+// ZIP64 aware) through libzip; the .npy header parser is this project's.
+// Every declared size is checked against what the file can hold before
+// anything is allocated, and CRCs are verified, so a corrupt or truncated
 // archive raises rllm::FileError instead of yielding wrong data.
 
 #include <cstdint>
@@ -50,7 +51,6 @@ class NpzArchive {
     std::vector<uint8_t> inflateEntry(const Entry& entry, uint64_t maxBytes) const;
 
     std::string path_;
-    uint64_t fileSize_ = 0;
     std::vector<Entry> entries_;
 };
 
@@ -67,7 +67,7 @@ struct NpzMember {
     std::vector<uint8_t> values;
 };
 // Writes uint8 arrays as a deflate-compressed .npz (numpy.savez_compressed's
-// layout; ZIP64 is not written, so the file must stay under 4 GiB), atomically.
+// layout; libzip adds ZIP64 records when the archive needs them), atomically.
 void writeNpzUint8(const std::string& path, const std::vector<NpzMember>& members);
 
 // Parses a .npy header from the start of `bytes`; sets `dataOffset` to the
