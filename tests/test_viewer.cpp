@@ -636,6 +636,41 @@ class TestViewer : public QObject {
         QVERIFY(survivor.openPathAndWait(phantomPath_));
     }
 
+    // Results kept for going back to a case are bounded by the bytes they
+    // hold, least recently used leaving first; the bound comes from the
+    // settings.
+    void resultCacheIsBoundedByBytes() {
+        auto analysis = [](int64_t voxels) {
+            auto a = std::make_shared<CaseAnalysis>();
+            a->probabilities = {0.25f, 0.75f};
+            a->cam = std::make_shared<const Volume>(std::array<int64_t, 3>{voxels, 1, 1});
+            return a;
+        };
+        const qint64 each = analysisBytes(*analysis(1000));
+        QVERIFY(each >= 4000 && each < 4000 + 1024);  // 1000 float voxels and a little
+        AnalysisCache cache(2 * each + each / 2);     // room for two
+        cache.insert("a", analysis(1000));
+        cache.insert("b", analysis(1000));
+        QVERIFY(cache.find("a"));  // "a" is now the most recently used
+        cache.insert("c", analysis(1000));
+        QCOMPARE(cache.count(), 2);
+        QVERIFY(cache.find("a") && cache.find("c"));
+        QVERIFY(!cache.find("b"));
+        QVERIFY(cache.bytes() <= cache.maxBytes());
+        cache.insert("huge", analysis(100000));  // larger than the whole bound: not kept
+        QVERIFY(!cache.find("huge"));
+        QVERIFY(cache.find("a") && cache.find("c"));
+        cache.setMaxBytes(each + each / 2);
+        QCOMPARE(cache.count(), 1);
+
+        QSettings().setValue(AnalysisCache::kSettingsKey, 3);
+        {
+            MainWindow window;
+            QCOMPARE(window.findChild<AnalysisService*>()->cache().maxBytes(), qint64(3) << 20);
+        }
+        QSettings().remove(AnalysisCache::kSettingsKey);
+    }
+
     void exportsAreWrittenAndReadBack() {
         MainWindow window;
         window.resize(1500, 900);

@@ -111,7 +111,7 @@ QString AnalysisService::cacheKey(quint64 caseId, int modelIndex, const CamReque
 
 std::shared_ptr<const CaseAnalysis> AnalysisService::cached(quint64 caseId, int modelIndex,
                                                             const CamRequest& cam) const {
-    return cache_.value(cacheKey(caseId, modelIndex, cam));
+    return cache_.find(cacheKey(caseId, modelIndex, cam));
 }
 
 void AnalysisService::request(quint64 caseId, std::shared_ptr<const Volume> volume, int modelIndex,
@@ -119,7 +119,7 @@ void AnalysisService::request(quint64 caseId, std::shared_ptr<const Volume> volu
     std::shared_ptr<LoadedModel> loaded = model(modelIndex);
     if (!loaded || !volume) return;
     const QString key = cacheKey(caseId, modelIndex, cam);
-    if (auto hit = cache_.value(key)) {
+    if (auto hit = cache_.find(key)) {
         QMetaObject::invokeMethod(
             this, [this, caseId, modelIndex, hit] { emit resultReady(caseId, modelIndex, hit); },
             Qt::QueuedConnection);

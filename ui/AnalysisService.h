@@ -3,9 +3,13 @@
 // prediction, CAM and faithfulness scores in a worker thread, one job at a
 // time, delivering results back on the GUI thread. Results are cached per
 // case, model, CAM method, layer and target, so switching back and forth
-// recomputes nothing, and changing the method recomputes only that method.
+// recomputes nothing, and changing the method recomputes only that method;
+// the cache is bounded by bytes (ui/AnalysisCache.h), least recently used
+// results leaving first.
 //
 // The torch-free models/LoadedModel.h is the only door to the engine here.
+
+#include "ui/AnalysisCache.h"
 
 #include <QHash>
 #include <QSet>
@@ -77,6 +81,9 @@ class AnalysisService : public QObject {
     bool busy() const { return running_ > 0; }
     // Blocks until queued work is done (tests and shutdown).
     bool waitForIdle(int milliseconds);
+    // How many bytes of results are kept for going back to a case.
+    void setCacheLimit(qint64 bytes) { cache_.setMaxBytes(bytes); }
+    const AnalysisCache& cache() const { return cache_; }
 
   signals:
     void modelsChanged();
@@ -95,7 +102,7 @@ class AnalysisService : public QObject {
         std::shared_ptr<LoadedModel> loaded;
     };
     std::vector<Model> models_;
-    QHash<QString, std::shared_ptr<const CaseAnalysis>> cache_;
+    AnalysisCache cache_;
     QSet<QString> pending_;
     QString device_ = "auto";
     QThreadPool pool_;

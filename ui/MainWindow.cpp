@@ -785,6 +785,10 @@ void MainWindow::loadSettings() {
     style.opacity = settings.value("overlay/opacity", style.opacity).toDouble();
     style.threshold = settings.value("overlay/threshold", style.threshold).toDouble();
     modelPanel_->setOverlayStyle(style);
+    // Only in the settings file: most users never need to change it.
+    const qint64 cacheMegabytes =
+        settings.value(AnalysisCache::kSettingsKey, AnalysisCache::kDefaultMegabytes).toLongLong();
+    service_->setCacheLimit(std::max<qint64>(0, cacheMegabytes) << 20);
     rebuildRecentMenu();
 }
 
