@@ -1,7 +1,7 @@
 #pragma once
 // The CAM methods the engine offers, in one table that the engine, the
 // command line and the viewer all read: adding a method is one row here and
-// its computation in models/Cam.cpp. No LibTorch or Qt in this header.
+// its computation in models/CamCapture.cpp. No LibTorch or Qt in this header.
 
 #include <string>
 #include <vector>

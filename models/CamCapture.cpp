@@ -1,11 +1,12 @@
-// Grad-CAM, Grad-CAM++, HiResCAM and EigenCAM on ViT tokens.
-
+// The CAM methods on ViT tokens (Grad-CAM, Grad-CAM++, HiResCAM, EigenCAM,
+// gradient-weighted attention rollout), the capture of tokens and attention
+// in a forward pass, sub-patch shift averaging, and upsampling onto the input.
 #include "core/Error.h"
 #include "models/Bundle.h"
+#include "models/Cam.h"
 #include "models/CamMethods.h"
 #include "models/CamResult.h"
 #include "models/Engine.h"
-#include "models/Cam.h"
 #include "models/ModelInput.h"
 #include "core/io/MedMnist.h"
 #include "core/io/Npz.h"
@@ -16,44 +17,6 @@
 #include <cmath>
 
 namespace rllm {
-
-std::string canonicalCamLayer(const std::string& layer, const nlohmann::json& d) {
-    const int depth = d["model"]["depth"];
-    const bool hasLlm = d.contains("booster") && d["booster"].contains("llm");
-    std::string name = layer.empty() ? kDefaultCamLayer : layer;
-    if (name == "booster:input") {
-        if (!d.contains("booster")) throw Error("layer 'booster:input': this model has no booster");
-        return "block:" + std::to_string(depth - 1);
-    }
-    if (name == "booster:llm") {
-        if (!hasLlm) throw Error("layer 'booster:llm': this model has no LLM block");
-        return name;
-    }
-    if (name.rfind("block:", 0) == 0) {
-        std::string rest = name.substr(6), suffix;
-        if (auto colon = rest.find(':'); colon != std::string::npos) {
-            suffix = rest.substr(colon);
-            rest = rest.substr(0, colon);
-        }
-        if (!suffix.empty() && suffix != ":norm1")
-            throw Error("unknown layer '" + layer + "': block layers are block:I or block:I:norm1");
-        int index = 0;
-        try {
-            size_t used = 0;
-            index = std::stoi(rest, &used);
-            if (used != rest.size()) throw std::invalid_argument(rest);
-        } catch (const std::exception&) {
-            throw Error("unknown layer '" + layer + "': the block number must be an integer");
-        }
-        if (index < 0) index += depth;
-        if (index < 0 || index >= depth)
-            throw Error("layer '" + layer + "': the model has blocks 0.." +
-                        std::to_string(depth - 1));
-        return "block:" + std::to_string(index) + suffix;
-    }
-    throw Error("unknown layer '" + layer +
-                "': use block:I, block:I:norm1, booster:input or booster:llm");
-}
 
 namespace {
 
@@ -97,52 +60,6 @@ torch::Tensor tokenCam(const std::string& method, const torch::Tensor& A, const 
             break;
     }
     throw Error("CAM method '" + method + "' does not work on one layer's tokens");
-}
-
-std::string resolveCamLayer(const std::string& method, const std::string& layer,
-                            const nlohmann::json& d) {
-    if (parseCamMethod(method) != CamMethod::Rollout) return canonicalCamLayer(layer, d);
-    if (!layer.empty() && layer != kRolloutLayer)
-        throw Error("layer '" + layer +
-                    "': rollout follows the attention of every block; leave the layer out");
-    return kRolloutLayer;
-}
-
-CamRecipe resolveCamRecipe(const std::string& method, const std::string& layer, int shifts,
-                           const nlohmann::json& d) {
-    if (shifts < 0) throw Error("--shifts must be at least 1 (0: the method's default)");
-    parseCamMethod(method);  // an unknown method is refused before anything runs
-    CamRecipe r;
-    r.method = method;
-    if (parseCamMethod(method) == CamMethod::Auto) {
-        const bool volumetric = d["model"]["volumetric"];
-        if (volumetric && !layer.empty())
-            throw Error("layer '" + layer +
-                        "': on 3D models the automatic choice is attention rollout, which takes "
-                        "no layer; name a method (e.g. --method eigencam) to choose a layer");
-        r.method = camMethodInfo(volumetric ? CamMethod::Rollout : CamMethod::EigenCam).key;
-        r.shifts = shifts > 0 ? shifts : volumetric ? 3 : 1;
-    } else {
-        r.shifts = shifts > 0 ? shifts : 1;
-    }
-    r.layer = resolveCamLayer(r.method, layer, d);
-    return r;
-}
-
-std::vector<std::string> camLayerNamesFor(const nlohmann::json& d) {
-    std::vector<std::string> names;
-    const int depth = d["model"]["depth"];
-    for (int i = 0; i < depth; ++i) {
-        names.push_back("block:" + std::to_string(i) + ":norm1");
-        names.push_back("block:" + std::to_string(i));
-    }
-    if (d.contains("booster")) names.push_back("booster:input");
-    if (d.contains("booster") && d["booster"].contains("llm")) names.push_back("booster:llm");
-    return names;
-}
-
-std::vector<std::string> camLayerNames(const std::string& bundlePath) {
-    return camLayerNamesFor(loadBundle(bundlePath).description);
 }
 
 torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions,
@@ -308,125 +225,6 @@ torch::Tensor upsampleCam(const torch::Tensor& grid, const std::array<int64_t, 3
     else
         options.size(std::vector<int64_t>{size[1], size[0]}).mode(torch::kBilinear);
     return F::interpolate(grid, options).clamp(0, 1);
-}
-
-DeletionInsertion deletionInsertion(Classifier& model, TaskType task, const torch::Tensor& image,
-                                    const torch::Tensor& map, int target, int steps) {
-    if (steps < 2) throw Error("the deletion/insertion curves need at least 2 steps");
-    torch::NoGradGuard noGrad;
-    torch::Tensor order = map.flatten().argsort(0, true);
-    const int64_t channels = image.size(1), pixels = map.numel();
-    torch::Tensor flat = image.reshape({channels, pixels});
-    // "Removed" pixels take the image's mean value per channel. A blurred
-    // copy (RISE's insertion start) keeps too much: on 28 px images a
-    // blurred lesion is still a bright blob the model detects, and both
-    // curves then stay flat whatever the map says.
-    torch::Tensor removed = flat.mean(1, true).expand({channels, pixels});
-    std::vector<torch::Tensor> deleted, inserted;
-    for (int k = 0; k <= steps; ++k) {
-        const int64_t count = pixels * k / steps;
-        torch::Tensor chosen = torch::zeros({pixels}, torch::kBool).to(image.device());
-        if (count > 0) chosen.index_fill_(0, order.narrow(0, 0, count), true);
-        deleted.push_back(torch::where(chosen, removed, flat).reshape(image.sizes().slice(1)));
-        inserted.push_back(torch::where(chosen, flat, removed).reshape(image.sizes().slice(1)));
-    }
-    auto area = [&](const std::vector<torch::Tensor>& batch) {
-        auto logits = model->forward(torch::stack(batch));
-        auto p = task == TaskType::MultiLabel ? torch::sigmoid(logits) : torch::softmax(logits, 1);
-        auto curve = p.select(1, target);
-        // Trapezoid rule over x in [0, 1].
-        return ((curve.sum() - 0.5 * (curve[0] + curve[-1])) / steps).item<double>();
-    };
-    return {area(deleted), area(inserted)};
-}
-
-CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& dataPath,
-                            const CamEvalOptions& o) {
-    const torch::Device device = torchDevice(o.device);
-    LoadedBundle bundle = loadBundle(bundlePath);
-    const auto& d = bundle.description;
-    const CamRecipe recipe = resolveCamRecipe(o.method, o.layer, o.shifts, d);
-    const std::string& layer = recipe.layer;
-    if (o.steps < 2) throw Error("--steps must be at least 2");
-    MedMnistDataset data(dataPath);
-    const auto& m = d["model"];
-    const bool volumetric = m["volumetric"];
-    const int64_t side = m["image_size"];
-    if (data.imageSize()[0] != side || data.is3D() != volumetric ||
-        data.channels() != m["channels"].get<int>())
-        throw FileError(dataPath, "does not match the bundle's input.");
-    NpzArchive archive(dataPath);
-    const bool hasMasks = archive.contains(o.split + "_masks");
-    NpyArray masks;
-    if (hasMasks) masks = archive.readArray(o.split + "_masks");
-    const std::vector<uint8_t>& raw = data.rawImages(o.split);
-    int64_t n = data.count(o.split);
-    if (o.maxCases > 0) n = std::min(n, o.maxCases);
-    const int channels = data.channels();
-    const int64_t voxels = volumetric ? side * side * side : side * side;
-    std::vector<int64_t> shape = volumetric ? std::vector<int64_t>{1, 1, side, side, side}
-                                            : std::vector<int64_t>{1, side, side, channels};
-    bundle.model->to(device);
-    bundle.model->eval();
-    const TaskType task = parseTaskType(d["task"]);
-
-    CamEvalSummary s;
-    s.layer = layer;
-    s.method = recipe.method;
-    s.shifts = recipe.shifts;
-    int64_t hits = 0, reachable = 0;
-    // Where a map that peaks at one token peaks after upsampling, per token.
-    std::vector<int64_t> tokenPeaks;
-    for (int64_t i = 0; i < n; ++i) {
-        torch::Tensor bytes = torch::from_blob(
-            const_cast<uint8_t*>(raw.data() + i * voxels * channels), shape, torch::kUInt8);
-        torch::Tensor image = bytes.to(torch::kFloat32);
-        if (!volumetric) image = image.permute({0, 3, 1, 2});
-        image = ((image / 255.0 - 0.5) / 0.5).contiguous().to(device);
-        ModelCam cam =
-            camAveragedOverShifts(bundle.model, d, image, layer, recipe.method, -1, recipe.shifts);
-        torch::Tensor map =
-            upsampleCam(cam.grid, {side, side, volumetric ? side : 1}, volumetric).flatten();
-        const DeletionInsertion curves =
-            deletionInsertion(bundle.model, task, image, map, cam.target, o.steps);
-        s.deletionAuc += curves.deletion;
-        s.insertionAuc += curves.insertion;
-        if (hasMasks) {
-            const uint8_t* mask = masks.data.data() + i * voxels;
-            bool any = false;
-            for (int64_t v = 0; v < voxels && !any; ++v) any = mask[v] != 0;
-            if (any) {
-                ++s.pointingCases;
-                hits += mask[map.argmax().item<int64_t>()] != 0;
-                if (recipe.shifts > 1) {
-                    ++reachable;  // averaged over shifts, a map can peak at any voxel
-                } else {
-                    if (tokenPeaks.empty()) {
-                        const torch::Tensor grid = cam.grid.to(torch::kCPU);
-                        for (int64_t t = 0; t < grid.numel(); ++t) {
-                            torch::Tensor oneHot = torch::zeros_like(grid).flatten();
-                            oneHot[t] = 1;
-                            tokenPeaks.push_back(upsampleCam(oneHot.view_as(grid),
-                                                             {side, side, volumetric ? side : 1},
-                                                             volumetric)
-                                                     .argmax()
-                                                     .item<int64_t>());
-                        }
-                    }
-                    reachable += std::any_of(tokenPeaks.begin(), tokenPeaks.end(),
-                                             [&](int64_t v) { return mask[v] != 0; });
-                }
-            }
-        }
-    }
-    s.cases = n;
-    s.deletionAuc /= std::max<int64_t>(1, n);
-    s.insertionAuc /= std::max<int64_t>(1, n);
-    s.pointingGame =
-        hasMasks && s.pointingCases > 0 ? double(hits) / s.pointingCases : std::nan("");
-    s.pointingCeiling =
-        hasMasks && s.pointingCases > 0 ? double(reachable) / s.pointingCases : std::nan("");
-    return s;
 }
 
 }  // namespace rllm

@@ -1,0 +1,109 @@
+// CAMs scored over a data split: deletion / insertion AUC and, where the
+// archive has lesion masks, the pointing game and its token-grid ceiling.
+#include "core/Error.h"
+#include "models/Bundle.h"
+#include "models/Cam.h"
+#include "models/CamMethods.h"
+#include "models/CamResult.h"
+#include "models/Engine.h"
+#include "models/ModelInput.h"
+#include "core/io/MedMnist.h"
+#include "core/io/Npz.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace rllm {
+
+CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& dataPath,
+                            const CamEvalOptions& o) {
+    const torch::Device device = torchDevice(o.device);
+    LoadedBundle bundle = loadBundle(bundlePath);
+    const auto& d = bundle.description;
+    const CamRecipe recipe = resolveCamRecipe(o.method, o.layer, o.shifts, d);
+    const std::string& layer = recipe.layer;
+    if (o.steps < 2) throw Error("--steps must be at least 2");
+    MedMnistDataset data(dataPath);
+    const auto& m = d["model"];
+    const bool volumetric = m["volumetric"];
+    const int64_t side = m["image_size"];
+    if (data.imageSize()[0] != side || data.is3D() != volumetric ||
+        data.channels() != m["channels"].get<int>())
+        throw FileError(dataPath, "does not match the bundle's input.");
+    NpzArchive archive(dataPath);
+    const bool hasMasks = archive.contains(o.split + "_masks");
+    NpyArray masks;
+    if (hasMasks) masks = archive.readArray(o.split + "_masks");
+    const std::vector<uint8_t>& raw = data.rawImages(o.split);
+    int64_t n = data.count(o.split);
+    if (o.maxCases > 0) n = std::min(n, o.maxCases);
+    const int channels = data.channels();
+    const int64_t voxels = volumetric ? side * side * side : side * side;
+    std::vector<int64_t> shape = volumetric ? std::vector<int64_t>{1, 1, side, side, side}
+                                            : std::vector<int64_t>{1, side, side, channels};
+    bundle.model->to(device);
+    bundle.model->eval();
+    const TaskType task = parseTaskType(d["task"]);
+
+    CamEvalSummary s;
+    s.layer = layer;
+    s.method = recipe.method;
+    s.shifts = recipe.shifts;
+    int64_t hits = 0, reachable = 0;
+    // Where a map that peaks at one token peaks after upsampling, per token.
+    std::vector<int64_t> tokenPeaks;
+    for (int64_t i = 0; i < n; ++i) {
+        torch::Tensor bytes = torch::from_blob(
+            const_cast<uint8_t*>(raw.data() + i * voxels * channels), shape, torch::kUInt8);
+        torch::Tensor image = bytes.to(torch::kFloat32);
+        if (!volumetric) image = image.permute({0, 3, 1, 2});
+        image = ((image / 255.0 - 0.5) / 0.5).contiguous().to(device);
+        ModelCam cam =
+            camAveragedOverShifts(bundle.model, d, image, layer, recipe.method, -1, recipe.shifts);
+        torch::Tensor map =
+            upsampleCam(cam.grid, {side, side, volumetric ? side : 1}, volumetric).flatten();
+        const DeletionInsertion curves =
+            deletionInsertion(bundle.model, task, image, map, cam.target, o.steps);
+        s.deletionAuc += curves.deletion;
+        s.insertionAuc += curves.insertion;
+        if (hasMasks) {
+            const uint8_t* mask = masks.data.data() + i * voxels;
+            bool any = false;
+            for (int64_t v = 0; v < voxels && !any; ++v) any = mask[v] != 0;
+            if (any) {
+                ++s.pointingCases;
+                hits += mask[map.argmax().item<int64_t>()] != 0;
+                if (recipe.shifts > 1) {
+                    ++reachable;  // averaged over shifts, a map can peak at any voxel
+                } else {
+                    if (tokenPeaks.empty()) {
+                        const torch::Tensor grid = cam.grid.to(torch::kCPU);
+                        for (int64_t t = 0; t < grid.numel(); ++t) {
+                            torch::Tensor oneHot = torch::zeros_like(grid).flatten();
+                            oneHot[t] = 1;
+                            tokenPeaks.push_back(upsampleCam(oneHot.view_as(grid),
+                                                             {side, side, volumetric ? side : 1},
+                                                             volumetric)
+                                                     .argmax()
+                                                     .item<int64_t>());
+                        }
+                    }
+                    reachable += std::any_of(tokenPeaks.begin(), tokenPeaks.end(),
+                                             [&](int64_t v) { return mask[v] != 0; });
+                }
+            }
+        }
+    }
+    s.cases = n;
+    s.deletionAuc /= std::max<int64_t>(1, n);
+    s.insertionAuc /= std::max<int64_t>(1, n);
+    s.pointingGame =
+        hasMasks && s.pointingCases > 0 ? double(hits) / s.pointingCases : std::nan("");
+    s.pointingCeiling =
+        hasMasks && s.pointingCases > 0 ? double(reachable) / s.pointingCases : std::nan("");
+    return s;
+}
+
+}  // namespace rllm
