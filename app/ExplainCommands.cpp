@@ -30,8 +30,9 @@ namespace {
 
 #ifdef RLLM_HAVE_MEDICAL_IO
 // The middle axial slice (the image itself in 2D) in grey, laid out as the
-// viewer shows it, the CAM over it in jet.
-void writeOverlay(const Volume& image, const Volume& cam, const std::string& path) {
+// viewer shows it, the CAM over it in `colormap` (the viewer's colour maps).
+void writeOverlay(const Volume& image, const Volume& cam, HeatColormap colormap,
+                  const std::string& path) {
     const ImageGeometry& geometry = image.geometry();
     const SliceLayout layout =
         sliceLayout(geometry, image.is2D() ? acquisitionPlane(geometry) : PatientPlane::Axial);
@@ -46,7 +47,7 @@ void writeOverlay(const Volume& image, const Volume& cam, const std::string& pat
         if (grey.components == 3)
             g = uint8_t((shown[3 * p] + shown[3 * p + 1] + shown[3 * p + 2]) / 3);
         const float t = heat.values[p];
-        const auto c = blend(g, jetColour(t), 0.5f * std::min(1.0f, t * 2.0f));
+        const auto c = blend(g, heatColourRgb(colormap, t), 0.5f * std::min(1.0f, t * 2.0f));
         std::copy(c.begin(), c.end(), rgb.begin() + static_cast<std::ptrdiff_t>(3 * p));
     }
     writePng(rgb, grey.width, grey.height, 3, path);
@@ -54,7 +55,7 @@ void writeOverlay(const Volume& image, const Volume& cam, const std::string& pat
 #endif
 
 const char* kCamUsage = R"(Usage: rllm cam BUNDLE INPUT --out CAM.nii.gz [--png OVERLAY.png]
-                [--method M] [--layer L]
+                [--colormap jet|hot|viridis] [--method M] [--layer L]
                 [--target C] [--shifts K]
                 [--split S --index I] [--series UID] [--json] [--device D] [--threads T]
 
@@ -71,7 +72,8 @@ gradient-weighted attention rollout over every block (no --layer).
 spread over one patch (K^2 passes in 2D, K^3 in 3D; default: 3 for auto on
 3D models, else 1, the plain token map), so the map can peak inside a patch,
 not only at token centres.
-The PNG shows the CAM over the image (middle slice for volumes).
+The PNG shows the CAM over the image (the middle axial slice for volumes) in
+the colour map given (default jet), as the viewer draws it.
 )";
 
 // The methods section of the help, from the one table of methods, each
@@ -108,8 +110,8 @@ std::string camMethodOption(const ParsedArgs& p, const std::string& fallback) {
 
 int runCam(const std::vector<std::string>& args) {
     ParsedArgs p = parseArgs(args, {"help", "json"},
-                             {"out", "png", "method", "layer", "target", "shifts", "split", "index",
-                              "series", "volume", "device", "threads"});
+                             {"out", "png", "colormap", "method", "layer", "target", "shifts",
+                              "split", "index", "series", "volume", "device", "threads"});
     if (p.has("help")) {
         std::cout << kCamUsage << camMethodsHelp();
         return kOk;
@@ -117,6 +119,10 @@ int runCam(const std::vector<std::string>& args) {
     if (p.positional.size() != 2 || !p.has("out"))
         throw UsageError(std::string("expected BUNDLE INPUT --out CAM.nii.gz\n") + kCamUsage);
     const std::string method = camMethodOption(p, CamOptions().method);
+    HeatColormap colormap = HeatColormap::Jet;
+    if (p.has("colormap") &&
+        (!findColormap(p.get("colormap"), colormap) || colormap == HeatColormap::Diverging))
+        throw UsageError("--colormap must be jet, hot or viridis");
     Volume input = readInputVolume(p, p.positional[1]);
     CamOptions options;
     options.method = method;
@@ -128,7 +134,7 @@ int runCam(const std::vector<std::string>& args) {
     CamResult r = computeCam(p.positional[0], input, options);
 #ifdef RLLM_HAVE_MEDICAL_IO
     writeNifti(r.cam, p.get("out"));
-    if (p.has("png")) writeOverlay(input, r.cam, p.get("png"));
+    if (p.has("png")) writeOverlay(input, r.cam, colormap, p.get("png"));
 #else
     throw FileError(p.get("out"),
                     "can only be written by a build with ITK (RLLM_WITH_MEDICAL_IO=ON).");

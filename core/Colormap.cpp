@@ -1,18 +1,81 @@
 #include "core/Colormap.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 namespace rllm {
 
-std::array<uint8_t, 3> jetColour(float t) {
-    t = std::clamp(t, 0.0f, 1.0f);
-    auto channel = [&](float centre) {
+namespace {
+
+using Rgb = std::array<uint8_t, 3>;
+
+// Piecewise-linear ramps through five anchors (t = 0, 0.25, ..., 1).
+Rgb ramp(const std::array<std::array<int, 3>, 5>& anchors, double t) {
+    t = std::clamp(t, 0.0, 1.0) * 4.0;
+    const int i = std::min(3, static_cast<int>(t));
+    const double f = t - i;
+    Rgb out{};
+    for (int c = 0; c < 3; ++c)
+        out[size_t(c)] = static_cast<uint8_t>(std::lround(anchors[size_t(i)][size_t(c)] * (1 - f) +
+                                                          anchors[size_t(i) + 1][size_t(c)] * f));
+    return out;
+}
+
+Rgb jet(double t) {
+    t = std::clamp(t, 0.0, 1.0);
+    auto channel = [&](double centre) {
         // Each channel is a trapezoid of width 1.5 around its centre.
-        const float v = 1.5f - 4.0f * std::abs(t - centre);
-        return static_cast<uint8_t>(std::clamp(v, 0.0f, 1.0f) * 255.0f + 0.5f);
+        const double v = 1.5 - 4.0 * std::abs(t - centre);
+        return static_cast<uint8_t>(std::clamp(v, 0.0, 1.0) * 255.0 + 0.5);
     };
-    return {channel(0.75f), channel(0.5f), channel(0.25f)};
+    return {channel(0.75), channel(0.5), channel(0.25)};
+}
+
+}  // namespace
+
+Rgb heatColourRgb(HeatColormap map, double t) {
+    switch (map) {
+        case HeatColormap::Jet:
+            return jet(t);
+        case HeatColormap::Hot:
+            // Black-red-yellow-white, as in radiology's "hot iron".
+            return ramp({{{0, 0, 0}, {150, 10, 0}, {255, 90, 0}, {255, 210, 40}, {255, 255, 255}}},
+                        t);
+        case HeatColormap::Viridis:
+            // Perceptually ordered dark blue - teal - green - yellow (anchors read off viridis).
+            return ramp(
+                {{{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}}}, t);
+        case HeatColormap::Diverging:
+            return ramp(
+                {{{40, 60, 200}, {130, 160, 240}, {245, 245, 245}, {240, 140, 110}, {200, 30, 30}}},
+                (std::clamp(t, -1.0, 1.0) + 1.0) / 2.0);
+    }
+    return {255, 255, 255};
+}
+
+const std::vector<std::string>& colormapNames() {
+    static const std::vector<std::string> names = {"Jet", "Hot", "Viridis", "Diverging"};
+    return names;
+}
+
+bool findColormap(const std::string& name, HeatColormap& map) {
+    auto lower = [](std::string s) {
+        std::transform(s.begin(), s.end(), s.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        return s;
+    };
+    const auto& names = colormapNames();
+    for (size_t i = 0; i < names.size(); ++i)
+        if (lower(names[i]) == lower(name)) {
+            map = static_cast<HeatColormap>(i);
+            return true;
+        }
+    return false;
+}
+
+std::string colormapName(HeatColormap map) {
+    return colormapNames().at(static_cast<size_t>(map));
 }
 
 }  // namespace rllm

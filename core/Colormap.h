@@ -1,13 +1,30 @@
 #pragma once
-// Colour maps for heatmaps over images.
+// Colour maps for heatmaps over images: the one code path the viewer's
+// overlays and the command line's PNGs both use.
 
 #include <array>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace rllm {
 
+enum class HeatColormap { Jet, Hot, Viridis, Diverging };
+
+// The colour of `t` in [0, 1] (Diverging: t in [-1, 1], blue - white - red);
+// values outside are clamped.
+std::array<uint8_t, 3> heatColourRgb(HeatColormap map, double t);
+
+// Names in enum order ("Jet", "Hot", "Viridis", "Diverging"), for menus and options.
+const std::vector<std::string>& colormapNames();
+// false when `name` (case-insensitive) names no map.
+bool findColormap(const std::string& name, HeatColormap& map);
+std::string colormapName(HeatColormap map);
+
 // MATLAB-style "jet": dark blue (0) -> cyan -> yellow -> dark red (1).
-std::array<uint8_t, 3> jetColour(float t);
+inline std::array<uint8_t, 3> jetColour(float t) {
+    return heatColourRgb(HeatColormap::Jet, t);
+}
 
 // `grey` (0..255) with `colour` blended in at `alpha` (0..1).
 inline std::array<uint8_t, 3> blend(uint8_t grey, const std::array<uint8_t, 3>& colour,

@@ -61,6 +61,11 @@ class TestCli : public QObject {
         QCOMPARE(help.status, 0);
         for (const rllm::CamMethodInfo& info : rllm::camMethods())
             QVERIFY2(help.out.contains(QByteArray("\n  ") + info.key + " "), info.key);
+        const Run badMap =
+            runRllm({"cam", "b.safetensors", "x.nii", "--out", "c.nii", "--colormap", "parula"});
+        QCOMPARE(badMap.status, 2);
+        QVERIFY2(badMap.err.contains("--colormap must be jet, hot or viridis"),
+                 badMap.err.constData());
         const QStringList calls[] = {
             {"cam", "b.safetensors", "x.nii", "--out", "c.nii", "--method", "gradcam+++"},
             {"cam-eval", "b.safetensors", "--data", "d.npz", "--method", "gradcam+++"}};

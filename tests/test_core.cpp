@@ -3,6 +3,7 @@
 
 #include "TestData.h"
 
+#include "core/Colormap.h"
 #include "core/Error.h"
 #include "core/Phantom.h"
 #include "core/Slice.h"
@@ -251,6 +252,31 @@ class TestCore : public QObject {
         single.size = {4, 3, 1};
         QCOMPARE(acquisitionPlane(single), PatientPlane::Coronal);
         QCOMPARE(acquisitionPlane(ImageGeometry{}), PatientPlane::Axial);
+    }
+
+    // The colour maps the viewer and the command line share.
+    void colourMapsHaveTheirPublishedEnds() {
+        using Rgb = std::array<uint8_t, 3>;
+        QCOMPARE(heatColourRgb(HeatColormap::Jet, 0.0), (Rgb{0, 0, 128}));  // dark blue
+        QCOMPARE(heatColourRgb(HeatColormap::Jet, 1.0), (Rgb{128, 0, 0}));  // dark red
+        QCOMPARE(heatColourRgb(HeatColormap::Jet, 2.0), heatColourRgb(HeatColormap::Jet, 1.0));
+        // viridis runs from #440154 to #fde725.
+        QCOMPARE(heatColourRgb(HeatColormap::Viridis, 0.0), (Rgb{0x44, 0x01, 0x54}));
+        QCOMPARE(heatColourRgb(HeatColormap::Viridis, 1.0), (Rgb{0xfd, 0xe7, 0x25}));
+        QCOMPARE(heatColourRgb(HeatColormap::Hot, 0.0), (Rgb{0, 0, 0}));
+        QCOMPARE(heatColourRgb(HeatColormap::Hot, 1.0), (Rgb{255, 255, 255}));
+        // Diverging: no difference is near-white, A > B red, B > A blue.
+        const Rgb zero = heatColourRgb(HeatColormap::Diverging, 0.0);
+        QVERIFY(zero[0] > 230 && zero[1] > 230 && zero[2] > 230);
+        QVERIFY(heatColourRgb(HeatColormap::Diverging, 1.0)[0] > 150);
+        QVERIFY(heatColourRgb(HeatColormap::Diverging, -1.0)[2] > 150);
+        HeatColormap map = HeatColormap::Jet;
+        QVERIFY(findColormap("viridis", map) && map == HeatColormap::Viridis);
+        QVERIFY(!findColormap("parula", map));
+        for (const std::string& name : colormapNames()) {
+            QVERIFY(findColormap(name, map));
+            QCOMPARE(colormapName(map), name);
+        }
     }
 
     void windowMatchesTheDicomLinearFunction() {

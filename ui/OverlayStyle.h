@@ -1,13 +1,14 @@
 #pragma once
-// How a heatmap (a CAM, or the difference of two) is drawn over a slice.
+// How a heatmap (a CAM, or the difference of two) is drawn over a slice. The
+// colour maps themselves are core/Colormap.h's, shared with the command line.
+
+#include "core/Colormap.h"
 
 #include <QColor>
 #include <QString>
 #include <QStringList>
 
 namespace rllm {
-
-enum class HeatColormap { Jet, Hot, Viridis, Diverging };
 
 struct OverlayStyle {
     HeatColormap colormap = HeatColormap::Jet;
@@ -24,8 +25,8 @@ struct OverlayStyle {
 // Colour of `t` in [0, 1] (Diverging: t in [-1, 1], blue - white - red).
 QColor heatColour(HeatColormap map, double t);
 
-QStringList heatColormapNames();  // in enum order, for combo boxes
-HeatColormap heatColormapFromName(const QString& name);
+QStringList heatColormapNames();                         // in enum order, for combo boxes
+HeatColormap heatColormapFromName(const QString& name);  // Jet when unknown
 QString heatColormapName(HeatColormap map);
 
 }  // namespace rllm
