@@ -473,27 +473,34 @@ void decompress(DcmDataset& ds, const std::string& path) {
 // minimal copy (the image pixel module and the pixel data, already checked
 // by requirePixelDataFor) to a temporary file, and GDCM decodes that. No
 // rescale is copied: the stored values come back.
-Volume decodeJpeg2000(DcmDataset& ds, const std::string& path) {
+Volume decodeJpeg2000(DcmDataset& ds, const PixelFormat& f, const std::string& path) {
+    // The minimal copy GDCM reads is written from the values parsed here,
+    // with their proper VRs: GDCM asserts (aborting the process) on an image
+    // attribute whose VR is not the standard one, e.g. a PlanarConfiguration
+    // stored as a string.
+    if (f.rows > 65535 || f.columns > 65535)
+        throw FileError(path, "declares more rows or columns than DICOM's 16-bit fields hold.",
+                        "The file is corrupt.");
     DcmFileFormat copy;
     DcmDataset* minimal = copy.getDataset();
-    const DcmTagKey keep[] = {DCM_SOPClassUID,
-                              DCM_SOPInstanceUID,
-                              DCM_SamplesPerPixel,
-                              DCM_PhotometricInterpretation,
-                              DCM_NumberOfFrames,
-                              DCM_PlanarConfiguration,
-                              DCM_Rows,
-                              DCM_Columns,
-                              DCM_BitsAllocated,
-                              DCM_BitsStored,
-                              DCM_HighBit,
-                              DCM_PixelRepresentation,
-                              DCM_PixelData};
-    for (const DcmTagKey& tag : keep) {
-        DcmElement* element = nullptr;
-        if (ds.findAndGetElement(tag, element).good() && element)
-            minimal->insert(static_cast<DcmElement*>(element->clone()), true);
-    }
+    minimal->putAndInsertString(DCM_SOPClassUID, getString(ds, DCM_SOPClassUID).c_str());
+    minimal->putAndInsertString(DCM_SOPInstanceUID, getString(ds, DCM_SOPInstanceUID).c_str());
+    minimal->putAndInsertUint16(DCM_SamplesPerPixel, Uint16(f.samples));
+    minimal->putAndInsertString(DCM_PhotometricInterpretation, f.photometric.c_str());
+    if (f.frames > 1)
+        minimal->putAndInsertString(DCM_NumberOfFrames, std::to_string(f.frames).c_str());
+    if (f.samples > 1)
+        minimal->putAndInsertUint16(DCM_PlanarConfiguration,
+                                    getLong(ds, DCM_PlanarConfiguration, 0) == 1 ? 1 : 0);
+    minimal->putAndInsertUint16(DCM_Rows, Uint16(f.rows));
+    minimal->putAndInsertUint16(DCM_Columns, Uint16(f.columns));
+    minimal->putAndInsertUint16(DCM_BitsAllocated, Uint16(f.bitsAllocated));
+    minimal->putAndInsertUint16(DCM_BitsStored, Uint16(f.bitsStored));
+    minimal->putAndInsertUint16(DCM_HighBit, Uint16(f.highBit));
+    minimal->putAndInsertUint16(DCM_PixelRepresentation, f.pixelRepresentation ? 1 : 0);
+    DcmElement* pixels = nullptr;
+    if (ds.findAndGetElement(DCM_PixelData, pixels).good() && pixels)
+        minimal->insert(static_cast<DcmElement*>(pixels->clone()), true);
     std::string temporary = (fs::temp_directory_path() / "rllm-j2k-XXXXXX.dcm").string();
     const int fd = mkstemps(&temporary[0], 4);
     if (fd < 0) throw FileError(path, "could not be decoded: no temporary file for GDCM.");
@@ -526,7 +533,7 @@ void decodePixels(DcmFileFormat& file, const PixelFormat& f, const std::string& 
                   int64_t firstSlice) {
     DcmDataset& ds = *file.getDataset();
     if (isJpeg2000(ds.getOriginalXfer())) {
-        const Volume decoded = decodeJpeg2000(ds, path);
+        const Volume decoded = decodeJpeg2000(ds, f, path);
         const size_t count = static_cast<size_t>(f.rows) * f.columns * f.samples * f.frames;
         if (decoded.voxels().size() != count || decoded.components() != f.samples)
             throw FileError(path, "JPEG 2000 pixel data decoded to an unexpected size.");
