@@ -323,6 +323,8 @@ class TestDicom : public QObject {
             QVERIFY(std::abs(g.direction[i * 3 + 2] - spec.normal[i]) < 1e-6);
         }
         QVERIFY(v.metadata.at("Mosaic").find("3 slices") == 0);
+        QCOMPARE(v.sourcePixelType, PixelType::UInt16);  // what was read stays with the slices
+        QCOMPARE(v.metadata.at("Modality"), std::string("MR"));
     }
 
     void brokenMosaicsAreRefusedWithTheReason_data() {

@@ -649,33 +649,33 @@ MosaicLayout mosaicLayout(DcmDataset& ds, const FrameGeometry& g, const PixelFor
 }
 
 // The slices of a mosaic (`tiled`, one frame) as a volume on their own grid.
-Volume unpackMosaic(const Volume& tiled, const FrameGeometry& g, const MosaicLayout& m) {
-    Volume volume({m.tileColumns, m.tileRows, m.images});
+// `volume` (the mosaic as decoded, one frame) becomes its slices, in place:
+// its file, pixel type, rescale, windows and display fields stay as read.
+void unpackMosaic(Volume& volume, const FrameGeometry& g, const MosaicLayout& m) {
+    const std::array<int64_t, 3> tiledSize = volume.size();
+    std::vector<float> slices(static_cast<size_t>(m.tileColumns) * m.tileRows * m.images);
     for (long k = 0; k < m.images; ++k) {
         const long top = (k / m.tilesPerSide) * m.tileRows;
         const long left = (k % m.tilesPerSide) * m.tileColumns;
         for (long y = 0; y < m.tileRows; ++y)
             for (long x = 0; x < m.tileColumns; ++x)
-                volume.at(x, y, k) = tiled.at(left + x, top + y, 0);
+                slices[size_t((k * m.tileRows + y) * m.tileColumns + x)] =
+                    volume.at(left + x, top + y, 0);
     }
-    volume.formatName = tiled.formatName;
-    volume.sourcePath = tiled.sourcePath;
-    volume.sourcePixelType = tiled.sourcePixelType;
-    volume.metadata = tiled.metadata;
-    volume.windowPresets = tiled.windowPresets;
+    volume.voxels() = std::move(slices);
+    volume.geometry().size = {m.tileColumns, m.tileRows, m.images};
     volume.metadata["Mosaic"] = std::to_string(m.images) + " slices unpacked from a " +
                                 std::to_string(m.tilesPerSide) + " x " +
                                 std::to_string(m.tilesPerSide) + " Siemens MOSAIC";
     // ImagePositionPatient of a mosaic is the corner of the whole tiled
     // image; the first tile's corner is half the difference further in.
     const Vec3& ipp = g.positions.front();
-    const double alongRow = g.rowSpacing * double(tiled.size()[0] - m.tileColumns) / 2;
-    const double alongColumn = g.columnSpacing * double(tiled.size()[1] - m.tileRows) / 2;
+    const double alongRow = g.rowSpacing * double(tiledSize[0] - m.tileColumns) / 2;
+    const double alongColumn = g.columnSpacing * double(tiledSize[1] - m.tileRows) / 2;
     Vec3 origin;
     for (int i = 0; i < 3; ++i)
         origin[i] = ipp[i] + g.row[i] * alongRow + g.column[i] * alongColumn;
     setGeometry(volume, g, origin, g.sliceSpacing, m.normal);
-    return volume;
 }
 
 // Spacing and direction of a stack of positions sorted along `normal`; refuses
@@ -908,7 +908,10 @@ Volume readDicomFile(const std::string& path, int volumeIndex) {
     readDisplayFields(ds, volume);
     readWindowPresets(ds, volume);
     decodePixels(file, f, path, volume, 0);
-    if (mosaic) return unpackMosaic(volume, g, layout);
+    if (mosaic) {
+        unpackMosaic(volume, g, layout);
+        return volume;
+    }
 
     std::vector<Vec3> positions = g.positions;
     if (volumes.groups.size() > 1) {
