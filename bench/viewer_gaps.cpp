@@ -10,7 +10,7 @@
 // folder first (the figures are about the GUI, not about the models).
 
 #include "models/Engine.h"
-#include "ui/ComparisonPanel.h"
+#include "ui/session/ViewerSession.h"
 #include "ui/MainWindow.h"
 #include "ui/VolumeView3D.h"
 #include "ui/VtkRenderWidget.h"
@@ -74,7 +74,7 @@ bool waitForResults(MainWindow& window, int timeoutMs) {
     QElapsedTimer clock;
     clock.start();
     while (clock.elapsed() < timeoutMs) {
-        if (window.comparisonPanel()->result(0) && window.comparisonPanel()->result(1)) return true;
+        if (window.session()->slot(0).result && window.session()->slot(1).result) return true;
         QApplication::processEvents(QEventLoop::AllEvents, 5);
     }
     return false;

@@ -12,6 +12,12 @@ class Error : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// Long work (training, the demo) stopped because the user asked it to.
+class Cancelled : public Error {
+  public:
+    Cancelled() : Error("cancelled") {}
+};
+
 // A file could not be read or written: missing, unsupported, corrupt, truncated.
 class FileError : public Error {
   public:

@@ -36,6 +36,7 @@ DemoSummary makeDemo(const DemoOptions& o, std::ostream& progress) {
             // voxels) lets the map, not the grid, decide.
             data.lesionRadius = 0.2;
         }
+        if (o.cancel && o.cancel->load()) throw Cancelled();
         const std::string dataPath = (fs::path(o.outDir) / (kind + ".npz")).string();
         progress << "Writing " << dataPath << " (synthetic phantoms, " << data.train << "/"
                  << data.val << "/" << data.test << " cases)\n";
@@ -51,6 +52,7 @@ DemoSummary makeDemo(const DemoOptions& o, std::ostream& progress) {
             t.seed = 1;
             t.device = o.device;
             t.progressBar = o.progressBar;
+            t.cancel = o.cancel;
             if (boosted) {
                 t.booster = "in";
                 t.llmPath = o.llmPath;

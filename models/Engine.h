@@ -6,6 +6,7 @@
 #include "models/LlmCheckpoint.h"
 #include "models/Metrics.h"
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -79,6 +80,10 @@ struct TrainOptions {
     std::string commandLine;   // recorded in the bundle
     bool progressBar = false;  // redraw one line (for terminals) instead of a line per epoch
     DeviceOptions device;
+    // Set from another thread (a Cancel button): training stops before its
+    // next batch and throws Cancelled. No bundle is written; the checkpoint
+    // of the last finished epoch stays, so the run can be resumed.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 struct EpochRecord {
@@ -198,6 +203,7 @@ struct DemoOptions {
     bool include2d = true, include3d = true;
     bool progressBar = false;
     DeviceOptions device;
+    const std::atomic<bool>* cancel = nullptr;  // as TrainOptions::cancel
 };
 
 struct DemoSummary {

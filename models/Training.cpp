@@ -457,6 +457,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         double lossSum = 0;
         double lr = o.learningRate;
         for (int64_t s = 0; s < stepsPerEpoch; ++s, ++step) {
+            if (o.cancel && o.cancel->load()) throw Cancelled();
             // Linear warm-up, then cosine decay to zero.
             lr = step < warmupSteps
                      ? o.learningRate * double(step + 1) / warmupSteps

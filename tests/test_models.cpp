@@ -16,6 +16,7 @@
 #include "models/Safetensors.h"
 #include "models/Sha256.h"
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -279,6 +280,23 @@ Classifier smallClassifier(const LlmWeights* llm, ResidualMode mode, int classes
     Classifier model(c, Booster(c.dim, llm ? llm->architecture.dim : 32, mode, block));
     initialiseTrainable(*model, 1);
     return model;
+}
+
+// A short training run on synthetic phantoms written to `dir` (no shared
+// data needed): `trainCases` cases, one block, 3 epochs of batches of 32.
+TrainOptions phantomTraining(const QTemporaryDir& dir, int trainCases, const QString& out) {
+    DemoDatasetOptions data;
+    data.train = trainCases, data.val = 32, data.test = 32;
+    const std::string dataPath = dir.filePath("phantoms.npz").toStdString();
+    if (!QFile::exists(QString::fromStdString(dataPath))) writeDemoDataset(dataPath, data);
+    TrainOptions o;
+    o.dataPath = dataPath;
+    o.outPath = dir.filePath(out).toStdString();
+    o.depth = 1;
+    o.epochs = 3;
+    o.batchSize = 32;
+    o.device.threads = 2;
+    return o;
 }
 
 }  // namespace
@@ -824,21 +842,11 @@ class TestModels : public QObject {
         // Synthetic phantoms (no shared data needed); a booster, so frozen
         // weights are part of the run too.
         QTemporaryDir dir;
-        DemoDatasetOptions data;
-        data.train = 96, data.val = 32, data.test = 32;
-        const std::string dataPath = dir.filePath("phantoms.npz").toStdString();
-        writeDemoDataset(dataPath, data);
         auto options = [&](const QString& out) {
-            TrainOptions o;
-            o.dataPath = dataPath;
-            o.outPath = dir.filePath(out).toStdString();
-            o.depth = 1;
-            o.epochs = 3;
-            o.batchSize = 32;
+            TrainOptions o = phantomTraining(dir, 96, out);
             o.seed = 5;
             o.booster = "in";
             o.randomLlm = true;
-            o.device.threads = 2;
             return o;
         };
         std::ostringstream log;
@@ -879,6 +887,47 @@ class TestModels : public QObject {
         auto bParameters = b.model->named_parameters();
         for (const auto& p : a.model->named_parameters())
             QVERIFY2(torch::equal(p.value(), bParameters[p.key()]), p.key().c_str());
+    }
+
+    // A Cancel button's flag stops training before the next batch: no
+    // bundle, the last finished epoch's checkpoint kept and resumable.
+    void cancelledTrainingStopsAndCanBeResumed() {
+        QTemporaryDir dir;
+        TrainOptions o = phantomTraining(dir, 64, "cancelled.safetensors");
+        std::atomic<bool> cancel{false};
+        o.cancel = &cancel;
+
+        // Cancelled at once: nothing trained, nothing written.
+        cancel = true;
+        std::ostringstream quiet;
+        QVERIFY_THROWS_EXCEPTION(Cancelled, trainClassifier(o, quiet));
+        QVERIFY(!QFile::exists(QString::fromStdString(o.outPath)));
+
+        // Cancelled when the first epoch's line is written (as a user
+        // watching the log would): the second epoch never finishes.
+        struct CancelOnText : std::streambuf {
+            std::string text;
+            std::atomic<bool>* flag = nullptr;
+            int overflow(int c) override {
+                text += static_cast<char>(c);
+                if (text.find("Epoch 1/") != std::string::npos) *flag = true;
+                return c;
+            }
+        } watcher;
+        watcher.flag = &cancel;
+        cancel = false;
+        std::ostream log(&watcher);
+        QVERIFY_THROWS_EXCEPTION(Cancelled, trainClassifier(o, log));
+        QVERIFY(watcher.text.find("Epoch 2/") == std::string::npos);
+        QVERIFY(!QFile::exists(QString::fromStdString(o.outPath)));
+        const std::string checkpoint = o.outPath + ".checkpoint.safetensors";
+        QVERIFY(QFile::exists(QString::fromStdString(checkpoint)));
+
+        cancel = false;
+        o.resumeFrom = checkpoint;
+        TrainSummary resumed = trainClassifier(o, quiet);
+        QCOMPARE(int(resumed.curves.size()), 3);
+        QVERIFY(QFile::exists(QString::fromStdString(o.outPath)));
     }
 
     void shortBreastMnistTrainingBeatsChance() {

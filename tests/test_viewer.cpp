@@ -18,6 +18,7 @@
 #include "ui/DisplayPresets.h"
 #include "ui/MainWindow.h"
 #include "ui/ModelPanel.h"
+#include "ui/session/ViewerSession.h"
 #include "ui/ProbabilityBars.h"
 #include "ui/SeriesPickerDialog.h"
 #include "ui/SliceView.h"
@@ -36,6 +37,7 @@
 #include <QTemporaryDir>
 #include <QTableWidget>
 #include <QTimer>
+#include <QToolButton>
 #include <QtTest>
 
 #include <sstream>
@@ -111,8 +113,8 @@ void openDemo2D(MainWindow& window, const QString& demoDir) {
     window.openDemoWithModels(demoDir, false);
     QVERIFY(window.waitUntilIdle());
     // The models' slots are assigned as they load; then the results come.
-    QTRY_VERIFY_WITH_TIMEOUT(
-        window.comparisonPanel()->result(0) && window.comparisonPanel()->result(1), 60000);
+    QTRY_VERIFY_WITH_TIMEOUT(window.session()->slot(0).result && window.session()->slot(1).result,
+                             60000);
 }
 
 }  // namespace
@@ -266,13 +268,64 @@ class TestViewer : public QObject {
                 QVERIFY(std::abs(shown[c] - expected.probabilities[c]) < 1e-5);
                 QVERIFY(std::abs(panel->bars(slot)->drawnShare(int(c)) - shown[c]) < 1e-6);
             }
-            QCOMPARE(panel->result(slot)->predicted, expected.predicted);
+            QCOMPARE(window.session()->slot(slot).result->predicted, expected.predicted);
         }
-        const bool agree = panel->result(0)->predicted == panel->result(1)->predicted;
+        const bool agree = window.session()->slot(0).result->predicted ==
+                           window.session()->slot(1).result->predicted;
         QVERIFY(panel->agreementText().startsWith(agree ? "AGREE" : "DISAGREE"));
         // The device in use is in the status bar.
         auto* device = window.findChild<QLabel*>("deviceLabel");
         QVERIFY(device && device->text().contains("cpu"));
+    }
+
+    // A third bundle joins the comparison as C; the panel shows any two of
+    // A, B and C, and a slot can be taken out again.
+    void aThirdModelCanBeCompared() {
+        MainWindow window;
+        window.resize(1500, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        openDemo2D(window, demoDir_);
+        ViewerSession* session = window.session();
+        const QString third = dir_.filePath("third-booster.safetensors");
+        QFile::remove(third);
+        QVERIFY(QFile::copy(demoFiles(demoDir_, false).booster, third));
+        window.loadModel(third);
+        QVERIFY(window.waitUntilIdle());
+        QCOMPARE(session->slotCount(), 3);
+        QTRY_VERIFY_WITH_TIMEOUT(session->slot(2).result, 60000);
+        // The model panel has a row for C.
+        auto* cCombo = window.findChild<QComboBox*>("modelCCombo");
+        QVERIFY(cCombo);
+        QCOMPARE(cCombo->currentText(), QString("third-booster.safetensors"));
+
+        // Choose C for the comparison's second column, as a user would.
+        QComboBox* second = window.comparisonPanel()->slotChooser(1);
+        QCOMPARE(second->count(), 3);
+        second->setCurrentIndex(2);
+        emit second->activated(2);
+        QCOMPARE(session->comparedSlots(), (std::array<int, 2>{0, 2}));
+        SliceView* camView = window.comparisonPanel()->camView(1);
+        QCOMPARE(camView->overlays().size(), size_t(1));
+        QCOMPARE(camView->overlays().front().map, session->slot(2).result->cam);
+        QVERIFY(window.comparisonPanel()->columnTitle(1).startsWith("C: third-booster"));
+        // The same weights as B: the same CAM, so A - C equals A - B.
+        QVERIFY(session->differenceMap());
+        const std::vector<float>& ac = session->differenceMap()->voxels();
+        const std::vector<float>& a = session->slot(0).result->cam->voxels();
+        const std::vector<float>& b = session->slot(1).result->cam->voxels();
+        for (size_t i = 0; i < ac.size(); i += 97) QVERIFY(std::abs(ac[i] - (a[i] - b[i])) < 1e-5);
+
+        // Take B out: C moves up to B's place and stays compared.
+        auto* removeB = window.findChild<QToolButton*>("removeSlotB");
+        QVERIFY(removeB && removeB->isEnabled());
+        QTest::mouseClick(removeB, Qt::LeftButton);
+        QCOMPARE(session->slotCount(), 2);
+        QCOMPARE(session->comparedSlots(), (std::array<int, 2>{0, 1}));
+        QCOMPARE(session->slot(1).result->cam, camView->overlays().front().map);
+        QTRY_VERIFY(!window.findChild<QComboBox*>("modelCCombo"));
+        // Two slots are the least a comparison has.
+        QVERIFY(!window.findChild<QToolButton*>("removeSlotB")->isEnabled());
     }
 
     void overlayIsDrawnWhereTheCamIsHigh() {
@@ -282,7 +335,7 @@ class TestViewer : public QObject {
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         openDemo2D(window, demoDir_);
         SliceView* view = window.sliceView();
-        const auto cam = window.comparisonPanel()->result(0)->cam;
+        const auto cam = window.session()->slot(0).result->cam;
         QCOMPARE(view->overlays().size(), size_t(1));  // A's CAM on, B's off by default
         const auto peak = peakInSlice(*view, *cam);
         const QImage with = view->grab().toImage();
@@ -295,7 +348,7 @@ class TestViewer : public QObject {
         QVERIFY2(over != under, qPrintable(over.name() + " " + under.name()));
         QVERIFY2(over.red() > over.blue() + 40, qPrintable(over.name()));
         // Where it is below the threshold, the image is untouched.
-        const double threshold = window.modelPanel()->overlayStyle().threshold;
+        const double threshold = window.session()->overlayStyle().threshold;
         int compared = 0;
         for (int64_t y = 0; y < cam->size()[1]; y += 3)
             for (int64_t x = 0; x < cam->size()[0]; x += 3)
@@ -323,7 +376,7 @@ class TestViewer : public QObject {
         window.openDemoWithModels(demoDir_, true);
         QVERIFY(window.waitUntilIdle());
         QTRY_VERIFY_WITH_TIMEOUT(
-            window.comparisonPanel()->result(0) && window.comparisonPanel()->result(1), 60000);
+            window.session()->slot(0).result && window.session()->slot(1).result, 60000);
         // The demo starts on the lesion: the crosshair at its centre, where the
         // image is brighter than the surrounding tissue.
         const auto c = window.viewGrid()->crosshair();
@@ -352,8 +405,8 @@ class TestViewer : public QObject {
         QCOMPARE(view->transferPreset(), QString("MIP"));
         QVERIFY(differingPixels(plain, view->grabFrame()) > 200);
         // The comparison works on volumes too: a difference map on the volume's grid.
-        QVERIFY(window.comparisonPanel()->differenceMap());
-        QCOMPARE(window.comparisonPanel()->differenceMap()->size(), window.volume()->size());
+        QVERIFY(window.session()->differenceMap());
+        QCOMPARE(window.session()->differenceMap()->size(), window.volume()->size());
     }
 
     void crosshairMovesTheLinkedViews() {
@@ -689,7 +742,7 @@ class TestViewer : public QObject {
         QCOMPARE(cams.size(), 2);
         for (int slot = 0; slot < 2; ++slot) {
             Volume back = readImage(cams[slot].toStdString(), {});
-            const Volume& cam = *window.comparisonPanel()->result(slot)->cam;
+            const Volume& cam = *window.session()->slot(slot).result->cam;
             QVERIFY(back.geometry().sameGridAs(window.volume()->geometry()));
             for (size_t i = 0; i < cam.voxels().size(); i += 37)
                 QVERIFY(std::abs(back.voxels()[i] - cam.voxels()[i]) < 1e-6);
@@ -728,7 +781,7 @@ class TestViewer : public QObject {
             window.openDatasetCase("test", index);
             jobs += 2;
             QTRY_VERIFY_WITH_TIMEOUT(
-                window.comparisonPanel()->result(0) && window.comparisonPanel()->result(1), 60000);
+                window.session()->slot(0).result && window.session()->slot(1).result, 60000);
         }
         ticker.stop();
         qInfo("2D: longest event-loop gap over %d model jobs: %lld ms (window %dx%d)", jobs,
@@ -741,8 +794,8 @@ class TestViewer : public QObject {
         // Grad-CAM, the method still chosen) is answered from the cache.
         window.openDatasetCase("test", 3);
         QVERIFY(!window.analysis()->busy());
-        QVERIFY(window.comparisonPanel()->result(0) && window.comparisonPanel()->result(1));
-        QCOMPARE(window.comparisonPanel()->result(0)->method, QString("gradcam"));
+        QVERIFY(window.session()->slot(0).result && window.session()->slot(1).result);
+        QCOMPARE(window.session()->slot(0).result->method, QString("gradcam"));
 
         // The same in 3D, in a larger window, where the 3D view also renders
         // each CAM on the GUI thread (Mesa's software renderer here, no GPU).
@@ -750,7 +803,7 @@ class TestViewer : public QObject {
         window.openDemoWithModels(demoDir_, true);
         QVERIFY(window.waitUntilIdle());
         QTRY_VERIFY_WITH_TIMEOUT(
-            window.comparisonPanel()->result(0) && window.comparisonPanel()->result(1), 60000);
+            window.session()->slot(0).result && window.session()->slot(1).result, 60000);
         QVERIFY(window.volumeView()->hasCam());
         longest = 0;
         last = clock.elapsed();
@@ -759,7 +812,7 @@ class TestViewer : public QObject {
             method->setCurrentIndex(method->findData(index % 2 ? "hirescam" : "eigencam"));
             window.openDatasetCase("test", index);
             QTRY_VERIFY_WITH_TIMEOUT(
-                window.comparisonPanel()->result(0) && window.comparisonPanel()->result(1), 60000);
+                window.session()->slot(0).result && window.session()->slot(1).result, 60000);
         }
         ticker.stop();
         qInfo(
@@ -808,7 +861,7 @@ class TestViewer : public QObject {
         }
         MainWindow again;
         QVERIFY(!again.darkTheme());
-        QCOMPARE(again.modelPanel()->camRequest().method, QString("gradcam++"));
+        QCOMPARE(again.session()->camRequest().method, QString("gradcam++"));
         QSettings().clear();
     }
 

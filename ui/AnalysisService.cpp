@@ -5,7 +5,6 @@
 #include "models/LoadedModel.h"
 
 #include <QCoreApplication>
-#include <QDeadlineTimer>
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QMetaObject>
@@ -13,7 +12,7 @@
 
 namespace rllm {
 
-AnalysisService::AnalysisService(QObject* parent) : QObject(parent) {
+AnalysisService::AnalysisService(QObject* parent) : AnalysisBackend(parent) {
     qRegisterMetaType<std::shared_ptr<const CaseAnalysis>>();
     // One job at a time: LibTorch already spreads each one over the cores,
     // and two models computing at once would only fight over them.
@@ -91,6 +90,20 @@ std::shared_ptr<LoadedModel> AnalysisService::model(int index) const {
     return models_[index].loaded;
 }
 
+ModelInfo AnalysisService::modelInfo(int index) const {
+    ModelInfo info;
+    const std::shared_ptr<LoadedModel> loaded = model(index);
+    if (!loaded) return info;
+    info.name = modelName(index);
+    info.path = models_[index].path;
+    info.boosted = loaded->boosted();
+    info.volumetric = loaded->volumetric();
+    info.device = QString::fromStdString(loaded->device());
+    info.deviceNote = QString::fromStdString(loaded->deviceNote());
+    info.descriptionJson = QString::fromStdString(loaded->descriptionJson());
+    return info;
+}
+
 QString AnalysisService::modelName(int index) const {
     if (index < 0 || index >= modelCount()) return {};
     return QFileInfo(models_[index].path).fileName();
@@ -121,7 +134,10 @@ void AnalysisService::request(quint64 caseId, std::shared_ptr<const Volume> volu
     const QString key = cacheKey(caseId, modelIndex, cam);
     if (auto hit = cache_.find(key)) {
         QMetaObject::invokeMethod(
-            this, [this, caseId, modelIndex, hit] { emit resultReady(caseId, modelIndex, hit); },
+            this,
+            [this, caseId, modelIndex, cam, hit] {
+                emit resultReady(caseId, modelIndex, cam, hit);
+            },
             Qt::QueuedConnection);
         return;
     }
@@ -154,11 +170,11 @@ void AnalysisService::request(quint64 caseId, std::shared_ptr<const Volume> volu
             result->insertionAuc = r.insertionAuc;
             result->seconds = clock.elapsed() / 1000.0;
         },
-        [this, key, caseId, modelIndex, result] {
+        [this, key, caseId, modelIndex, cam, result] {
             pending_.remove(key);
             if (!result->cam) return;  // skipped while another case was on screen
             cache_.insert(key, result);
-            emit resultReady(caseId, modelIndex, result);
+            emit resultReady(caseId, modelIndex, cam, result);
         });
 }
 
@@ -169,15 +185,6 @@ void AnalysisService::cancelPending() {
     // Jobs removed from the queue never report; count them out here.
     running_ = pool_.activeThreadCount();
     emit activityChanged(running_ > 0, running_ > 0 ? tr("cancelling") : QString());
-}
-
-bool AnalysisService::waitForIdle(int milliseconds) {
-    QDeadlineTimer deadline(milliseconds);
-    while (running_ > 0 && !deadline.hasExpired()) {
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-        QThread::msleep(5);
-    }
-    return running_ == 0;
 }
 
 }  // namespace rllm

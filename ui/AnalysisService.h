@@ -10,10 +10,10 @@
 // The torch-free models/LoadedModel.h is the only door to the engine here.
 
 #include "ui/AnalysisCache.h"
+#include "ui/session/AnalysisBackend.h"
 
 #include <QHash>
 #include <QSet>
-#include <QObject>
 #include <QString>
 #include <QThreadPool>
 
@@ -26,30 +26,7 @@ namespace rllm {
 class LoadedModel;
 class Volume;
 
-// One model's answer for one case.
-struct CaseAnalysis {
-    std::vector<std::string> classNames;
-    std::vector<float> probabilities;
-    int predicted = 0;
-    std::shared_ptr<const Volume> cam;         // on the case's grid, 0..1
-    QString method, layer, device;             // the method and layer used ("auto" resolved)
-    int shifts = 1;                            // sub-patch shifts per axis averaged into the CAM
-    double deletionAuc = 0, insertionAuc = 0;  // of the CAM, 10 steps
-
-    // "rollout at block:*:attn, 3 shifts per axis".
-    QString camDescription() const {
-        const QString base = QStringLiteral("%1 at %2").arg(method, layer);
-        return shifts > 1 ? QStringLiteral("%1, %2 shifts per axis").arg(base).arg(shifts) : base;
-    }
-    double seconds = 0;  // wall time of the job
-};
-
-struct CamRequest {
-    QString method = "auto";  // auto: the engine chooses by the model (models/Cam.h)
-    QString layer;            // empty: the engine's default
-};
-
-class AnalysisService : public QObject {
+class AnalysisService : public AnalysisBackend {
     Q_OBJECT
   public:
     explicit AnalysisService(QObject* parent = nullptr);
@@ -61,7 +38,8 @@ class AnalysisService : public QObject {
 
     // Loads a bundle in the background; modelsChanged() or failed() follows.
     void loadModel(const QString& path);
-    int modelCount() const { return static_cast<int>(models_.size()); }
+    int modelCount() const override { return static_cast<int>(models_.size()); }
+    ModelInfo modelInfo(int index) const override;
     std::shared_ptr<LoadedModel> model(int index) const;
     QString modelName(int index) const;  // the file name
     int indexOf(const QString& path) const;
@@ -69,28 +47,19 @@ class AnalysisService : public QObject {
     // Asks for model `modelIndex`'s analysis of case `caseId`. A cached result
     // is delivered at once (through the event loop); otherwise a job is queued.
     void request(quint64 caseId, std::shared_ptr<const Volume> volume, int modelIndex,
-                 const CamRequest& cam);
+                 const CamRequest& cam) override;
     std::shared_ptr<const CaseAnalysis> cached(quint64 caseId, int modelIndex,
-                                               const CamRequest& cam) const;
+                                               const CamRequest& cam) const override;
     // The case on screen: queued jobs for other cases are skipped when their
     // turn comes (the user has moved on), so the current case is not kept
     // waiting behind them. 0: no preference.
-    void setFocusCase(quint64 caseId) { focusCase_ = caseId; }
+    void setFocusCase(quint64 caseId) override { focusCase_ = caseId; }
     // Drops queued jobs; a running job finishes but its result is ignored.
-    void cancelPending();
-    bool busy() const { return running_ > 0; }
-    // Blocks until queued work is done (tests and shutdown).
-    bool waitForIdle(int milliseconds);
+    void cancelPending() override;
+    bool busy() const override { return running_ > 0; }
     // How many bytes of results are kept for going back to a case.
     void setCacheLimit(qint64 bytes) { cache_.setMaxBytes(bytes); }
     const AnalysisCache& cache() const { return cache_; }
-
-  signals:
-    void modelsChanged();
-    void resultReady(quint64 caseId, int modelIndex, std::shared_ptr<const CaseAnalysis> result);
-    void failed(const QString& message);
-    // busy: a job is queued or running; `what` says which.
-    void activityChanged(bool busy, const QString& what);
 
   private:
     QString cacheKey(quint64 caseId, int modelIndex, const CamRequest& cam) const;
@@ -112,5 +81,3 @@ class AnalysisService : public QObject {
 };
 
 }  // namespace rllm
-
-Q_DECLARE_METATYPE(std::shared_ptr<const rllm::CaseAnalysis>)

@@ -1,40 +1,30 @@
 #pragma once
-// Two models side by side on the current case: each one's predicted class, a
-// probability bar per class, its CAM over the image and the CAM's deletion /
-// insertion AUC; their difference map (A - B); and whether they agree. The
-// three small views follow one slice view of the main grid (same plane,
-// slice, zoom and window).
-
-#include "ui/OverlayStyle.h"
+// Two of the comparison's slots side by side on the current case (any two,
+// chosen at the top): each one's predicted class, a probability bar per
+// class, its CAM over the image and the CAM's deletion / insertion AUC; their
+// difference map (first - second); and whether they agree. It shows the
+// ViewerSession and holds nothing of its own. The three small views follow
+// one slice view of the main grid (same plane, slice, zoom and window).
 
 #include <QWidget>
 
 #include <array>
 #include <memory>
 
+class QComboBox;
 class QLabel;
 
 namespace rllm {
 
 class ProbabilityBars;
 class SliceView;
-class Volume;
-struct CaseAnalysis;
+class ViewerSession;
 
 class ComparisonPanel : public QWidget {
     Q_OBJECT
   public:
-    explicit ComparisonPanel(QWidget* parent = nullptr);
+    explicit ComparisonPanel(ViewerSession* session, QWidget* parent = nullptr);
     ~ComparisonPanel() override;
-
-    void setCase(std::shared_ptr<const Volume> volume);
-    // slot 0 is model A, 1 is model B; an empty name means no model chosen.
-    void setModel(int slot, const QString& name, const QString& kind);
-    // No result for `slot` yet: "computing...", or `why` there will be none.
-    void setPending(int slot, const QString& why = {});
-    void setResult(int slot, std::shared_ptr<const CaseAnalysis> result);
-    std::shared_ptr<const CaseAnalysis> result(int slot) const { return results_[slot]; }
-    void setOverlayStyle(const OverlayStyle& style);
 
     // Keep the small views on `master`'s plane, slice, zoom and window.
     void follow(SliceView* master);
@@ -42,32 +32,33 @@ class ComparisonPanel : public QWidget {
     // e.g. moved by the linked crosshair).
     void resync() { syncTo(master_); }
 
-    ProbabilityBars* bars(int slot) const { return columns_[slot].bars; }
-    SliceView* camView(int slot) const { return columns_[slot].view; }
+    // column 0 shows the first compared slot, column 1 the second.
+    ProbabilityBars* bars(int column) const { return columns_[column].bars; }
+    SliceView* camView(int column) const { return columns_[column].view; }
+    QComboBox* slotChooser(int column) const { return columns_[column].chooser; }
     SliceView* differenceView() const { return differenceView_; }
-    std::shared_ptr<const Volume> differenceMap() const { return difference_; }
     QString agreementText() const;
-    QString modelName(int slot) const { return columns_[slot].name; }
+    QString columnTitle(int column) const;
 
   private:
+    void showCase();
+    void syncChoosers();
     void refresh();
     void syncTo(SliceView* master);
 
     struct Column {
-        QString name;
+        QComboBox* chooser = nullptr;
         QLabel* title = nullptr;
         QLabel* verdict = nullptr;
         QLabel* faithfulness = nullptr;
         ProbabilityBars* bars = nullptr;
         SliceView* view = nullptr;
     };
+    ViewerSession* session_;
     std::array<Column, 2> columns_;
-    std::array<std::shared_ptr<const CaseAnalysis>, 2> results_;
+    QLabel* differenceTitle_ = nullptr;
     SliceView* differenceView_ = nullptr;
     QLabel* agreement_ = nullptr;
-    std::shared_ptr<const Volume> volume_, difference_;
-    std::array<const Volume*, 2> differenceOf_{};  // the CAMs difference_ was computed from
-    OverlayStyle style_;
     SliceView* master_ = nullptr;
 };
 

@@ -44,14 +44,15 @@ void paintReport(QPainter& p, const ComparisonReport& r, double width, double he
     p.drawText(QRectF(margin, y, width - 2 * margin, unit * 4), Qt::AlignLeft, r.agreement);
     y += unit * 5;
 
-    // Four images in a row: the case, CAM A, CAM B, difference.
+    // Four images in a row: the case, the two CAMs, their difference.
     const double gap = unit * 1.5;
     const double side = (width - 2 * margin - 3 * gap) / 4;
     const std::array<std::pair<QString, QImage>, 4> images{
         {{QObject::tr("Image"), r.image},
-         {QObject::tr("CAM A: %1").arg(r.models[0].name), r.cams[0]},
-         {QObject::tr("CAM B: %1").arg(r.models[1].name), r.cams[1]},
-         {QObject::tr("A - B (red: A looks more)"), r.difference}}};
+         {QObject::tr("CAM %1: %2").arg(r.models[0].letter, r.models[0].name), r.cams[0]},
+         {QObject::tr("CAM %1: %2").arg(r.models[1].letter, r.models[1].name), r.cams[1]},
+         {QObject::tr("%1 - %2 (red: %1 looks more)").arg(r.models[0].letter, r.models[1].letter),
+          r.difference}}};
     p.setFont(small);
     for (int i = 0; i < 4; ++i) {
         const QRectF box(margin + i * (side + gap), y, side, side);
@@ -70,16 +71,17 @@ void paintReport(QPainter& p, const ComparisonReport& r, double width, double he
 
     // Two columns: each model's prediction, probabilities, CAM scores, provenance.
     const double column = (width - 2 * margin - gap) / 2;
-    for (int slot = 0; slot < 2; ++slot) {
-        const ReportModel& m = r.models[slot];
-        const double x = margin + slot * (column + gap);
+    // (the pair of models the comparison panel shows).
+    for (int which = 0; which < 2; ++which) {
+        const ReportModel& m = r.models[which];
+        const double x = margin + which * (column + gap);
         double cy = y;
         p.setFont(body);
         QFont bold = body;
         bold.setBold(true);
         p.setFont(bold);
         p.drawText(QRectF(x, cy, column, unit * 2.5), Qt::AlignLeft,
-                   QStringLiteral("%1: %2 (%3)").arg(slot ? "B" : "A", m.name, m.kind));
+                   QStringLiteral("%1: %2 (%3)").arg(m.letter, m.name, m.kind));
         cy += unit * 2.6;
         p.setFont(body);
         for (size_t c = 0; c < m.probabilities.size(); ++c) {

@@ -15,6 +15,7 @@
 namespace rllm {
 
 struct ReportModel {
+    QString letter;                  // the comparison slot: "A", "B", ...
     QString name, kind, provenance;  // provenance: plain text lines
     std::vector<std::string> classNames;
     std::vector<float> probabilities;

@@ -1,5 +1,7 @@
 #include "ui/DemoSetup.h"
 
+#include "core/Error.h"
+
 #include "core/io/MedMnist.h"
 #include "core/io/Npz.h"
 #include "models/Engine.h"
@@ -107,13 +109,16 @@ bool makeDemoWithProgress(const QString& folder, QWidget* parent, QString* error
     }
     QProgressDialog dialog(QObject::tr("Making the demo: synthetic phantoms and two small models "
                                        "per phantom set (a few minutes, once)..."),
-                           QString(), 0, 0, parent);
+                           QObject::tr("Cancel"), 0, 0, parent);
     dialog.setWindowTitle(QObject::tr("R-LLM Viewer demo"));
     dialog.setWindowModality(Qt::WindowModal);
     dialog.setMinimumDuration(0);
     dialog.setMinimumWidth(560);
     dialog.show();
     QPointer<QProgressDialog> guard(&dialog);
+    // Cancel stops the training before its next batch (TrainOptions::cancel).
+    auto cancel = std::make_shared<std::atomic<bool>>(false);
+    QObject::connect(&dialog, &QProgressDialog::canceled, [cancel] { *cancel = true; });
 
     // The worker shares only a plain result with the caller (no QObject, so
     // it may die on either thread) and reaches the loop through a pointer
@@ -126,7 +131,7 @@ bool makeDemoWithProgress(const QString& folder, QWidget* parent, QString* error
     auto state = std::make_shared<Result>();
     QEventLoop loop;
     QPointer<QEventLoop> loopGuard(&loop);
-    QThreadPool::globalInstance()->start([state, loopGuard, folder, guard] {
+    QThreadPool::globalInstance()->start([state, loopGuard, folder, guard, cancel] {
         LineBuffer buffer([guard](const std::string& line) {
             const QString text = QString::fromStdString(line);
             QMetaObject::invokeMethod(
@@ -141,7 +146,10 @@ bool makeDemoWithProgress(const QString& folder, QWidget* parent, QString* error
         try {
             DemoOptions options;
             options.outDir = folder.toStdString();
+            options.cancel = cancel.get();
             makeDemo(options, progress);
+        } catch (const Cancelled&) {
+            message = QObject::tr("cancelled; the demo is made again next time");
         } catch (const std::exception& e) {
             message = QString::fromStdString(e.what());
         }

@@ -8,7 +8,7 @@
 #include "core/io/ItkIo.h"
 #include "core/io/MedMnist.h"
 #include "models/Engine.h"
-#include "models/LoadedModel.h"
+#include "models/CamMethods.h"
 #include "ui/AnalysisService.h"
 #include "ui/ComparisonPanel.h"
 #include "ui/ComparisonReport.h"
@@ -19,12 +19,13 @@
 #include "ui/SliceView.h"
 #include "ui/ViewGrid.h"
 #include "ui/VolumeView3D.h"
+#include "ui/session/ViewerSession.h"
 
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QComboBox>
-#include <QDeadlineTimer>
+#include <QEventLoop>
 #include <QDir>
 #include <QDockWidget>
 #include <QDragEnterEvent>
@@ -44,9 +45,7 @@
 #include <QSpinBox>
 #include <QStatusBar>
 #include <QStyleFactory>
-#include <QThread>
-#include <QPointer>
-#include <QThreadPool>
+#include <QTimer>
 #include <QVBoxLayout>
 
 namespace rllm {
@@ -77,29 +76,6 @@ QString describe(const Volume& v) {
     return text;
 }
 
-// Runs `work` on Qt's global pool, then `done` (with the error text, empty on
-// success) on the GUI thread, unless `context` is gone by then (a window
-// closed while its file was loading). The worker never touches `context`:
-// the pointer is checked on the GUI thread, where it is destroyed.
-void runInBackground(QObject* context, std::function<void()> work,
-                     std::function<void(const QString&)> done) {
-    QPointer<QObject> guard(context);
-    QThreadPool::globalInstance()->start([guard, work = std::move(work), done = std::move(done)] {
-        QString error;
-        try {
-            work();
-        } catch (const std::exception& e) {
-            error = QString::fromStdString(e.what());
-        }
-        QMetaObject::invokeMethod(
-            QCoreApplication::instance(),
-            [guard, done, error] {
-                if (guard) done(error);
-            },
-            Qt::QueuedConnection);
-    });
-}
-
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
@@ -107,6 +83,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setAcceptDrops(true);
     setDockNestingEnabled(true);
     service_ = new AnalysisService(this);
+    session_ = new ViewerSession(service_, this);
 
     auto* central = new QWidget(this);
     auto* layout = new QVBoxLayout(central);
@@ -144,20 +121,25 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     caseLayout->addWidget(caseLabel_, 1);
     caseBar_->hide();
     layout->addWidget(caseBar_);
-    auto openCase = [this] { openDatasetCase(splitCombo_->currentText(), indexSpin_->value()); };
+    auto openCase = [this] {
+        session_->openDatasetCase(splitCombo_->currentText(), indexSpin_->value());
+    };
     connect(splitCombo_, &QComboBox::currentIndexChanged, this, openCase);
     connect(indexSpin_, &QSpinBox::valueChanged, this, openCase);
 
     grid_ = new ViewGrid(central);
     layout->addWidget(grid_, 1);
     setCentralWidget(central);
+    // Before the panels connect theirs: the grid shows a new case first, and
+    // the comparison's small views follow the grid.
+    connect(session_, &ViewerSession::caseChanged, this, &MainWindow::showCase);
 
-    modelPanel_ = new ModelPanel(service_, this);
+    modelPanel_ = new ModelPanel(session_, this);
     auto* modelDock = new QDockWidget(tr("Models"), this);
     modelDock->setObjectName("modelDock");
     modelDock->setWidget(modelPanel_);
     addDockWidget(Qt::LeftDockWidgetArea, modelDock);
-    comparison_ = new ComparisonPanel(this);
+    comparison_ = new ComparisonPanel(session_, this);
     comparison_->follow(grid_->primaryView());
     // The grid moves its views with their signals blocked: follow the grid too.
     connect(grid_, &ViewGrid::crosshairChanged, comparison_, &ComparisonPanel::resync);
@@ -171,7 +153,6 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
     connect(grid_, &ViewGrid::cursorInfo, this,
             [this](const QString& text) { statusBar()->showMessage(text); });
-    connect(modelPanel_, &ModelPanel::settingsChanged, this, &MainWindow::applySettings);
     connect(modelPanel_, &ModelPanel::loadRequested, this, [this] {
         const QString path = QFileDialog::getOpenFileName(
             this, tr("Load model bundle"), {}, tr("Model bundles (*.safetensors);;All files (*)"));
@@ -181,9 +162,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         service_->setDevice(device);
         updateDeviceLabel();
     });
-    connect(service_, &AnalysisService::resultReady, this, &MainWindow::onResult);
-    connect(service_, &AnalysisService::failed, this, &MainWindow::showError);
-    connect(service_, &AnalysisService::activityChanged, this, &MainWindow::setBusy);
+    connect(session_, &ViewerSession::errorOccurred, this, &MainWindow::showError);
+    connect(session_, &ViewerSession::activityChanged, this, &MainWindow::setBusy);
+    connect(session_, &ViewerSession::datasetChanged, this, &MainWindow::showDatasetCursor);
+    connect(session_, &ViewerSession::seriesChoiceNeeded, this, &MainWindow::chooseSeries);
+    connect(session_, &ViewerSession::pathOpened, this, &MainWindow::rememberRecent);
+    connect(session_, &ViewerSession::displayChanged, this, &MainWindow::updateOverlays);
+    connect(session_, &ViewerSession::slotsChanged, this, &MainWindow::updateOverlays);
+    connect(session_, &ViewerSession::slotsChanged, this, &MainWindow::updateDeviceLabel);
     connect(service_, &AnalysisService::modelsChanged, this, &MainWindow::updateDeviceLabel);
 
     deviceLabel_ = new QLabel(this);
@@ -196,12 +182,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     cancel_ = new QPushButton(tr("Cancel"), this);
     cancel_->setObjectName("cancelButton");
     cancel_->hide();
-    connect(cancel_, &QPushButton::clicked, this, [this] {
-        ++loadGeneration_;  // a load in flight is dropped when it lands
-        loadsRunning_ = 0;
-        service_->cancelPending();
-        setBusy(service_->busy(), tr("cancelled"));
-    });
+    connect(cancel_, &QPushButton::clicked, session_, &ViewerSession::cancel);
     infoLabel_ = new QLabel(this);
     statusBar()->addPermanentWidget(busyLabel_);
     statusBar()->addPermanentWidget(progress_);
@@ -215,6 +196,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 }
 
 MainWindow::~MainWindow() = default;
+
+std::shared_ptr<const Volume> MainWindow::volume() const {
+    return session_->volume();
+}
 
 SliceView* MainWindow::sliceView() const {
     return grid_->primaryView();
@@ -341,136 +326,57 @@ void MainWindow::rebuildRecentMenu() {
 }
 
 void MainWindow::openPath(const QString& path) {
-    const int generation = ++loadGeneration_;
-    ++loadsRunning_;
-    setBusy(true, tr("opening %1").arg(QFileInfo(path).fileName()));
-    struct Loaded {
-        InputKind kind = InputKind::Unsupported;
-        std::shared_ptr<MedMnistDataset> dataset;
-        std::vector<DicomSeriesInfo> series;
-        std::shared_ptr<Volume> volume;
-    };
-    auto loaded = std::make_shared<Loaded>();
-    const std::string file = path.toStdString();
-    auto finish = [this, generation, path](const QString& error) {
-        loadsRunning_ = std::max(0, loadsRunning_ - 1);
-        setBusy(service_->busy() || loadsRunning_ > 0, {});
-        if (generation != loadGeneration_) return false;  // cancelled or superseded
-        if (!error.isEmpty()) {
-            showError(error);
-            return false;
-        }
-        rememberRecent(path);
-        return true;
-    };
-    runInBackground(
-        this,
-        [loaded, file] {
-            loaded->kind = detectInputKind(file);
-            if (loaded->kind == InputKind::MedMnist) {
-                loaded->dataset = std::make_shared<MedMnistDataset>(file);
-            } else if (loaded->kind == InputKind::DicomFolder) {
-                loaded->series = scanDicomFolder(file);
-                // One ordinary series opens at once; several, or a 4D one, go to the picker.
-                if (loaded->series.size() == 1 && loaded->series.front().volumeCount <= 1)
-                    loaded->volume = std::make_shared<Volume>(readImage(file, {}));
-            } else {
-                if (loaded->kind == InputKind::DicomFile) {
-                    // An enhanced multi-frame file holding 4D data: the picker lists its volumes.
-                    loaded->series = scanDicomFiles({file});
-                    if (loaded->series.size() == 1 && loaded->series.front().volumeCount > 1)
-                        return;
-                    loaded->series.clear();
-                }
-                loaded->volume = std::make_shared<Volume>(readImage(file, {}));
-            }
-        },
-        [this, loaded, finish, path, file](const QString& error) {
-            if (!finish(error)) return;
-            if (loaded->dataset) {
-                dataset_ = loaded->dataset;
-                {
-                    QSignalBlocker blockSplit(splitCombo_), blockIndex(indexSpin_);
-                    splitCombo_->setCurrentText("test");
-                }
-                caseBar_->show();
-                openDatasetCase("test", 0);
-                return;
-            }
-            if (loaded->volume) {
-                dataset_.reset();
-                caseBar_->hide();
-                showVolume(loaded->volume, QFileInfo(path).fileName(), {});
-                return;
-            }
-            // A DICOM folder with several series, or 4D data: the user picks
-            // one series or volume, then it loads.
-            SeriesPickerDialog picker(loaded->series, this);
-            if (picker.exec() != QDialog::Accepted) return;
-            ReadOptions options;
-            options.seriesInstanceUid = picker.selectedSeriesUid();
-            options.volume = picker.selectedVolume();
-            const int next = ++loadGeneration_;
-            ++loadsRunning_;
-            setBusy(true, tr("reading the series"));
-            auto volume = std::make_shared<std::shared_ptr<Volume>>();
-            runInBackground(
-                this,
-                [volume, file, options] {
-                    *volume = std::make_shared<Volume>(readImage(file, options));
-                },
-                [this, volume, next, path](const QString& error) {
-                    loadsRunning_ = std::max(0, loadsRunning_ - 1);
-                    setBusy(service_->busy() || loadsRunning_ > 0, {});
-                    if (next != loadGeneration_) return;
-                    if (!error.isEmpty()) return showError(error);
-                    dataset_.reset();
-                    caseBar_->hide();
-                    showVolume(*volume, QFileInfo(path).fileName(), {});
-                });
-        });
+    session_->openPath(path);
+}
+
+void MainWindow::chooseSeries(const QString& path) {
+    // A DICOM folder with several series, or 4D data: the user picks one
+    // series or volume, then it loads.
+    SeriesPickerDialog picker(session_->seriesToChoose(), this);
+    if (picker.exec() != QDialog::Accepted) return;
+    ReadOptions options;
+    options.seriesInstanceUid = picker.selectedSeriesUid();
+    options.volume = picker.selectedVolume();
+    session_->openSeries(path, options);
 }
 
 bool MainWindow::openPathAndWait(const QString& path, int timeoutMs) {
-    const quint64 before = shownCount_;
+    const quint64 before = session_->shownCount();
     lastError_.clear();
-    openPath(path);
-    QDeadlineTimer deadline(timeoutMs);
-    while (loadsRunning_ > 0 && !deadline.hasExpired())
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-    return shownCount_ != before;  // a new image is shown only when the load succeeded
+    QEventLoop loop;
+    connect(session_, &ViewerSession::loadsFinished, &loop, &QEventLoop::quit);
+    QTimer::singleShot(timeoutMs, &loop, &QEventLoop::quit);
+    session_->openPath(path);
+    if (session_->loading()) loop.exec();
+    return session_->shownCount() != before;  // a new image is shown only when the load succeeded
 }
 
-void MainWindow::openDatasetCase(const QString& splitName, int index) {
-    if (!dataset_) return;
-    try {
-        const std::string split = splitName.toStdString();
-        {
-            QSignalBlocker blockSplit(splitCombo_), blockIndex(indexSpin_);
-            splitCombo_->setCurrentText(splitName);
-            indexSpin_->setRange(0, static_cast<int>(dataset_->count(split) - 1));
-            indexSpin_->setValue(index);
-        }
-        auto volume = std::make_shared<Volume>(dataset_->image(split, indexSpin_->value()));
-        caseLabel_->setText(tr("of %1, labels: %2")
-                                .arg(dataset_->count(split))
-                                .arg(QString::fromStdString(volume->metadata["Labels"])));
-        const QString archive = QString::fromStdString(dataset_->path());
-        const QString where = QStringLiteral(" [%1 #%2]").arg(splitName).arg(indexSpin_->value());
-        showVolume(volume, QFileInfo(archive).fileName() + where,
-                   QFileInfo(archive).absoluteFilePath() + where);
-    } catch (const std::exception& e) {
-        showError(QString::fromStdString(e.what()));
-    }
+void MainWindow::openDatasetCase(const QString& split, int index) {
+    session_->openDatasetCase(split, index);
+}
+
+void MainWindow::showDatasetCursor() {
+    const auto dataset = session_->dataset();
+    caseBar_->setVisible(dataset != nullptr);
+    if (!dataset) return;
+    QSignalBlocker blockSplit(splitCombo_), blockIndex(indexSpin_);
+    splitCombo_->setCurrentText(session_->datasetSplit());
+    indexSpin_->setRange(0, std::max(0, session_->datasetCount() - 1));
+    indexSpin_->setValue(session_->datasetIndex());
+    const auto volume = session_->volume();
+    caseLabel_->setText(tr("of %1, labels: %2")
+                            .arg(session_->datasetCount())
+                            .arg(volume && volume->metadata.count("Labels")
+                                     ? QString::fromStdString(volume->metadata.at("Labels"))
+                                     : QString()));
 }
 
 void MainWindow::openDemo(bool threeD) {
     Phantom phantom = threeD ? makePhantom3D() : makePhantom2D();
-    dataset_.reset();
-    caseBar_->hide();
-    showVolume(std::make_shared<Volume>(std::move(phantom.image)),
-               threeD ? tr("Synthetic 3D phantom") : tr("Synthetic 2D phantom"),
-               threeD ? "phantom:3d" : "phantom:2d");
+    session_->closeDataset();
+    session_->showVolume(std::make_shared<Volume>(std::move(phantom.image)),
+                         threeD ? tr("Synthetic 3D phantom") : tr("Synthetic 2D phantom"),
+                         threeD ? "phantom:3d" : "phantom:2d");
     // Start on the lesion, the thing the demo is about.
     grid_->setCrosshair({static_cast<int64_t>(phantom.lesionCenter[0]),
                          static_cast<int64_t>(phantom.lesionCenter[1]),
@@ -487,35 +393,24 @@ void MainWindow::openDemoWithModels(const QString& folder, bool threeD) {
         }
         files = demoFiles(folder, threeD);
     }
+    std::shared_ptr<MedMnistDataset> dataset;
     try {
-        dataset_ = std::make_shared<MedMnistDataset>(files.dataset.toStdString());
+        dataset = std::make_shared<MedMnistDataset>(files.dataset.toStdString());
     } catch (const std::exception& e) {
         showError(QString::fromStdString(e.what()));
         return;
     }
-    caseBar_->show();
-    const int lesionCase = firstLesionCase(*dataset_, "test");
-    openDatasetCase("test", lesionCase);
+    const int lesionCase = firstLesionCase(*dataset, "test");
+    session_->openDataset(dataset);
+    session_->openDatasetCase("test", lesionCase);
     // Start on the lesion, the thing the demo is about.
     std::array<int64_t, 3> centre{};
     if (lesionCentre(files.dataset, "test", lesionCase, centre)) grid_->setCrosshair(centre);
+    // Baseline in A, booster in B, each once loaded.
+    const QString bundles[2] = {files.baseline, files.booster};
     for (int slot = 0; slot < 2; ++slot) {
-        const QString& path = slot == 0 ? files.baseline : files.booster;
-        const int existing = service_->indexOf(path);
-        if (existing >= 0) {
-            modelPanel_->setModelIndex(slot, existing);
-            continue;
-        }
-        // Assign the slot once the bundle has loaded.
-        auto connection = std::make_shared<QMetaObject::Connection>();
-        *connection = connect(service_, &AnalysisService::modelsChanged, this,
-                              [this, slot, path, connection] {
-                                  const int index = service_->indexOf(path);
-                                  if (index < 0) return;
-                                  modelPanel_->setModelIndex(slot, index);
-                                  disconnect(*connection);
-                              });
-        loadModel(path);
+        session_->setSlotModelByPath(slot, bundles[slot]);
+        if (service_->indexOf(bundles[slot]) < 0) loadModel(bundles[slot]);
     }
 }
 
@@ -524,91 +419,39 @@ void MainWindow::loadModel(const QString& path) {
 }
 
 bool MainWindow::waitUntilIdle(int timeoutMs) {
-    QDeadlineTimer deadline(timeoutMs);
-    while ((loadsRunning_ > 0 || service_->busy()) && !deadline.hasExpired())
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-    QCoreApplication::processEvents();
-    return loadsRunning_ == 0 && !service_->busy();
+    QEventLoop loop;
+    connect(session_, &ViewerSession::idle, &loop, &QEventLoop::quit);
+    QTimer::singleShot(timeoutMs, &loop, &QEventLoop::quit);
+    if (session_->busy()) loop.exec();
+    return !session_->busy();
 }
 
-void MainWindow::showVolume(std::shared_ptr<const Volume> volume, const QString& title,
-                            const QString& caseKey) {
-    volume_ = std::move(volume);
-    const bool stable = !caseKey.isEmpty();
-    ++shownCount_;
-    if (stable && caseIds_.contains(caseKey)) {
-        caseId_ = caseIds_.value(caseKey);
-    } else {
-        caseId_ = ++nextCaseId_;
-        if (stable) caseIds_.insert(caseKey, caseId_);
-    }
-    service_->setFocusCase(caseId_);
+void MainWindow::showCase() {
+    const auto volume = session_->volume();
     lastError_.clear();
     errorBanner_->hide();
-    syntheticBanner_->setVisible(volume_->synthetic);
-    grid_->setVolume(volume_);
-    comparison_->setCase(volume_);
-    infoLabel_->setText(describe(*volume_));
-    setWindowTitle(tr("%1 - R-LLM Viewer").arg(title));
-    requestAnalyses();
-}
-
-void MainWindow::applySettings() {
-    grid_->volumeView()->setTransferPreset(modelPanel_->transferPreset());
-    comparison_->setOverlayStyle(modelPanel_->overlayStyle());
-    requestAnalyses();
-    updateDeviceLabel();
-}
-
-void MainWindow::requestAnalyses() {
-    const CamRequest request = modelPanel_->camRequest();
-    for (int slot = 0; slot < 2; ++slot) {
-        const int index = modelPanel_->modelIndex(slot);
-        auto model = service_->model(index);
-        comparison_->setModel(slot, model ? service_->modelName(index) : QString(),
-                              model && model->boosted() ? tr("R-LLM booster") : tr("ViT baseline"));
-        if (!model || !volume_) continue;
-        if (model->volumetric() == volume_->is2D()) {
-            const QString takes = model->volumetric() ? tr("3D volumes") : tr("2D images");
-            comparison_->setPending(slot, tr("takes %1").arg(takes));
-            showError(tr("Model %1 (%2) takes %3 but the open image is %4; choose a matching model "
-                         "or image.")
-                          .arg(slot ? "B" : "A", service_->modelName(index), takes,
-                               volume_->is2D() ? tr("2D") : tr("3D")));
-            continue;
-        }
-        if (auto hit = service_->cached(caseId_, index, request)) {
-            comparison_->setResult(slot, hit);
-            continue;
-        }
-        comparison_->setPending(slot);
-        service_->request(caseId_, volume_, index, request);
-    }
+    syntheticBanner_->setVisible(volume->synthetic);
+    grid_->setVolume(volume);
+    comparison_->resync();
+    infoLabel_->setText(describe(*volume));
+    setWindowTitle(tr("%1 - R-LLM Viewer").arg(session_->caseTitle()));
+    showDatasetCursor();
     updateOverlays();
-}
-
-void MainWindow::onResult(quint64 caseId, int modelIndex,
-                          std::shared_ptr<const CaseAnalysis> result) {
-    if (caseId != caseId_) return;
-    const CamRequest request = modelPanel_->camRequest();
-    for (int slot = 0; slot < 2; ++slot)
-        if (modelPanel_->modelIndex(slot) == modelIndex &&
-            service_->cached(caseId, modelIndex, request) == result)
-            comparison_->setResult(slot, result);
-    updateOverlays();
-    updateDeviceLabel();
 }
 
 void MainWindow::updateOverlays() {
-    const OverlayStyle style = modelPanel_->overlayStyle();
+    const OverlayStyle style = session_->overlayStyle();
+    grid_->volumeView()->setTransferPreset(session_->transferPreset());
     std::vector<SliceOverlay> overlays;
-    for (int slot = 0; slot < 2; ++slot)
-        if (modelPanel_->overlayShown(slot) && comparison_->result(slot))
-            overlays.push_back({comparison_->result(slot)->cam, style});
+    for (int slot = 0; slot < session_->slotCount(); ++slot) {
+        const ComparisonSlot& s = session_->slot(slot);
+        if (s.overlayShown && s.result) overlays.push_back({s.result->cam, style});
+    }
     grid_->setOverlays(overlays);
-    const int slot3d = modelPanel_->cam3dSlot();
-    auto cam3d =
-        slot3d >= 0 && comparison_->result(slot3d) ? comparison_->result(slot3d)->cam : nullptr;
+    const int slot3d = session_->cam3dSlot();
+    auto cam3d = slot3d >= 0 && slot3d < session_->slotCount() && session_->slot(slot3d).result
+                     ? session_->slot(slot3d).result->cam
+                     : nullptr;
     if (cam3d != nullptr || grid_->volumeView()->hasCam())
         grid_->volumeView()->setCam(cam3d, style);
 }
@@ -616,12 +459,12 @@ void MainWindow::updateOverlays() {
 void MainWindow::updateDeviceLabel() {
     QString text = tr("Device: %1").arg(service_->device());
     QString note;
-    for (int slot = 0; slot < 2; ++slot) {
-        if (auto model = service_->model(modelPanel_->modelIndex(slot))) {
-            text = tr("Device: %1").arg(QString::fromStdString(model->device()));
-            if (!model->deviceNote().empty()) note = QString::fromStdString(model->deviceNote());
-            break;
-        }
+    for (int slot = 0; slot < session_->slotCount(); ++slot) {
+        const ModelInfo model = service_->modelInfo(session_->slot(slot).modelIndex);
+        if (model.name.isEmpty()) continue;
+        text = tr("Device: %1").arg(model.device);
+        note = model.deviceNote;
+        break;
     }
     deviceLabel_->setText(text);
     deviceLabel_->setToolTip(note);
@@ -629,16 +472,16 @@ void MainWindow::updateDeviceLabel() {
 }
 
 void MainWindow::setBusy(bool busy, const QString& what) {
-    busy = busy || loadsRunning_ > 0 || service_->busy();
     progress_->setVisible(busy);
     cancel_->setVisible(busy);
     busyLabel_->setText(busy ? what : QString());
 }
 
 void MainWindow::applyWindowPreset(double center, double width) {
-    if (!volume_) return;
+    const auto volume = session_->volume();
+    if (!volume) return;
     if (width <= 0) {
-        const WindowPreset own = defaultWindow(*volume_);
+        const WindowPreset own = defaultWindow(*volume);
         center = own.center;
         width = own.width;
     }
@@ -672,36 +515,41 @@ bool MainWindow::saveViewScreenshot(QWidget* view, const QString& path) {
 }
 
 bool MainWindow::saveReport(const QString& path) {
-    if (!volume_ || !comparison_->result(0) || !comparison_->result(1)) {
+    const auto volume = session_->volume();
+    const auto compared = session_->comparedSlots();
+    auto resultOf = [this](int slot) -> std::shared_ptr<const CaseAnalysis> {
+        return slot >= 0 && slot < session_->slotCount() ? session_->slot(slot).result : nullptr;
+    };
+    if (!volume || !resultOf(compared[0]) || !resultOf(compared[1])) {
         showError(tr("'%1': a report needs an open image and results from two models.").arg(path));
         return false;
     }
     ComparisonReport report;
     report.caseTitle = windowTitle();
-    report.caseDetails = describe(*volume_);
+    report.caseDetails = describe(*volume);
     report.agreement = comparison_->agreementText();
     {
         // The image without overlays, the way the primary view shows it.
         SliceView plain;
         plain.resize(400, 400);
-        plain.setVolume(volume_);
+        plain.setVolume(volume);
         plain.setPlane(grid_->primaryView()->plane());
         plain.setSliceIndex(grid_->primaryView()->sliceIndex());
         plain.setWindow(grid_->primaryView()->windowCenter(), grid_->primaryView()->windowWidth());
         plain.setCrosshairVisible(false);
         report.image = plain.grab().toImage();
     }
-    for (int slot = 0; slot < 2; ++slot) {
-        report.cams[slot] = comparison_->camView(slot)->grab().toImage();
-        const auto& r = *comparison_->result(slot);
-        ReportModel& m = report.models[slot];
-        const int index = modelPanel_->modelIndex(slot);
-        auto model = service_->model(index);
-        m.name = service_->modelName(index);
-        m.kind = model && model->boosted() ? tr("R-LLM booster") : tr("ViT baseline");
-        QString provenance =
-            model ? ModelPanel::summarise(QString::fromStdString(model->descriptionJson()))
-                  : QString();
+    // The report holds the pair the comparison panel shows.
+    for (int column = 0; column < 2; ++column) {
+        report.cams[column] = comparison_->camView(column)->grab().toImage();
+        const int slot = compared[column];
+        const CaseAnalysis& r = *resultOf(slot);
+        const ModelInfo model = service_->modelInfo(session_->slot(slot).modelIndex);
+        ReportModel& m = report.models[column];
+        m.letter = ViewerSession::slotLetter(slot);
+        m.name = model.name;
+        m.kind = model.boosted ? tr("R-LLM booster") : tr("ViT baseline");
+        QString provenance = ModelPanel::summarise(model.descriptionJson);
         // The panel's HTML table as plain lines.
         provenance.replace("</tr>", "\n").replace("</td><td>", ": ");
         provenance.remove(QRegularExpression("<[^>]*>"));
@@ -729,10 +577,11 @@ QStringList MainWindow::saveCams(const QString& stem) {
     QStringList written;
     QString base = stem;
     if (base.endsWith(".nii.gz")) base.chop(7);
-    for (int slot = 0; slot < 2; ++slot) {
-        auto result = comparison_->result(slot);
+    for (int slot = 0; slot < session_->slotCount(); ++slot) {
+        const auto& result = session_->slot(slot).result;
         if (!result) continue;
-        const QString path = QStringLiteral("%1_%2.nii.gz").arg(base, slot ? "B" : "A");
+        const QString path =
+            QStringLiteral("%1_%2.nii.gz").arg(base, ViewerSession::slotLetter(slot));
         try {
             writeNifti(*result->cam, path.toStdString());
             written << path;
@@ -779,12 +628,15 @@ void MainWindow::loadSettings() {
         restoreState(settings.value("window/state").toByteArray());
     modelPanel_->setDevice(settings.value("device", "auto").toString());
     service_->setDevice(modelPanel_->device());
-    modelPanel_->setCamMethod(settings.value("cam/method", "auto").toString());
+    CamRequest cam;
+    cam.method = settings.value("cam/method", "auto").toString();
+    if (!findCamMethod(cam.method.toStdString())) cam.method = "auto";
+    session_->setCamRequest(cam);
     OverlayStyle style;
     style.colormap = heatColormapFromName(settings.value("overlay/colormap", "Jet").toString());
     style.opacity = settings.value("overlay/opacity", style.opacity).toDouble();
     style.threshold = settings.value("overlay/threshold", style.threshold).toDouble();
-    modelPanel_->setOverlayStyle(style);
+    session_->setOverlayStyle(style);
     // Only in the settings file: most users never need to change it.
     const qint64 cacheMegabytes =
         settings.value(AnalysisCache::kSettingsKey, AnalysisCache::kDefaultMegabytes).toLongLong();
@@ -798,8 +650,8 @@ void MainWindow::saveSettings() const {
     settings.setValue("window/geometry", saveGeometry());
     settings.setValue("window/state", saveState());
     settings.setValue("device", modelPanel_->device());
-    settings.setValue("cam/method", modelPanel_->camRequest().method);
-    const OverlayStyle style = modelPanel_->overlayStyle();
+    settings.setValue("cam/method", session_->camRequest().method);
+    const OverlayStyle style = session_->overlayStyle();
     settings.setValue("overlay/colormap", heatColormapName(style.colormap));
     settings.setValue("overlay/opacity", style.opacity);
     settings.setValue("overlay/threshold", style.threshold);
@@ -807,7 +659,7 @@ void MainWindow::saveSettings() const {
 
 void MainWindow::closeEvent(QCloseEvent* event) {
     saveSettings();
-    service_->cancelPending();
+    session_->cancel();
     QMainWindow::closeEvent(event);
 }
 

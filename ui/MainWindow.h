@@ -5,7 +5,6 @@
 // exports, themes, and an in-window banner for every failure (the viewer
 // keeps running). Files load and models run off the GUI thread.
 
-#include <QHash>
 #include <QMainWindow>
 
 #include <array>
@@ -23,13 +22,12 @@ namespace rllm {
 
 class AnalysisService;
 class ComparisonPanel;
-class MedMnistDataset;
 class ModelPanel;
 class SliceView;
 class ViewGrid;
+class ViewerSession;
 class Volume;
 class VolumeView3D;
-struct CaseAnalysis;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -40,7 +38,7 @@ class MainWindow : public QMainWindow {
     // Starts opening a file or DICOM folder in the background. Failures show
     // in the window; the current image stays.
     void openPath(const QString& path);
-    // openPath, then waits (running the event loop) until it has finished.
+    // openPath, then waits (in a local event loop) until it has finished.
     // Returns false when it failed; lastError() says why.
     bool openPathAndWait(const QString& path, int timeoutMs = 60000);
     // One case of the open MedMNIST archive.
@@ -53,14 +51,14 @@ class MainWindow : public QMainWindow {
 
     // Loads a bundle in the background (AnalysisService).
     void loadModel(const QString& path);
-    // Runs the event loop until files are loaded and models have answered.
+    // Waits (in a local event loop) until files are loaded and models have answered.
     bool waitUntilIdle(int timeoutMs = 120000);
 
     bool saveScreenshot(const QString& path);
     bool saveViewScreenshot(QWidget* view, const QString& path);
     bool saveReport(const QString& path);
-    // Writes each shown model's CAM as NIfTI in the input's geometry:
-    // <stem>_A.nii.gz and <stem>_B.nii.gz. Returns the files written.
+    // Writes each slot's CAM as NIfTI in the input's geometry: <stem>_A.nii.gz,
+    // <stem>_B.nii.gz, ... Returns the files written.
     QStringList saveCams(const QString& stem);
 
     void setDarkTheme(bool dark);
@@ -69,7 +67,8 @@ class MainWindow : public QMainWindow {
     bool restoredGeometry() const { return restoredGeometry_; }
 
     QString lastError() const { return lastError_; }
-    std::shared_ptr<const Volume> volume() const { return volume_; }
+    std::shared_ptr<const Volume> volume() const;
+    ViewerSession* session() const { return session_; }
     ViewGrid* viewGrid() const { return grid_; }
     SliceView* sliceView() const;
     VolumeView3D* volumeView() const;
@@ -86,15 +85,10 @@ class MainWindow : public QMainWindow {
     void buildMenus();
     void rebuildRecentMenu();
     void rememberRecent(const QString& path);
-    // `caseKey` names an archive case or the generated phantom: reopening it
-    // finds the models' cached answers. Empty for files, which may change on
-    // disk between two openings.
-    void showVolume(std::shared_ptr<const Volume> volume, const QString& title,
-                    const QString& caseKey);
+    void showCase();
+    void showDatasetCursor();
+    void chooseSeries(const QString& path);
     void showError(const QString& message);
-    void requestAnalyses();
-    void onResult(quint64 caseId, int modelIndex, std::shared_ptr<const CaseAnalysis> result);
-    void applySettings();
     void updateOverlays();
     void updateDeviceLabel();
     void setBusy(bool busy, const QString& what);
@@ -106,6 +100,7 @@ class MainWindow : public QMainWindow {
     ModelPanel* modelPanel_ = nullptr;
     ComparisonPanel* comparison_ = nullptr;
     AnalysisService* service_ = nullptr;
+    ViewerSession* session_ = nullptr;
     QLabel* errorBanner_ = nullptr;
     QLabel* syntheticBanner_ = nullptr;
     QLabel* infoLabel_ = nullptr;
@@ -119,12 +114,6 @@ class MainWindow : public QMainWindow {
     QLabel* caseLabel_ = nullptr;
     QMenu* recentMenu_ = nullptr;
 
-    std::shared_ptr<const Volume> volume_;
-    std::shared_ptr<MedMnistDataset> dataset_;
-    quint64 caseId_ = 0, nextCaseId_ = 0, shownCount_ = 0;
-    QHash<QString, quint64> caseIds_;
-    int loadGeneration_ = 0;
-    int loadsRunning_ = 0;
     bool dark_ = true;
     QString lastError_;
     bool restoredGeometry_ = false;

@@ -2,13 +2,14 @@
 
 #include "models/CamMethods.h"
 #include "models/Engine.h"
-#include "models/LoadedModel.h"
-#include "ui/AnalysisService.h"
+#include "ui/session/OverlayStyle.h"
+#include "ui/session/ViewerSession.h"
 #include "ui/VolumeView3D.h"
 
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFormLayout>
+#include <QGridLayout>
 #include <QGroupBox>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -17,8 +18,11 @@
 #include <QListWidget>
 #include <QPushButton>
 #include <QSlider>
+#include <QToolButton>
 #include <QTextBrowser>
 #include <QVBoxLayout>
+
+#include <cmath>
 
 namespace rllm {
 
@@ -32,8 +36,8 @@ bool methodTakesLayer(const QVariant& key) {
 
 }  // namespace
 
-ModelPanel::ModelPanel(AnalysisService* service, QWidget* parent)
-    : QWidget(parent), service_(service) {
+ModelPanel::ModelPanel(ViewerSession* session, QWidget* parent)
+    : QWidget(parent), session_(session) {
     auto* layout = new QVBoxLayout(this);
     auto* load = new QPushButton(tr("Load model bundle..."), this);
     load->setObjectName("loadModelButton");
@@ -50,15 +54,19 @@ ModelPanel::ModelPanel(AnalysisService* service, QWidget* parent)
     layout->addWidget(details_, 1);
     connect(list_, &QListWidget::currentRowChanged, this, &ModelPanel::showDetails);
 
+    // The comparison's slots: one row each (letter, model, shown over the views).
+    auto* slotBox = new QGroupBox(tr("Comparison"), this);
+    auto* slotLayout = new QVBoxLayout(slotBox);
+    slotGrid_ = new QGridLayout;
+    slotLayout->addLayout(slotGrid_);
+    auto* addSlot = new QPushButton(tr("Add a model to the comparison"), slotBox);
+    addSlot->setObjectName("addSlotButton");
+    connect(addSlot, &QPushButton::clicked, this, [this] { session_->addSlot(); });
+    slotLayout->addWidget(addSlot);
+    layout->addWidget(slotBox);
+
     auto* form = new QFormLayout;
     layout->addLayout(form);
-    for (int slot = 0; slot < 2; ++slot) {
-        slotCombo_[slot] = new QComboBox(this);
-        slotCombo_[slot]->setObjectName(slot ? "modelBCombo" : "modelACombo");
-        form->addRow(slot ? tr("Model B:") : tr("Model A:"), slotCombo_[slot]);
-        connect(slotCombo_[slot], &QComboBox::currentIndexChanged, this,
-                &ModelPanel::settingsChanged);
-    }
     device_ = new QComboBox(this);
     device_->setObjectName("deviceCombo");
     device_->addItem(tr("Auto"), "auto");
@@ -84,10 +92,6 @@ ModelPanel::ModelPanel(AnalysisService* service, QWidget* parent)
     for (const char* name : {"block:-1:norm1", "block:0", "booster:input", "booster:llm"})
         layer_->addItem(name, name);
     camForm->addRow(tr("Layer:"), layer_);
-    // Automatic chooses its own layer, and rollout follows every block.
-    auto enableLayer = [this] { layer_->setEnabled(methodTakesLayer(method_->currentData())); };
-    connect(method_, &QComboBox::currentIndexChanged, this, enableLayer);
-    enableLayer();
     colormap_ = new QComboBox(camBox);
     colormap_->setObjectName("colormapCombo");
     for (const QString& name : heatColormapNames())
@@ -96,27 +100,13 @@ ModelPanel::ModelPanel(AnalysisService* service, QWidget* parent)
     opacity_ = new QSlider(Qt::Horizontal, camBox);
     opacity_->setObjectName("opacitySlider");
     opacity_->setRange(0, 100);
-    opacity_->setValue(45);
     camForm->addRow(tr("Opacity:"), opacity_);
     threshold_ = new QSlider(Qt::Horizontal, camBox);
     threshold_->setObjectName("thresholdSlider");
     threshold_->setRange(0, 100);
-    threshold_->setValue(20);
     camForm->addRow(tr("Threshold:"), threshold_);
-    for (int slot = 0; slot < 2; ++slot) {
-        showOverlay_[slot] = new QCheckBox(
-            slot ? tr("Show B's CAM in the views") : tr("Show A's CAM in the views"), camBox);
-        showOverlay_[slot]->setObjectName(slot ? "showOverlayB" : "showOverlayA");
-        showOverlay_[slot]->setChecked(slot == 0);
-        camForm->addRow(showOverlay_[slot]);
-        connect(showOverlay_[slot], &QCheckBox::toggled, this, &ModelPanel::settingsChanged);
-    }
     cam3d_ = new QComboBox(camBox);
     cam3d_->setObjectName("cam3dCombo");
-    cam3d_->addItem(tr("none"), -1);
-    cam3d_->addItem(tr("model A"), 0);
-    cam3d_->addItem(tr("model B"), 1);
-    cam3d_->setCurrentIndex(1);
     camForm->addRow(tr("CAM in 3D:"), cam3d_);
     transfer_ = new QComboBox(camBox);
     transfer_->setObjectName("transferCombo");
@@ -124,53 +114,151 @@ ModelPanel::ModelPanel(AnalysisService* service, QWidget* parent)
     camForm->addRow(tr("3D preset:"), transfer_);
     layout->addWidget(camBox);
 
-    for (QComboBox* combo : {method_, layer_, colormap_, cam3d_, transfer_})
-        connect(combo, &QComboBox::currentIndexChanged, this, &ModelPanel::settingsChanged);
+    for (QComboBox* combo : {method_, layer_})
+        connect(combo, &QComboBox::currentIndexChanged, this, &ModelPanel::sendCamRequest);
+    connect(colormap_, &QComboBox::currentIndexChanged, this, &ModelPanel::sendOverlayStyle);
     for (QSlider* slider : {opacity_, threshold_})
-        connect(slider, &QSlider::valueChanged, this, &ModelPanel::settingsChanged);
-    connect(service_, &AnalysisService::modelsChanged, this, &ModelPanel::refreshModels);
+        connect(slider, &QSlider::valueChanged, this, &ModelPanel::sendOverlayStyle);
+    connect(cam3d_, &QComboBox::currentIndexChanged, this,
+            [this] { session_->setCam3dSlot(cam3d_->currentData().toInt()); });
+    connect(transfer_, &QComboBox::currentTextChanged, session_, &ViewerSession::setTransferPreset);
+
+    connect(session_->backend(), &AnalysisBackend::modelsChanged, this, &ModelPanel::refreshModels);
+    connect(session_, &ViewerSession::slotsChanged, this, &ModelPanel::syncSlots);
+    connect(session_, &ViewerSession::displayChanged, this, &ModelPanel::syncDisplay);
+    connect(session_, &ViewerSession::camRequestChanged, this, &ModelPanel::syncDisplay);
+    session_->setTransferPreset(transfer_->currentText());
     refreshModels();
+    syncDisplay();
 }
 
 void ModelPanel::refreshModels() {
-    const int a = modelIndex(0), b = modelIndex(1);
+    AnalysisBackend* backend = session_->backend();
     {
         QSignalBlocker blockList(list_);
         const int row = list_->currentRow();
         list_->clear();
-        for (int i = 0; i < service_->modelCount(); ++i) {
-            auto model = service_->model(i);
+        for (int i = 0; i < backend->modelCount(); ++i) {
+            const ModelInfo model = backend->modelInfo(i);
             list_->addItem(tr("%1  [%2, %3]")
-                               .arg(service_->modelName(i),
-                                    model->boosted() ? tr("booster") : tr("baseline"),
-                                    model->volumetric() ? "3D" : "2D"));
+                               .arg(model.name, model.boosted ? tr("booster") : tr("baseline"),
+                                    model.volumetric ? "3D" : "2D"));
         }
-        list_->setCurrentRow(row >= 0 ? row : service_->modelCount() - 1);
+        list_->setCurrentRow(row >= 0 ? row : backend->modelCount() - 1);
     }
-    for (int slot = 0; slot < 2; ++slot) {
-        QSignalBlocker block(slotCombo_[slot]);
-        slotCombo_[slot]->clear();
-        slotCombo_[slot]->addItem(tr("(none)"), -1);
-        for (int i = 0; i < service_->modelCount(); ++i)
-            slotCombo_[slot]->addItem(service_->modelName(i), i);
-    }
-    // Keep the choices; fill empty slots with the first models loaded.
-    setModelIndex(0, a >= 0 ? a : (service_->modelCount() > 0 ? 0 : -1));
-    setModelIndex(1, b >= 0 ? b : (service_->modelCount() > 1 ? 1 : -1));
     showDetails(list_->currentRow());
-    emit settingsChanged();
+    syncSlots();
+}
+
+void ModelPanel::syncSlots() {
+    // Rows are updated in place, not rebuilt: the combo box whose change led
+    // here must survive its own signal.
+    AnalysisBackend* backend = session_->backend();
+    while (static_cast<int>(rows_.size()) > session_->slotCount()) {
+        const SlotRow& row = rows_.back();
+        for (QWidget* w : {static_cast<QWidget*>(row.letter), static_cast<QWidget*>(row.model),
+                           static_cast<QWidget*>(row.shown), static_cast<QWidget*>(row.remove)})
+            w->deleteLater();
+        rows_.pop_back();
+    }
+    while (static_cast<int>(rows_.size()) < session_->slotCount()) {
+        const int slot = static_cast<int>(rows_.size());
+        const QString letter = ViewerSession::slotLetter(slot);
+        SlotRow row;
+        row.letter = new QLabel(tr("%1:").arg(letter), this);
+        row.model = new QComboBox(this);
+        row.model->setObjectName("model" + letter + "Combo");
+        row.model->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        row.model->setMinimumContentsLength(12);
+        row.shown = new QCheckBox(tr("show"), this);
+        row.shown->setObjectName("showOverlay" + letter);
+        row.shown->setToolTip(tr("Draw %1's CAM over the views").arg(letter));
+        row.remove = new QToolButton(this);
+        row.remove->setObjectName("removeSlot" + letter);
+        row.remove->setText(QStringLiteral("\u2212"));
+        row.remove->setToolTip(tr("Take %1 out of the comparison").arg(letter));
+        connect(row.model, &QComboBox::currentIndexChanged, this, [this, slot] {
+            session_->setSlotModel(slot, rows_[slot].model->currentData().toInt());
+        });
+        connect(row.shown, &QCheckBox::toggled, this,
+                [this, slot](bool on) { session_->setOverlayShown(slot, on); });
+        connect(row.remove, &QToolButton::clicked, this,
+                [this, slot] { session_->removeSlot(slot); });
+        slotGrid_->addWidget(row.letter, slot, 0);
+        slotGrid_->addWidget(row.model, slot, 1);
+        slotGrid_->addWidget(row.shown, slot, 2);
+        slotGrid_->addWidget(row.remove, slot, 3);
+        rows_.push_back(row);
+    }
+    for (int slot = 0; slot < session_->slotCount(); ++slot) {
+        const SlotRow& row = rows_[slot];
+        const ComparisonSlot& s = session_->slot(slot);
+        QSignalBlocker blockModel(row.model), blockShown(row.shown);
+        row.model->clear();
+        row.model->addItem(tr("(none)"), -1);
+        for (int i = 0; i < backend->modelCount(); ++i)
+            row.model->addItem(backend->modelInfo(i).name, i);
+        row.model->setCurrentIndex(std::max(0, row.model->findData(s.modelIndex)));
+        row.shown->setChecked(s.overlayShown);
+        // Two slots stay: the comparison is of two at least.
+        row.remove->setEnabled(session_->slotCount() > 2);
+    }
+    {
+        QSignalBlocker block(cam3d_);
+        cam3d_->clear();
+        cam3d_->addItem(tr("none"), -1);
+        for (int slot = 0; slot < session_->slotCount(); ++slot)
+            cam3d_->addItem(tr("model %1").arg(ViewerSession::slotLetter(slot)), slot);
+        cam3d_->setCurrentIndex(std::max(0, cam3d_->findData(session_->cam3dSlot())));
+    }
+}
+
+void ModelPanel::syncDisplay() {
+    const CamRequest request = session_->camRequest();
+    const OverlayStyle style = session_->overlayStyle();
+    QSignalBlocker b1(method_), b2(layer_), b3(colormap_), b4(opacity_), b5(threshold_), b6(cam3d_),
+        b7(transfer_);
+    if (const int at = method_->findData(request.method); at >= 0) method_->setCurrentIndex(at);
+    if (const int at = layer_->findData(request.layer); at >= 0) layer_->setCurrentIndex(at);
+    // Automatic chooses its own layer, and rollout follows every block.
+    layer_->setEnabled(methodTakesLayer(method_->currentData()));
+    colormap_->setCurrentText(heatColormapName(style.colormap));
+    opacity_->setValue(static_cast<int>(std::lround(style.opacity * 100)));
+    threshold_->setValue(static_cast<int>(std::lround(style.threshold * 100)));
+    cam3d_->setCurrentIndex(std::max(0, cam3d_->findData(session_->cam3dSlot())));
+    if (!session_->transferPreset().isEmpty())
+        transfer_->setCurrentText(session_->transferPreset());
+    for (int slot = 0; slot < static_cast<int>(rows_.size()) && slot < session_->slotCount();
+         ++slot) {
+        QSignalBlocker block(rows_[slot].shown);
+        rows_[slot].shown->setChecked(session_->slot(slot).overlayShown);
+    }
+}
+
+void ModelPanel::sendCamRequest() {
+    CamRequest r;
+    r.method = method_->currentData().toString();
+    r.layer = methodTakesLayer(r.method) ? layer_->currentData().toString() : QString();
+    layer_->setEnabled(methodTakesLayer(r.method));
+    session_->setCamRequest(r);
+}
+
+void ModelPanel::sendOverlayStyle() {
+    OverlayStyle s;
+    s.colormap = heatColormapFromName(colormap_->currentText());
+    s.opacity = opacity_->value() / 100.0;
+    s.threshold = threshold_->value() / 100.0;
+    session_->setOverlayStyle(s);
 }
 
 void ModelPanel::showDetails(int index) {
-    auto model = service_->model(index);
-    if (!model) {
+    const ModelInfo model = session_->backend()->modelInfo(index);
+    if (model.name.isEmpty()) {
         details_->setHtml(tr("<i>No model loaded.</i>"));
         return;
     }
-    QString html = summarise(QString::fromStdString(model->descriptionJson()));
-    html += tr("<p><b>Device:</b> %1 %2</p>")
-                .arg(QString::fromStdString(model->device()),
-                     QString::fromStdString(model->deviceNote()).toHtmlEscaped());
+    QString html = summarise(model.descriptionJson);
+    html += tr("<p><b>Device:</b> %1 %2</p>").arg(model.device, model.deviceNote.toHtmlEscaped());
     details_->setHtml(html);
 }
 
@@ -234,50 +322,6 @@ QString ModelPanel::summarise(const QString& descriptionJson) {
     return html;
 }
 
-int ModelPanel::modelIndex(int slot) const {
-    return slotCombo_[slot]->currentData().isValid() ? slotCombo_[slot]->currentData().toInt() : -1;
-}
-
-void ModelPanel::setModelIndex(int slot, int index) {
-    const int at = slotCombo_[slot]->findData(index);
-    if (at >= 0) slotCombo_[slot]->setCurrentIndex(at);
-}
-
-CamRequest ModelPanel::camRequest() const {
-    CamRequest r;
-    r.method = method_->currentData().toString();
-    r.layer = methodTakesLayer(r.method) ? layer_->currentData().toString() : QString();
-    return r;
-}
-
-void ModelPanel::setCamMethod(const QString& method) {
-    const int at = method_->findData(method);
-    if (at >= 0) method_->setCurrentIndex(at);
-}
-
-OverlayStyle ModelPanel::overlayStyle() const {
-    OverlayStyle s;
-    s.colormap = heatColormapFromName(colormap_->currentText());
-    s.opacity = opacity_->value() / 100.0;
-    s.threshold = threshold_->value() / 100.0;
-    return s;
-}
-
-void ModelPanel::setOverlayStyle(const OverlayStyle& style) {
-    colormap_->setCurrentText(heatColormapName(style.colormap));
-    opacity_->setValue(static_cast<int>(style.opacity * 100));
-    threshold_->setValue(static_cast<int>(style.threshold * 100));
-}
-
-bool ModelPanel::overlayShown(int slot) const {
-    return showOverlay_[slot]->isChecked();
-}
-int ModelPanel::cam3dSlot() const {
-    return cam3d_->currentData().toInt();
-}
-QString ModelPanel::transferPreset() const {
-    return transfer_->currentText();
-}
 QString ModelPanel::device() const {
     return device_->currentData().toString();
 }

@@ -1,39 +1,33 @@
 #pragma once
 // The model panel: load bundles (any number), read their configuration and
-// provenance, pick the two to compare, the device, the CAM method and layer,
-// and how the CAMs are drawn (colour map, opacity, threshold, per model on or
-// off; fused into the 3D view or not). It holds choices only; MainWindow acts
-// on settingsChanged().
-
-#include "ui/OverlayStyle.h"
+// provenance, put them in the comparison's slots (A, B, C...; any number,
+// each one's CAM shown over the views or not), the device, the CAM method and
+// layer, and how CAMs are drawn (colour map, opacity, threshold; which slot's
+// CAM goes into the 3D view). It holds no state of its own: it shows the
+// ViewerSession and sends it what the user chose.
 
 #include <QWidget>
 
+#include <vector>
+
 class QCheckBox;
 class QComboBox;
+class QGridLayout;
+class QLabel;
 class QListWidget;
 class QSlider;
 class QTextBrowser;
+class QToolButton;
 
 namespace rllm {
 
-class AnalysisService;
-struct CamRequest;
+class ViewerSession;
 
 class ModelPanel : public QWidget {
     Q_OBJECT
   public:
-    ModelPanel(AnalysisService* service, QWidget* parent = nullptr);
+    explicit ModelPanel(ViewerSession* session, QWidget* parent = nullptr);
 
-    int modelIndex(int slot) const;  // slot 0: A, 1: B; -1 when none
-    void setModelIndex(int slot, int index);
-    CamRequest camRequest() const;
-    void setCamMethod(const QString& method);
-    OverlayStyle overlayStyle() const;
-    void setOverlayStyle(const OverlayStyle& style);
-    bool overlayShown(int slot) const;
-    int cam3dSlot() const;  // -1: no CAM in 3D
-    QString transferPreset() const;
     QString device() const;
     void setDevice(const QString& device);
 
@@ -41,19 +35,28 @@ class ModelPanel : public QWidget {
     static QString summarise(const QString& descriptionJson);
 
   signals:
-    void settingsChanged();
     void loadRequested();
     void deviceChosen(const QString& device);
 
   private:
+    struct SlotRow {
+        QLabel* letter = nullptr;
+        QComboBox* model = nullptr;
+        QCheckBox* shown = nullptr;
+        QToolButton* remove = nullptr;
+    };
     void refreshModels();
+    void syncSlots();
+    void syncDisplay();
+    void sendCamRequest();
+    void sendOverlayStyle();
     void showDetails(int index);
 
-    AnalysisService* service_;
+    ViewerSession* session_;
     QListWidget* list_ = nullptr;
     QTextBrowser* details_ = nullptr;
-    QComboBox* slotCombo_[2] = {nullptr, nullptr};
-    QCheckBox* showOverlay_[2] = {nullptr, nullptr};
+    QGridLayout* slotGrid_ = nullptr;
+    std::vector<SlotRow> rows_;
     QComboBox* device_ = nullptr;
     QComboBox* method_ = nullptr;
     QComboBox* layer_ = nullptr;

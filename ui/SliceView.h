@@ -15,7 +15,7 @@
 // same voxel grid (a CAM, or the difference of two), blended on top.
 
 #include "core/Slice.h"
-#include "ui/OverlayStyle.h"
+#include "ui/session/OverlayStyle.h"
 
 #include <QImage>
 #include <QWidget>

@@ -6,7 +6,7 @@
 // slice. Rotate with the left button, zoom with the right button or the
 // wheel, pan with the middle button.
 
-#include "ui/OverlayStyle.h"
+#include "ui/session/OverlayStyle.h"
 #include "ui/VtkRenderWidget.h"
 
 #include <QStringList>

@@ -1,4 +1,4 @@
-#include "ui/OverlayStyle.h"
+#include "ui/session/OverlayStyle.h"
 
 namespace rllm {
 

@@ -1,0 +1,93 @@
+#pragma once
+// What the viewer's session needs from whatever runs the models: the list of
+// loaded models, and one analysis (prediction, CAM, faithfulness) per case,
+// model and CAM request, delivered later through resultReady. The real one is
+// ui/AnalysisService (LibTorch in a worker thread); tests drive the session
+// with a scripted one that answers when, and in the order, they say.
+
+#include <QMetaType>
+#include <QObject>
+#include <QString>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rllm {
+
+class Volume;
+
+// One model's answer for one case.
+struct CaseAnalysis {
+    std::vector<std::string> classNames;
+    std::vector<float> probabilities;
+    int predicted = 0;
+    std::shared_ptr<const Volume> cam;         // on the case's grid, 0..1
+    QString method, layer, device;             // the method and layer used ("auto" resolved)
+    int shifts = 1;                            // sub-patch shifts per axis averaged into the CAM
+    double deletionAuc = 0, insertionAuc = 0;  // of the CAM, 10 steps
+    double seconds = 0;                        // wall time of the job
+
+    // "rollout at block:*:attn, 3 shifts per axis".
+    QString camDescription() const {
+        const QString base = QStringLiteral("%1 at %2").arg(method, layer);
+        return shifts > 1 ? QStringLiteral("%1, %2 shifts per axis").arg(base).arg(shifts) : base;
+    }
+    // The predicted class's name (its number when the model gave no names).
+    QString predictedName() const {
+        return predicted >= 0 && predicted < static_cast<int>(classNames.size())
+                   ? QString::fromStdString(classNames[predicted])
+                   : QString::number(predicted);
+    }
+};
+
+struct CamRequest {
+    QString method = "auto";  // auto: the engine chooses by the model (models/Cam.h)
+    QString layer;            // empty: the engine's default
+
+    bool operator==(const CamRequest& o) const { return method == o.method && layer == o.layer; }
+    bool operator!=(const CamRequest& o) const { return !(*this == o); }
+};
+
+// What the session shows of a loaded model.
+struct ModelInfo {
+    QString name;  // the bundle's file name
+    QString path;
+    bool boosted = false;     // an R-LLM booster, else the ViT baseline
+    bool volumetric = false;  // takes 3D volumes, else 2D images
+    QString device, deviceNote;
+    QString descriptionJson;  // the bundle's description, for the details pane
+};
+
+class AnalysisBackend : public QObject {
+    Q_OBJECT
+  public:
+    using QObject::QObject;
+
+    virtual int modelCount() const = 0;
+    // Index -1 or out of range: a ModelInfo with an empty name.
+    virtual ModelInfo modelInfo(int index) const = 0;
+    // A finished analysis kept from before, or nullptr.
+    virtual std::shared_ptr<const CaseAnalysis> cached(quint64 caseId, int modelIndex,
+                                                       const CamRequest& cam) const = 0;
+    // Asks for an analysis; resultReady follows (or failed, or nothing once cancelled).
+    virtual void request(quint64 caseId, std::shared_ptr<const Volume> volume, int modelIndex,
+                         const CamRequest& cam) = 0;
+    // The case on screen: work queued for other cases may be skipped.
+    virtual void setFocusCase(quint64 caseId) = 0;
+    // Drops queued work; what is running finishes and is not reported.
+    virtual void cancelPending() = 0;
+    virtual bool busy() const = 0;
+
+  signals:
+    void modelsChanged();
+    void resultReady(quint64 caseId, int modelIndex, const rllm::CamRequest& cam,
+                     std::shared_ptr<const rllm::CaseAnalysis> result);
+    void failed(const QString& message);
+    // busy: work is queued or running; `what` says which.
+    void activityChanged(bool busy, const QString& what);
+};
+
+}  // namespace rllm
+
+Q_DECLARE_METATYPE(std::shared_ptr<const rllm::CaseAnalysis>)
