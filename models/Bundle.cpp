@@ -27,46 +27,42 @@ bool isFrozen(const std::string& name) {
 
 }  // namespace
 
-Classifier buildClassifier(const nlohmann::json& d) {
-    try {
-        const auto& m = d.at("model");
-        VitConfig c;
-        c.dim = m.at("dim");
-        c.depth = m.at("depth");
-        c.heads = m.at("heads");
-        c.mlpRatio = m.at("mlp_ratio");
-        c.imageSize = m.at("image_size");
-        c.patch = m.at("patch");
-        c.channels = m.at("channels");
-        c.classes = m.at("classes");
-        c.volumetric = m.at("volumetric");
-        Booster booster{nullptr};
-        if (d.contains("booster") && !d.at("booster").is_null()) {
-            const auto& b = d.at("booster");
-            const ResidualMode mode = parseResidualMode(b.at("mode"));
-            LlmBlock llm{nullptr};
-            int llmDim = b.at("llm_dim");
-            if (mode != ResidualMode::Mlp) {
-                const auto& l = b.at("llm");
-                const auto& a = l.at("architecture");
-                LlmArchitecture arch;
-                arch.modelType = a.at("model_type");
-                arch.dim = a.at("dim");
-                arch.heads = a.at("heads");
-                arch.kvHeads = a.at("kv_heads");
-                arch.ffn = a.at("ffn");
-                arch.eps = a.at("eps");
-                arch.qkvBias = a.at("qkv_bias");
-                llm = LlmBlock(arch, static_cast<int>(l.at("layers").size()),
-                               parseFinalNorm(l.at("final_norm")));
-                llmDim = arch.dim;
-            }
-            booster = Booster(c.dim, llmDim, mode, llm);
+Classifier buildClassifier(const BundleDescription& d) {
+    const VitSpec& m = d.model;
+    VitConfig c;
+    c.dim = m.dim;
+    c.depth = m.depth;
+    c.heads = m.heads;
+    c.mlpRatio = m.mlp_ratio;
+    c.imageSize = m.image_size;
+    c.patch = m.patch;
+    c.channels = m.channels;
+    c.classes = m.classes;
+    c.volumetric = m.volumetric;
+    Booster booster{nullptr};
+    if (d.booster) {
+        const BoosterSpec& b = *d.booster;
+        const ResidualMode mode = parseResidualMode(b.mode);
+        LlmBlock llm{nullptr};
+        int llmDim = b.llm_dim;
+        if (mode != ResidualMode::Mlp) {
+            if (!b.llm) throw Error("the bundle description's booster lacks its llm section");
+            const LlmBlockSpec& a = b.llm->architecture;
+            LlmArchitecture arch;
+            arch.modelType = a.model_type;
+            arch.dim = a.dim;
+            arch.heads = a.heads;
+            arch.kvHeads = a.kv_heads;
+            arch.ffn = a.ffn;
+            arch.eps = a.eps;
+            arch.qkvBias = a.qkv_bias;
+            llm = LlmBlock(arch, static_cast<int>(b.llm->layers.size()),
+                           parseFinalNorm(b.llm->final_norm));
+            llmDim = arch.dim;
         }
-        return Classifier(c, booster);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(std::string("the bundle description is incomplete (") + e.what() + ")");
+        booster = Booster(c.dim, llmDim, mode, llm);
     }
+    return Classifier(c, booster);
 }
 
 std::string frozenWeightsHash(Classifier& model) {
@@ -80,11 +76,10 @@ std::string frozenWeightsHash(Classifier& model) {
     return sha.hexDigest();
 }
 
-void saveBundle(Classifier& model, nlohmann::json description, const std::string& path) {
-    description["format"] = "rllm-bundle";
-    description["version"] = 1;
-    if (description.contains("booster") && description["booster"].contains("llm"))
-        description["booster"]["llm"]["sha256"] = frozenWeightsHash(model);
+void saveBundle(Classifier& model, BundleDescription description, const std::string& path) {
+    description.format = "rllm-bundle";
+    description.version = 1;
+    if (description.hasLlm()) description.booster->llm->sha256 = frozenWeightsHash(model);
     std::vector<NamedTensor> tensors;
     for (const auto& [name, tensor] : namedTensors(model)) {
         torch::Tensor cpu = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
@@ -94,7 +89,7 @@ void saveBundle(Classifier& model, nlohmann::json description, const std::string
         t.values.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
         tensors.push_back(std::move(t));
     }
-    writeSafetensors(path, tensors, {{kMetadataKey, description.dump()}});
+    writeSafetensors(path, tensors, {{kMetadataKey, description.toJson().dump()}});
 }
 
 LoadedBundle loadBundle(const std::string& path) {
@@ -103,18 +98,20 @@ LoadedBundle loadBundle(const std::string& path) {
     if (it == file.metadata().end())
         throw FileError(path, "is a safetensors file but not an R-LLM bundle (no description).",
                         "Bundles are written by 'rllm train'.");
-    LoadedBundle bundle;
+    nlohmann::json json;
     try {
-        bundle.description = nlohmann::json::parse(it->second);
+        json = nlohmann::json::parse(it->second);
     } catch (const std::exception& e) {
         throw FileError(path, std::string("has an unreadable description (") + e.what() + ").");
     }
     // Everything the network is built from, checked against the file's
     // tensors before a single module is allocated.
-    checkBundleDescription(path, bundle.description, file.tensors());
+    checkBundleDescription(path, json, file.tensors());
+    LoadedBundle bundle;
     try {
+        bundle.description = BundleDescription::fromJson(json);
         bundle.model = buildClassifier(bundle.description);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
         throw FileError(path, e.what());
     }
     torch::NoGradGuard noGrad;
@@ -128,9 +125,8 @@ LoadedBundle loadBundle(const std::string& path) {
         std::vector<float> values = file.readFloat(name);
         tensor.copy_(torch::from_blob(values.data(), tensor.sizes(), torch::kFloat32));
     }
-    const auto& d = bundle.description;
-    if (d.contains("booster") && d["booster"].contains("llm")) {
-        const std::string recorded = d["booster"]["llm"].value("sha256", "");
+    if (bundle.description.hasLlm()) {
+        const std::string recorded = bundle.description.booster->llm->sha256;
         const std::string actual = frozenWeightsHash(bundle.model);
         if (recorded != actual)
             throw FileError(path,

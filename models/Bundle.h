@@ -5,9 +5,8 @@
 // source with the SHA-256 of the frozen tensors, and the training record.
 // Loading parses JSON and copies tensors; it never executes code.
 
+#include "models/BundleDescription.h"
 #include "models/Networks.h"
-
-#include <nlohmann/json.hpp>
 
 #include <string>
 
@@ -15,16 +14,18 @@ namespace rllm {
 
 struct LoadedBundle {
     Classifier model{nullptr};
-    nlohmann::json description;
+    BundleDescription description;
 };
 
 // The network a description asks for, with untrained weights.
-Classifier buildClassifier(const nlohmann::json& description);
+Classifier buildClassifier(const BundleDescription& description);
 
 // SHA-256 over the frozen LLM tensors (names and float32 bytes, in name order).
 std::string frozenWeightsHash(Classifier& model);
 
-void saveBundle(Classifier& model, nlohmann::json description, const std::string& path);
+// Writes the weights and `description` (with the format, version and the
+// frozen weights' SHA-256 filled in), atomically.
+void saveBundle(Classifier& model, BundleDescription description, const std::string& path);
 
 // Throws FileError when the file is not a bundle, a tensor is missing or
 // misshapen, or the frozen weights do not match their recorded hash.

@@ -1,10 +1,10 @@
 #pragma once
 // CAM internals shared with the tests (the public API is in models/Engine.h).
 
+#include "models/BundleDescription.h"
 #include "models/Metrics.h"
 #include "models/Networks.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <array>
@@ -32,7 +32,7 @@ torch::Tensor tokenCam(const std::string& method, const torch::Tensor& A, const 
 
 // "" -> the default, "block:-1:norm1" -> "block:11:norm1", "booster:input" ->
 // the last block's output; throws Error naming the valid layers otherwise.
-std::string canonicalCamLayer(const std::string& layer, const nlohmann::json& description);
+std::string canonicalCamLayer(const std::string& layer, const BundleDescription& description);
 
 // What a request resolves to on one model. "auto" chooses by what found the
 // lesions of the demo phantoms best (docs/explanations.md): EigenCAM at the
@@ -45,7 +45,7 @@ struct CamRecipe {
     int shifts = 1;
 };
 CamRecipe resolveCamRecipe(const std::string& method, const std::string& layer, int shifts,
-                           const nlohmann::json& description);
+                           const BundleDescription& description);
 
 // "rollout" (gradient-weighted attention rollout) follows every block's
 // attention; its layer is always this.
@@ -53,7 +53,7 @@ inline constexpr const char* kRolloutLayer = "block:*:attn";
 // The layer `method` will use: kRolloutLayer for rollout (any other layer is
 // refused), else canonicalCamLayer.
 std::string resolveCamLayer(const std::string& method, const std::string& layer,
-                            const nlohmann::json& description);
+                            const BundleDescription& description);
 
 // Gradient-weighted attention rollout (Chefer, Gur and Wolf, CVPR 2021) over
 // attention maps (1, heads, T, T) and their gradients: the class
@@ -61,7 +61,7 @@ std::string resolveCamLayer(const std::string& method, const std::string& layer,
 // value per token (the class token first).
 torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions,
                                const std::vector<torch::Tensor>& gradients);
-std::vector<std::string> camLayerNamesFor(const nlohmann::json& description);
+std::vector<std::string> camLayerNamesFor(const BundleDescription& description);
 
 struct ModelCam {
     // (1, 1, g, g[, g]) normalised to [0, 1]: on the token grid (g = the
@@ -73,7 +73,7 @@ struct ModelCam {
 };
 
 // The CAM of one prepared input (1, C, S...) on the token grid.
-ModelCam camOnTokens(Classifier& model, const nlohmann::json& description,
+ModelCam camOnTokens(Classifier& model, const BundleDescription& description,
                      const torch::Tensor& image, const std::string& layer,
                      const std::string& method, int requestedTarget);
 
@@ -87,7 +87,7 @@ ModelCam camOnTokens(Classifier& model, const nlohmann::json& description,
 // held repeat the nearest value seen), and the maps are averaged. The target
 // is the one of the unshifted input. 1: the plain token map (camOnTokens);
 // K: K^2 (2D) or K^3 (3D) passes.
-ModelCam camAveragedOverShifts(Classifier& model, const nlohmann::json& description,
+ModelCam camAveragedOverShifts(Classifier& model, const BundleDescription& description,
                                const torch::Tensor& image, const std::string& layer,
                                const std::string& method, int requestedTarget, int shiftsPerAxis);
 // The offsets (in input voxels) camAveragedOverShifts uses along each axis.

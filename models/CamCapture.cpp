@@ -80,7 +80,7 @@ torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions,
     return relevance[0];  // what the class token draws from each token
 }
 
-ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Tensor& image,
+ModelCam camOnTokens(Classifier& model, const BundleDescription& d, const torch::Tensor& image,
                      const std::string& layer, const std::string& method, int requestedTarget) {
     const CamMethodInfo& info = camMethodInfo(parseCamMethod(method));
     const bool rollout = info.method == CamMethod::Rollout;
@@ -96,11 +96,11 @@ ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Te
         return tokens;
     };
     // Taps on the last token-mixing layer's output need all its rows (Networks.h, TailTokens).
-    const std::string lastBlock = "block:" + std::to_string(int(d["model"]["depth"]) - 1);
+    const std::string lastBlock = "block:" + std::to_string(d.model.depth - 1);
     const bool readsTail =
         rollout || layer == "booster:llm" || (!model->llmIsLastMixer() && layer == lastBlock);
     auto logits = model->forward(image, tap, readsTail ? TailTokens::All : TailTokens::ClassToken);
-    const TaskType task = parseTaskType(d["task"]);
+    const TaskType task = parseTaskType(d.task);
     ModelCam out;
     out.probabilities =
         (task == TaskType::MultiLabel ? torch::sigmoid(logits) : torch::softmax(logits, 1))[0]
@@ -112,8 +112,8 @@ ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Te
     if (out.target >= classes)
         throw Error("--target " + std::to_string(out.target) + ": the model has classes 0.." +
                     std::to_string(classes - 1));
-    const auto& m = d["model"];
-    const int64_t g = int64_t(m["image_size"]) / int64_t(m["patch"]);
+    const VitSpec& m = d.model;
+    const int64_t g = m.image_size / m.patch;
     out.tokenSide = g;
     if (rollout) {
         // Only the gradients at the attention maps: no weight gradients are
@@ -121,7 +121,7 @@ ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Te
         const auto gradients =
             torch::autograd::grad({logits[0][out.target]}, attentions, {}, false, false, true);
         torch::Tensor map = attentionRollout(attentions, gradients).slice(0, 1);
-        out.grid = m["volumetric"].get<bool>() ? map.view({1, 1, g, g, g}) : map.view({1, 1, g, g});
+        out.grid = m.volumetric ? map.view({1, 1, g, g, g}) : map.view({1, 1, g, g});
         const double peak = map.max().item<double>();
         if (peak > 0) out.grid = out.grid / peak;
         return out;
@@ -146,7 +146,7 @@ ModelCam camOnTokens(Classifier& model, const nlohmann::json& d, const torch::Te
     }
     auto activations = captured[0].slice(0, 1).detach();
     torch::Tensor map = tokenCam(method, activations, needsGradient ? gradients : activations);
-    out.grid = m["volumetric"].get<bool>() ? map.view({1, 1, g, g, g}) : map.view({1, 1, g, g});
+    out.grid = m.volumetric ? map.view({1, 1, g, g, g}) : map.view({1, 1, g, g});
     const double peak = map.max().item<double>();
     if (peak > 0) out.grid = out.grid / peak;
     return out;
@@ -182,14 +182,14 @@ torch::Tensor shiftAlong(const torch::Tensor& t, int64_t dim, int64_t offset) {
 
 }  // namespace
 
-ModelCam camAveragedOverShifts(Classifier& model, const nlohmann::json& d,
+ModelCam camAveragedOverShifts(Classifier& model, const BundleDescription& d,
                                const torch::Tensor& image, const std::string& layer,
                                const std::string& method, int requestedTarget, int shiftsPerAxis) {
-    const auto& m = d["model"];
-    const std::vector<int64_t> offsets = shiftOffsets(m["patch"].get<int64_t>(), shiftsPerAxis);
+    const VitSpec& m = d.model;
+    const std::vector<int64_t> offsets = shiftOffsets(m.patch, shiftsPerAxis);
     ModelCam plain = camOnTokens(model, d, image, layer, method, requestedTarget);
     if (shiftsPerAxis == 1) return plain;
-    const bool volumetric = m["volumetric"];
+    const bool volumetric = m.volumetric;
     const int64_t side = image.size(-1);
     const std::array<int64_t, 3> inputSize{side, side, volumetric ? side : 1};
     const int spatialDims = volumetric ? 3 : 2;

@@ -26,11 +26,10 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
     const std::string& layer = recipe.layer;
     if (o.steps < 2) throw Error("--steps must be at least 2");
     MedMnistDataset data(dataPath);
-    const auto& m = d["model"];
-    const bool volumetric = m["volumetric"];
-    const int64_t side = m["image_size"];
+    const bool volumetric = d.model.volumetric;
+    const int64_t side = d.model.image_size;
     if (data.imageSize()[0] != side || data.is3D() != volumetric ||
-        data.channels() != m["channels"].get<int>())
+        data.channels() != d.model.channels)
         throw FileError(dataPath, "does not match the bundle's input.");
     NpzArchive archive(dataPath);
     const bool hasMasks = archive.contains(o.split + "_masks");
@@ -45,7 +44,7 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
                                             : std::vector<int64_t>{1, side, side, channels};
     bundle.model->to(device);
     bundle.model->eval();
-    const TaskType task = parseTaskType(d["task"]);
+    const TaskType task = parseTaskType(d.task);
 
     CamEvalSummary s;
     s.layer = layer;
@@ -57,9 +56,9 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
     for (int64_t i = 0; i < n; ++i) {
         torch::Tensor bytes = torch::from_blob(
             const_cast<uint8_t*>(raw.data() + i * voxels * channels), shape, torch::kUInt8);
-        torch::Tensor image = bytes.to(torch::kFloat32);
+        torch::Tensor image = normaliseStoredBytes(bytes, d.input);
         if (!volumetric) image = image.permute({0, 3, 1, 2});
-        image = ((image / 255.0 - 0.5) / 0.5).contiguous().to(device);
+        image = image.contiguous().to(device);
         ModelCam cam =
             camAveragedOverShifts(bundle.model, d, image, layer, recipe.method, -1, recipe.shifts);
         torch::Tensor map =

@@ -17,12 +17,12 @@
 
 namespace rllm {
 
-std::string canonicalCamLayer(const std::string& layer, const nlohmann::json& d) {
-    const int depth = d["model"]["depth"];
-    const bool hasLlm = d.contains("booster") && d["booster"].contains("llm");
+std::string canonicalCamLayer(const std::string& layer, const BundleDescription& d) {
+    const int depth = d.model.depth;
+    const bool hasLlm = d.hasLlm();
     std::string name = layer.empty() ? kDefaultCamLayer : layer;
     if (name == "booster:input") {
-        if (!d.contains("booster")) throw Error("layer 'booster:input': this model has no booster");
+        if (!d.boosted()) throw Error("layer 'booster:input': this model has no booster");
         return "block:" + std::to_string(depth - 1);
     }
     if (name == "booster:llm") {
@@ -56,7 +56,7 @@ std::string canonicalCamLayer(const std::string& layer, const nlohmann::json& d)
 }
 
 std::string resolveCamLayer(const std::string& method, const std::string& layer,
-                            const nlohmann::json& d) {
+                            const BundleDescription& d) {
     if (parseCamMethod(method) != CamMethod::Rollout) return canonicalCamLayer(layer, d);
     if (!layer.empty() && layer != kRolloutLayer)
         throw Error("layer '" + layer +
@@ -65,13 +65,13 @@ std::string resolveCamLayer(const std::string& method, const std::string& layer,
 }
 
 CamRecipe resolveCamRecipe(const std::string& method, const std::string& layer, int shifts,
-                           const nlohmann::json& d) {
+                           const BundleDescription& d) {
     if (shifts < 0) throw Error("--shifts must be at least 1 (0: the method's default)");
     parseCamMethod(method);  // an unknown method is refused before anything runs
     CamRecipe r;
     r.method = method;
     if (parseCamMethod(method) == CamMethod::Auto) {
-        const bool volumetric = d["model"]["volumetric"];
+        const bool volumetric = d.model.volumetric;
         if (volumetric && !layer.empty())
             throw Error("layer '" + layer +
                         "': on 3D models the automatic choice is attention rollout, which takes "
@@ -85,15 +85,15 @@ CamRecipe resolveCamRecipe(const std::string& method, const std::string& layer, 
     return r;
 }
 
-std::vector<std::string> camLayerNamesFor(const nlohmann::json& d) {
+std::vector<std::string> camLayerNamesFor(const BundleDescription& d) {
     std::vector<std::string> names;
-    const int depth = d["model"]["depth"];
+    const int depth = d.model.depth;
     for (int i = 0; i < depth; ++i) {
         names.push_back("block:" + std::to_string(i) + ":norm1");
         names.push_back("block:" + std::to_string(i));
     }
-    if (d.contains("booster")) names.push_back("booster:input");
-    if (d.contains("booster") && d["booster"].contains("llm")) names.push_back("booster:llm");
+    if (d.boosted()) names.push_back("booster:input");
+    if (d.hasLlm()) names.push_back("booster:llm");
     return names;
 }
 

@@ -79,13 +79,16 @@ std::vector<float> runLlmBlock(const LlmRunOptions& options, const std::vector<i
 }
 
 std::string describeBundle(const std::string& bundlePath) {
-    return loadBundle(bundlePath).description.dump(2);
+    return loadBundle(bundlePath).description.toJson().dump(2);
 }
 
-ModelInput prepareInput(const nlohmann::json& d, const Volume& volume) {
-    const auto& m = d["model"];
-    const int side = m["image_size"], channels = m["channels"];
-    const bool volumetric = m["volumetric"];
+torch::Tensor normaliseStoredBytes(const torch::Tensor& bytes, const InputNormalisation& input) {
+    return (bytes.to(torch::kFloat32) * input.scale - input.mean) / input.std;
+}
+
+ModelInput prepareInput(const BundleDescription& d, const Volume& volume) {
+    const int side = d.model.image_size, channels = d.model.channels;
+    const bool volumetric = d.model.volumetric;
     if (volume.empty()) throw Error("the input image is empty");
     if (volumetric == volume.is2D())
         throw Error(std::string("the model takes ") + (volumetric ? "3D volumes" : "2D images") +
@@ -98,18 +101,20 @@ ModelInput prepareInput(const nlohmann::json& d, const Volume& volume) {
         torch::from_blob(const_cast<float*>(volume.voxels().data()), {voxels, c}, torch::kFloat32);
     if (channels == 1 && c == 3) values = values.mean(1, true);
     if (channels == 3 && c == 1) values = values.expand({voxels, 3}).contiguous();
-    // Intensity: 8-bit sources as the training data (x / 255); others min-max to [0, 1].
+    // Intensity: 8-bit sources exactly as the training data were (the
+    // bundle's input normalisation); others min-max to the same range first.
     nlohmann::json intensity;
     const ValueRange range = volume.valueRange();
     if (volume.sourcePixelType == PixelType::UInt8 && range.min >= 0 && range.max <= 255) {
-        values = values / 255.0;
-        intensity = {{"mode", "x / 255"}};
+        values = normaliseStoredBytes(values, d.input);
+        intensity = {{"mode", "stored bytes"}};
     } else {
         const double span = std::max(1e-6, double(range.max) - range.min);
-        values = (values - range.min) / span;
-        intensity = {{"mode", "min-max to [0, 1]"}, {"min", range.min}, {"max", range.max}};
+        values = normaliseStoredBytes((values - range.min) * (255.0 / span), d.input);
+        intensity = {{"mode", "min-max to [0, 255], then as stored bytes"},
+                     {"min", range.min},
+                     {"max", range.max}};
     }
-    values = (values - 0.5) / 0.5;
     torch::Tensor image;
     namespace F = torch::nn::functional;
     std::vector<int64_t> target;

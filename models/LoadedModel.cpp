@@ -70,9 +70,9 @@ LoadedModel::LoadedModel(const std::string& bundlePath, const DeviceOptions& dev
     impl_->path = bundlePath;
     impl_->bundle = loadBundle(bundlePath);
     const auto& d = impl_->bundle.description;
-    impl_->descriptionText = d.dump(2);
-    impl_->classNames = d["class_names"].get<std::vector<std::string>>();
-    impl_->task = parseTaskType(d["task"]);
+    impl_->descriptionText = d.toJson().dump(2);
+    impl_->classNames = d.class_names;
+    impl_->task = parseTaskType(d.task);
     impl_->bundle.model->eval();
     const torch::Device wanted = torchDevice(device);
     try {
@@ -92,6 +92,9 @@ const std::string& LoadedModel::path() const {
 const std::string& LoadedModel::descriptionJson() const {
     return impl_->descriptionText;
 }
+const BundleDescription& LoadedModel::description() const {
+    return impl_->bundle.description;
+}
 const std::vector<std::string>& LoadedModel::classNames() const {
     return impl_->classNames;
 }
@@ -99,10 +102,10 @@ std::vector<std::string> LoadedModel::camLayers() const {
     return camLayerNamesFor(impl_->bundle.description);
 }
 bool LoadedModel::volumetric() const {
-    return impl_->bundle.description["model"]["volumetric"].get<bool>();
+    return impl_->bundle.description.model.volumetric;
 }
 bool LoadedModel::boosted() const {
-    return impl_->bundle.description.contains("booster");
+    return impl_->bundle.description.boosted();
 }
 
 std::string LoadedModel::device() const {

@@ -7,6 +7,7 @@
 // threads. If CUDA runs out of memory, the model moves to the CPU, the call is
 // repeated there, and deviceNote() says so.
 
+#include "models/BundleDescription.h"
 #include "models/Engine.h"
 
 #include <memory>
@@ -27,8 +28,10 @@ class LoadedModel {
     LoadedModel& operator=(const LoadedModel&) = delete;
 
     const std::string& path() const;
-    // The bundle's description (architecture, classes, task, LLM source,
-    // training record) as indented JSON.
+    // The bundle's description: architecture, classes, task, input
+    // normalisation, LLM source, training record.
+    const BundleDescription& description() const;
+    // The same as indented JSON (what `rllm bundle info` prints).
     const std::string& descriptionJson() const;
     const std::vector<std::string>& classNames() const;
     std::vector<std::string> camLayers() const;

@@ -4,6 +4,8 @@
 // model's square/cubic grid with centres aligned. The record says exactly how,
 // so a CAM on the model grid maps back onto the source voxels.
 
+#include "models/BundleDescription.h"
+
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -20,6 +22,10 @@ struct ModelInput {
     nlohmann::json resampling;
 };
 
-ModelInput prepareInput(const nlohmann::json& description, const Volume& volume);
+ModelInput prepareInput(const BundleDescription& description, const Volume& volume);
+
+// Stored 8-bit values (any shape) as the network's input, the one
+// normalisation training, evaluation and the viewer share.
+torch::Tensor normaliseStoredBytes(const torch::Tensor& bytes, const InputNormalisation& input);
 
 }  // namespace rllm

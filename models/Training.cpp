@@ -59,11 +59,6 @@ SplitData loadSplit(const MedMnistDataset& data, const std::string& split, TaskT
     return out;
 }
 
-// MedMNIST's usual transform: [0, 255] -> [-1, 1].
-torch::Tensor normalise(const torch::Tensor& bytes) {
-    return (bytes.to(torch::kFloat32) / 255.0 - 0.5) / 0.5;
-}
-
 // Random flips, and in 2D small rotations and shifts, per image.
 torch::Tensor augment(torch::Tensor x, bool volumetric) {
     const int64_t B = x.size(0);
@@ -105,14 +100,15 @@ torch::Tensor lossFor(TaskType task, const torch::Tensor& logits, const torch::T
 }
 
 std::vector<std::vector<float>> predictScores(Classifier& model, const torch::Tensor& images,
-                                              TaskType task, torch::Device device,
-                                              int64_t batch = 128) {
+                                              const InputNormalisation& input, TaskType task,
+                                              torch::Device device, int64_t batch = 128) {
     torch::NoGradGuard noGrad;
     model->eval();
     std::vector<std::vector<float>> scores;
     for (int64_t start = 0; start < images.size(0); start += batch) {
-        auto x =
-            normalise(images.narrow(0, start, std::min(batch, images.size(0) - start))).to(device);
+        auto x = normaliseStoredBytes(
+                     images.narrow(0, start, std::min(batch, images.size(0) - start)), input)
+                     .to(device);
         auto logits = model->forward(x);
         auto p = (task == TaskType::MultiLabel ? torch::sigmoid(logits) : torch::softmax(logits, 1))
                      .to(torch::kCPU)
@@ -160,22 +156,22 @@ struct TrainingState {
 };
 
 // What must not change between a run and its continuation.
-nlohmann::json checkpointOptions(const TrainOptions& o, const nlohmann::json& description,
+nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription& description,
                                  int64_t trainCases) {
-    return {
-        {"data", std::filesystem::path(o.dataPath).filename().string()},
-        {"model", description["model"]},
-        {"booster", description.contains("booster") ? description["booster"] : nlohmann::json()},
-        {"epochs", o.epochs},
-        {"batch_size", o.batchSize},
-        {"learning_rate", o.learningRate},
-        {"weight_decay", o.weightDecay},
-        {"label_smoothing", o.labelSmoothing},
-        {"warmup_epochs", o.warmupEpochs},
-        {"augment", o.augment},
-        {"seed", o.seed},
-        {"train_cases", trainCases},
-        {"task", o.task}};
+    const nlohmann::json json = description.toJson();
+    return {{"data", std::filesystem::path(o.dataPath).filename().string()},
+            {"model", json.at("model")},
+            {"booster", json.contains("booster") ? json.at("booster") : nlohmann::json()},
+            {"epochs", o.epochs},
+            {"batch_size", o.batchSize},
+            {"learning_rate", o.learningRate},
+            {"weight_decay", o.weightDecay},
+            {"label_smoothing", o.labelSmoothing},
+            {"warmup_epochs", o.warmupEpochs},
+            {"augment", o.augment},
+            {"seed", o.seed},
+            {"train_cases", trainCases},
+            {"task", o.task}};
 }
 
 torch::optim::AdamWParamState* adamState(torch::optim::AdamW& optimizer, const torch::Tensor& p) {
@@ -333,22 +329,24 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     config.classes = classes;
     config.volumetric = volumetric;
 
-    nlohmann::json description;
-    description["model"] = {{"arch", o.arch},
-                            {"preset", o.preset},
-                            {"dim", config.dim},
-                            {"depth", config.depth},
-                            {"heads", config.heads},
-                            {"mlp_ratio", config.mlpRatio},
-                            {"image_size", config.imageSize},
-                            {"patch", config.patch},
-                            {"channels", config.channels},
-                            {"classes", config.classes},
-                            {"volumetric", config.volumetric}};
+    BundleDescription description;
+    VitSpec& spec = description.model;
+    spec.arch = o.arch;
+    spec.preset = o.preset;
+    spec.dim = config.dim;
+    spec.depth = config.depth;
+    spec.heads = config.heads;
+    spec.mlp_ratio = config.mlpRatio;
+    spec.image_size = config.imageSize;
+    spec.patch = config.patch;
+    spec.channels = config.channels;
+    spec.classes = config.classes;
+    spec.volumetric = config.volumetric;
     Booster booster{nullptr};
     if (!o.booster.empty()) {
         const ResidualMode mode = parseResidualMode(o.booster);
-        nlohmann::json b{{"mode", o.booster}};
+        BoosterSpec b;
+        b.mode = o.booster;
         LlmBlock llm{nullptr};
         int llmDim = config.dim;
         if (mode != ResidualMode::Mlp || !o.llmPath.empty()) {
@@ -369,8 +367,6 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             }
             llmDim = weights.architecture.dim;
             const auto& a = weights.architecture;
-            std::vector<int> indices;
-            for (const auto& layer : weights.layers) indices.push_back(layer.index);
             if (mode != ResidualMode::Mlp) {
                 llm = LlmBlock(a, static_cast<int>(weights.layers.size()),
                                parseFinalNorm(o.finalNorm));
@@ -378,45 +374,41 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                     llm->randomize(o.seed + 7919);
                 else
                     llm->load(weights);
-                b["llm"] = {{"source", weights.source},
-                            {"format", a.format},
-                            {"layers", indices},
-                            {"initialisation",
-                             o.randomLlm ? "random (seed " + std::to_string(o.seed + 7919) + ")"
-                                         : "pretrained"},
-                            {"final_norm", o.finalNorm},
-                            {"architecture",
-                             {{"model_type", a.modelType},
-                              {"dim", a.dim},
-                              {"heads", a.heads},
-                              {"kv_heads", a.kvHeads},
-                              {"ffn", a.ffn},
-                              {"eps", a.eps},
-                              {"qkv_bias", a.qkvBias},
-                              {"dtype", a.dtype}}}};
+                LlmSource source;
+                source.source = weights.source;
+                source.format = a.format;
+                for (const auto& layer : weights.layers) source.layers.push_back(layer.index);
+                source.initialisation = o.randomLlm
+                                            ? "random (seed " + std::to_string(o.seed + 7919) + ")"
+                                            : "pretrained";
+                source.final_norm = o.finalNorm;
+                source.architecture = {a.modelType, a.dim, a.heads,   a.kvHeads,
+                                       a.ffn,       a.eps, a.qkvBias, a.dtype};
+                b.llm = source;
             }
         }
-        b["llm_dim"] = llmDim;
-        description["booster"] = b;
+        b.llm_dim = llmDim;
+        description.booster = b;
         booster = Booster(config.dim, llmDim, mode, llm);
     }
     Classifier model(config, booster);
     initialiseTrainable(*model, o.seed);
     if (!o.initFrom.empty()) {
         LoadedBundle start = loadBundle(o.initFrom);
-        if (start.description["model"] != description["model"])
+        if (start.description.toJson().at("model") != description.toJson().at("model"))
             throw FileError(o.initFrom, "describes another architecture than this training run.");
         torch::NoGradGuard noGrad;
         auto source = start.model->named_parameters();
         for (auto& p : model->named_parameters()) p.value().copy_(source[p.key()]);
     }
 
-    description["task"] = taskTypeName(task);
-    description["class_names"] = classNamesFor(o.dataPath, classes);
-    description["dataset"] = {{"file", std::filesystem::path(o.dataPath).filename().string()},
-                              {"image_size", size},
-                              {"channels", data.channels()}};
-    description["input"] = {{"scale", 1.0 / 255.0}, {"mean", 0.5}, {"std", 0.5}};
+    description.task = taskTypeName(task);
+    description.class_names = classNamesFor(o.dataPath, classes);
+    description.dataset = DatasetRecord{std::filesystem::path(o.dataPath).filename().string(),
+                                        {size.begin(), size.end()},
+                                        data.channels()};
+    // MedMNIST's usual transform, [0, 255] -> [-1, 1]; the default of InputNormalisation.
+    const InputNormalisation& input = description.input;
 
     SplitData train = loadSplit(data, "train", task, o.maxTrainCases);
     SplitData val = loadSplit(data, "val", task, 0);
@@ -468,7 +460,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                 static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
             auto index = order.narrow(0, s * o.batchSize,
                                       std::min<int64_t>(o.batchSize, n - s * o.batchSize));
-            auto x = normalise(train.images.index_select(0, index)).to(device);
+            auto x = normaliseStoredBytes(train.images.index_select(0, index), input).to(device);
             if (o.augment) x = augment(x, volumetric);
             auto y = train.targets.index_select(0, index).to(device);
             optimizer.zero_grad();
@@ -490,7 +482,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         }
         const double seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
         ScoreMetrics v =
-            evaluateScores(task, predictScores(model, val.images, task, device), val.labels);
+            evaluateScores(task, predictScores(model, val.images, input, task, device), val.labels);
         EpochRecord r{epoch, lossSum / n, v.acc, v.auc, lr, n / seconds, seconds};
         summary.curves.push_back(r);
         // Chosen on validation AUC, never on test; equal AUCs (common on easy
@@ -531,31 +523,27 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         for (auto& p : model->named_parameters()) p.value().copy_(bestState.at(p.key()));
     }
     summary.test =
-        evaluateScores(task, predictScores(model, test.images, task, device), test.labels);
-    nlohmann::json curves = nlohmann::json::array();
+        evaluateScores(task, predictScores(model, test.images, input, task, device), test.labels);
+    TrainingRecord record;
+    record.command = o.commandLine;
+    record.seed = o.seed;
+    record.epochs = o.epochs;
+    record.batch_size = o.batchSize;
+    record.learning_rate = o.learningRate;
+    record.weight_decay = o.weightDecay;
+    record.label_smoothing = o.labelSmoothing;
+    record.augment = o.augment;
+    record.train_cases = n;
+    record.selected_on = "validation AUC (ties: validation ACC)";
+    record.best_epoch = summary.bestEpoch;
+    record.val = {summary.bestVal.acc, summary.bestVal.auc};
+    record.test = {summary.test.acc, summary.test.auc};
+    record.device = summary.device;
+    record.initialised_from = o.initFrom;
+    record.resumed_from = o.resumeFrom;
     for (const EpochRecord& r : summary.curves)
-        curves.push_back({{"epoch", r.epoch},
-                          {"train_loss", r.trainLoss},
-                          {"val_acc", r.valAcc},
-                          {"val_auc", r.valAuc},
-                          {"learning_rate", r.learningRate}});
-    description["training"] = {{"command", o.commandLine},
-                               {"seed", o.seed},
-                               {"epochs", o.epochs},
-                               {"batch_size", o.batchSize},
-                               {"learning_rate", o.learningRate},
-                               {"weight_decay", o.weightDecay},
-                               {"label_smoothing", o.labelSmoothing},
-                               {"augment", o.augment},
-                               {"train_cases", n},
-                               {"selected_on", "validation AUC (ties: validation ACC)"},
-                               {"best_epoch", summary.bestEpoch},
-                               {"val", metricsJson(summary.bestVal)},
-                               {"test", metricsJson(summary.test)},
-                               {"device", summary.device},
-                               {"initialised_from", o.initFrom},
-                               {"resumed_from", o.resumeFrom},
-                               {"curves", curves}};
+        record.curves.push_back({r.epoch, r.trainLoss, r.valAcc, r.valAuc, r.learningRate});
+    description.training = record;
     model->to(torch::kCPU);
     saveBundle(model, description, o.outPath);
     writeCurves(o.logPath.empty() ? o.outPath + ".curves.csv" : o.logPath, summary.curves);
@@ -570,20 +558,21 @@ EvalSummary evaluateBundle(const std::string& bundlePath, const std::string& dat
     const torch::Device device = torchDevice(deviceOptions);
     LoadedBundle bundle = loadBundle(bundlePath);
     MedMnistDataset data(dataPath);
-    const auto& m = bundle.description["model"];
-    if (data.imageSize()[0] != m["image_size"].get<int64_t>() ||
-        data.channels() != m["channels"].get<int>() || data.is3D() != m["volumetric"].get<bool>())
+    const VitSpec& m = bundle.description.model;
+    if (data.imageSize()[0] != m.image_size || data.channels() != m.channels ||
+        data.is3D() != m.volumetric)
         throw FileError(dataPath, "does not match the bundle's input (" +
-                                      std::to_string(m["image_size"].get<int>()) + " px, " +
-                                      (m["volumetric"].get<bool>() ? "3D" : "2D") + ").");
-    if (data.classCount() != m["classes"].get<int>())
+                                      std::to_string(m.image_size) + " px, " +
+                                      (m.volumetric ? "3D" : "2D") + ").");
+    if (data.classCount() != m.classes)
         throw FileError(dataPath, "has another number of classes than the bundle.");
-    const TaskType task = parseTaskType(bundle.description["task"]);
+    const TaskType task = parseTaskType(bundle.description.task);
     SplitData s = loadSplit(data, split, task, 0);
     bundle.model->to(device);
     EvalSummary summary;
-    summary.metrics =
-        evaluateScores(task, predictScores(bundle.model, s.images, task, device), s.labels);
+    summary.metrics = evaluateScores(
+        task, predictScores(bundle.model, s.images, bundle.description.input, task, device),
+        s.labels);
     summary.cases = s.images.size(0);
     summary.split = split;
     summary.task = taskTypeName(task);

@@ -51,7 +51,7 @@ nlohmann::json description(bool volumetric, int size, int patch) {
 // are not zero, or LayerNorm would blow the rounding noise of a resampled flat
 // background up into tokens as different as real structure.
 std::string untrainedBundle(const QString& folder, bool volumetric, int size, int patch) {
-    nlohmann::json d = description(volumetric, size, patch);
+    const BundleDescription d = BundleDescription::fromJson(description(volumetric, size, patch));
     Classifier model = buildClassifier(d);
     initialiseTrainable(*model, 3);
     {
@@ -74,9 +74,10 @@ std::string untrainedBundle(const QString& folder, bool volumetric, int size, in
 // only, with a gain that leaves every other token (the class token included)
 // a softmax weight that rounds to zero. The two class logits are opposite (l1 = -l0),
 // so every token the gradient reaches counts for one class or the other.
-Classifier regionOnlyModel(nlohmann::json& d, bool volumetric, const std::vector<int64_t>& region) {
-    d = description(volumetric, 28, 4);
-    d["model"]["depth"] = 1;
+Classifier regionOnlyModel(BundleDescription& d, bool volumetric,
+                           const std::vector<int64_t>& region) {
+    d = BundleDescription::fromJson(description(volumetric, 28, 4));
+    d.model.depth = 1;
     Classifier model = buildClassifier(d);
     initialiseTrainable(*model, 5);
     torch::NoGradGuard noGrad;
@@ -342,7 +343,7 @@ class TestExplain : public QObject {
                 volumetric ? std::vector<int64_t>{(1 * g + 4) * g + 5, (1 * g + 4) * g + 6,
                                                   (2 * g + 4) * g + 5, (2 * g + 5) * g + 5}
                            : std::vector<int64_t>{1 * g + 4, 1 * g + 5, 2 * g + 4, 2 * g + 5};
-            nlohmann::json d;
+            BundleDescription d;
             Classifier model = regionOnlyModel(d, volumetric, region);
             torch::manual_seed(11);
             const std::vector<int64_t> shape = volumetric ? std::vector<int64_t>{1, 1, 28, 28, 28}

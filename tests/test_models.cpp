@@ -9,6 +9,7 @@
 #include "core/Error.h"
 #include "models/Bundle.h"
 #include "models/BundleCheck.h"
+#include "models/BundleDescription.h"
 #include "models/Engine.h"
 #include "models/LlmCheckpoint.h"
 #include "models/Metrics.h"
@@ -583,7 +584,7 @@ class TestModels : public QObject {
                 for (bool qkvBias : {false, true}) {
                     const nlohmann::json d = description(volumetric, mode, qkvBias);
                     const auto expected = expectedBundleTensors(d);
-                    Classifier model = buildClassifier(d);
+                    Classifier model = buildClassifier(BundleDescription::fromJson(d));
                     std::map<std::string, std::vector<int64_t>> actual;
                     for (const auto& p : model->named_parameters())
                         actual[p.key()] = p.value().sizes().vec();
@@ -710,6 +711,52 @@ class TestModels : public QObject {
         QVERIFY_THROWS_EXCEPTION(FileError, inspectLlm(hf.toStdString()));
     }
 
+    // The typed description is written and read by one pair of functions,
+    // with the file's key names; sections an older bundle lacks take their
+    // defaults (MedMNIST's normalisation for the input).
+    void bundleDescriptionRoundTripsWithTheFileKeys() {
+        BundleDescription d;
+        d.model = {"vit3d", "tiny", 48, 2, 3, 4, 28, 7, 1, 2, true};
+        BoosterSpec booster;
+        booster.mode = "in";
+        booster.llm_dim = 64;
+        LlmSource llm;
+        llm.source = "stories260K.bin";
+        llm.format = "llama2.c";
+        llm.layers = {4};
+        llm.initialisation = "pretrained";
+        llm.architecture = {"llama", 64, 8, 4, 172, 1e-5, false, "F32"};
+        llm.sha256 = std::string(64, 'a');
+        booster.llm = llm;
+        d.booster = booster;
+        d.task = "binary-class";
+        d.class_names = {"normal", "hyperplasia"};
+        d.dataset = DatasetRecord{"adrenalmnist3d.npz", {28, 28, 28}, 1};
+        d.input = {1.0 / 200, 0.25, 0.75};
+        TrainingRecord t;
+        t.command = "rllm train ...";
+        t.seed = 7;
+        t.val = {0.8, 0.9};
+        t.curves = {{1, 0.7, 0.6, 0.65, 1e-3}};
+        d.training = t;
+
+        const nlohmann::json json = d.toJson();
+        QCOMPARE(json.at("model").at("mlp_ratio").get<int>(), 4);
+        QCOMPARE(json.at("booster").at("llm").at("architecture").at("kv_heads").get<int>(), 4);
+        QCOMPARE(json.at("training").at("curves").at(0).at("val_auc").get<double>(), 0.65);
+        QCOMPARE(json.at("input").at("std").get<double>(), 0.75);
+        QCOMPARE(BundleDescription::fromJson(json).toJson(), json);
+
+        nlohmann::json old = json;
+        for (const char* key : {"input", "dataset", "training", "booster"}) old.erase(key);
+        const BundleDescription baseline = BundleDescription::fromJson(old);
+        QVERIFY(!baseline.boosted() && !baseline.training && !baseline.dataset);
+        QCOMPARE(baseline.input.scale, 1.0 / 255.0);
+        QCOMPARE(baseline.input.mean, 0.5);
+        QCOMPARE(baseline.model.patch, 7);
+        QCOMPARE(baseline.class_names.size(), size_t(2));
+    }
+
     void bundlesRoundTripAndRefuseTampering() {
         QTemporaryDir dir;
         LlmWeights w = randomWeights(32, 4, 2, 64, false, 41);
@@ -743,14 +790,13 @@ class TestModels : public QObject {
                                    {"task", "multi-class"},
                                    {"class_names", {"a", "b", "c"}}};
         const std::string path = dir.filePath("m.safetensors").toStdString();
-        saveBundle(model, description, path);
+        saveBundle(model, BundleDescription::fromJson(description), path);
         LoadedBundle loaded = loadBundle(path);
         torch::NoGradGuard noGrad;
         model->eval();
         torch::Tensor x = torch::randn({2, 1, 16, 16});
         QVERIFY(torch::equal(model->forward(x), loaded.model->forward(x)));
-        QCOMPARE(loaded.description["booster"]["llm"]["sha256"].get<std::string>(),
-                 frozenWeightsHash(model));
+        QCOMPARE(loaded.description.booster->llm->sha256, frozenWeightsHash(model));
 
         // Change one frozen weight inside the file: the hash check must refuse it.
         SafetensorsFile file(path);

@@ -100,7 +100,7 @@ ModelInfo AnalysisService::modelInfo(int index) const {
     info.volumetric = loaded->volumetric();
     info.device = QString::fromStdString(loaded->device());
     info.deviceNote = QString::fromStdString(loaded->deviceNote());
-    info.descriptionJson = QString::fromStdString(loaded->descriptionJson());
+    info.description = std::shared_ptr<const BundleDescription>(loaded, &loaded->description());
     return info;
 }
 

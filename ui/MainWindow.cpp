@@ -549,7 +549,8 @@ bool MainWindow::saveReport(const QString& path) {
         m.letter = ViewerSession::slotLetter(slot);
         m.name = model.name;
         m.kind = model.boosted ? tr("R-LLM booster") : tr("ViT baseline");
-        QString provenance = ModelPanel::summarise(model.descriptionJson);
+        QString provenance =
+            model.description ? ModelPanel::summarise(*model.description) : QString();
         // The panel's HTML table as plain lines.
         provenance.replace("</tr>", "\n").replace("</td><td>", ": ");
         provenance.remove(QRegularExpression("<[^>]*>"));

@@ -1,5 +1,6 @@
 #include "ui/ModelPanel.h"
 
+#include "models/BundleDescription.h"
 #include "models/CamMethods.h"
 #include "models/Engine.h"
 #include "ui/session/OverlayStyle.h"
@@ -11,9 +12,6 @@
 #include <QFormLayout>
 #include <QGridLayout>
 #include <QGroupBox>
-#include <QJsonArray>
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QLabel>
 #include <QListWidget>
 #include <QPushButton>
@@ -257,66 +255,63 @@ void ModelPanel::showDetails(int index) {
         details_->setHtml(tr("<i>No model loaded.</i>"));
         return;
     }
-    QString html = summarise(model.descriptionJson);
+    QString html = model.description ? summarise(*model.description) : QString();
     html += tr("<p><b>Device:</b> %1 %2</p>").arg(model.device, model.deviceNote.toHtmlEscaped());
     details_->setHtml(html);
 }
 
-QString ModelPanel::summarise(const QString& descriptionJson) {
-    const QJsonObject d = QJsonDocument::fromJson(descriptionJson.toUtf8()).object();
-    const QJsonObject m = d["model"].toObject();
-    QStringList classes;
-    for (const QJsonValue& c : d["class_names"].toArray()) classes << c.toString();
+QString ModelPanel::summarise(const BundleDescription& d) {
+    auto text = [](const std::string& s) { return QString::fromStdString(s); };
     QString html;
     auto row = [&html](const QString& key, const QString& value) {
         html += QStringLiteral("<tr><td><b>%1</b></td><td>%2</td></tr>")
                     .arg(key, value.toHtmlEscaped());
     };
     html += "<table cellspacing=2>";
-    row(tr("Task"), d["task"].toString());
+    row(tr("Task"), text(d.task));
+    QStringList classes;
+    for (const std::string& c : d.class_names) classes << text(c);
     row(tr("Classes"), classes.join(", "));
+    const VitSpec& m = d.model;
     row(tr("Architecture"), tr("%1 %2, %3 blocks, width %4, %5 heads, patch %6, input %7")
-                                .arg(m["arch"].toString(), m["preset"].toString())
-                                .arg(m["depth"].toInt())
-                                .arg(m["dim"].toInt())
-                                .arg(m["heads"].toInt())
-                                .arg(m["patch"].toInt())
-                                .arg(m["image_size"].toInt()));
-    row(tr("Dataset"), d["dataset"].toObject()["file"].toString());
-    if (d.contains("booster")) {
-        const QJsonObject b = d["booster"].toObject();
-        const QJsonObject llm = b["llm"].toObject();
-        row(tr("Booster"), tr("R-LLM, residual mode %1").arg(b["mode"].toString()));
-        if (!llm.isEmpty()) {
+                                .arg(text(m.arch), text(m.preset))
+                                .arg(m.depth)
+                                .arg(m.dim)
+                                .arg(m.heads)
+                                .arg(m.patch)
+                                .arg(m.image_size));
+    if (d.dataset) row(tr("Dataset"), text(d.dataset->file));
+    row(tr("Input"), tr("(x * %1 - %2) / %3 of the stored values")
+                         .arg(d.input.scale, 0, 'g', 4)
+                         .arg(d.input.mean)
+                         .arg(d.input.std));
+    if (d.booster) {
+        row(tr("Booster"), tr("R-LLM, residual mode %1").arg(text(d.booster->mode)));
+        if (const auto& llm = d.booster->llm) {
             QStringList layers;
-            for (const QJsonValue& l : llm["layers"].toArray())
-                layers << QString::number(l.toInt());
-            row(tr("LLM source"), llm["source"].toString());
-            if (llm.contains("initialisation"))
-                row(tr("Frozen block"),
-                    tr("%1 (not pretrained)").arg(llm["initialisation"].toString()));
+            for (int l : llm->layers) layers << QString::number(l);
+            row(tr("LLM source"), text(llm->source));
+            if (llm->initialisation != "pretrained" && !llm->initialisation.empty())
+                row(tr("Frozen block"), tr("%1 (not pretrained)").arg(text(llm->initialisation)));
             row(tr("LLM layers"), layers.join(", "));
-            row(tr("Frozen SHA-256"), llm["sha256"].toString());
+            row(tr("Frozen SHA-256"), text(llm->sha256));
         }
     } else {
         row(tr("Booster"), tr("none (ViT baseline)"));
     }
-    const QJsonObject t = d["training"].toObject();
-    if (!t.isEmpty()) {
-        auto metric = [](const QJsonObject& o) {
-            return QStringLiteral("ACC %1, AUC %2")
-                .arg(o["acc"].toDouble(), 0, 'f', 3)
-                .arg(o["auc"].toDouble(), 0, 'f', 3);
+    if (const auto& t = d.training) {
+        auto metric = [](const ScoresRecord& s) {
+            return QStringLiteral("ACC %1, AUC %2").arg(s.acc, 0, 'f', 3).arg(s.auc, 0, 'f', 3);
         };
-        row(tr("Validation"), metric(t["val"].toObject()));
-        row(tr("Test"), metric(t["test"].toObject()));
+        row(tr("Validation"), metric(t->val));
+        row(tr("Test"), metric(t->test));
         row(tr("Training"), tr("%1 epochs (best %2), seed %3, %4 cases; selected on %5")
-                                .arg(t["epochs"].toInt())
-                                .arg(t["best_epoch"].toInt())
-                                .arg(t["seed"].toInt())
-                                .arg(t["train_cases"].toInt())
-                                .arg(t["selected_on"].toString()));
-        row(tr("Command"), t["command"].toString());
+                                .arg(t->epochs)
+                                .arg(t->best_epoch)
+                                .arg(t->seed)
+                                .arg(t->train_cases)
+                                .arg(text(t->selected_on)));
+        row(tr("Command"), text(t->command));
     }
     html += "</table>";
     return html;

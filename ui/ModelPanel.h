@@ -22,6 +22,7 @@ class QToolButton;
 namespace rllm {
 
 class ViewerSession;
+struct BundleDescription;
 
 class ModelPanel : public QWidget {
     Q_OBJECT
@@ -32,7 +33,7 @@ class ModelPanel : public QWidget {
     void setDevice(const QString& device);
 
     // A short "task, classes, architecture, LLM source, metrics" summary of a bundle description.
-    static QString summarise(const QString& descriptionJson);
+    static QString summarise(const BundleDescription& description);
 
   signals:
     void loadRequested();

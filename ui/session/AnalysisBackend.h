@@ -16,6 +16,7 @@
 namespace rllm {
 
 class Volume;
+struct BundleDescription;
 
 // One model's answer for one case.
 struct CaseAnalysis {
@@ -56,7 +57,9 @@ struct ModelInfo {
     bool boosted = false;     // an R-LLM booster, else the ViT baseline
     bool volumetric = false;  // takes 3D volumes, else 2D images
     QString device, deviceNote;
-    QString descriptionJson;  // the bundle's description, for the details pane
+    // The bundle's description, for the details pane and reports (null when
+    // the backend has none to give).
+    std::shared_ptr<const BundleDescription> description;
 };
 
 class AnalysisBackend : public QObject {

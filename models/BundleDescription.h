@@ -1,0 +1,110 @@
+#pragma once
+// What a bundle says about itself, as one typed struct: the network to build,
+// the frozen LLM block and where it came from, how inputs are normalised, the
+// task and class names, and the training record. It is written into the
+// bundle's metadata and read back by one pair of functions (nlohmann-json's
+// type macros for the parts, so the members carry the file's key names); the
+// JSON is checked field by field (BundleCheck) before it becomes a struct.
+// No LibTorch here: the viewer shows it as it is.
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rllm {
+
+// The ViT: width, depth, heads, patch and input size, classes.
+struct VitSpec {
+    std::string arch = "vit2d";  // vit2d | vit3d
+    std::string preset = "tiny";
+    int dim = 0, depth = 0, heads = 0, mlp_ratio = 4;
+    int image_size = 0, patch = 0, channels = 1, classes = 0;
+    bool volumetric = false;
+};
+
+// The frozen transformer block's shape (LLaMA family).
+struct LlmBlockSpec {
+    std::string model_type = "llama";
+    int dim = 0, heads = 0, kv_heads = 0, ffn = 0;
+    double eps = 1e-5;
+    bool qkv_bias = false;
+    std::string dtype;  // the checkpoint's storage type
+};
+
+// Where the frozen block came from, and the hash that ties the bundle's
+// frozen weights to it.
+struct LlmSource {
+    std::string source;          // the checkpoint's file name, or why there is none
+    std::string format;          // llama2.c | huggingface | none
+    std::vector<int> layers;     // which of its layers, in order
+    std::string initialisation;  // "pretrained" or "random (seed N)"
+    std::string final_norm = "unit";
+    LlmBlockSpec architecture;
+    std::string sha256;  // of the frozen tensors (Bundle.cpp)
+};
+
+struct BoosterSpec {
+    std::string mode;  // in | out | hybrid | none | mlp
+    int llm_dim = 0;
+    std::optional<LlmSource> llm;  // absent for the MLP control
+};
+
+// How stored 8-bit values become the network's input: (x * scale - mean) / std.
+struct InputNormalisation {
+    double scale = 1.0 / 255.0, mean = 0.5, std = 0.5;
+};
+
+struct DatasetRecord {
+    std::string file;
+    std::vector<int64_t> image_size;
+    int channels = 1;
+};
+
+struct ScoresRecord {
+    double acc = 0, auc = 0;
+};
+
+struct CurvePoint {
+    int epoch = 0;
+    double train_loss = 0, val_acc = 0, val_auc = 0, learning_rate = 0;
+};
+
+// How the weights were trained and what they scored.
+struct TrainingRecord {
+    std::string command;
+    uint64_t seed = 0;
+    int epochs = 0, batch_size = 0;
+    double learning_rate = 0, weight_decay = 0, label_smoothing = 0;
+    bool augment = false;
+    int64_t train_cases = 0;
+    std::string selected_on;
+    int best_epoch = 0;
+    ScoresRecord val, test;
+    std::string device, initialised_from, resumed_from;
+    std::vector<CurvePoint> curves;
+};
+
+struct BundleDescription {
+    std::string format = "rllm-bundle";
+    int version = 1;
+    VitSpec model;
+    std::optional<BoosterSpec> booster;  // absent: the ViT baseline
+    std::string task;                    // MedMNIST's task names (Metrics.h)
+    std::vector<std::string> class_names;
+    std::optional<DatasetRecord> dataset;
+    InputNormalisation input;
+    std::optional<TrainingRecord> training;
+
+    bool boosted() const { return booster.has_value(); }
+    bool hasLlm() const { return booster && booster->llm; }
+
+    // Fields missing from `json` keep their defaults; check the JSON with
+    // checkBundleDescription first where it comes from a file.
+    static BundleDescription fromJson(const nlohmann::json& json);
+    nlohmann::json toJson() const;
+};
+
+}  // namespace rllm
