@@ -55,7 +55,7 @@ void writeOverlay(const Volume& image, const Volume& cam, HeatColormap colormap,
 #endif
 
 const char* kCamUsage = R"(Usage: rllm cam BUNDLE INPUT --out CAM.nii.gz [--png OVERLAY.png]
-                [--colormap jet|hot|viridis] [--method M] [--layer L]
+                [--colormap jet|hot|viridis|inferno|magma] [--method M] [--layer L]
                 [--target C] [--shifts K]
                 [--split S --index I] [--series UID] [--json] [--device D] [--threads T]
 
@@ -122,7 +122,7 @@ int runCam(const std::vector<std::string>& args) {
     HeatColormap colormap = HeatColormap::Jet;
     if (p.has("colormap") &&
         (!findColormap(p.get("colormap"), colormap) || colormap == HeatColormap::Diverging))
-        throw UsageError("--colormap must be jet, hot or viridis");
+        throw UsageError("--colormap must be jet, hot, viridis, inferno or magma");
     Volume input = readInputVolume(p, p.positional[1]);
     CamOptions options;
     options.method = method;

@@ -1,5 +1,7 @@
 #include "core/Colormap.h"
 
+#include "core/ColormapTables.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -19,6 +21,18 @@ Rgb ramp(const std::array<std::array<int, 3>, 5>& anchors, double t) {
     for (int c = 0; c < 3; ++c)
         out[size_t(c)] = static_cast<uint8_t>(std::lround(anchors[size_t(i)][size_t(c)] * (1 - f) +
                                                           anchors[size_t(i) + 1][size_t(c)] * f));
+    return out;
+}
+
+// A 256-entry table at t in [0, 1], interpolated between neighbouring entries.
+Rgb lookup(const ColourTable& table, double t) {
+    const double at = std::clamp(t, 0.0, 1.0) * 255.0;
+    const int i = std::min(254, static_cast<int>(at));
+    const double f = at - i;
+    Rgb out{};
+    for (size_t c = 0; c < 3; ++c)
+        out[c] = static_cast<uint8_t>(
+            std::lround((table[size_t(i)][c] * (1 - f) + table[size_t(i) + 1][c] * f) * 255.0));
     return out;
 }
 
@@ -43,19 +57,20 @@ Rgb heatColourRgb(HeatColormap map, double t) {
             return ramp({{{0, 0, 0}, {150, 10, 0}, {255, 90, 0}, {255, 210, 40}, {255, 255, 255}}},
                         t);
         case HeatColormap::Viridis:
-            // Perceptually ordered dark blue - teal - green - yellow (anchors read off viridis).
-            return ramp(
-                {{{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}}}, t);
+            return lookup(k_viridis, t);
+        case HeatColormap::Inferno:
+            return lookup(k_inferno, t);
+        case HeatColormap::Magma:
+            return lookup(k_magma, t);
         case HeatColormap::Diverging:
-            return ramp(
-                {{{40, 60, 200}, {130, 160, 240}, {245, 245, 245}, {240, 140, 110}, {200, 30, 30}}},
-                (std::clamp(t, -1.0, 1.0) + 1.0) / 2.0);
+            return lookup(k_coolwarm, (std::clamp(t, -1.0, 1.0) + 1.0) / 2.0);
     }
     return {255, 255, 255};
 }
 
 const std::vector<std::string>& colormapNames() {
-    static const std::vector<std::string> names = {"Jet", "Hot", "Viridis", "Diverging"};
+    static const std::vector<std::string> names = {"Jet",     "Hot",   "Viridis",
+                                                   "Inferno", "Magma", "Diverging"};
     return names;
 }
 

@@ -9,13 +9,16 @@
 
 namespace rllm {
 
-enum class HeatColormap { Jet, Hot, Viridis, Diverging };
+// Jet and Hot are formulas; Viridis, Inferno and Magma (perceptually
+// uniform, lightness rising with the value) and Diverging (coolwarm: blue -
+// light grey - red) are 256-entry tables from resources/colormaps.
+enum class HeatColormap { Jet, Hot, Viridis, Inferno, Magma, Diverging };
 
-// The colour of `t` in [0, 1] (Diverging: t in [-1, 1], blue - white - red);
+// The colour of `t` in [0, 1] (Diverging: t in [-1, 1], blue - grey - red);
 // values outside are clamped.
 std::array<uint8_t, 3> heatColourRgb(HeatColormap map, double t);
 
-// Names in enum order ("Jet", "Hot", "Viridis", "Diverging"), for menus and options.
+// Names in enum order ("Jet", "Hot", "Viridis", "Inferno", "Magma", "Diverging").
 const std::vector<std::string>& colormapNames();
 // false when `name` (case-insensitive) names no map.
 bool findColormap(const std::string& name, HeatColormap& map);

@@ -64,7 +64,7 @@ class TestCli : public QObject {
         const Run badMap =
             runRllm({"cam", "b.safetensors", "x.nii", "--out", "c.nii", "--colormap", "parula"});
         QCOMPARE(badMap.status, 2);
-        QVERIFY2(badMap.err.contains("--colormap must be jet, hot or viridis"),
+        QVERIFY2(badMap.err.contains("--colormap must be jet, hot, viridis, inferno or magma"),
                  badMap.err.constData());
         const QStringList calls[] = {
             {"cam", "b.safetensors", "x.nii", "--out", "c.nii", "--method", "gradcam+++"},

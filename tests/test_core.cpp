@@ -289,9 +289,15 @@ class TestCore : public QObject {
         QCOMPARE(heatColourRgb(HeatColormap::Viridis, 1.0), (Rgb{0xfd, 0xe7, 0x25}));
         QCOMPARE(heatColourRgb(HeatColormap::Hot, 0.0), (Rgb{0, 0, 0}));
         QCOMPARE(heatColourRgb(HeatColormap::Hot, 1.0), (Rgb{255, 255, 255}));
-        // Diverging: no difference is near-white, A > B red, B > A blue.
+        // inferno and magma run from black; inferno ends pale yellow, magma pale pink.
+        QCOMPARE(heatColourRgb(HeatColormap::Inferno, 0.0), (Rgb{0, 0, 4}));
+        QCOMPARE(heatColourRgb(HeatColormap::Inferno, 1.0), (Rgb{252, 255, 164}));
+        QCOMPARE(heatColourRgb(HeatColormap::Magma, 0.0), (Rgb{0, 0, 4}));
+        QCOMPARE(heatColourRgb(HeatColormap::Magma, 1.0), (Rgb{252, 253, 191}));
+        // Diverging: no difference is a light neutral grey, A > B red, B > A blue.
         const Rgb zero = heatColourRgb(HeatColormap::Diverging, 0.0);
-        QVERIFY(zero[0] > 230 && zero[1] > 230 && zero[2] > 230);
+        QVERIFY(zero[0] > 200 && zero[1] > 200 && zero[2] > 200);
+        QVERIFY(std::max({zero[0], zero[1], zero[2]}) - std::min({zero[0], zero[1], zero[2]}) < 10);
         QVERIFY(heatColourRgb(HeatColormap::Diverging, 1.0)[0] > 150);
         QVERIFY(heatColourRgb(HeatColormap::Diverging, -1.0)[2] > 150);
         HeatColormap map = HeatColormap::Jet;
@@ -300,6 +306,43 @@ class TestCore : public QObject {
         for (const std::string& name : colormapNames()) {
             QVERIFY(findColormap(name, map));
             QCOMPARE(colormapName(map), name);
+        }
+    }
+
+    // What makes a map perceptual, checked with CIE L* computed here from
+    // sRGB (IEC 61966-2-1 and CIE 1976): the sequential maps' lightness rises
+    // with the value over a wide range; the diverging map's rises to its
+    // middle and falls after it, the same on both sides.
+    void perceptualMapsRiseInLightness() {
+        auto lightness = [](const std::array<uint8_t, 3>& rgb) {
+            auto linear = [](uint8_t v) {
+                const double c = v / 255.0;
+                return c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4);
+            };
+            const double y =
+                0.2126 * linear(rgb[0]) + 0.7152 * linear(rgb[1]) + 0.0722 * linear(rgb[2]);
+            return y > 216.0 / 24389 ? 116 * std::cbrt(y) - 16 : 24389.0 / 27 * y;
+        };
+        const int steps = 64;
+        for (HeatColormap map :
+             {HeatColormap::Viridis, HeatColormap::Inferno, HeatColormap::Magma}) {
+            double previous = -1;
+            for (int i = 0; i <= steps; ++i) {
+                const double l = lightness(heatColourRgb(map, double(i) / steps));
+                QVERIFY2(l > previous, qPrintable(QString::fromStdString(colormapName(map)) +
+                                                  QString(" at %1").arg(i)));
+                previous = l;
+            }
+            QVERIFY(lightness(heatColourRgb(map, 1.0)) - lightness(heatColourRgb(map, 0.0)) > 60);
+        }
+        for (int i = 1; i <= steps; ++i) {
+            const double t = double(i) / steps, before = double(i - 1) / steps;
+            const auto at = [&](double v) {
+                return lightness(heatColourRgb(HeatColormap::Diverging, v));
+            };
+            QVERIFY(at(-t) < at(-before));  // darker away from zero, on both sides
+            QVERIFY(at(t) < at(before));
+            QVERIFY(std::abs(at(t) - at(-t)) < 8);
         }
     }
 
