@@ -5,10 +5,11 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "Medical image viewer comparing a ViT classifier with its LLM-boosted twin")
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "R-LLM Viewer developers")
 # Depends: found by dpkg-shlibdeps from the libraries the binaries link,
-# plus what is loaded at run time: Qt's platform plugins (to open a window)
-# and OpenBLAS (LibTorch's BLAS through the alternatives system).
+# plus what is loaded at run time: Qt's platform plugins (to open a window),
+# its SVG plugin (the window icon) and OpenBLAS (LibTorch's BLAS through the
+# alternatives system).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "qt6-qpa-plugins, libopenblas0-pthread")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "qt6-qpa-plugins, libqt6svg6, libopenblas0-pthread")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libgl1-mesa-dri")
 set(CPACK_DEBIAN_PACKAGE_SECTION "science")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})

@@ -70,7 +70,7 @@ class TestPackaging : public QObject {
         QCOMPARE(fields.status, 0);
         for (const char* expected :
              {"Package: rllm-viewer", "libqt6widgets6", "libtorch", "libdcmtk", "libvtk9",
-              "libinsighttoolkit5", "qt6-qpa-plugins", "libopenblas0-pthread"})
+              "libinsighttoolkit5", "qt6-qpa-plugins", "libqt6svg6", "libopenblas0-pthread"})
             QVERIFY2(fields.out.contains(expected), expected);
     }
 

@@ -844,6 +844,20 @@ class TestViewer : public QObject {
         QCOMPARE(window.sliceView()->sliceCount(), int64_t(40));
     }
 
+    // The window carries the application icon (the SVG in the resources,
+    // drawn by Qt's SVG plugin): the drawn icon is not empty.
+    void windowShowsTheApplicationIcon() {
+        MainWindow window;
+        const QIcon icon = window.windowIcon();
+        QVERIFY(!icon.isNull());
+        const QImage drawn = icon.pixmap(64, 64).toImage();
+        QVERIFY(!drawn.isNull());
+        int opaque = 0;
+        for (int y = 0; y < drawn.height(); ++y)
+            for (int x = 0; x < drawn.width(); ++x) opaque += qAlpha(drawn.pixel(x, y)) > 128;
+        QVERIFY2(opaque > 64 * 64 / 8, qPrintable(QString::number(opaque)));
+    }
+
     void themeAndSettingsAreRemembered() {
         {
             MainWindow window;

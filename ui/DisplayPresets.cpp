@@ -8,12 +8,22 @@
 #include <QJsonObject>
 
 #include <algorithm>
+#include <mutex>
 
 // Q_INIT_RESOURCE must be used outside any namespace. The resource lives in
 // a static library, whose registration the linker would otherwise drop.
 static void initPresetResources() {
     Q_INIT_RESOURCE(presets);
 }
+
+namespace rllm {
+
+void initViewerResources() {
+    static std::once_flag once;
+    std::call_once(once, initPresetResources);
+}
+
+}  // namespace rllm
 
 namespace rllm {
 
@@ -126,7 +136,7 @@ DisplayPresets parseDisplayPresets(const QByteArray& json) {
 
 const DisplayPresets& builtInDisplayPresets() {
     static const DisplayPresets presets = [] {
-        initPresetResources();
+        initViewerResources();
         QFile file(":/presets/display-presets.json");
         if (!file.open(QIODevice::ReadOnly))
             throw Error("the built-in display presets are missing from the application");

@@ -12,6 +12,10 @@
 
 namespace rllm {
 
+// Registers the viewer's compiled-in resources (presets.qrc: the display
+// presets and the application icon) once.
+void initViewerResources();
+
 struct WindowChoice {
     QString name;
     bool fileWindow = false;  // the file's own window (or its value range)

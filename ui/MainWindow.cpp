@@ -32,6 +32,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
+#include <QIcon>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -80,6 +81,8 @@ QString describe(const Volume& v) {
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setWindowTitle(tr("R-LLM Viewer"));
+    initViewerResources();
+    setWindowIcon(QIcon(QStringLiteral(":/icons/rllm-viewer.svg")));
     setAcceptDrops(true);
     setDockNestingEnabled(true);
     service_ = new AnalysisService(this);
