@@ -174,9 +174,17 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
             {"task", o.task}};
 }
 
+// LibTorch 2 keeps an optimizer's per-parameter state in a map keyed by the
+// parameter's TensorImpl address as text (its own optimizer serialisation
+// keys it the same way); this is the one place that knows. The checkpoint
+// file itself names every moment by its parameter's name ("adamw.NAME.exp_avg").
+std::string optimizerStateKey(const torch::Tensor& parameter) {
+    return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+}
+
 torch::optim::AdamWParamState* adamState(torch::optim::AdamW& optimizer, const torch::Tensor& p) {
     auto& states = optimizer.state();
-    auto found = states.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    auto found = states.find(optimizerStateKey(p));
     return found == states.end() ? nullptr
                                  : static_cast<torch::optim::AdamWParamState*>(found->second.get());
 }
@@ -285,7 +293,7 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
             s->step(steps[p.key()].get<int64_t>());
             s->exp_avg(load("adamw." + p.key() + ".exp_avg", p.value()));
             s->exp_avg_sq(load("adamw." + p.key() + ".exp_avg_sq", p.value()));
-            optimizer.state()[c10::guts::to_string(p.value().unsafeGetTensorImpl())] = std::move(s);
+            optimizer.state()[optimizerStateKey(p.value())] = std::move(s);
         }
     }
     if (!file.contains("rng.cpu")) throw FileError(path, "lacks the random state.");
