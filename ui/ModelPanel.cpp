@@ -56,6 +56,7 @@ ModelPanel::ModelPanel(ViewerSession* session, QWidget* parent)
     auto* slotBox = new QGroupBox(tr("Comparison"), this);
     auto* slotLayout = new QVBoxLayout(slotBox);
     slotGrid_ = new QGridLayout;
+    slotGrid_->setColumnStretch(1, 1);  // the model's name takes the room there is
     slotLayout->addLayout(slotGrid_);
     auto* addSlot = new QPushButton(tr("Add a model to the comparison"), slotBox);
     addSlot->setObjectName("addSlotButton");
