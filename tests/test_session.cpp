@@ -34,8 +34,10 @@ class ScriptedBackend : public AnalysisBackend {
         std::shared_ptr<const Volume> volume;
     };
 
-    void addModel(const QString& path, bool volumetric, bool boosted = false) {
+    void addModel(const QString& path, bool volumetric, bool boosted = false,
+                  const QString& trainedOn = {}) {
         ModelInfo info;
+        info.trainedOn = trainedOn;
         info.path = path;
         info.name = QFileInfo(path).fileName();
         info.volumetric = volumetric;
@@ -68,12 +70,14 @@ class ScriptedBackend : public AnalysisBackend {
     }
     bool busy() const override { return !pending.empty(); }
 
-    // Answers pending request `i`: predicts class `predicted` with a CAM of `marker`.
-    void answer(size_t i, float marker, int predicted = 0) {
+    // Answers pending request `i`: predicts class `predicted` of `classes`
+    // with a CAM of `marker`.
+    void answer(size_t i, float marker, int predicted = 0,
+                std::vector<std::string> classes = {"normal", "lesion"}) {
         const Request r = pending.at(i);
         pending.erase(pending.begin() + i);
         auto result = std::make_shared<CaseAnalysis>();
-        result->classNames = {"normal", "lesion"};
+        result->classNames = std::move(classes);
         result->probabilities =
             predicted ? std::vector<float>{0.2f, 0.8f} : std::vector<float>{0.7f, 0.3f};
         result->predicted = predicted;
@@ -138,6 +142,26 @@ class TestSession : public QObject {
             for (int x = 0; x < w; ++x) image.setPixel(x, y, qRgb(x * 8, x * 8, x * 8));
         const QString path = dir_.filePath(name);
         image.save(path, "PNG");
+        return path;
+    }
+
+    // A MedMNIST-shaped archive: 5 test cases (2 in train and val) of 4x4,
+    // case i's pixels start at 10 i, its label is i % 2.
+    QString writeArchive(const QString& name) {
+        std::vector<NpzMember> members;
+        for (const char* split : {"train", "val", "test"}) {
+            const int64_t n = std::string(split) == "test" ? 5 : 2;
+            NpzMember images{std::string(split) + "_images", {n, 4, 4}, {}};
+            NpzMember labels{std::string(split) + "_labels", {n, 1}, {}};
+            for (int64_t i = 0; i < n; ++i) {
+                for (int p = 0; p < 16; ++p) images.values.push_back(uint8_t(i * 10 + p));
+                labels.values.push_back(uint8_t(i % 2));
+            }
+            members.push_back(images);
+            members.push_back(labels);
+        }
+        const QString path = dir_.filePath(name);
+        writeNpzUint8(path.toStdString(), members);
         return path;
     }
 
@@ -313,21 +337,7 @@ class TestSession : public QObject {
     }
 
     void datasetCursorMovesThroughTheArchive() {
-        // A MedMNIST-shaped archive: 5 test cases of 4x4, label = index % 2.
-        std::vector<NpzMember> members;
-        for (const char* split : {"train", "val", "test"}) {
-            const int64_t n = std::string(split) == "test" ? 5 : 2;
-            NpzMember images{std::string(split) + "_images", {n, 4, 4}, {}};
-            NpzMember labels{std::string(split) + "_labels", {n, 1}, {}};
-            for (int64_t i = 0; i < n; ++i) {
-                for (int p = 0; p < 16; ++p) images.values.push_back(uint8_t(i * 10 + p));
-                labels.values.push_back(uint8_t(i % 2));
-            }
-            members.push_back(images);
-            members.push_back(labels);
-        }
-        const QString path = dir_.filePath("cases.npz");
-        writeNpzUint8(path.toStdString(), members);
+        const QString path = writeArchive("cases.npz");
 
         ScriptedBackend backend;
         ViewerSession session(&backend);
@@ -433,6 +443,43 @@ class TestSession : public QObject {
         QCOMPARE(errors.size(), 1);
         QCOMPARE(session.slot(0).state, ComparisonSlot::State::Unavailable);
         QVERIFY(!session.busy());
+    }
+
+    // Predictions compare only within one label space, and the ground truth
+    // is read by name only through a model trained on the same archive.
+    void labelSpacesAndGroundTruthAreRespected() {
+        const QString archive = writeArchive("breast.npz");
+        ScriptedBackend backend;
+        backend.addModel("/models/breast_booster.safetensors", false, true, "breast.npz");
+        backend.addModel("/models/phantom_baseline.safetensors", false, false, "phantom2d.npz");
+        ViewerSession session(&backend);
+        session.openPath(archive);
+        QVERIFY(waitForLoads(session));
+        backend.pending.clear();  // case 0's requests
+        session.openDatasetCase("test", 3);  // label 1
+        QCOMPARE(backend.pending.size(), size_t(2));
+        const std::vector<std::string> breast{"malignant", "normal, benign"};
+        const std::vector<std::string> phantom{"no lesion", "lesion"};
+        backend.answer(0, 0.5f, 1, breast);
+        backend.answer(0, 0.5f, 1, phantom);
+        // Both say "class 1", but not the same thing.
+        QVERIFY(!session.comparedComparable());
+        QVERIFY(!session.comparedAgree());
+        QVERIFY2(session.agreementText().startsWith("NOT COMPARABLE"),
+                 qPrintable(session.agreementText()));
+        QVERIFY(session.agreementText().contains("malignant / normal, benign"));
+        QCOMPARE(session.caseLabelText(), QString("label 1 (normal, benign)"));
+        QCOMPARE(session.slotCorrect(0), std::optional<bool>(true));
+        QCOMPARE(session.slotCorrect(1), std::optional<bool>());  // trained on other data
+
+        session.openDatasetCase("test", 2);  // label 0
+        backend.answer(0, 0.5f, 1, breast);
+        QCOMPARE(session.slotCorrect(0), std::optional<bool>(false));
+        QCOMPARE(session.caseLabelText(), QString("label 0 (malignant)"));
+        // A file has no label.
+        session.showVolume(flatImage(4, 4), "file", {});
+        QVERIFY(session.caseLabelText().isEmpty());
+        QCOMPARE(session.slotCorrect(0), std::optional<bool>());
     }
 
     // The demo places its bundles before they have loaded.

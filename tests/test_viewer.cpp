@@ -273,6 +273,15 @@ class TestViewer : public QObject {
         const bool agree = window.session()->slot(0).result->predicted ==
                            window.session()->slot(1).result->predicted;
         QVERIFY(panel->agreementText().startsWith(agree ? "AGREE" : "DISAGREE"));
+        // The demo opens on a lesion case: its label by name, and each model
+        // marked right or wrong against it (both were trained on that archive).
+        QTRY_VERIFY(window.findChild<QLabel*>("caseLabel")->text().contains("label 1 (lesion)"));
+        for (int slot = 0; slot < 2; ++slot) {
+            const bool right = window.session()->slot(slot).result->predicted == 1;
+            const QString verdict =
+                window.findChild<QLabel*>(slot ? "verdictSecond" : "verdictFirst")->text();
+            QVERIFY2(verdict.contains(right ? ": right" : "wrong"), qPrintable(verdict));
+        }
         // The device in use is in the status bar.
         auto* device = window.findChild<QLabel*>("deviceLabel");
         QVERIFY(device && device->text().contains("cpu"));

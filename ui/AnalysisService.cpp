@@ -101,6 +101,8 @@ ModelInfo AnalysisService::modelInfo(int index) const {
     info.device = QString::fromStdString(loaded->device());
     info.deviceNote = QString::fromStdString(loaded->deviceNote());
     info.description = std::shared_ptr<const BundleDescription>(loaded, &loaded->description());
+    if (loaded->description().dataset)
+        info.trainedOn = QString::fromStdString(loaded->description().dataset->file);
     return info;
 }
 

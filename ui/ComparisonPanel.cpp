@@ -139,9 +139,13 @@ void ComparisonPanel::refresh() {
             c.view->setOverlays({});
             continue;
         }
-        c.verdict->setText(tr("Predicts <b>%1</b> (%2)")
+        const std::optional<bool> correct = session_->slotCorrect(slotIndex);
+        c.verdict->setText(tr("Predicts <b>%1</b> (%2)%3")
                                .arg(r->predictedName().toHtmlEscaped())
-                               .arg(r->probabilities[r->predicted], 0, 'f', 3));
+                               .arg(r->probabilities[r->predicted], 0, 'f', 3)
+                               .arg(!correct   ? QString()
+                                    : *correct ? tr(": right")
+                                               : tr(": <b>wrong</b>")));
         c.bars->setProbabilities(r->classNames, r->probabilities, r->predicted);
         c.faithfulness->setText(tr("%1: deletion AUC %2, insertion AUC %3  (%4 s, %5)")
                                     .arg(r->camDescription())
@@ -172,7 +176,9 @@ void ComparisonPanel::refresh() {
     if (!agreement.isEmpty()) {
         agreement_->setText(agreement);
         agreement_->setStyleSheet(
-            session_->comparedAgree()
+            !session_->comparedComparable()
+                ? "QLabel { background: #5a5a5a; color: white; padding: 4px; }"
+            : session_->comparedAgree()
                 ? "QLabel { background: #1f6b35; color: white; padding: 4px; }"
                 : "QLabel { background: #8a5a00; color: white; padding: 4px; }");
     } else {

@@ -121,6 +121,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     indexSpin_ = new QSpinBox(caseBar_);
     caseLayout->addWidget(indexSpin_);
     caseLabel_ = new QLabel(caseBar_);
+    caseLabel_->setObjectName("caseLabel");
+    caseLabel_->setObjectName("caseLabel");
     caseLayout->addWidget(caseLabel_, 1);
     caseBar_->hide();
     layout->addWidget(caseBar_);
@@ -168,6 +170,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(session_, &ViewerSession::errorOccurred, this, &MainWindow::showError);
     connect(session_, &ViewerSession::activityChanged, this, &MainWindow::setBusy);
     connect(session_, &ViewerSession::datasetChanged, this, &MainWindow::showDatasetCursor);
+    // The label's name comes with the first answer of a model trained on the archive.
+    connect(session_, &ViewerSession::slotUpdated, this, &MainWindow::showDatasetCursor);
     connect(session_, &ViewerSession::seriesChoiceNeeded, this, &MainWindow::chooseSeries);
     connect(session_, &ViewerSession::pathOpened, this, &MainWindow::rememberRecent);
     connect(session_, &ViewerSession::displayChanged, this, &MainWindow::updateOverlays);
@@ -366,12 +370,8 @@ void MainWindow::showDatasetCursor() {
     splitCombo_->setCurrentText(session_->datasetSplit());
     indexSpin_->setRange(0, std::max(0, session_->datasetCount() - 1));
     indexSpin_->setValue(session_->datasetIndex());
-    const auto volume = session_->volume();
-    caseLabel_->setText(tr("of %1, labels: %2")
-                            .arg(session_->datasetCount())
-                            .arg(volume && volume->metadata.count("Labels")
-                                     ? QString::fromStdString(volume->metadata.at("Labels"))
-                                     : QString()));
+    caseLabel_->setText(
+        tr("of %1, %2").arg(session_->datasetCount()).arg(session_->caseLabelText()));
 }
 
 void MainWindow::openDemo(bool threeD) {

@@ -57,6 +57,7 @@ struct ModelInfo {
     bool boosted = false;     // an R-LLM booster, else the ViT baseline
     bool volumetric = false;  // takes 3D volumes, else 2D images
     QString device, deviceNote;
+    QString trainedOn;  // the training data's file name (a MedMNIST archive), if recorded
     // The bundle's description, for the details pane and reports (null when
     // the backend has none to give).
     std::shared_ptr<const BundleDescription> description;

@@ -399,12 +399,29 @@ QString ViewerSession::differenceNote() const {
     return tr("No difference map yet: waiting for both models' CAMs.");
 }
 
-bool ViewerSession::comparedAgree() const {
+namespace {
+
+QString classList(const CaseAnalysis& r) {
+    QStringList names;
+    for (const std::string& name : r.classNames) names << QString::fromStdString(name);
+    return names.join(" / ");
+}
+
+}  // namespace
+
+bool ViewerSession::comparedComparable() const {
     const auto& [a, b] = compared_;
     if (a < 0 || b < 0 || a >= slotCount() || b >= slotCount()) return false;
     const auto& ra = slots_[a].result;
     const auto& rb = slots_[b].result;
-    return ra && rb && ra->predicted == rb->predicted;
+    // Class 1 of a lesion detector and class 1 of a tumour grader are not the
+    // same answer: predictions compare only within one label space.
+    return ra && rb && ra->classNames == rb->classNames;
+}
+
+bool ViewerSession::comparedAgree() const {
+    if (!comparedComparable()) return false;
+    return slots_[compared_[0]].result->predicted == slots_[compared_[1]].result->predicted;
 }
 
 QString ViewerSession::agreementText() const {
@@ -413,10 +430,49 @@ QString ViewerSession::agreementText() const {
     const auto& ra = slots_[a].result;
     const auto& rb = slots_[b].result;
     if (!ra || !rb) return {};
+    if (!comparedComparable())
+        return tr("NOT COMPARABLE: %1 and %2 answer different questions (%1: %3; %2: %4)")
+            .arg(slotLetter(a), slotLetter(b), classList(*ra), classList(*rb));
     if (ra->predicted == rb->predicted)
         return tr("AGREE: both predict %1").arg(ra->predictedName());
     return tr("DISAGREE: %1 predicts %2, %3 predicts %4")
         .arg(slotLetter(a), ra->predictedName(), slotLetter(b), rb->predictedName());
+}
+
+QString ViewerSession::caseLabelText() const {
+    if (!volume_) return {};
+    auto it = volume_->metadata.find("Labels");
+    if (it == volume_->metadata.end() || it->second.empty()) return {};
+    const QString labels = QString::fromStdString(it->second);
+    bool single = false;
+    const int label = labels.toInt(&single);
+    // The label's name comes from a model trained on this very archive: its
+    // class names are the archive's label meanings.
+    const QString archive =
+        dataset_ ? QFileInfo(QString::fromStdString(dataset_->path())).fileName() : QString();
+    for (const ComparisonSlot& s : slots_) {
+        const ModelInfo model = backend_->modelInfo(s.modelIndex);
+        if (!single || !s.result || archive.isEmpty() || model.trainedOn != archive) continue;
+        if (label >= 0 && label < static_cast<int>(s.result->classNames.size()))
+            return tr("label %1 (%2)")
+                .arg(label)
+                .arg(QString::fromStdString(s.result->classNames[size_t(label)]));
+    }
+    return tr("labels: %1").arg(labels);
+}
+
+std::optional<bool> ViewerSession::slotCorrect(int slot) const {
+    if (!volume_ || !dataset_ || slot < 0 || slot >= slotCount()) return std::nullopt;
+    const ComparisonSlot& s = slots_[slot];
+    const ModelInfo model = backend_->modelInfo(s.modelIndex);
+    const QString archive = QFileInfo(QString::fromStdString(dataset_->path())).fileName();
+    auto it = volume_->metadata.find("Labels");
+    if (!s.result || model.trainedOn != archive || it == volume_->metadata.end())
+        return std::nullopt;
+    bool single = false;
+    const int label = QString::fromStdString(it->second).toInt(&single);
+    if (!single) return std::nullopt;  // multi-label cases have no one right class
+    return s.result->predicted == label;
 }
 
 // --- Work -----------------------------------------------------------------------

@@ -18,6 +18,7 @@
 
 #include <array>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -99,9 +100,19 @@ class ViewerSession : public QObject {
     // The compared slots' CAM difference, or nullptr with the reason.
     std::shared_ptr<const Volume> differenceMap() const { return difference_; }
     QString differenceNote() const;
-    // "AGREE: both predict x" / "DISAGREE: ..."; empty until both have answered.
+    // "AGREE: both predict x" / "DISAGREE: ..." / "NOT COMPARABLE: ..." (the
+    // two models have different class names); empty until both have answered.
     QString agreementText() const;
+    bool comparedComparable() const;
     bool comparedAgree() const;
+    // The open archive case's ground truth: "label 1 (lesion)" when a slot's
+    // model was trained on this archive (its class names are the labels'
+    // meanings), else "labels: 1"; empty for images without labels.
+    QString caseLabelText() const;
+    // Whether the slot's model predicted the archive case's label; nothing
+    // when that cannot be said (no label, several labels, or a model trained
+    // on other data, whose class numbers mean something else).
+    std::optional<bool> slotCorrect(int slot) const;
 
     // The CAM every slot asks for.
     CamRequest camRequest() const { return camRequest_; }
