@@ -455,7 +455,7 @@ class TestSession : public QObject {
         ViewerSession session(&backend);
         session.openPath(archive);
         QVERIFY(waitForLoads(session));
-        backend.pending.clear();  // case 0's requests
+        backend.pending.clear();             // case 0's requests
         session.openDatasetCase("test", 3);  // label 1
         QCOMPARE(backend.pending.size(), size_t(2));
         const std::vector<std::string> breast{"malignant", "normal, benign"};
@@ -471,6 +471,9 @@ class TestSession : public QObject {
         QCOMPARE(session.caseLabelText(), QString("label 1 (normal, benign)"));
         QCOMPARE(session.slotCorrect(0), std::optional<bool>(true));
         QCOMPARE(session.slotCorrect(1), std::optional<bool>());  // trained on other data
+        QVERIFY(session.slotDataWarning(0).isEmpty());
+        QCOMPARE(session.slotDataWarning(1),
+                 QString("trained on phantom2d.npz, not on breast.npz"));
 
         session.openDatasetCase("test", 2);  // label 0
         backend.answer(0, 0.5f, 1, breast);

@@ -122,11 +122,14 @@ void ComparisonPanel::refresh() {
         const ComparisonSlot empty;
         const ComparisonSlot& slot = exists ? session_->slot(slotIndex) : empty;
         const ModelInfo model = session_->backend()->modelInfo(slot.modelIndex);
+        // A model trained on other data says so under its name.
+        const QString warning = exists ? session_->slotDataWarning(slotIndex) : QString();
         c.title->setText(model.name.isEmpty()
                              ? tr("Model %1: none chosen").arg(letter)
-                             : tr("%1: %2 (%3)")
+                             : tr("%1: %2 (%3)%4")
                                    .arg(letter, model.name,
-                                        model.boosted ? tr("R-LLM booster") : tr("ViT baseline")));
+                                        model.boosted ? tr("R-LLM booster") : tr("ViT baseline"),
+                                        warning.isEmpty() ? QString() : "\n! " + warning));
         const auto& r = slot.result;
         if (!r) {
             using State = ComparisonSlot::State;

@@ -475,6 +475,14 @@ std::optional<bool> ViewerSession::slotCorrect(int slot) const {
     return s.result->predicted == label;
 }
 
+QString ViewerSession::slotDataWarning(int slot) const {
+    if (!dataset_ || slot < 0 || slot >= slotCount()) return {};
+    const ModelInfo model = backend_->modelInfo(slots_[slot].modelIndex);
+    const QString archive = QFileInfo(QString::fromStdString(dataset_->path())).fileName();
+    if (model.trainedOn.isEmpty() || model.trainedOn == archive) return {};
+    return tr("trained on %1, not on %2").arg(model.trainedOn, archive);
+}
+
 // --- Work -----------------------------------------------------------------------
 
 void ViewerSession::cancel() {

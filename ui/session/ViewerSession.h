@@ -113,6 +113,10 @@ class ViewerSession : public QObject {
     // when that cannot be said (no label, several labels, or a model trained
     // on other data, whose class numbers mean something else).
     std::optional<bool> slotCorrect(int slot) const;
+    // A warning when the slot's model was trained on another archive than the
+    // open case comes from ("trained on phantom2d.npz, not on breastmnist.npz");
+    // empty when they match or nothing says.
+    QString slotDataWarning(int slot) const;
 
     // The CAM every slot asks for.
     CamRequest camRequest() const { return camRequest_; }
