@@ -70,8 +70,7 @@ ComparisonPanel::ComparisonPanel(ViewerSession* session, QWidget* parent)
     connect(session_, &ViewerSession::slotUpdated, this, &ComparisonPanel::refresh);
     connect(session_, &ViewerSession::comparisonChanged, this, &ComparisonPanel::refresh);
     connect(session_, &ViewerSession::displayChanged, this, &ComparisonPanel::refresh);
-    connect(session_->backend(), &AnalysisBackend::modelsChanged, this,
-            &ComparisonPanel::syncChoosers);
+    // (New models reach the choosers through slotsChanged: the session places them first.)
     showCase();
     syncChoosers();
 }

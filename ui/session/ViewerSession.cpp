@@ -439,48 +439,55 @@ QString ViewerSession::agreementText() const {
         .arg(slotLetter(a), ra->predictedName(), slotLetter(b), rb->predictedName());
 }
 
+QString ViewerSession::archiveName() const {
+    return dataset_ ? QFileInfo(QString::fromStdString(dataset_->path())).fileName() : QString();
+}
+
+std::optional<int> ViewerSession::singleCaseLabel() const {
+    if (!volume_) return std::nullopt;
+    auto it = volume_->metadata.find("Labels");
+    if (it == volume_->metadata.end()) return std::nullopt;
+    bool single = false;
+    const int label = QString::fromStdString(it->second).toInt(&single);
+    // Multi-label cases ("0,1,1") have no one right class.
+    return single ? std::optional<int>(label) : std::nullopt;
+}
+
+bool ViewerSession::trainedOnOpenArchive(int slot) const {
+    const QString archive = archiveName();
+    return !archive.isEmpty() && slot >= 0 && slot < slotCount() &&
+           backend_->modelInfo(slots_[slot].modelIndex).trainedOn == archive;
+}
+
 QString ViewerSession::caseLabelText() const {
     if (!volume_) return {};
     auto it = volume_->metadata.find("Labels");
     if (it == volume_->metadata.end() || it->second.empty()) return {};
-    const QString labels = QString::fromStdString(it->second);
-    bool single = false;
-    const int label = labels.toInt(&single);
     // The label's name comes from a model trained on this very archive: its
     // class names are the archive's label meanings.
-    const QString archive =
-        dataset_ ? QFileInfo(QString::fromStdString(dataset_->path())).fileName() : QString();
-    for (const ComparisonSlot& s : slots_) {
-        const ModelInfo model = backend_->modelInfo(s.modelIndex);
-        if (!single || !s.result || archive.isEmpty() || model.trainedOn != archive) continue;
-        if (label >= 0 && label < static_cast<int>(s.result->classNames.size()))
-            return tr("label %1 (%2)")
-                .arg(label)
-                .arg(QString::fromStdString(s.result->classNames[size_t(label)]));
-    }
-    return tr("labels: %1").arg(labels);
+    if (const std::optional<int> label = singleCaseLabel())
+        for (int slot = 0; slot < slotCount(); ++slot) {
+            const auto& r = slots_[slot].result;
+            if (r && trainedOnOpenArchive(slot) && *label >= 0 &&
+                *label < static_cast<int>(r->classNames.size()))
+                return tr("label %1 (%2)")
+                    .arg(*label)
+                    .arg(QString::fromStdString(r->classNames[size_t(*label)]));
+        }
+    return tr("labels: %1").arg(QString::fromStdString(it->second));
 }
 
 std::optional<bool> ViewerSession::slotCorrect(int slot) const {
-    if (!volume_ || !dataset_ || slot < 0 || slot >= slotCount()) return std::nullopt;
-    const ComparisonSlot& s = slots_[slot];
-    const ModelInfo model = backend_->modelInfo(s.modelIndex);
-    const QString archive = QFileInfo(QString::fromStdString(dataset_->path())).fileName();
-    auto it = volume_->metadata.find("Labels");
-    if (!s.result || model.trainedOn != archive || it == volume_->metadata.end())
-        return std::nullopt;
-    bool single = false;
-    const int label = QString::fromStdString(it->second).toInt(&single);
-    if (!single) return std::nullopt;  // multi-label cases have no one right class
-    return s.result->predicted == label;
+    const std::optional<int> label = singleCaseLabel();
+    if (!label || !trainedOnOpenArchive(slot) || !slots_[slot].result) return std::nullopt;
+    return slots_[slot].result->predicted == *label;
 }
 
 QString ViewerSession::slotDataWarning(int slot) const {
     if (!dataset_ || slot < 0 || slot >= slotCount()) return {};
     const ModelInfo model = backend_->modelInfo(slots_[slot].modelIndex);
-    const QString archive = QFileInfo(QString::fromStdString(dataset_->path())).fileName();
-    if (model.trainedOn.isEmpty() || model.trainedOn == archive) return {};
-    return tr("trained on %1, not on %2").arg(model.trainedOn, archive);
+    if (model.trainedOn.isEmpty() || trainedOnOpenArchive(slot)) return {};
+    return tr("trained on %1, not on %2").arg(model.trainedOn, archiveName());
 }
 
 // --- Work -----------------------------------------------------------------------

@@ -170,6 +170,9 @@ class ViewerSession : public QObject {
     void onBackendActivity(bool busy);
     void reportActivity(const QString& what = {});
     void fail(const QString& message);
+    QString archiveName() const;                 // the open archive's file name, or empty
+    std::optional<int> singleCaseLabel() const;  // the case's one label, if it has exactly one
+    bool trainedOnOpenArchive(int slot) const;
 
     AnalysisBackend* backend_;
     std::shared_ptr<const Volume> volume_;
