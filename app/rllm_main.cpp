@@ -19,6 +19,7 @@ Commands:
   train          train a ViT baseline or an R-LLM boosted ViT on MedMNIST
   eval           ACC and AUC of a bundle on a MedMNIST split
   predict        class probabilities of a bundle for one image
+  compare        two bundles over a data set: ACC/AUC with CIs, paired tests, per case
   bundle         describe a model bundle (bundle info BUNDLE)
   cam            class activation map of one image, on its own voxel grid (NIfTI + PNG)
   cam-eval       faithfulness of the CAMs over a split (deletion, insertion, pointing game)
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
 #ifdef RLLM_HAVE_TORCH
         {"llm", runLlm},          {"train", runTrain},   {"eval", runEval},
         {"predict", runPredict},  {"bundle", runBundle}, {"cam", runCam},
-        {"cam-eval", runCamEval}, {"demo", runDemo},
+        {"cam-eval", runCamEval}, {"demo", runDemo},     {"compare", runCompare},
 #endif
     };
     if (argc < 2) {

@@ -204,6 +204,117 @@ class TestCli : public QObject {
         QCOMPARE(runRllm({"train", "--data", data, "--out", bundle, "--booster", "in"}).status, 1);
     }
 
+    // rllm compare on a real split: its per-case probabilities are rllm
+    // predict's, its figures agree with rllm eval, a pair with another label
+    // space is refused, and a folder of images with labels.csv works too.
+    void compareTwoModelsOverASplit() {
+#ifndef RLLM_HAVE_TORCH
+        QSKIP("rllm was built without LibTorch (RLLM_WITH_TORCH=OFF)");
+#endif
+        const QString breast = rllm::test::sharedFile("medmnist/breastmnist.npz");
+        const QString pneumonia = rllm::test::sharedFile("medmnist/pneumoniamnist.npz");
+        RLLM_REQUIRE_FILE(breast);
+        RLLM_REQUIRE_FILE(pneumonia);
+        QTemporaryDir dir;
+        auto train = [&](const QString& data, const QString& name, const QString& seed) {
+            const QString bundle = dir.filePath(name);
+            const Run run =
+                runRllm({"train", "--data", data, "--out", bundle, "--epochs", "1", "--depth", "1",
+                         "--max-train", "128", "--seed", seed, "--threads", "2"});
+            if (run.status != 0) qWarning() << run.err;
+            return bundle;
+        };
+        const QString a = train(breast, "a.safetensors", "0");
+        const QString b = train(breast, "b.safetensors", "1");
+        const QString other = train(pneumonia, "p.safetensors", "0");
+        QVERIFY(QFile::exists(a) && QFile::exists(b) && QFile::exists(other));
+
+        const QString csv = dir.filePath("cases.csv");
+        const Run compare = runRllm({"compare", a, b, "--data", breast, "--split", "val", "--json",
+                                     "--csv", csv, "--bootstrap", "200", "--threads", "2"});
+        QVERIFY2(compare.status == 0, compare.err.constData());
+        const QJsonObject c = QJsonDocument::fromJson(compare.out).object();
+        QCOMPARE(c["cases"].toInt(), 78);
+        QCOMPARE(c["task"].toString(), QString("binary-class"));
+        const QJsonArray rows = c["per_case"].toArray();
+        QCOMPARE(rows.size(), 78);
+        for (int index : {0, 5, 77}) {
+            const Run predict = runRllm({"predict", b, breast, "--split", "val", "--index",
+                                         QString::number(index), "--json"});
+            QCOMPARE(predict.status, 0);
+            const QJsonArray expected =
+                QJsonDocument::fromJson(predict.out).object()["probabilities"].toArray();
+            const QJsonArray got = rows[index].toObject()["probabilities_b"].toArray();
+            QCOMPARE(rows[index].toObject()["id"].toString(), QString("val/%1").arg(index));
+            for (int k = 0; k < 2; ++k)
+                QCOMPARE(got[k].toDouble(), expected[k].toObject()["probability"].toDouble());
+        }
+        // ACC and AUC as rllm eval computes them (batched, through another path).
+        const Run eval = runRllm({"eval", a, "--data", breast, "--split", "val", "--json"});
+        const QJsonObject e = QJsonDocument::fromJson(eval.out).object();
+        QVERIFY(std::abs(c["a"]["auc"].toDouble() - e["auc"].toDouble()) < 1e-4);
+        // A probability within float rounding of 0.5 may flip one decision.
+        QVERIFY(std::abs(c["a"]["acc"].toDouble() - e["acc"].toDouble()) <= 1.0 / 78 + 1e-9);
+        QVERIFY(c["paired"]["auc_verdict"].toString().startsWith("B's AUC is "));
+        QCOMPARE(c["paired"]["auc_test"].toString(), QString("DeLong"));
+        QFile table(csv);
+        QVERIFY(table.open(QIODevice::ReadOnly));
+        QCOMPARE(table.readAll().count('\n'), 79);
+
+        // The text report says the verdicts in words.
+        const Run text = runRllm({"compare", a, b, "--data", breast, "--split", "val",
+                                  "--max-cases", "20", "--threads", "2"});
+        QCOMPARE(text.status, 0);
+        QVERIFY(text.out.contains("McNemar's exact p"));
+        QVERIFY(text.out.contains("(test, 20 cases)") == false);
+        QVERIFY(text.out.contains("(val, 20 cases)"));
+
+        // Another label space ("normal", "pneumonia"): refused, saying why.
+        const Run refused = runRllm({"compare", a, other, "--data", breast});
+        QCOMPARE(refused.status, 1);
+        QVERIFY2(refused.err.contains("answer different questions"), refused.err.constData());
+        QCOMPARE(runRllm({"compare", a, b}).status, 2);
+        QCOMPARE(runRllm({"compare", a, b, "--data", breast, "--confidence", "2"}).status, 2);
+
+#ifdef RLLM_HAVE_MEDICAL_IO
+        // A folder of images with labels.csv: names (quoted where they hold a
+        // comma) or indices; each case scores as rllm predict scores its file.
+        const QString folder = dir.filePath("cases");
+        QVERIFY(QDir().mkpath(folder));
+        QString labels = "file,label\n";
+        for (int index = 0; index < 4; ++index) {
+            const QString file = QString("case%1.nii.gz").arg(index);
+            QCOMPARE(runRllm({"convert", breast, QDir(folder).filePath(file), "--split", "test",
+                              "--index", QString::number(index)})
+                         .status,
+                     0);
+            labels += file + (index % 2 ? ",\"normal, benign\"\n" : ",0\n");
+        }
+        rllm::test::writeAll(QDir(folder).filePath("labels.csv"), labels.toUtf8());
+        const Run onFolder = runRllm({"compare", a, b, "--data", folder, "--json"});
+        QVERIFY2(onFolder.status == 0, onFolder.err.constData());
+        const QJsonArray folderRows =
+            QJsonDocument::fromJson(onFolder.out).object()["per_case"].toArray();
+        QCOMPARE(folderRows.size(), 4);
+        QCOMPARE(folderRows[1].toObject()["labels"].toArray()[0].toInt(), 1);
+        const Run predictFile =
+            runRllm({"predict", a, QDir(folder).filePath("case3.nii.gz"), "--json"});
+        QCOMPARE(predictFile.status, 0);
+        QCOMPARE(folderRows[3].toObject()["probabilities_a"].toArray()[1].toDouble(),
+                 QJsonDocument::fromJson(predictFile.out)
+                     .object()["probabilities"]
+                     .toArray()[1]
+                     .toObject()["probability"]
+                     .toDouble());
+        // A label outside the label space names the file and the row.
+        rllm::test::writeAll(QDir(folder).filePath("labels.csv"), "file,label\ncase0.nii.gz,7\n");
+        const Run badLabel = runRllm({"compare", a, b, "--data", folder});
+        QCOMPARE(badLabel.status, 1);
+        QVERIFY2(badLabel.err.contains("labels.csv") && badLabel.err.contains("row 2"),
+                 badLabel.err.constData());
+#endif
+    }
+
     void badInputExitsOneAndNamesTheFile() {
         QTemporaryDir dir;
         rllm::test::writeAll(dir.filePath("broken.nii.gz"), "not really gzip");
