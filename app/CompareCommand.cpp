@@ -11,6 +11,11 @@
 #ifdef RLLM_HAVE_MEDICAL_IO
 #include "core/io/ImageReader.h"
 #endif
+#ifdef RLLM_HAVE_COHORT_REPORT
+#include "ui/cohort/CohortCharts.h"
+
+#include <QApplication>
+#endif
 
 #include <nlohmann/json.hpp>
 
@@ -29,7 +34,8 @@ namespace {
 
 const char* kUsage =
     "Usage: rllm compare A.safetensors B.safetensors --data DATA [--split test] [--json]\n"
-    "                    [--csv cases.csv] [--bootstrap N] [--seed S] [--confidence C]\n"
+    "                    [--csv cases.csv] [--report report.pdf] [--charts STEM]\n"
+    "                    [--bootstrap N] [--seed S] [--confidence C]\n"
     "                    [--max-cases N] [--device D] [--threads T]\n"
     "Compares two models (A, the reference, and B) on the same cases: per model ACC and\n"
     "AUC as MedMNIST's evaluator defines them, with 95 % CIs (DeLong; bootstrap for a mean\n"
@@ -39,7 +45,9 @@ const char* kUsage =
     "test on right/wrong, the cases where they disagree.\n"
     "DATA: a MedMNIST .npz (cases of --split), or a folder of images with labels.csv\n"
     "(columns file,label; a label is a class index or a class name).\n"
-    "--csv writes one row per case. --bootstrap: resamples (default 2000), --seed: their\n"
+    "--csv writes one row per case; --report the PDF report (figures, tests in words, ROC\n"
+    "curves, reliability diagram, confusion matrices, the most different cases); --charts\n"
+    "the plots as STEM_roc.png, STEM_reliability.png, STEM_confusion.png. --bootstrap: resamples (default 2000), --seed: their\n"
     "seed (default 0). Both models must share task and class names.\n";
 
 std::unique_ptr<CaseSource> openCases(const std::string& data, const ParsedArgs& p,
@@ -101,11 +109,46 @@ void printReport(const CohortComparison& c) {
     std::cout << "Not for diagnostic use.\n";
 }
 
+// The report and charts are drawn by the viewer's Qt Charts code, offscreen:
+// a build without the viewer says so before any work is done.
+void checkReportWriter(const ParsedArgs& p) {
+#ifndef RLLM_HAVE_COHORT_REPORT
+    if (p.has("report") || p.has("charts"))
+        throw UsageError(
+            "--report and --charts need a build with the viewer (RLLM_BUILD_GUI=ON); "
+            "--json and --csv work in every build");
+#else
+    (void)p;
+#endif
+}
+
+void writeReportAndCharts(const ParsedArgs& p, const CohortComparison& c) {
+#ifdef RLLM_HAVE_COHORT_REPORT
+    if (!p.has("report") && !p.has("charts")) return;
+    // Fonts and charts need a QApplication; nothing is shown.
+    qputenv("QT_QPA_PLATFORM", "offscreen");
+    int argc = 1;
+    char name[] = "rllm";
+    char* argv[] = {name, nullptr};
+    QApplication application(argc, argv);
+    QString error;
+    if (p.has("report") &&
+        !writeCohortReport(c, QString::fromStdString(p.get("report")), &error))
+        throw Error("the report could not be written: " + error.toStdString());
+    if (p.has("charts") &&
+        !saveCohortCharts(c, QString::fromStdString(p.get("charts")), &error))
+        throw Error("the charts could not be written: " + error.toStdString());
+#else
+    (void)p;
+    (void)c;
+#endif
+}
+
 }  // namespace
 
 int runCompare(const std::vector<std::string>& args) {
     ParsedArgs p = parseArgs(args, {"help", "json"},
-                             {"data", "split", "csv", "bootstrap", "seed", "confidence",
+                             {"data", "split", "csv", "report", "charts", "bootstrap", "seed", "confidence",
                               "max-cases", "device", "threads"});
     if (p.has("help")) {
         std::cout << kUsage;
@@ -113,6 +156,7 @@ int runCompare(const std::vector<std::string>& args) {
     }
     if (p.positional.size() != 2 || !p.has("data"))
         throw UsageError(std::string("expected two bundles and --data\n") + kUsage);
+    checkReportWriter(p);
     CohortRunOptions options;
     options.statistics.bootstrapSamples = static_cast<int>(p.getInt("bootstrap", 2000));
     options.statistics.seed = static_cast<uint64_t>(p.getInt("seed", 0));
@@ -140,6 +184,7 @@ int runCompare(const std::vector<std::string>& args) {
     };
     const CohortComparison c = compareModels(a, b, *cases, options);
     if (p.has("csv")) writeCohortCsv(c, p.get("csv"));
+    writeReportAndCharts(p, c);
     if (p.has("json"))
         std::cout << cohortToJson(c).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
                   << "\n";
