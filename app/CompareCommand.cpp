@@ -47,7 +47,8 @@ const char* kUsage =
     "(columns file,label; a label is a class index or a class name).\n"
     "--csv writes one row per case; --report the PDF report (figures, tests in words, ROC\n"
     "curves, reliability diagram, confusion matrices, the most different cases); --charts\n"
-    "the plots as STEM_roc.png, STEM_reliability.png, STEM_confusion.png. --bootstrap: resamples (default 2000), --seed: their\n"
+    "the plots as STEM_roc.png, STEM_reliability.png, STEM_confusion.png. --bootstrap: resamples "
+    "(default 2000), --seed: their\n"
     "seed (default 0). Both models must share task and class names.\n";
 
 std::unique_ptr<CaseSource> openCases(const std::string& data, const ParsedArgs& p,
@@ -132,11 +133,9 @@ void writeReportAndCharts(const ParsedArgs& p, const CohortComparison& c) {
     char* argv[] = {name, nullptr};
     QApplication application(argc, argv);
     QString error;
-    if (p.has("report") &&
-        !writeCohortReport(c, QString::fromStdString(p.get("report")), &error))
+    if (p.has("report") && !writeCohortReport(c, QString::fromStdString(p.get("report")), &error))
         throw Error("the report could not be written: " + error.toStdString());
-    if (p.has("charts") &&
-        !saveCohortCharts(c, QString::fromStdString(p.get("charts")), &error))
+    if (p.has("charts") && !saveCohortCharts(c, QString::fromStdString(p.get("charts")), &error))
         throw Error("the charts could not be written: " + error.toStdString());
 #else
     (void)p;
@@ -148,8 +147,8 @@ void writeReportAndCharts(const ParsedArgs& p, const CohortComparison& c) {
 
 int runCompare(const std::vector<std::string>& args) {
     ParsedArgs p = parseArgs(args, {"help", "json"},
-                             {"data", "split", "csv", "report", "charts", "bootstrap", "seed", "confidence",
-                              "max-cases", "device", "threads"});
+                             {"data", "split", "csv", "report", "charts", "bootstrap", "seed",
+                              "confidence", "max-cases", "device", "threads"});
     if (p.has("help")) {
         std::cout << kUsage;
         return kOk;

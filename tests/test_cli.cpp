@@ -260,6 +260,22 @@ class TestCli : public QObject {
         QFile table(csv);
         QVERIFY(table.open(QIODevice::ReadOnly));
         QCOMPARE(table.readAll().count('\n'), 79);
+#ifdef RLLM_HAVE_COHORT_REPORT
+        // The PDF report (three pages) and the charts, drawn offscreen.
+        const QString pdf = dir.filePath("report.pdf");
+        const Run report = runRllm({"compare", a, b, "--data", breast, "--split", "val", "--report",
+                                    pdf, "--charts", dir.filePath("plots"), "--bootstrap", "50"});
+        QVERIFY2(report.status == 0, report.err.constData());
+        QFile pdfFile(pdf);
+        QVERIFY(pdfFile.open(QIODevice::ReadOnly));
+        const QByteArray pdfBytes = pdfFile.readAll();
+        QVERIFY(pdfBytes.startsWith("%PDF-"));
+        QCOMPARE(pdfBytes.count("/Type /Page\n") + pdfBytes.count("/Type /Page\r"), 3);
+        for (const char* suffix : {"_roc.png", "_reliability.png", "_confusion.png"})
+            QVERIFY(QFile::exists(dir.filePath("plots") + suffix));
+#else
+        QCOMPARE(runRllm({"compare", a, b, "--data", breast, "--report", "r.pdf"}).status, 2);
+#endif
 
         // The text report says the verdicts in words.
         const Run text = runRllm({"compare", a, b, "--data", breast, "--split", "val",

@@ -9,11 +9,14 @@
 #include "core/Volume.h"
 #include "core/io/ItkIo.h"
 #include "core/io/ImageReader.h"
+#include "core/io/MedMnist.h"
 #include "models/CamResult.h"
 #include "models/Engine.h"
+#include "models/CohortComparison.h"
 #include "models/LoadedModel.h"
 #include "ui/AnalysisService.h"
 #include "ui/ComparisonPanel.h"
+#include "ui/cohort/CohortView.h"
 #include "ui/DemoSetup.h"
 #include "ui/DisplayPresets.h"
 #include "ui/MainWindow.h"
@@ -26,7 +29,11 @@
 #include "ui/VolumeView3D.h"
 #include "ui/VtkRenderWidget.h"
 
+#include <QChartView>
 #include <QCheckBox>
+#include <QDockWidget>
+#include <QHeaderView>
+#include <QPushButton>
 #include <QComboBox>
 #include <QElapsedTimer>
 #include <QLabel>
@@ -335,6 +342,134 @@ class TestViewer : public QObject {
         QTRY_VERIFY(!window.findChild<QComboBox*>("modelCCombo"));
         // Two slots are the least a comparison has.
         QVERIFY(!window.findChild<QToolButton*>("removeSlotB")->isEnabled());
+    }
+
+    // The Cohort view, as a user drives it: Run over the open archive's test
+    // split, read the charts and the verdict, sort, click a case and see it
+    // open with both models' answers, cancel a run, export, and be refused a
+    // pair of models that answer different questions.
+    void cohortViewComparesTheWholeSplit() {
+        MainWindow window;
+        window.resize(1600, 1100);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        openDemo2D(window, demoDir_);
+        ViewerSession* session = window.session();
+        QVERIFY(session->dataset());
+        QVERIFY(!window.cohortDock()->isVisible());
+        window.cohortDock()->toggleViewAction()->trigger();
+        QVERIFY(window.cohortDock()->isVisible());
+        CohortView* cohort = window.cohortView();
+        QVERIFY(
+            cohort->findChild<QLabel*>("cohortModels")->text().contains("phantom2d_vit_baseline"));
+
+        auto* run = cohort->findChild<QPushButton*>("cohortRun");
+        QTest::mouseClick(run, Qt::LeftButton);
+        QVERIFY(cohort->running());
+        QTRY_VERIFY_WITH_TIMEOUT(cohort->result(), 120000);
+        const CohortComparison& c = *cohort->result();
+        const int64_t testCases = session->dataset()->count("test");
+        QCOMPARE(int64_t(c.rows.size()), testCases);
+        QVERIFY(cohort->findChild<QLabel*>("cohortVerdict")->text().startsWith("B's AUC is"));
+        QVERIFY(cohort->findChild<QLabel*>("cohortVerdict")->text().contains("McNemar"));
+
+        // The ROC chart draws both curves in the models' colours, the
+        // confusion matrix its counts' cells.
+        auto countNear = [](const QImage& image, QColor colour) {
+            int n = 0;
+            for (int y = 0; y < image.height(); ++y)
+                for (int x = 0; x < image.width(); ++x) {
+                    const QColor p = image.pixelColor(x, y);
+                    n += std::abs(p.red() - colour.red()) + std::abs(p.green() - colour.green()) +
+                             std::abs(p.blue() - colour.blue()) <
+                         40;
+                }
+            return n;
+        };
+        const QImage roc = cohort->findChild<QChartView*>("cohortRoc")->grab().toImage();
+        QVERIFY2(countNear(roc, QColor(31, 119, 180)) > 50, "A's curve is not drawn");
+        QVERIFY2(countNear(roc, QColor(255, 127, 14)) > 50, "B's curve is not drawn");
+        const QImage confusion = cohort->findChild<QWidget*>("cohortConfusionA")->grab().toImage();
+        int notWhite = 0;
+        for (int y = 0; y < confusion.height(); ++y)
+            for (int x = 0; x < confusion.width(); ++x)
+                notWhite += confusion.pixel(x, y) != qRgb(255, 255, 255);
+        QVERIFY(notWhite > confusion.width() * confusion.height() / 10);
+
+        // The table: every case, disagreements and large gaps first.
+        auto* table = cohort->findChild<QTableWidget*>("cohortCases");
+        QCOMPARE(int64_t(table->rowCount()), testCases);
+        for (int r = 1; r < table->rowCount(); ++r)
+            QVERIFY(table->item(r - 1, 8)->data(Qt::UserRole).toDouble() >=
+                    table->item(r, 8)->data(Qt::UserRole).toDouble());
+        // Sort by the gap, as a user clicks the header.
+        QTest::mouseClick(table->horizontalHeader()->viewport(), Qt::LeftButton, {},
+                          QPoint(table->horizontalHeader()->sectionViewportPosition(6) + 5, 5));
+        const double first = table->item(0, 6)->data(Qt::UserRole).toDouble();
+        const double last = table->item(table->rowCount() - 1, 6)->data(Qt::UserRole).toDouble();
+        QVERIFY(first != last);
+
+        // Click a row: that case opens, and both models' answers on it are
+        // the cohort's (the same model, the same code path as rllm predict).
+        const int row = table->rowCount() / 2;
+        const QString id = table->item(row, 0)->text();
+        const int caseIndex = id.section('/', 1).toInt();
+        QTest::mouseClick(table->viewport(), Qt::LeftButton, {},
+                          table->visualItemRect(table->item(row, 0)).center());
+        QCOMPARE(session->datasetIndex(), caseIndex);
+        QTRY_VERIFY_WITH_TIMEOUT(session->slot(0).result && session->slot(1).result, 60000);
+        const CohortCaseRow& cohortRow = c.rows.at(caseIndex);
+        QCOMPARE(QString::fromStdString(cohortRow.id), id);
+        for (size_t k = 0; k < cohortRow.probabilitiesA.size(); ++k) {
+            QVERIFY(std::abs(session->slot(0).result->probabilities[k] -
+                             cohortRow.probabilitiesA[k]) < 1e-6);
+            QVERIFY(std::abs(session->slot(1).result->probabilities[k] -
+                             cohortRow.probabilitiesB[k]) < 1e-6);
+        }
+
+        // Exports: the PDF report, the charts as PNG, the cases as CSV.
+        QString error;
+        const QString pdf = dir_.filePath("cohort.pdf");
+        QVERIFY2(cohort->saveReport(pdf, &error), qPrintable(error));
+        QFile pdfFile(pdf);
+        QVERIFY(pdfFile.open(QIODevice::ReadOnly));
+        QVERIFY(pdfFile.read(5) == "%PDF-");
+        QVERIFY2(cohort->saveCharts(dir_.filePath("cohort"), &error), qPrintable(error));
+        const QImage rocPng(dir_.filePath("cohort_roc.png"));
+        QVERIFY(countNear(rocPng, QColor(255, 127, 14)) > 50);
+        QVERIFY(QFile::exists(dir_.filePath("cohort_reliability.png")));
+        QVERIFY(cohort->saveCases(dir_.filePath("cohort.csv"), &error));
+
+        // Cancel: the run stops, says so, and shows no half result.
+        QTest::mouseClick(run, Qt::LeftButton);
+        QTest::mouseClick(cohort->findChild<QPushButton*>("cohortCancel"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!cohort->running(), 60000);
+        QCOMPARE(cohort->findChild<QLabel*>("cohortMessage")->text(), QString("Cancelled."));
+        QVERIFY(!cohort->result());
+
+        // A model with other classes in B: refused before any work.
+        const QString breast = rllm::test::sharedFile("medmnist/breastmnist.npz");
+        if (!QFile::exists(breast))
+            QSKIP("../shared/data is absent: the refusal needs a second label space");
+        TrainOptions train;
+        train.dataPath = breast.toStdString();
+        train.outPath = dir_.filePath("breast.safetensors").toStdString();
+        train.epochs = 1;
+        train.depth = 1;
+        train.maxTrainCases = 64;
+        train.device.threads = 2;
+        std::ostringstream log;
+        trainClassifier(train, log);
+        window.loadModel(QString::fromStdString(train.outPath));
+        QVERIFY(window.waitUntilIdle());
+        session->setComparedSlots(0, 2);
+        QTest::mouseClick(run, Qt::LeftButton);
+        QVERIFY(!cohort->running());
+        QVERIFY2(cohort->findChild<QLabel*>("cohortMessage")
+                     ->text()
+                     .contains("answer different questions"),
+                 qPrintable(cohort->findChild<QLabel*>("cohortMessage")->text()));
+        QVERIFY(!cohort->result());
     }
 
     void overlayIsDrawnWhereTheCamIsHigh() {

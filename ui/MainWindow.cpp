@@ -11,6 +11,7 @@
 #include "models/CamMethods.h"
 #include "ui/AnalysisService.h"
 #include "ui/ComparisonPanel.h"
+#include "ui/cohort/CohortView.h"
 #include "ui/ComparisonReport.h"
 #include "ui/DisplayPresets.h"
 #include "ui/DemoSetup.h"
@@ -155,6 +156,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     addDockWidget(Qt::RightDockWidgetArea, comparisonDock);
     // The views keep the middle; models on the left, the comparison on the right.
     resizeDocks({modelDock, comparisonDock}, {300, 460}, Qt::Horizontal);
+    // The cohort under the views, so a case opened from its table shows in
+    // the views and the comparison beside it. Shown from the View menu.
+    cohort_ = new CohortView(session_, service_, this);
+    cohortDock_ = new QDockWidget(tr("Cohort"), this);
+    cohortDock_->setObjectName("cohortDock");
+    cohortDock_->setWidget(cohort_);
+    addDockWidget(Qt::BottomDockWidgetArea, cohortDock_);
+    cohortDock_->hide();
 
     connect(grid_, &ViewGrid::cursorInfo, this,
             [this](const QString& text) { statusBar()->showMessage(text); });
@@ -288,6 +297,10 @@ void MainWindow::buildMenus() {
     dark->setChecked(dark_);
     dark->setShortcut(QKeySequence(tr("Ctrl+T")));
     connect(dark, &QAction::toggled, this, &MainWindow::setDarkTheme);
+    QAction* cohort = cohortDock_->toggleViewAction();
+    cohort->setText(tr("&Cohort comparison"));
+    cohort->setShortcut(QKeySequence(tr("Ctrl+Shift+K")));
+    view->addAction(cohort);
     view->addAction(tr("Reset 2D zoom and pan"), QKeySequence(tr("Ctrl+0")), this, [this] {
         for (int i = 0; i < 3; ++i) grid_->sliceView(i)->resetView();
     });

@@ -11,6 +11,7 @@
 #include <memory>
 
 class QComboBox;
+class QDockWidget;
 class QLabel;
 class QMenu;
 class QProgressBar;
@@ -22,6 +23,7 @@ namespace rllm {
 
 class AnalysisService;
 class ComparisonPanel;
+class CohortView;
 class ModelPanel;
 class SliceView;
 class ViewGrid;
@@ -74,6 +76,8 @@ class MainWindow : public QMainWindow {
     VolumeView3D* volumeView() const;
     ModelPanel* modelPanel() const { return modelPanel_; }
     ComparisonPanel* comparisonPanel() const { return comparison_; }
+    CohortView* cohortView() const { return cohort_; }
+    QDockWidget* cohortDock() const { return cohortDock_; }
     AnalysisService* analysis() const { return service_; }
 
   protected:
@@ -99,6 +103,8 @@ class MainWindow : public QMainWindow {
     ViewGrid* grid_ = nullptr;
     ModelPanel* modelPanel_ = nullptr;
     ComparisonPanel* comparison_ = nullptr;
+    CohortView* cohort_ = nullptr;
+    QDockWidget* cohortDock_ = nullptr;
     AnalysisService* service_ = nullptr;
     ViewerSession* session_ = nullptr;
     QLabel* errorBanner_ = nullptr;

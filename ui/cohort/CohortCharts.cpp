@@ -25,6 +25,12 @@ namespace {
 // The two models' colours everywhere (views, charts, report): A blue, B orange.
 const QColor kColourA(31, 119, 180), kColourB(255, 127, 14);
 
+// A's lines are drawn wider and first, B's over them: where the two curves
+// coincide (two equally good models), A still shows as B's border.
+qreal letterWidth(const char* letter) {
+    return letter[0] == 'A' ? 5.0 : 2.0;
+}
+
 QString number(double v, int digits = 3) {
     return std::isnan(v) ? QStringLiteral("n/a") : QString::number(v, 'f', digits);
 }
@@ -66,6 +72,9 @@ QChart* newChart(const QString& title) {
     chart->setTitle(title);
     chart->setAnimationOptions(QChart::NoAnimation);
     chart->legend()->setAlignment(Qt::AlignBottom);
+    QFont small = chart->legend()->font();
+    small.setPointSizeF(small.pointSizeF() * 0.85);
+    chart->legend()->setFont(small);
     chart->setBackgroundRoundness(0);
     return chart;
 }
@@ -81,8 +90,7 @@ qreal paintLines(QPainter& p, const QStringList& lines, qreal x, qreal top, qrea
     const QFontMetricsF metrics(p.font(), p.device());
     qreal y = top;
     for (const QString& line : lines) {
-        const QRectF box =
-            metrics.boundingRect(QRectF(x, y, width, 10000), Qt::TextWordWrap, line);
+        const QRectF box = metrics.boundingRect(QRectF(x, y, width, 10000), Qt::TextWordWrap, line);
         p.drawText(QRectF(x, y, width, box.height()), Qt::TextWordWrap, line);
         y += box.height() + metrics.height() * 0.25;
     }
@@ -137,7 +145,9 @@ void paintReportPage1(QPainter& p, const CohortComparison& c, const QRectF& page
         head << QObject::tr("Note: %1").arg(QString::fromStdString(note));
     head << modelLines("A", c.a, c.cases) << modelLines("B", c.b, c.cases);
     head << QString::fromStdString(aucVerdict(c)) << QString::fromStdString(accuracyVerdict(c))
-         << QObject::tr("A and B disagree on %1 of %2 cases.").arg(c.disagreements).arg(c.rows.size());
+         << QObject::tr("A and B disagree on %1 of %2 cases.")
+                .arg(c.disagreements)
+                .arg(c.rows.size());
     y = paintLines(p, head, margin, y + 4, width) + 6;
 
     // Full-width charts: side by side their legends would not fit on A4.
@@ -187,7 +197,8 @@ void paintReportPage2(QPainter& p, const CohortComparison& c, const QRectF& page
         if (c.rows[x].disagree() != c.rows[y].disagree()) return c.rows[x].disagree();
         return c.rows[x].probabilityGap > c.rows[y].probabilityGap;
     });
-    lines << QObject::tr("The cases where A and B differ most (disagreements first, then |P_B - P_A|):");
+    lines << QObject::tr(
+        "The cases where A and B differ most (disagreements first, then |P_B - P_A|):");
     const size_t shown = std::min<size_t>(40, order.size());
     for (size_t i = 0; i < shown; ++i) {
         const CohortCaseRow& r = c.rows[order[i]];
@@ -218,7 +229,7 @@ QChart* makeRocChart(const CohortComparison& c, int entry) {
         for (const RocPoint& point : model->roc.at(entry))
             series->append(point.falsePositiveRate, point.truePositiveRate);
         QPen pen(colour);
-        pen.setWidthF(2);
+        pen.setWidthF(letterWidth(letter));
         series->setPen(pen);
         chart->addSeries(series);
     }
@@ -228,21 +239,21 @@ QChart* makeRocChart(const CohortComparison& c, int entry) {
 }
 
 QChart* makeReliabilityChart(const CohortComparison& c) {
-    QChart* chart = newChart(QObject::tr("Reliability: %1")
-                                 .arg(QString::fromStdString(c.a.calibrationKind)));
+    QChart* chart =
+        newChart(QObject::tr("Reliability: %1").arg(QString::fromStdString(c.a.calibrationKind)));
     for (const auto& [letter, model, colour] :
          {std::tuple{"A", &c.a, kColourA}, std::tuple{"B", &c.b, kColourB}}) {
         auto* line = new QLineSeries(chart);
         auto* points = new QScatterSeries(chart);
-        line->setName(QString("%1: ECE %2")
-                          .arg(letter, number(model->calibration.expectedCalibrationError)));
+        line->setName(
+            QString("%1: ECE %2").arg(letter, number(model->calibration.expectedCalibrationError)));
         for (const ReliabilityBin& b : model->calibration.bins) {
             if (b.count == 0) continue;
             line->append(b.meanPredicted, b.observed);
             points->append(b.meanPredicted, b.observed);
         }
         QPen pen(colour);
-        pen.setWidthF(2);
+        pen.setWidthF(letterWidth(letter));
         line->setPen(pen);
         points->setColor(colour);
         points->setMarkerSize(7);
@@ -281,12 +292,12 @@ void paintConfusion(QPainter& p, const QRectF& area, const CohortComparison& c,
         return;
     }
     const qreal cellW = grid.width() / columns, cellH = std::min(grid.height() / rows, cellW);
-    const QStringList headers =
-        multiLabel ? QStringList{"TN", "FP", "FN", "TP"} : QStringList();
+    const QStringList headers = multiLabel ? QStringList{"TN", "FP", "FN", "TP"} : QStringList();
     for (int col = 0; col < columns; ++col) {
         const QString h = multiLabel ? headers[col] : QString::number(col);
-        p.drawText(QRectF(grid.left() + col * cellW, grid.top() - headerHeight, cellW, headerHeight),
-                   Qt::AlignCenter, h);
+        p.drawText(
+            QRectF(grid.left() + col * cellW, grid.top() - headerHeight, cellW, headerHeight),
+            Qt::AlignCenter, h);
     }
     for (int row = 0; row < rows; ++row) {
         const QString name = QString::fromStdString(c.cases.classNames.at(row));
@@ -295,8 +306,8 @@ void paintConfusion(QPainter& p, const QRectF& area, const CohortComparison& c,
         p.drawText(QRectF(area.left(), grid.top() + row * cellH, labelWidth - 4, cellH),
                    Qt::AlignRight | Qt::AlignVCenter,
                    metrics.elidedText(label, Qt::ElideRight, labelWidth - 4));
-        const double total = std::accumulate(model.confusion[row].begin(),
-                                              model.confusion[row].end(), 0.0);
+        const double total =
+            std::accumulate(model.confusion[row].begin(), model.confusion[row].end(), 0.0);
         for (int col = 0; col < columns; ++col) {
             const int64_t v = model.confusion[row][col];
             const double share = total > 0 ? v / total : 0;
@@ -350,8 +361,9 @@ bool writeCohortReport(const CohortComparison& c, const QString& path, QString* 
     }
     if (!drawn || !file.commit()) {
         if (error)
-            *error = QString("'%1': %2").arg(
-                path, drawn ? file.errorString() : QObject::tr("the report could not be drawn"));
+            *error = QString("'%1': %2")
+                         .arg(path, drawn ? file.errorString()
+                                          : QObject::tr("the report could not be drawn"));
         return false;
     }
     return true;
