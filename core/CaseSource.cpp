@@ -67,15 +67,9 @@ std::vector<std::string> splitCsvLine(const std::string& line) {
     return fields;
 }
 
-FolderCases::FolderCases(const std::string& folder, const std::vector<std::string>& classNames,
-                         Reader reader)
-    : folder_(folder), reader_(std::move(reader)) {
+std::vector<LabelledFile> parseLabelsCsv(std::istream& csv, const std::string& csvPath,
+                                         const std::vector<std::string>& classNames) {
     namespace fs = std::filesystem;
-    const std::string csvPath = (fs::path(folder) / "labels.csv").string();
-    std::ifstream csv(csvPath);
-    if (!csv)
-        throw FileError(folder, "has no labels.csv.",
-                        "Add one with the columns file,label (a class index or name per image).");
     std::string line;
     std::getline(csv, line);
     const std::vector<std::string> header = splitCsvLine(line);
@@ -87,6 +81,7 @@ FolderCases::FolderCases(const std::string& folder, const std::vector<std::strin
         return static_cast<size_t>(it - header.begin());
     };
     const size_t fileColumn = column("file"), labelColumn = column("label");
+    std::vector<LabelledFile> rows;
     for (int row = 2; std::getline(csv, line); ++row) {
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         const std::vector<std::string> fields = splitCsvLine(line);
@@ -99,8 +94,8 @@ FolderCases::FolderCases(const std::string& folder, const std::vector<std::strin
         const auto named = std::find(classNames.begin(), classNames.end(), text);
         if (named != classNames.end()) {
             label = static_cast<int>(named - classNames.begin());
-        } else if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos &&
-                   text.size() < 9) {
+        } else if (!text.empty() && text.size() < 9 &&
+                   text.find_first_not_of("0123456789") == std::string::npos) {
             label = std::stoi(text);
         }
         if (label < 0 || (!classNames.empty() && label >= static_cast<int>(classNames.size())))
@@ -108,13 +103,28 @@ FolderCases::FolderCases(const std::string& folder, const std::vector<std::strin
                                          "' is neither a class index below " +
                                          std::to_string(classNames.size()) +
                                          " nor one of the models' class names.");
+        // Only names inside the folder: a labels file must not reach elsewhere.
         if (file.empty() || fs::path(file).is_absolute() || file.find("..") != std::string::npos)
             throw FileError(csvPath,
                             where + ": '" + file + "' is not a file name inside the folder.");
-        files_.push_back(file);
-        labels_.push_back(label);
+        rows.push_back({file, label});
     }
-    if (files_.empty()) throw FileError(csvPath, "lists no images.");
+    if (rows.empty()) throw FileError(csvPath, "lists no images.");
+    return rows;
+}
+
+FolderCases::FolderCases(const std::string& folder, const std::vector<std::string>& classNames,
+                         Reader reader)
+    : folder_(folder), reader_(std::move(reader)) {
+    const std::string csvPath = (std::filesystem::path(folder) / "labels.csv").string();
+    std::ifstream csv(csvPath);
+    if (!csv)
+        throw FileError(folder, "has no labels.csv.",
+                        "Add one with the columns file,label (a class index or name per image).");
+    for (const LabelledFile& row : parseLabelsCsv(csv, csvPath, classNames)) {
+        files_.push_back(row.file);
+        labels_.push_back(row.label);
+    }
 }
 
 Volume FolderCases::image(int64_t index) const {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,5 +78,14 @@ class FolderCases : public CaseSource {
 
 // Splits one CSV line into fields; double quotes protect commas and "" is a quote.
 std::vector<std::string> splitCsvLine(const std::string& line);
+
+struct LabelledFile {
+    std::string file;  // relative to the folder
+    int label = 0;
+};
+// Reads a labels CSV (see FolderCases) from `in`; `csvPath` names it in errors.
+// Throws FileError naming the row for anything it cannot use.
+std::vector<LabelledFile> parseLabelsCsv(std::istream& in, const std::string& csvPath,
+                                         const std::vector<std::string>& classNames);
 
 }  // namespace rllm

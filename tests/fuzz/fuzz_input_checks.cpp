@@ -1,8 +1,12 @@
 // The byte-level checks that stand before ITK, libpng, niftilib and GDCM,
-// and the Siemens CSA header parser (MOSAIC images).
+// the Siemens CSA header parser (MOSAIC images), and the labels CSV of a
+// folder of images compared as a cohort.
+#include "core/CaseSource.h"
 #include "core/Error.h"
 #include "core/io/InputChecks.h"
 #include "core/io/SiemensCsa.h"
+
+#include <sstream>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace rllm;
@@ -10,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint8_t* rest = data + 1;
     const size_t n = size - 1;
     try {
-        switch (data[0] % 6) {
+        switch (data[0] % 7) {
             case 0:
                 checkPng("fuzz.png", rest, n);
                 break;
@@ -31,6 +35,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 const CsaHeader header = parseSiemensCsa(rest, n);
                 csaNumbers(header, "NumberOfImagesInMosaic");
                 csaNumbers(header, "SliceNormalVector");
+                break;
+            }
+            case 6: {
+                std::istringstream csv(std::string(reinterpret_cast<const char*>(rest), n));
+                parseLabelsCsv(csv, "labels.csv", {"malignant", "normal, benign"});
                 break;
             }
             default:

@@ -158,6 +158,9 @@ int main(int argc, char** argv) {
         writeSeed(out / "fuzz_input_checks", "j2k",
                   std::string{char(3), char(2), char(3), char(1)} + j2k);
     }
+    writeSeed(out / "fuzz_input_checks", "labels_csv",
+              std::string(1, char(6)) +
+                  "file,label\ncase0.png,0\ncase1.png,\"normal, benign\"\n\"a \"\"b\"\".png\",1\n");
     writeSeed(out / "fuzz_input_checks", "utf8",
               std::string(1, char(4)) + "r\xc3\xa9sum\xc3\xa9 \xff");
     {
