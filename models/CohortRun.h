@@ -28,9 +28,9 @@ struct CohortRunOptions {
     const std::atomic<bool>* cancel = nullptr;
 };
 
-// Scores every case with both models exactly as `rllm predict` does (each
-// case through LoadedModel::predict, resampled onto each model's own input
-// grid) and compares them. Throws Error for different label spaces or labels
+// Scores every case with both models as `rllm predict` does (each case
+// resampled onto each model's own input grid; LoadedModel::probabilities,
+// equal to predict's to float rounding) and compares them. Throws Error for different label spaces or labels
 // outside them, FileError for an unreadable case.
 CohortComparison compareModels(LoadedModel& a, LoadedModel& b, const CaseSource& cases,
                                const CohortRunOptions& options = {});

@@ -138,6 +138,26 @@ Prediction LoadedModel::predict(const Volume& volume) {
     });
 }
 
+std::vector<std::vector<float>> LoadedModel::probabilities(const std::vector<Volume>& volumes) {
+    if (volumes.empty()) return {};
+    const auto& d = impl_->bundle.description;
+    std::vector<torch::Tensor> inputs;
+    for (const Volume& volume : volumes) inputs.push_back(prepareInput(d, volume).image);
+    const torch::Tensor batch = torch::cat(inputs, 0);
+    return impl_->run([&] {
+        torch::NoGradGuard noGrad;
+        auto logits = impl_->bundle.model->forward(batch.to(impl_->device));
+        auto p = (impl_->task == TaskType::MultiLabel ? torch::sigmoid(logits)
+                                                      : torch::softmax(logits, 1))
+                     .to(torch::kCPU)
+                     .contiguous();
+        std::vector<std::vector<float>> out;
+        for (int64_t i = 0; i < p.size(0); ++i)
+            out.emplace_back(p[i].data_ptr<float>(), p[i].data_ptr<float>() + p.size(1));
+        return out;
+    });
+}
+
 CamResult LoadedModel::cam(const Volume& volume, const CamOptions& options) {
     const auto& d = impl_->bundle.description;
     const CamRecipe recipe = resolveCamRecipe(options.method, options.layer, options.shifts, d);

@@ -42,6 +42,11 @@ class LoadedModel {
     std::string deviceNote() const;  // why it differs from the one asked for; empty if it does not
 
     Prediction predict(const Volume& volume);
+    // Class probabilities of several cases in one forward pass: each case is
+    // prepared exactly as predict() prepares it (resampled onto the model's
+    // input grid); the batched arithmetic agrees with predict() to float
+    // rounding (within 1e-6), and is several times faster over a data set.
+    std::vector<std::vector<float>> probabilities(const std::vector<Volume>& volumes);
     // The CAM on `volume`'s own grid (see computeCam); options.device is ignored.
     CamResult cam(const Volume& volume, const CamOptions& options);
 
