@@ -440,6 +440,12 @@ class TestViewer : public QObject {
         QVERIFY(QFile::exists(dir_.filePath("cohort_reliability.png")));
         QVERIFY(cohort->saveCases(dir_.filePath("cohort.csv"), &error));
 
+        // Swapping the compared pair leaves figures that belong to another pair: said so.
+        session->setComparedSlots(1, 0);
+        QVERIFY(
+            cohort->findChild<QLabel*>("cohortMessage")->text().contains("Run to compare those"));
+        session->setComparedSlots(0, 1);
+
         // Cancel: the run stops, says so, and shows no half result.
         QTest::mouseClick(run, Qt::LeftButton);
         QTest::mouseClick(cohort->findChild<QPushButton*>("cohortCancel"), Qt::LeftButton);

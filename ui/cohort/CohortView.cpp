@@ -264,6 +264,15 @@ void CohortView::updateModels() {
         return info.name.isEmpty() ? tr("(none)") : info.name;
     };
     modelsLabel_->setText(tr("A: %1    B: %2").arg(nameOf(a), nameOf(b)));
+    // A result belongs to the pair it was computed for: say when the
+    // comparison now shows another pair.
+    if (result_ && !running() &&
+        (QString::fromStdString(result_->a.name) != nameOf(a) ||
+         QString::fromStdString(result_->b.name) != nameOf(b)))
+        message_->setText(tr("These figures are for A: %1 and B: %2; the comparison now holds "
+                             "other models. Run to compare those.")
+                              .arg(QString::fromStdString(result_->a.name),
+                                   QString::fromStdString(result_->b.name)));
     QString data = dataPath_;
     if (data.isEmpty() && session_->dataset())
         data = QString::fromStdString(session_->dataset()->path());
