@@ -416,6 +416,54 @@ writeLines(sprintf("%.17g", v), "%2"))")
         QVERIFY_THROWS_EXCEPTION(std::exception, compareCohort(cases, shortA, b));
     }
 
+    // ChestMNIST-like: several labels per case, each decided at 0.5.
+    void multiLabelCohortCountsEachLabel() {
+        CohortCases cases;
+        cases.task = TaskType::MultiLabel;
+        cases.classNames = {"effusion", "mass", "nodule"};
+        CohortModel a{"A", {}}, b{"B", {}};
+        std::mt19937_64 random(4);
+        std::uniform_real_distribution<float> uniform(0, 1);
+        for (int i = 0; i < 60; ++i) {
+            cases.ids.push_back(std::to_string(i));
+            cases.labels.push_back({i % 2, i % 3 == 0, i % 5 == 0});
+            std::vector<float> pa, pb;
+            for (int k = 0; k < 3; ++k) {
+                pa.push_back(uniform(random));
+                pb.push_back(0.5f * uniform(random) + 0.5f * cases.labels.back()[k]);
+            }
+            a.probabilities.push_back(pa);
+            b.probabilities.push_back(pb);
+        }
+        CohortOptions options;
+        options.bootstrapSamples = 200;
+        const CohortComparison c = compareCohort(cases, a, b, options);
+        QCOMPARE(c.aucTest, std::string("paired bootstrap"));
+        QCOMPARE(c.classTests.size(), size_t(3));
+        QCOMPARE(c.a.confusion.size(), size_t(3));
+        for (size_t k = 0; k < 3; ++k) {
+            const auto& row = c.b.confusion[k];  // TN, FP, FN, TP
+            QCOMPARE(row.size(), size_t(4));
+            QCOMPARE(row[0] + row[1] + row[2] + row[3], int64_t(60));
+            int64_t tp = 0;
+            for (int i = 0; i < 60; ++i) tp += cases.labels[i][k] && b.probabilities[i][k] > 0.5f;
+            QCOMPARE(row[3], tp);
+        }
+        // Calibration pools every (case, label) pair.
+        int64_t pooled = 0;
+        for (const ReliabilityBin& bin : c.a.calibration.bins) pooled += bin.count;
+        QCOMPARE(pooled, int64_t(180));
+        // A case is right when every label is.
+        for (int i = 0; i < 60; ++i) {
+            bool all = true;
+            for (int k = 0; k < 3; ++k)
+                all = all && ((b.probabilities[i][k] > 0.5f) == (cases.labels[i][k] != 0));
+            QCOMPARE(c.rows[i].correctB, all);
+        }
+        QCOMPARE(c.b.acc, evaluateScores(TaskType::MultiLabel, b.probabilities, cases.labels).acc);
+        QVERIFY(c.aucDifference > 0);
+    }
+
     void multiClassCohortUsesTheBootstrapForTheMean() {
         std::mt19937_64 random(21);
         std::normal_distribution<double> normal;
