@@ -1,6 +1,7 @@
 #include "models/CohortStatistics.h"
 
 #include "core/Error.h"
+#include "models/Metrics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,23 +14,6 @@ namespace rllm {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// 1-based ranks, ties sharing their mean rank.
-std::vector<double> midranks(const std::vector<double>& values) {
-    const size_t n = values.size();
-    std::vector<size_t> order(n);
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return values[a] < values[b]; });
-    std::vector<double> rank(n);
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j + 1 < n && values[order[j + 1]] == values[order[i]]) ++j;
-        for (size_t k = i; k <= j; ++k) rank[order[k]] = (i + j) / 2.0 + 1.0;
-        i = j + 1;
-    }
-    return rank;
-}
 
 // DeLong's structural components: for each positive case the share of
 // negatives it outscores (V10), for each negative the share of positives that

@@ -41,20 +41,25 @@ TaskType taskTypeFor(const std::string& datasetPath, int labelColumns, int class
     return classCount <= 2 ? TaskType::Binary : TaskType::MultiClass;
 }
 
-double rocAuc(const std::vector<double>& scores, const std::vector<int>& positives) {
-    const size_t n = scores.size();
+std::vector<double> midranks(const std::vector<double>& values) {
+    const size_t n = values.size();
     std::vector<size_t> order(n);
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return scores[a] < scores[b]; });
+              [&](size_t a, size_t b) { return values[a] < values[b]; });
     std::vector<double> rank(n);
     for (size_t i = 0; i < n;) {
         size_t j = i;
-        while (j + 1 < n && scores[order[j + 1]] == scores[order[i]]) ++j;
-        const double mean = (i + j) / 2.0 + 1.0;  // ranks are 1-based
-        for (size_t k = i; k <= j; ++k) rank[order[k]] = mean;
+        while (j + 1 < n && values[order[j + 1]] == values[order[i]]) ++j;
+        for (size_t k = i; k <= j; ++k) rank[order[k]] = (i + j) / 2.0 + 1.0;
         i = j + 1;
     }
+    return rank;
+}
+
+double rocAuc(const std::vector<double>& scores, const std::vector<int>& positives) {
+    const size_t n = scores.size();
+    const std::vector<double> rank = midranks(scores);
     double positiveRanks = 0;
     size_t nPositive = 0;
     for (size_t i = 0; i < n; ++i)

@@ -15,6 +15,9 @@ TaskType parseTaskType(const std::string& name);
 // two classes binary, else multi-class.
 TaskType taskTypeFor(const std::string& datasetPath, int labelColumns, int classCount);
 
+// 1-based ranks of `values`, ties sharing their mean rank.
+std::vector<double> midranks(const std::vector<double>& values);
+
 // Area under the ROC curve from ranks (ties share their mean rank), equal to
 // scikit-learn's roc_auc_score. NaN when only one class is present.
 double rocAuc(const std::vector<double>& scores, const std::vector<int>& positives);
