@@ -32,19 +32,21 @@ done
 python3 - "$out" "$which" <<'PY'
 import json, sys, pathlib
 out, which = pathlib.Path(sys.argv[1]), sys.argv[2]
+def p(v):
+    return "< 0.001" if v < 0.001 else f"{v:.3f}"
 lines = ["| data | B (A: baseline, same seed) | seed | test AUC A / B | AUC B - A (95 % CI) | DeLong p | ACC B - A | McNemar p | disagree |",
          "|---|---|---|---|---|---|---|---|---|"]
 for variant in ["booster_pretrained", "booster_random", "mlp_ablation"]:
     for seed in range(3):
-        p = out / f"{which}_{variant}_vs_baseline_seed{seed}.json"
-        if not p.exists():
+        path = out / f"{which}_{variant}_vs_baseline_seed{seed}.json"
+        if not path.exists():
             continue
-        r = json.loads(p.read_text())
+        r = json.loads(path.read_text())
         q = r["paired"]
         lines.append(
             f"| {which} | {variant} | {seed} | {r['a']['auc']:.3f} / {r['b']['auc']:.3f} | "
             f"{q['auc_difference']:+.3f} ({q['auc_difference_ci_low']:+.3f} to {q['auc_difference_ci_high']:+.3f}) | "
-            f"{q['auc_difference_p']:.3f} | {q['acc_difference']:+.3f} | {q['mcnemar']['p']:.3f} | "
+            f"{p(q['auc_difference_p'])} | {q['acc_difference']:+.3f} | {p(q['mcnemar']['p'])} | "
             f"{q['disagreements']} / {r['cases']} |")
 table = "\n".join(lines) + "\n"
 (out / "paired.md").write_text(table)
