@@ -364,8 +364,13 @@ class TestViewer : public QObject {
             cohort->findChild<QLabel*>("cohortModels")->text().contains("phantom2d_vit_baseline"));
 
         auto* run = cohort->findChild<QPushButton*>("cohortRun");
-        QTest::mouseClick(run, Qt::LeftButton);
+        // The comparison panel's button shows the Cohort view and starts it.
+        window.cohortDock()->hide();
+        QTest::mouseClick(window.comparisonPanel()->findChild<QPushButton*>("cohortButton"),
+                          Qt::LeftButton);
+        QVERIFY(window.cohortDock()->isVisible());
         QVERIFY(cohort->running());
+        QVERIFY(!run->isEnabled());
         QTRY_VERIFY_WITH_TIMEOUT(cohort->result(), 120000);
         const CohortComparison& c = *cohort->result();
         const int64_t testCases = session->dataset()->count("test");

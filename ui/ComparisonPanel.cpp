@@ -8,6 +8,7 @@
 #include <QComboBox>
 #include <QGridLayout>
 #include <QLabel>
+#include <QPushButton>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -64,6 +65,14 @@ ComparisonPanel::ComparisonPanel(ViewerSession* session, QWidget* parent)
     differenceView_->setMinimumSize(150, 150);
     differenceView_->setCrosshairVisible(false);
     layout->addWidget(differenceView_, 1);
+    // One case says little about a model: the same pair over every case.
+    auto* cohort = new QPushButton(tr("Compare over the whole data set..."), this);
+    cohort->setObjectName("cohortButton");
+    cohort->setToolTip(
+        tr("Both models over a whole split: ROC, calibration, confusion, "
+           "and whether their difference is more than chance (Cohort view)"));
+    connect(cohort, &QPushButton::clicked, this, &ComparisonPanel::cohortRequested);
+    layout->addWidget(cohort);
 
     connect(session_, &ViewerSession::caseChanged, this, &ComparisonPanel::showCase);
     connect(session_, &ViewerSession::slotsChanged, this, &ComparisonPanel::syncChoosers);

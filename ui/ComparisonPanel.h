@@ -40,6 +40,10 @@ class ComparisonPanel : public QWidget {
     QString agreementText() const;
     QString columnTitle(int column) const;
 
+  signals:
+    // "Over the whole data set": the user asks for the cohort comparison of this pair.
+    void cohortRequested();
+
   private:
     void showCase();
     void syncChoosers();

@@ -164,6 +164,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     cohortDock_->setWidget(cohort_);
     addDockWidget(Qt::BottomDockWidgetArea, cohortDock_);
     cohortDock_->hide();
+    connect(comparison_, &ComparisonPanel::cohortRequested, this, [this] {
+        cohortDock_->show();
+        cohortDock_->raise();
+        if (!cohort_->running()) cohort_->run();
+    });
 
     connect(grid_, &ViewGrid::cursorInfo, this,
             [this](const QString& text) { statusBar()->showMessage(text); });
