@@ -30,8 +30,8 @@ struct CohortRunOptions {
 
 // Scores every case with both models as `rllm predict` does (each case
 // resampled onto each model's own input grid; LoadedModel::probabilities,
-// equal to predict's to float rounding) and compares them. Throws Error for different label spaces or labels
-// outside them, FileError for an unreadable case.
+// equal to predict's to float rounding) and compares them. Throws Error for different label spaces
+// or labels outside them, FileError for an unreadable case.
 CohortComparison compareModels(LoadedModel& a, LoadedModel& b, const CaseSource& cases,
                                const CohortRunOptions& options = {});
 

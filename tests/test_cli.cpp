@@ -284,7 +284,6 @@ class TestCli : public QObject {
                                   "--max-cases", "20", "--threads", "2"});
         QCOMPARE(text.status, 0);
         QVERIFY(text.out.contains("McNemar's exact p"));
-        QVERIFY(text.out.contains("(test, 20 cases)") == false);
         QVERIFY(text.out.contains("(val, 20 cases)"));
 
         // Another label space ("normal", "pneumonia"): refused, saying why.
