@@ -10,6 +10,7 @@ namespace rllm::cli {
 int runInfo(const std::vector<std::string>& args);
 #ifdef RLLM_HAVE_MEDICAL_IO
 int runConvert(const std::vector<std::string>& args);
+int runPacs(const std::vector<std::string>& args);
 #endif
 #ifdef RLLM_HAVE_TORCH
 int runLlm(const std::vector<std::string>& args);

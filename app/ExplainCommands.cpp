@@ -12,12 +12,15 @@
 #include "models/CamResult.h"
 #include "models/Engine.h"
 #ifdef RLLM_HAVE_MEDICAL_IO
+#include "core/BurnedInOverlay.h"
 #include "core/io/ItkIo.h"
+#include "core/pacs/ResultObjects.h"
 #endif
 
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -74,6 +77,9 @@ spread over one patch (K^2 passes in 2D, K^3 in 3D; default: 3 for auto on
 not only at token centres.
 The PNG shows the CAM over the image (the middle axial slice for volumes) in
 the colour map given (default jet), as the viewer draws it.
+--dicom DIR (DICOM input) writes the CAM burned into the image as a Secondary
+Capture series of INPUT's study, one image per slice with INPUT's geometry
+(--series-number N, default 9001), ready for 'rllm pacs store NODE DIR'.
 )";
 
 // The methods section of the help, from the one table of methods, each
@@ -109,9 +115,10 @@ std::string camMethodOption(const ParsedArgs& p, const std::string& fallback) {
 }  // namespace
 
 int runCam(const std::vector<std::string>& args) {
-    ParsedArgs p = parseArgs(args, {"help", "json"},
-                             {"out", "png", "colormap", "method", "layer", "target", "shifts",
-                              "split", "index", "series", "volume", "device", "threads"});
+    ParsedArgs p =
+        parseArgs(args, {"help", "json"},
+                  {"out", "png", "colormap", "method", "layer", "target", "shifts", "split",
+                   "index", "series", "volume", "device", "threads", "dicom", "series-number"});
     if (p.has("help")) {
         std::cout << kCamUsage << camMethodsHelp();
         return kOk;
@@ -132,9 +139,20 @@ int runCam(const std::vector<std::string>& args) {
     if (options.shifts < 0) throw UsageError("--shifts must be at least 1");
     options.device = deviceOptions(p);
     CamResult r = computeCam(p.positional[0], input, options);
+    std::vector<std::string> dicomFiles;
 #ifdef RLLM_HAVE_MEDICAL_IO
     writeNifti(r.cam, p.get("out"));
     if (p.has("png")) writeOverlay(input, r.cam, colormap, p.get("png"));
+    if (p.has("dicom")) {
+        // The CAM burned into the image, as a series of the image's own study.
+        ResultSeriesInfo info;
+        info.sourceFile = dicomSourceFileOf(input);
+        info.description =
+            "R-LLM CAM " + r.method + ": " + std::filesystem::path(p.positional[0]).stem().string();
+        info.seriesNumber = static_cast<int>(p.getInt("series-number", 9001));
+        dicomFiles = writeSecondaryCaptureSeries(
+            info, burnInCam(input, r.cam, colormap, defaultWindow(input)), p.get("dicom"));
+    }
 #else
     throw FileError(p.get("out"),
                     "can only be written by a build with ITK (RLLM_WITH_MEDICAL_IO=ON).");
@@ -153,7 +171,8 @@ int runCam(const std::vector<std::string>& args) {
                           {"token_grid", r.grid},
                           {"shifts", r.shifts},
                           {"resampling", json::parse(r.resamplingJson)},
-                          {"device", r.device}}
+                          {"device", r.device},
+                          {"dicom", dicomFiles}}
                          .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
                   << "\n";
     } else {
@@ -161,6 +180,9 @@ int runCam(const std::vector<std::string>& args) {
                   << (r.shifts > 1 ? ", " + std::to_string(r.shifts) + " shifts per axis" : "")
                   << ") of class '" << r.classNames[r.target] << "' written to " << p.get("out")
                   << (p.has("png") ? " and " + p.get("png") : "") << "\n";
+        if (!dicomFiles.empty())
+            std::cout << dicomFiles.size() << " Secondary Capture image(s) written to "
+                      << p.get("dicom") << "\n";
     }
     return kOk;
 }

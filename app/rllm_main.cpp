@@ -15,6 +15,7 @@ const char* kUsage = R"(Usage: rllm COMMAND [ARGS...]
 Commands:
   info PATH      describe an image, DICOM folder or MedMNIST .npz archive
   convert IN OUT write the volume the viewer shows as NIfTI (check it against other tools)
+  pacs           query, retrieve from and send to a PACS (echo, find, get, store, nodes)
   llm            inspect a pretrained LLM checkpoint or run its layers (info, run)
   train          train a ViT baseline or an R-LLM boosted ViT on MedMNIST
   eval           ACC and AUC of a bundle on a MedMNIST split
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
         {"info", runInfo},
 #ifdef RLLM_HAVE_MEDICAL_IO
         {"convert", runConvert},
+        {"pacs", runPacs},
 #endif
 #ifdef RLLM_HAVE_TORCH
         {"llm", runLlm},          {"train", runTrain},   {"eval", runEval},
