@@ -2,6 +2,8 @@
 // changes it, the 3D view, errors, and --screenshot.
 
 #include "DicomWriter.h"
+#include "OrthancServer.h"
+#include "PacsTestData.h"
 #include "TestData.h"
 
 #include "core/Error.h"
@@ -17,6 +19,8 @@
 #include "ui/AnalysisService.h"
 #include "ui/ComparisonPanel.h"
 #include "ui/cohort/CohortView.h"
+#include "ui/pacs/PacsBrowser.h"
+#include "ui/pacs/PacsJobs.h"
 #include "ui/DemoSetup.h"
 #include "ui/DisplayPresets.h"
 #include "ui/MainWindow.h"
@@ -37,6 +41,8 @@
 #include <QComboBox>
 #include <QElapsedTimer>
 #include <QLabel>
+#include <QLineEdit>
+#include <QSignalSpy>
 #include <QMenu>
 #include <QMenuBar>
 #include <QProcess>
@@ -481,6 +487,107 @@ class TestViewer : public QObject {
                      .contains("answer different questions"),
                  qPrintable(cohort->findChild<QLabel*>("cohortMessage")->text()));
         QVERIFY(!cohort->result());
+    }
+
+    // File > PACS against a real archive: test the node, search, retrieve a
+    // series into the cache and see it open, reopen it from the cache, send
+    // the comparison's results back into its study, and a dead archive.
+    void pacsBrowserRetrievesAndResultsGoBack() {
+        if (test::orthancBinary().isEmpty())
+            QSKIP("Orthanc is not installed: scripts/install-deps installs it (package orthanc)");
+        test::OrthancServer orthanc;
+        const QString started = orthanc.start();
+        QVERIFY2(started.isEmpty(), qPrintable(started));
+        test::StudySpec spec;
+        spec.rows = 40;
+        spec.columns = 36;
+        spec.slices = 12;
+        const auto files = test::writeStudy(dir_.filePath("pacs-source").toStdString(), spec);
+        QVERIFY(DimseClient(orthanc.node()).store(files, {}).complete);
+        // The node list and the cache live in this test's folder.
+        qputenv("RLLM_PACS_NODES", dir_.filePath("pacs-nodes.json").toUtf8());
+        PacsNodeList nodes;
+        nodes.put(orthanc.node());
+        nodes.save(PacsNodeList::defaultPath());
+
+        MainWindow window;
+        window.resize(1200, 800);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QAction* open = nullptr;
+        for (QAction* a : window.findChildren<QAction*>())
+            if (a->text() == "&PACS...") open = a;
+        QVERIFY(open);
+        open->trigger();
+        PacsBrowser* browser = window.pacsBrowser();
+        QVERIFY(QTest::qWaitForWindowExposed(browser));
+        const QString cache = dir_.filePath("pacs-cache");
+        browser->jobs()->setCache(cache, qint64(1) << 30);
+        auto* node = browser->findChild<QComboBox*>("pacsNode");
+        QCOMPARE(node->currentText(), QString("orthanc-test"));
+        auto* status = browser->findChild<QLabel*>("pacsStatus");
+        QTest::mouseClick(browser->findChild<QPushButton*>("pacsTest"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(status->text().contains("answered C-ECHO"), 20000);
+
+        QTest::keyClicks(browser->findChild<QLineEdit*>("pacsPatientId"), "PACS0*");
+        QTest::mouseClick(browser->findChild<QPushButton*>("pacsSearch"), Qt::LeftButton);
+        auto* studies = browser->findChild<QTableWidget*>("pacsStudies");
+        auto* series = browser->findChild<QTableWidget*>("pacsSeries");
+        QTRY_COMPARE_WITH_TIMEOUT(studies->rowCount(), 1, 20000);
+        QCOMPARE(studies->item(0, 0)->text(), QString("Pacs Test"));
+        QCOMPARE(studies->item(0, 2)->text(), QString("2024-01-15"));
+        QCOMPARE(studies->item(0, 6)->text(), QString("12"));
+        QTRY_COMPARE_WITH_TIMEOUT(series->rowCount(), 1, 20000);
+        QCOMPARE(series->item(0, 2)->text(), QString::fromStdString(spec.seriesDescription));
+        series->selectRow(0);
+        QTest::mouseClick(browser->findChild<QPushButton*>("pacsRetrieve"), Qt::LeftButton);
+        // It opens in the views when it has arrived, from the cache folder.
+        QTRY_VERIFY_WITH_TIMEOUT(window.volume() && window.volume()->size()[2] == 12, 30000);
+        QVERIFY(QString::fromStdString(window.volume()->sourcePath).startsWith(cache));
+        QCOMPARE(window.volume()->size()[0], int64_t(36));
+        QCOMPARE(window.sliceView()->sliceCount(), int64_t(12));
+        QCOMPARE(series->item(0, 4)->text(), QString("arrived"));
+        // Again: from the cache, nothing pulled.
+        QTest::mouseClick(browser->findChild<QPushButton*>("pacsRetrieve"), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(series->item(0, 4)->text(), QString("in the cache"), 20000);
+
+        // Two models answer on the retrieved series; their results go back.
+        const DemoFiles demo = demoFiles(demoDir_, true);
+        window.loadModel(demo.baseline);
+        window.loadModel(demo.booster);
+        QVERIFY(window.waitUntilIdle());
+        QTRY_VERIFY_WITH_TIMEOUT(
+            window.session()->slot(0).result && window.session()->slot(1).result, 60000);
+        QSignalSpy stored(browser->jobs(), &PacsJobs::storeFinished);
+        QVERIFY2(window.sendResultsToPacs(orthanc.node()), qPrintable(window.lastError()));
+        QVERIFY(stored.wait(30000));
+        QVERIFY2(stored.at(0).at(0).toBool(), qPrintable(stored.at(0).at(2).toString()));
+        QCOMPARE(stored.at(0).at(1).toInt(), 2 * spec.slices + 1);
+        QueryKeys keys;
+        keys.studyInstanceUid = spec.studyUid;
+        const QueryResult back = DimseClient(orthanc.node()).find(QueryLevel::Series, keys);
+        QCOMPARE(back.matches.size(), size_t(4));
+        int cams = 0, reports = 0;
+        for (const QueryMatch& m : back.matches) {
+            if (m.seriesInstanceUid == spec.seriesUid) continue;
+            QVERIFY(QString::fromStdString(m.seriesDescription).contains("not for diagnostic use"));
+            if (m.modality == "DOC") {
+                ++reports;
+            } else {
+                ++cams;
+                QCOMPARE(m.instances, spec.slices);
+                QVERIFY(QString::fromStdString(m.seriesDescription).startsWith("R-LLM CAM"));
+            }
+        }
+        QCOMPARE(cams, 2);
+        QCOMPARE(reports, 1);
+
+        // The archive goes away: the browser says so, the viewer goes on.
+        orthanc.stop();
+        QTest::mouseClick(browser->findChild<QPushButton*>("pacsTest"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(status->text().contains("does not answer"), 20000);
+        QVERIFY(window.volume() && window.volume()->size()[2] == 12);
+        qunsetenv("RLLM_PACS_NODES");
     }
 
     void overlayIsDrawnWhereTheCamIsHigh() {

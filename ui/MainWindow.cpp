@@ -12,6 +12,10 @@
 #include "ui/AnalysisService.h"
 #include "ui/ComparisonPanel.h"
 #include "ui/cohort/CohortView.h"
+#include "core/BurnedInOverlay.h"
+#include "core/pacs/ResultObjects.h"
+#include "ui/pacs/PacsBrowser.h"
+#include "ui/pacs/PacsJobs.h"
 #include "ui/ComparisonReport.h"
 #include "ui/DisplayPresets.h"
 #include "ui/DemoSetup.h"
@@ -28,6 +32,9 @@
 #include <QComboBox>
 #include <QEventLoop>
 #include <QDir>
+#include <QInputDialog>
+#include <QStatusBar>
+#include <QTemporaryDir>
 #include <QDockWidget>
 #include <QDragEnterEvent>
 #include <QFileDialog>
@@ -243,6 +250,21 @@ void MainWindow::buildMenus() {
         if (!path.isEmpty()) openPath(path);
     });
     recentMenu_ = file->addMenu(tr("&Recent"));
+    file->addAction(tr("&PACS..."), QKeySequence(tr("Ctrl+Shift+P")), this, [this] {
+        pacsBrowser()->show();
+        pacsBrowser()->raise();
+    });
+    file->addAction(tr("Send results to PACS..."), this, [this] {
+        // The node chosen in the PACS browser; with several saved and none
+        // chosen yet, the browser opens to choose one.
+        PacsNode node;
+        if (!pacsBrowser()->currentNode(&node)) {
+            showError(tr("No PACS node to send to: add one in File > PACS."));
+            pacsBrowser()->show();
+            return;
+        }
+        sendResultsToPacs(node);
+    });
     file->addAction(tr("&Load Model Bundle..."), QKeySequence(tr("Ctrl+M")), this,
                     [this] { emit modelPanel_->loadRequested(); });
     file->addSeparator();
@@ -614,6 +636,77 @@ QStringList MainWindow::saveCams(const QString& stem) {
     if (written.isEmpty() && lastError_.isEmpty())
         showError(tr("There is no CAM to save yet: load a model and open an image."));
     return written;
+}
+
+PacsBrowser* MainWindow::pacsBrowser() {
+    if (!pacs_) {
+        pacs_ = new PacsBrowser(this);
+        connect(pacs_, &PacsBrowser::seriesReady, this, &MainWindow::openPath);
+        connect(pacs_->jobs(), &PacsJobs::storeFinished, this,
+                [this](bool complete, int sent, const QString& message) {
+                    pacsOutbox_.reset();
+                    if (complete)
+                        statusBar()->showMessage(
+                            tr("%n result object(s) stored on the PACS.", nullptr, sent), 15000);
+                    else
+                        showError(tr("Sending results to the PACS failed: %1").arg(message));
+                });
+    }
+    return pacs_;
+}
+
+bool MainWindow::sendResultsToPacs(const PacsNode& node) {
+    const auto volume = session_->volume();
+    const auto compared = session_->comparedSlots();
+    auto resultOf = [this](int slot) -> std::shared_ptr<const CaseAnalysis> {
+        return slot >= 0 && slot < session_->slotCount() ? session_->slot(slot).result : nullptr;
+    };
+    if (!volume || !resultOf(compared[0]) || !resultOf(compared[1])) {
+        showError(tr("Results go to the PACS once two models have answered on an open image."));
+        return false;
+    }
+    if (pacsBrowser()->jobs()->pending() > 0 && pacsOutbox_) {
+        showError(tr("Results are still being sent; wait for that to finish."));
+        return false;
+    }
+    auto outbox = std::make_unique<QTemporaryDir>();
+    QStringList files;
+    try {
+        ResultSeriesInfo info;
+        info.sourceFile = dicomSourceFileOf(*volume);
+        const OverlayStyle style = session_->overlayStyle();
+        const WindowPreset window{"shown", grid_->primaryView()->windowCenter(),
+                                  grid_->primaryView()->windowWidth()};
+        for (int column = 0; column < 2; ++column) {
+            const int slot = compared[column];
+            const ModelInfo model = service_->modelInfo(session_->slot(slot).modelIndex);
+            info.description = tr("R-LLM CAM %1: %2")
+                                   .arg(ViewerSession::slotLetter(slot), model.name)
+                                   .toStdString();
+            info.seriesNumber = 9001 + slot;
+            const Volume burned = burnInCam(*volume, *resultOf(slot)->cam, style.colormap, window);
+            const QString folder = outbox->filePath(QStringLiteral("cam-%1").arg(slot));
+            for (const std::string& f :
+                 writeSecondaryCaptureSeries(info, burned, folder.toStdString()))
+                files << QString::fromStdString(f);
+        }
+        const QString pdf = outbox->filePath("report.pdf");
+        if (!saveReport(pdf)) return false;
+        info.description = "R-LLM comparison report";
+        info.seriesNumber = 9100;
+        const QString report = outbox->filePath("report.dcm");
+        writeEncapsulatedPdf(info, pdf.toStdString(), "R-LLM Viewer comparison report",
+                             report.toStdString());
+        files << report;
+    } catch (const std::exception& e) {
+        showError(QString::fromStdString(e.what()));
+        return false;
+    }
+    pacsOutbox_ = std::move(outbox);
+    statusBar()->showMessage(tr("Sending %n result object(s) to %1...", nullptr, int(files.size()))
+                                 .arg(QString::fromStdString(node.address())));
+    pacsBrowser()->jobs()->store(node, files);
+    return true;
 }
 
 void MainWindow::setDarkTheme(bool dark) {

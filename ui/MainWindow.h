@@ -18,12 +18,15 @@ class QProgressBar;
 class QPushButton;
 class QSpinBox;
 class QWidget;
+class QTemporaryDir;
 
 namespace rllm {
 
 class AnalysisService;
 class ComparisonPanel;
 class CohortView;
+class PacsBrowser;
+struct PacsNode;
 class ModelPanel;
 class SliceView;
 class ViewGrid;
@@ -62,6 +65,16 @@ class MainWindow : public QMainWindow {
     // Writes each slot's CAM as NIfTI in the input's geometry: <stem>_A.nii.gz,
     // <stem>_B.nii.gz, ... Returns the files written.
     QStringList saveCams(const QString& stem);
+    // File > PACS: the browser (made on first use). A series it retrieved
+    // whole opens here.
+    PacsBrowser* pacsBrowser();
+    // The comparison's results for the open DICOM series, sent to `node` in
+    // the series' own study: each compared model's CAM burned into the image
+    // as a Secondary Capture series, and the comparison report as
+    // Encapsulated PDF. Starts the transfer and returns true; false (with the
+    // reason shown) when there is nothing to send. The outcome comes as the
+    // browser's jobs()->storeFinished and in the status bar.
+    bool sendResultsToPacs(const PacsNode& node);
 
     void setDarkTheme(bool dark);
     bool darkTheme() const { return dark_; }
@@ -105,6 +118,8 @@ class MainWindow : public QMainWindow {
     ComparisonPanel* comparison_ = nullptr;
     CohortView* cohort_ = nullptr;
     QDockWidget* cohortDock_ = nullptr;
+    PacsBrowser* pacs_ = nullptr;
+    std::unique_ptr<QTemporaryDir> pacsOutbox_;  // result objects until they are sent
     AnalysisService* service_ = nullptr;
     ViewerSession* session_ = nullptr;
     QLabel* errorBanner_ = nullptr;

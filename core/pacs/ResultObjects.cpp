@@ -90,9 +90,13 @@ void startObject(DcmDataset& out, DcmDataset& source, const char* sopClass,
     const std::time_t now = std::time(nullptr);
     std::strftime(date, sizeof date, "%Y%m%d", std::localtime(&now));
     std::strftime(time, sizeof time, "%H%M%S", std::localtime(&now));
+    // Series Description holds 64 characters: the name is shortened, never the disclaimer.
     std::string description = info.description;
-    if (description.find(kNotForDiagnosticUse) == std::string::npos)
-        description += (description.empty() ? "" : " - ") + std::string(kNotForDiagnosticUse);
+    if (description.find(kNotForDiagnosticUse) == std::string::npos) {
+        const std::string suffix =
+            std::string(description.empty() ? "" : " - ") + kNotForDiagnosticUse;
+        description = description.substr(0, 64 - suffix.size()) + suffix;
+    }
     if (description.size() > 64) description = description.substr(0, 64);
     check(out.putAndInsertString(DCM_SOPClassUID, sopClass), "SOP class");
     check(out.putAndInsertString(DCM_SOPInstanceUID, sop.c_str()), "SOP instance UID");
