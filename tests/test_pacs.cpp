@@ -16,13 +16,22 @@
 #include "core/pacs/Retrieve.h"
 #include "core/pacs/SeriesCache.h"
 #include "core/pacs/StorageServer.h"
+#ifdef RLLM_HAVE_DICOMWEB
+#include "ui/pacs/DicomWebClient.h"
+#endif
 
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -135,6 +144,35 @@ class TestPacs : public QObject {
         QCOMPARE(parsed.aeTitle, std::string("PACS1"));
         QCOMPARE(parsed.host, std::string("10.0.0.5"));
         QCOMPARE(parsed.port, 11112);
+    }
+
+    // A peer that takes the connection and then says nothing: every call
+    // ends at the node's time-out instead of hanging.
+    void aSilentPeerEndsAtTheTimeOut() {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        QVERIFY(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+        QVERIFY(::listen(fd, 4) == 0);  // the kernel completes the handshake; nobody answers
+        QVERIFY(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+        PacsNode silent = orthanc_->node();
+        silent.port = ntohs(address.sin_port);
+        silent.timeoutSeconds = 2;
+        QElapsedTimer timer;
+        timer.start();
+        try {
+            DimseClient(silent).echo();
+            QFAIL("a silent peer answered");
+        } catch (const PacsError& e) {
+            QVERIFY2(QString(e.what()).contains("time-out is 2 s") ||
+                         QString(e.what()).contains("does not answer"),
+                     e.what());
+        }
+        // Bounded by the time-out (2 s), not by TCP's minutes; the margin is for a loaded machine.
+        QVERIFY2(timer.elapsed() < 20000, qPrintable(QString::number(timer.elapsed())));
+        ::close(fd);
     }
 
     void findAtPatientStudyAndSeriesLevel() {
@@ -446,6 +484,64 @@ class TestPacs : public QObject {
         QCOMPARE(QByteArray(reinterpret_cast<const char*>(bytes), expected.size()), expected);
     }
 
+#ifdef RLLM_HAVE_DICOMWEB
+    // DICOMweb against Orthanc's plugin: QIDO-RS with the C-FIND keys, the
+    // limit, WADO-RS multipart into the cache with the same voxels as C-GET,
+    // and credentials that are wrong.
+    void qidoAndWadoRsReachTheSameStudies() {
+        const DicomWebClient web(orthanc_->node());
+        QueryKeys byId;
+        byId.patientId = "PACS001";
+        QueryResult r = web.searchStudies(byId);
+        QCOMPARE(r.matches.size(), size_t(2));
+        QVERIFY(!r.truncated);
+        for (const QueryMatch& m : r.matches) {
+            QCOMPARE(m.patientName, first_.patientName);
+            QVERIFY(m.studyInstanceUid == first_.studyUid || m.studyInstanceUid == third_.studyUid);
+        }
+        r = web.searchStudies(byId, 1);
+        QCOMPARE(r.matches.size(), size_t(1));
+        QVERIFY(r.truncated);
+        QueryKeys mr;
+        mr.modality = "MR";
+        mr.studyDateFrom = "20240301";
+        r = web.searchStudies(mr);
+        QCOMPARE(r.matches.size(), size_t(1));
+        QCOMPARE(r.matches[0].studyInstanceUid, second_.studyUid);
+        const QueryResult series = web.searchSeries(third_.studyUid);
+        QCOMPARE(series.matches.size(), size_t(1));
+        QCOMPARE(series.matches[0].seriesInstanceUid, third_.seriesUid);
+        QCOMPARE(series.matches[0].instances, third_.slices);
+        QCOMPARE(series.matches[0].seriesDescription, third_.seriesDescription);
+
+        SeriesCache cache(path(work_, "cache-wado"), int64_t(1) << 40);
+        int reports = 0;
+        const SeriesRetrieval got = retrieveIntoCache(
+            {third_.studyUid, third_.seriesUid}, third_.slices, "wado", cache,
+            [&](const std::string& folder, const std::string& quarantine,
+                const TransferCallback& progress) {
+                return web.retrieve({third_.studyUid, third_.seriesUid}, folder, quarantine,
+                                    progress);
+            },
+            [&](const TransferProgress&) { return ++reports > 0; });
+        QVERIFY2(got.complete, got.message.c_str());
+        QCOMPARE(reports, third_.slices);
+        verifySeriesContent(got.folder, third_);
+
+        PacsNode wrong = orthanc_->node();
+        wrong.password = "not-the-password";
+        try {
+            DicomWebClient(wrong).searchStudies({});
+            QFAIL("wrong credentials were accepted");
+        } catch (const PacsError& e) {
+            QVERIFY2(QString(e.what()).contains("refused our credentials"), e.what());
+        }
+        PacsNode none = orthanc_->node();
+        none.dicomWebUrl.clear();
+        QVERIFY_THROWS_EXCEPTION(PacsError, DicomWebClient(none).searchStudies({}));
+    }
+#endif
+
     void theCommandLineSpeaksToTheSameArchive() {
         const PacsNode node = orthanc_->node();
         const QString address = QString::fromStdString(node.address());
@@ -482,7 +578,9 @@ class TestPacs : public QObject {
         QCOMPARE(run({"pacs", "find", "test", "--date", "2024"}), 2);
     }
 
-    void cleanupTestCase() { orthanc_.reset(); }
+    void cleanupTestCase() {
+        orthanc_.reset();
+    }
 };
 
 QTEST_MAIN(TestPacs)

@@ -550,6 +550,25 @@ class TestViewer : public QObject {
         // Again: from the cache, nothing pulled.
         QTest::mouseClick(browser->findChild<QPushButton*>("pacsRetrieve"), Qt::LeftButton);
         QTRY_COMPARE_WITH_TIMEOUT(series->item(0, 4)->text(), QString("in the cache"), 20000);
+        // The same series over DICOMweb (QIDO-RS, WADO-RS) and by C-MOVE, each
+        // into a fresh cache: both open it again.
+        auto* method = browser->findChild<QComboBox*>("pacsMethod");
+        const QStringList otherCaches{dir_.filePath("pacs-cache-web"),
+                                      dir_.filePath("pacs-cache-move")};
+        for (int m : {2, 1}) {
+            browser->jobs()->setCache(otherCaches[m == 2 ? 0 : 1], qint64(1) << 30);
+            method->setCurrentIndex(m);
+            QTest::mouseClick(browser->findChild<QPushButton*>("pacsSearch"), Qt::LeftButton);
+            QTRY_COMPARE_WITH_TIMEOUT(studies->rowCount(), 1, 20000);
+            QTRY_COMPARE_WITH_TIMEOUT(series->rowCount(), 1, 20000);
+            QCOMPARE(series->item(0, 3)->text(), QString("12"));
+            series->selectRow(0);
+            QTest::mouseClick(browser->findChild<QPushButton*>("pacsRetrieve"), Qt::LeftButton);
+            QTRY_VERIFY_WITH_TIMEOUT(QString::fromStdString(window.volume()->sourcePath)
+                                         .startsWith(otherCaches[m == 2 ? 0 : 1]),
+                                     30000);
+            QCOMPARE(window.volume()->size()[2], int64_t(12));
+        }
 
         // Two models answer on the retrieved series; their results go back.
         const DemoFiles demo = demoFiles(demoDir_, true);

@@ -1,6 +1,7 @@
 #include "core/pacs/DcmtkSupport.h"
 
 #include "core/pacs/Dimse.h"
+#include "core/pacs/ReceivedObjects.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
@@ -114,6 +115,43 @@ void quarantineDataset(DcmDataset& dataset, const std::string& folder, const std
     std::string error;
     saveDatasetAtomically(dataset, stem + ".dcm", &error);
     std::ofstream(stem + ".txt") << reason << "\n";
+}
+
+Admission admitReceivedFile(const std::string& receivedFile, const RetrieveTarget& target,
+                            const std::string& folder, const std::string& quarantine) {
+    initDcmtk();
+    Admission admission;
+    DcmFileFormat file;
+    std::error_code ec;
+    // The header is enough to know what the object is; pixel data stays on disk.
+    if (file.loadFile(receivedFile.c_str(), EXS_Unknown, EGL_noChange, 1024).bad()) {
+        admission.refusal = "it is not a DICOM file";
+    } else {
+        admission.refusal = checkReceived(file.getDataset(), target);
+    }
+    if (admission.refusal.empty()) {
+        OFString sop;
+        file.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, sop);
+        fs::create_directories(folder, ec);
+        const fs::path path = fs::path(folder) / (dicomTrim(sop.c_str()) + ".dcm");
+        fs::rename(receivedFile, path, ec);
+        if (!ec) {
+            admission.path = path.string();
+            return admission;
+        }
+        admission.refusal = "could not be moved into " + folder + ": " + ec.message();
+    }
+    fs::create_directories(quarantine, ec);
+    static std::atomic<unsigned> counter{0};
+    const std::string stem =
+        (fs::path(quarantine) /
+         ("refused-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) +
+          "-" + std::to_string(counter++)))
+            .string();
+    fs::rename(receivedFile, stem + ".dcm", ec);
+    if (ec) fs::remove(receivedFile, ec);
+    std::ofstream(stem + ".txt") << admission.refusal << "\n";
+    return admission;
 }
 
 }  // namespace rllm

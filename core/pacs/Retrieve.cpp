@@ -6,15 +6,23 @@
 namespace rllm {
 
 std::string retrieveMethodName(RetrieveMethod method) {
-    return method == RetrieveMethod::Get ? "C-GET" : "C-MOVE";
+    switch (method) {
+        case RetrieveMethod::Get:
+            return "C-GET";
+        case RetrieveMethod::Move:
+            return "C-MOVE";
+        case RetrieveMethod::WadoRs:
+            return "WADO-RS";
+    }
+    return "?";
 }
 
-SeriesRetrieval retrieveSeries(const DimseClient& client, RetrieveMethod method,
-                               const RetrieveTarget& target, int expectedInstances,
-                               const std::string& description, SeriesCache& cache,
-                               StorageServer* server, const TransferCallback& progress) {
+SeriesRetrieval retrieveIntoCache(const RetrieveTarget& target, int expectedInstances,
+                                  const std::string& description, SeriesCache& cache,
+                                  const SeriesTransfer& transfer,
+                                  const TransferCallback& progress) {
     if (target.seriesInstanceUid.empty())
-        throw PacsError("retrieveSeries needs a series instance UID");
+        throw PacsError("retrieving into the cache needs a series instance UID");
     SeriesRetrieval r;
     const std::string& study = target.studyInstanceUid;
     const std::string& series = target.seriesInstanceUid;
@@ -26,15 +34,10 @@ SeriesRetrieval retrieveSeries(const DimseClient& client, RetrieveMethod method,
         r.instances = cached.instances;
         return r;
     }
-    if (method == RetrieveMethod::Move && (!server || !server->running()))
-        throw PacsError("C-MOVE needs the viewer's storage SCP running to receive the series");
     // Marked before the first byte arrives: a transfer that dies leaves an
     // incomplete series behind, never one that looks whole.
     cache.markIncomplete(study, series, "retrieve in progress", expectedInstances);
-    if (method == RetrieveMethod::Get)
-        r.transfer = client.get(target, r.folder, cache.quarantineFolder(), progress);
-    else
-        r.transfer = client.move(target, server->options().aeTitle, progress);
+    r.transfer = transfer(r.folder, cache.quarantineFolder(), progress);
     cached = cache.lookup(study, series);
     r.instances = cached.instances;
     const bool countRight = expectedInstances < 0 || r.instances == expectedInstances;
@@ -47,13 +50,32 @@ SeriesRetrieval retrieveSeries(const DimseClient& client, RetrieveMethod method,
     if (!r.transfer.message.empty())
         r.message = r.transfer.message;
     else if (r.instances == 0)
-        r.message = "the archive sent nothing for this series";
+        r.message = "the archive sent nothing for this series.";
     else
         r.message = std::to_string(r.instances) + " of " + std::to_string(expectedInstances) +
-                    " images arrived";
+                    " images arrived.";
     r.message += " The series is kept as incomplete and is not opened; retrieve it again.";
     cache.markIncomplete(study, series, r.message, expectedInstances);
     return r;
+}
+
+SeriesRetrieval retrieveSeries(const DimseClient& client, RetrieveMethod method,
+                               const RetrieveTarget& target, int expectedInstances,
+                               const std::string& description, SeriesCache& cache,
+                               StorageServer* server, const TransferCallback& progress) {
+    if (method == RetrieveMethod::WadoRs)
+        throw PacsError("WADO-RS goes through the DICOMweb client, not DIMSE");
+    if (method == RetrieveMethod::Move && (!server || !server->running()))
+        throw PacsError("C-MOVE needs the viewer's storage SCP running to receive the series");
+    return retrieveIntoCache(
+        target, expectedInstances, description, cache,
+        [&](const std::string& folder, const std::string& quarantine,
+            const TransferCallback& report) {
+            return method == RetrieveMethod::Get
+                       ? client.get(target, folder, quarantine, report)
+                       : client.move(target, server->options().aeTitle, report);
+        },
+        progress);
 }
 
 }  // namespace rllm

@@ -4,6 +4,7 @@
 
 #include "core/pacs/Dimse.h"
 
+#include <functional>
 #include <string>
 
 namespace rllm {
@@ -11,8 +12,9 @@ namespace rllm {
 class SeriesCache;
 class StorageServer;
 
-enum class RetrieveMethod { Get, Move };
-std::string retrieveMethodName(RetrieveMethod method);  // "C-GET", "C-MOVE"
+// WADO-RS is DICOMweb's retrieve (ui/pacs/DicomWebClient: it needs Qt Network).
+enum class RetrieveMethod { Get, Move, WadoRs };
+std::string retrieveMethodName(RetrieveMethod method);  // "C-GET", "C-MOVE", "WADO-RS"
 
 struct SeriesRetrieval {
     TransferResult transfer;
@@ -22,6 +24,18 @@ struct SeriesRetrieval {
     int instances = 0;       // files in the folder now
     std::string message;     // for the user when not complete
 };
+
+// Moves one series' objects into `folder` (refused ones into `quarantine`).
+using SeriesTransfer = std::function<TransferResult(
+    const std::string& folder, const std::string& quarantine, const TransferCallback& progress)>;
+
+// The cache's side of any retrieve: a whole series already there is used as
+// it is; otherwise the series is marked incomplete, `transfer` runs, and the
+// series is marked complete only when the transfer says so and the files
+// are all there.
+SeriesRetrieval retrieveIntoCache(const RetrieveTarget& target, int expectedInstances,
+                                  const std::string& description, SeriesCache& cache,
+                                  const SeriesTransfer& transfer, const TransferCallback& progress);
 
 // `expectedInstances` is the archive's NumberOfSeriesRelatedInstances (-1
 // if unknown): a whole series must have that many files. C-MOVE needs

@@ -143,6 +143,10 @@ PacsBrowser::PacsBrowser(QWidget* parent) : QDialog(parent), jobs_(new PacsJobs(
     method_->setObjectName("pacsMethod");
     method_->addItem(tr("C-GET"), int(RetrieveMethod::Get));
     method_->addItem(tr("C-MOVE (to our storage port)"), int(RetrieveMethod::Move));
+    method_->addItem(tr("DICOMweb (QIDO-RS / WADO-RS)"), int(RetrieveMethod::WadoRs));
+    method_->setToolTip(
+        tr("How to search and retrieve: DIMSE (C-FIND with C-GET or C-MOVE) or "
+           "DICOMweb (the node's DICOMweb root)."));
     method_->setCurrentIndex(settings.value("pacs/method", 0).toInt());
     retrieve_ = button(tr("Retrieve and open"), "pacsRetrieve");
     cancel_ = button(tr("Cancel"), "pacsCancel");
@@ -263,6 +267,10 @@ void PacsBrowser::testNode() {
     jobs_->echo(node);
 }
 
+bool PacsBrowser::overDicomWeb() const {
+    return RetrieveMethod(method_->currentData().toInt()) == RetrieveMethod::WadoRs;
+}
+
 void PacsBrowser::setStatus(const QString& text, bool error) {
     status_->setText(text);
     status_->setStyleSheet(error ? "color: #c0392b" : QString());
@@ -291,7 +299,7 @@ void PacsBrowser::search() {
     series_->setRowCount(0);
     studyMatches_.clear();
     setStatus(tr("Searching %1...").arg(q(node.address())));
-    studyQuery_ = jobs_->find(node, QueryLevel::Study, keys, limit_->value());
+    studyQuery_ = jobs_->find(node, QueryLevel::Study, keys, limit_->value(), overDicomWeb());
 }
 
 void PacsBrowser::onMatches(quint64 query, const std::vector<QueryMatch>& matches) {
@@ -370,7 +378,7 @@ void PacsBrowser::showSeriesOf(int studyRow) {
     seriesStudyUid_ = q(study.studyInstanceUid);
     QueryKeys keys;
     keys.studyInstanceUid = study.studyInstanceUid;
-    seriesQuery_ = jobs_->find(node, QueryLevel::Series, keys, 10000);
+    seriesQuery_ = jobs_->find(node, QueryLevel::Series, keys, 10000, overDicomWeb());
 }
 
 int PacsBrowser::seriesRow(const QString& seriesUid) const {

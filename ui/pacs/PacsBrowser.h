@@ -55,6 +55,7 @@ class PacsBrowser : public QDialog {
     void onRetrieveProgress(const QString& seriesUid, int done, int total);
     void onRetrieveFinished(const RetrievalReport& report);
     void setStatus(const QString& text, bool error = false);
+    bool overDicomWeb() const;
     int seriesRow(const QString& seriesUid) const;
     void saveNodes(const PacsNodeList& list);
 

@@ -2,6 +2,7 @@
 
 #include "core/pacs/SeriesCache.h"
 #include "core/pacs/StorageServer.h"
+#include "ui/pacs/DicomWebClient.h"
 
 #include <QDir>
 #include <QMetaObject>
@@ -108,9 +109,10 @@ void PacsJobs::echo(const PacsNode& node) {
     });
 }
 
-quint64 PacsJobs::find(const PacsNode& node, QueryLevel level, const QueryKeys& keys, int limit) {
+quint64 PacsJobs::find(const PacsNode& node, QueryLevel level, const QueryKeys& keys, int limit,
+                       bool dicomWeb) {
     const quint64 query = ++queries_;
-    run([node, level, keys, limit, query](Shared&, auto deliver) {
+    run([node, level, keys, limit, query, dicomWeb](Shared&, auto deliver) {
         std::vector<QueryMatch> batch;
         auto last = std::chrono::steady_clock::now();
         auto flush = [&] {
@@ -122,14 +124,25 @@ quint64 PacsJobs::find(const PacsNode& node, QueryLevel level, const QueryKeys& 
             last = std::chrono::steady_clock::now();
         };
         try {
-            const QueryResult result =
-                DimseClient(node).find(level, keys, limit, [&](const QueryMatch& m) {
+            QueryResult result;
+            if (dicomWeb) {
+                // QIDO-RS answers in one document: it is shown in batches all the same.
+                const DicomWebClient web(node);
+                result = level == QueryLevel::Series ? web.searchSeries(keys.studyInstanceUid)
+                                                     : web.searchStudies(keys, limit);
+                for (const QueryMatch& m : result.matches) {
+                    batch.push_back(m);
+                    if (batch.size() >= 200) flush();
+                }
+            } else {
+                result = DimseClient(node).find(level, keys, limit, [&](const QueryMatch& m) {
                     batch.push_back(m);
                     // A few batches a second: the table grows while the archive answers.
                     if (batch.size() >= 200 ||
                         std::chrono::steady_clock::now() - last > std::chrono::milliseconds(150))
                         flush();
                 });
+            }
             flush();
             const bool truncated = result.truncated;
             deliver([query, truncated](PacsJobs& j) { emit j.findFinished(query, truncated, {}); });
@@ -167,26 +180,38 @@ void PacsJobs::retrieve(const PacsNode& node, RetrieveMethod method, const Retri
         try {
             QDir().mkpath(root);
             SeriesCache cache(root.toStdString(), limit);
-            StorageServer* server =
-                method == RetrieveMethod::Move ? &shared.serverFor(node, root) : nullptr;
             const QString seriesUid = report.seriesUid;
             auto last = std::chrono::steady_clock::now();
-            const SeriesRetrieval r = retrieveSeries(
-                DimseClient(node), method, target, expectedInstances, description.toStdString(),
-                cache, server, [&](const TransferProgress& p) {
-                    const auto now = std::chrono::steady_clock::now();
-                    if (now - last > std::chrono::milliseconds(100) || p.remaining == 0) {
-                        last = now;
-                        const int done = p.completed;
-                        const int total = expectedInstances > 0
-                                              ? expectedInstances
-                                              : (p.remaining >= 0 ? p.completed + p.remaining : 0);
-                        deliver([seriesUid, done, total](PacsJobs& j) {
-                            emit j.retrieveProgress(seriesUid, done, total);
-                        });
-                    }
-                    return !cancelled();
-                });
+            const TransferCallback progress = [&](const TransferProgress& p) {
+                const auto now = std::chrono::steady_clock::now();
+                if (now - last > std::chrono::milliseconds(100) || p.remaining == 0) {
+                    last = now;
+                    const int done = p.completed;
+                    const int total = expectedInstances > 0
+                                          ? expectedInstances
+                                          : (p.remaining >= 0 ? p.completed + p.remaining : 0);
+                    deliver([seriesUid, done, total](PacsJobs& j) {
+                        emit j.retrieveProgress(seriesUid, done, total);
+                    });
+                }
+                return !cancelled();
+            };
+            SeriesRetrieval r;
+            if (method == RetrieveMethod::WadoRs) {
+                const DicomWebClient web(node);
+                r = retrieveIntoCache(
+                    target, expectedInstances, description.toStdString(), cache,
+                    [&](const std::string& folder, const std::string& quarantine,
+                        const TransferCallback& report) {
+                        return web.retrieve(target, folder, quarantine, report);
+                    },
+                    progress);
+            } else {
+                StorageServer* server =
+                    method == RetrieveMethod::Move ? &shared.serverFor(node, root) : nullptr;
+                r = retrieveSeries(DimseClient(node), method, target, expectedInstances,
+                                   description.toStdString(), cache, server, progress);
+            }
             report.folder = QString::fromStdString(r.folder);
             report.complete = r.complete;
             report.fromCache = r.fromCache;

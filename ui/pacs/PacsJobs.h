@@ -41,7 +41,9 @@ class PacsJobs : public QObject {
     void echo(const PacsNode& node);
     // Returns the query's number, which its signals carry: a newer query
     // makes the older one's late batches easy to drop.
-    quint64 find(const PacsNode& node, QueryLevel level, const QueryKeys& keys, int limit);
+    // `dicomWeb`: QIDO-RS (study and series level) instead of C-FIND.
+    quint64 find(const PacsNode& node, QueryLevel level, const QueryKeys& keys, int limit,
+                 bool dicomWeb = false);
     void retrieve(const PacsNode& node, RetrieveMethod method, const RetrieveTarget& target,
                   int expectedInstances, const QString& description);
     void cancelRetrievals();
