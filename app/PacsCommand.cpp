@@ -48,6 +48,11 @@ Common options:
   --aet TITLE       our (calling) AE title (default: the node's, else RLLMVIEWER)
   --timeout S       seconds for connecting and for each message (default 10)
   --json            machine-readable output on stdout
+  --tls             DICOM TLS; --tls-trusted CA.pem (default: the system's CAs),
+                    --tls-cert CERT.pem --tls-key KEY.pem (ours, if the archive asks),
+                    --no-verify (do not check the archive's certificate)
+Saving a node (nodes --add) also takes --storage-port P, --dicomweb URL,
+  --user U --password P (DICOMweb basic authentication).
 Query options (find):
   --level patient|study|series   (default study)
   --patient-name PATTERN --patient-id PATTERN   (* and ? wildcards)
@@ -60,12 +65,21 @@ CAM as a Secondary Capture series in the study of SERIES; 'rllm pacs store NODE 
 Exit status: 0 success, 1 failure (nothing or not everything done), 2 usage error.
 )";
 
+void applyTlsOptions(const ParsedArgs& p, PacsNode& node) {
+    if (p.has("tls")) node.useTls = true;
+    if (p.has("tls-trusted")) node.tlsTrustedCertificates = p.get("tls-trusted");
+    if (p.has("tls-cert")) node.tlsCertificate = p.get("tls-cert");
+    if (p.has("tls-key")) node.tlsPrivateKey = p.get("tls-key");
+    if (p.has("no-verify")) node.verifyTlsPeer = false;
+}
+
 PacsNode nodeFrom(const ParsedArgs& p, size_t index) {
     if (p.positional.size() <= index) throw UsageError(std::string("expected NODE\n") + kUsage);
     PacsNode node =
         resolveNode(p.positional[index], PacsNodeList::load(PacsNodeList::defaultPath()));
     if (p.has("aet")) node.callingAeTitle = p.get("aet");
     if (p.has("timeout")) node.timeoutSeconds = static_cast<int>(p.getInt("timeout", 10));
+    applyTlsOptions(p, node);
     if (std::string problem = nodeProblem(node); !problem.empty()) throw UsageError(problem);
     return node;
 }
@@ -315,6 +329,9 @@ int runNodes(const ParsedArgs& p) {
         if (p.has("timeout")) node.timeoutSeconds = static_cast<int>(p.getInt("timeout", 10));
         if (p.has("storage-port")) node.storagePort = static_cast<int>(p.getInt("storage-port", 0));
         node.dicomWebUrl = p.get("dicomweb");
+        node.username = p.get("user");
+        node.password = p.get("password");
+        applyTlsOptions(p, node);
         if (std::string problem = nodeProblem(node); !problem.empty()) throw UsageError(problem);
         list.put(node);
         list.save(path);

@@ -34,6 +34,8 @@ class OrthancServer {
     QString viewerAeTitle = "RLLMTEST";
     int dicomPort = 0, httpPort = 0, viewerPort = 0;
     QString username = "rllm", password = "s3cret";
+    // PEM files: when set, the DICOM port speaks TLS only.
+    QString tlsCertificate, tlsPrivateKey;
 
     // Ports are chosen here; the storage folder lives as long as the object.
     OrthancServer() {
@@ -72,6 +74,13 @@ class OrthancServer {
         config["SyncStorageArea"] = false;  // tests need no durability
         config["Plugins"] = QJsonArray{"/usr/share/orthanc/plugins/libOrthancDicomWeb.so"};
         config["DicomWeb"] = QJsonObject{{"Enable", true}, {"Root", "/dicom-web/"}};
+        if (!tlsCertificate.isEmpty()) {
+            config["DicomTlsEnabled"] = true;
+            config["DicomTlsCertificate"] = tlsCertificate;
+            config["DicomTlsPrivateKey"] = tlsPrivateKey;
+            config["DicomTlsTrustedCertificates"] = tlsCertificate;
+            config["DicomTlsRemoteCertificateRequired"] = false;
+        }
         QFile file(dir_.path() + "/orthanc.json");
         if (!file.open(QIODevice::WriteOnly)) return "cannot write Orthanc's configuration";
         file.write(QJsonDocument(config).toJson());
@@ -133,6 +142,8 @@ class OrthancServer {
         n.callingAeTitle = viewerAeTitle.toStdString();
         n.storagePort = viewerPort;
         n.timeoutSeconds = 10;
+        n.useTls = !tlsCertificate.isEmpty();
+        n.tlsTrustedCertificates = tlsCertificate.toStdString();
         n.dicomWebUrl = "http://127.0.0.1:" + std::to_string(httpPort) + "/dicom-web";
         n.username = username.toStdString();
         n.password = password.toStdString();

@@ -217,6 +217,52 @@ class TestPacs : public QObject {
         QVERIFY_THROWS_EXCEPTION(PacsError, client.find(QueryLevel::Series, {}));
     }
 
+    // DICOM TLS (Orthanc's, with a certificate made here): store, find and
+    // C-GET over it; a plain association, and one that does not trust the
+    // archive's certificate, are refused with the reason.
+    void dicomTlsProtectsTheAssociation() {
+        const QString key = work_.path() + "/tls-key.pem", cert = work_.path() + "/tls-cert.pem";
+        QProcess openssl;
+        openssl.start("openssl", {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                                  "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1"});
+        if (!openssl.waitForFinished(60000) || openssl.exitCode() != 0)
+            QSKIP("openssl could not make a test certificate");
+        OrthancServer secure;
+        secure.tlsCertificate = cert;
+        secure.tlsPrivateKey = key;
+        const QString problem = secure.start();
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+        const PacsNode node = secure.node();
+        QVERIFY(node.useTls);
+        const auto files = writeStudy(path(work_, "tls-source"), first_);
+        const TransferResult stored = DimseClient(node).store(files, {});
+        QVERIFY2(stored.complete, stored.message.c_str());
+        QueryKeys keys;
+        keys.patientId = first_.patientId;
+        QCOMPARE(DimseClient(node).find(QueryLevel::Study, keys).matches.size(), size_t(1));
+        SeriesCache cache(path(work_, "cache-tls"), int64_t(1) << 40);
+        const SeriesRetrieval got = retrieveSeries(DimseClient(node), RetrieveMethod::Get,
+                                                   {first_.studyUid, first_.seriesUid},
+                                                   first_.slices, "", cache, nullptr, {});
+        QVERIFY2(got.complete, got.message.c_str());
+        verifySeriesContent(got.folder, first_);
+
+        PacsNode plain = node;
+        plain.useTls = false;
+        plain.timeoutSeconds = 3;
+        QVERIFY_THROWS_EXCEPTION(PacsError, DimseClient(plain).echo());
+        PacsNode untrusting = node;
+        untrusting.tlsTrustedCertificates.clear();  // the system's CAs do not know it
+        try {
+            DimseClient(untrusting).echo();
+            QFAIL("an untrusted certificate was accepted");
+        } catch (const PacsError& e) {
+            QVERIFY2(QString(e.what()).contains("TLS"), e.what());
+        }
+        untrusting.verifyTlsPeer = false;
+        DimseClient(untrusting).echo();
+    }
+
     void getAndMoveBringTheSameVoxelsIntoTheCache() {
         DimseClient client(orthanc_->node());
         SeriesCache cache(path(work_, "cache-get"), int64_t(1) << 40);

@@ -59,6 +59,10 @@ std::string connectionFailure(const PacsNode& node, const OFCondition& condition
                "). Check that the archive is running and that host and port are right; "
                "the time-out is " +
                std::to_string(node.timeoutSeconds) + " s.";
+    if (node.useTls)
+        return where + ": the DICOM TLS connection failed (" + detail +
+               "). Check that the archive speaks TLS on this port and that its certificate is "
+               "in the node's trusted certificates.";
     return where + ": could not open an association: " + detail + ".";
 }
 

@@ -6,6 +6,7 @@
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/dcmnet/diutil.h>
 #include <dcmtk/dcmnet/scu.h>
+#include <dcmtk/dcmtls/tlslayer.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -103,13 +104,42 @@ class Scu : public DcmSCU {
     void connect() {
         if (std::string problem = nodeProblem(node_); !problem.empty())
             throw PacsError(describeNode(node_) + ": " + problem);
-        if (node_.useTls)
-            throw PacsError(describeNode(node_) +
-                            ": DICOM TLS is set for this node, and this build does not speak "
-                            "it yet. Use a TLS tunnel (stunnel) or the archive's plain port.");
         OFCondition status = initNetwork();
+        if (status.good() && node_.useTls) status = secure();
         if (status.good()) status = negotiateAssociation();
         if (status.bad()) throw PacsError(connectionFailure(node_, status));
+    }
+
+    // DICOM TLS on this association: BCP 195 ciphers, the archive's
+    // certificate checked against the node's trusted certificates.
+    OFCondition secure() {
+        tls_ = std::make_unique<DcmTLSTransportLayer>(NET_REQUESTOR, nullptr, OFTrue);
+        auto file = [&](const std::string& path, const char* what, OFCondition status) {
+            if (status.bad())
+                throw PacsError(describeNode(node_) + ": the " + what + " '" + path +
+                                "' could not be used for TLS: " + status.text());
+        };
+        file("", "TLS profile", tls_->setTLSProfile(TSP_Profile_BCP195));
+        file("", "TLS cipher list", tls_->activateCipherSuites());
+        if (!node_.tlsTrustedCertificates.empty())
+            file(node_.tlsTrustedCertificates, "trusted certificate file",
+                 tls_->addTrustedCertificateFile(node_.tlsTrustedCertificates.c_str(),
+                                                 DCF_Filetype_PEM));
+        else
+            tls_->addTrustedCertificateDir("/etc/ssl/certs", DCF_Filetype_PEM);
+        if (!node_.tlsCertificate.empty()) {
+            file(node_.tlsPrivateKey, "private key",
+                 tls_->setPrivateKeyFile(node_.tlsPrivateKey.c_str(), DCF_Filetype_PEM));
+            file(node_.tlsCertificate, "certificate",
+                 tls_->setCertificateFile(node_.tlsCertificate.c_str(), DCF_Filetype_PEM));
+            if (!tls_->checkPrivateKeyMatchesCertificate())
+                throw PacsError(describeNode(node_) + ": the TLS private key '" +
+                                node_.tlsPrivateKey + "' does not belong to the certificate '" +
+                                node_.tlsCertificate + "'.");
+        }
+        tls_->setCertificateVerification(node_.verifyTlsPeer ? DCV_requireCertificate
+                                                             : DCV_ignoreCertificate);
+        return useSecureConnection(tls_.get());
     }
 
     T_ASC_PresentationContextID context(const char* abstractSyntax) {
@@ -123,6 +153,8 @@ class Scu : public DcmSCU {
 
     ~Scu() override {
         if (isConnected()) releaseAssociation();
+        // The network refers to the TLS layer: both go before the layer does.
+        freeNetwork();
     }
 
     // --- C-FIND ---
@@ -223,6 +255,7 @@ class Scu : public DcmSCU {
 
   private:
     PacsNode node_;
+    std::unique_ptr<DcmTLSTransportLayer> tls_;
 };
 
 void addQueryKeys(DcmDataset& query, QueryLevel level, const QueryKeys& keys) {

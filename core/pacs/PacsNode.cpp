@@ -40,6 +40,8 @@ std::string nodeProblem(const PacsNode& node) {
     if (node.storagePort < 0 || node.storagePort > 65535)
         return "storage port " + std::to_string(node.storagePort) + " is not in 0..65535";
     if (node.timeoutSeconds < 1) return "the time-out must be at least 1 second";
+    if (node.tlsCertificate.empty() != node.tlsPrivateKey.empty())
+        return "a TLS certificate needs its private key, and the other way round";
     return {};
 }
 
@@ -86,6 +88,9 @@ json toJson(const PacsNode& n) {
                 {"storagePort", n.storagePort},
                 {"timeoutSeconds", n.timeoutSeconds},
                 {"useTls", n.useTls},
+                {"tlsTrustedCertificates", n.tlsTrustedCertificates},
+                {"tlsCertificate", n.tlsCertificate},
+                {"tlsPrivateKey", n.tlsPrivateKey},
                 {"dicomWebUrl", n.dicomWebUrl},
                 {"username", n.username},
                 {"password", n.password},
@@ -102,6 +107,9 @@ PacsNode fromJson(const json& j) {
     n.storagePort = j.value("storagePort", n.storagePort);
     n.timeoutSeconds = j.value("timeoutSeconds", n.timeoutSeconds);
     n.useTls = j.value("useTls", n.useTls);
+    n.tlsTrustedCertificates = j.value("tlsTrustedCertificates", n.tlsTrustedCertificates);
+    n.tlsCertificate = j.value("tlsCertificate", n.tlsCertificate);
+    n.tlsPrivateKey = j.value("tlsPrivateKey", n.tlsPrivateKey);
     n.dicomWebUrl = j.value("dicomWebUrl", n.dicomWebUrl);
     n.username = j.value("username", n.username);
     n.password = j.value("password", n.password);

@@ -19,12 +19,17 @@ struct PacsNode {
     // (0: this node is retrieved from with C-GET only).
     int storagePort = 0;
     int timeoutSeconds = 10;  // connection, association and each DIMSE message
-    bool useTls = false;      // DICOM TLS (DCMTK's TLS layer) for DIMSE
+    // DICOM TLS for DIMSE (DCMTK's TLS layer, BCP 195 profile). The archive's
+    // certificate is checked against `tlsTrustedCertificates` (a PEM file;
+    // empty: the system's CA folder) unless verifyTlsPeer is off. Our own
+    // certificate and key (PEM) are for archives that ask for one.
+    bool useTls = false;
+    std::string tlsTrustedCertificates, tlsCertificate, tlsPrivateKey;
     // DICOMweb: the service root ("http://127.0.0.1:8042/dicom-web"), empty if none.
     std::string dicomWebUrl;
     std::string username;  // HTTP basic authentication for DICOMweb
     std::string password;
-    bool verifyTlsPeer = true;  // check the server certificate for https
+    bool verifyTlsPeer = true;  // check the archive's certificate (DICOM TLS and https)
 
     // "AET@host:port" as the command line shows it.
     std::string address() const;

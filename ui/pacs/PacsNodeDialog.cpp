@@ -35,6 +35,12 @@ PacsNodeDialog::PacsNodeDialog(const PacsNode& node, QWidget* parent) : QDialog(
     timeout_->setSuffix(tr(" s"));
     tls_ = new QCheckBox(tr("DICOM TLS"), this);
     tls_->setChecked(node.useTls);
+    tlsTrusted_ = line(node.tlsTrustedCertificates, "nodeTlsTrusted");
+    tlsTrusted_->setPlaceholderText(tr("PEM file; empty: the system's CAs"));
+    tlsCertificate_ = line(node.tlsCertificate, "nodeTlsCertificate");
+    tlsKey_ = line(node.tlsPrivateKey, "nodeTlsKey");
+    verify_ = new QCheckBox(tr("Check the archive's certificate"), this);
+    verify_->setChecked(node.verifyTlsPeer);
     dicomWebUrl_ = line(node.dicomWebUrl, "nodeDicomWeb");
     dicomWebUrl_->setPlaceholderText("http://host:8042/dicom-web");
     username_ = line(node.username, "nodeUser");
@@ -48,6 +54,10 @@ PacsNodeDialog::PacsNodeDialog(const PacsNode& node, QWidget* parent) : QDialog(
     form->addRow(tr("Our storage port (C-MOVE; 0: C-GET only)"), storagePort_);
     form->addRow(tr("Time-out"), timeout_);
     form->addRow(QString(), tls_);
+    form->addRow(tr("Trusted certificates"), tlsTrusted_);
+    form->addRow(tr("Our certificate (PEM)"), tlsCertificate_);
+    form->addRow(tr("Our private key (PEM)"), tlsKey_);
+    form->addRow(QString(), verify_);
     form->addRow(tr("DICOMweb root"), dicomWebUrl_);
     form->addRow(tr("User"), username_);
     form->addRow(tr("Password"), password_);
@@ -74,6 +84,10 @@ PacsNode PacsNodeDialog::node() const {
     n.storagePort = storagePort_->value();
     n.timeoutSeconds = timeout_->value();
     n.useTls = tls_->isChecked();
+    n.tlsTrustedCertificates = tlsTrusted_->text().trimmed().toStdString();
+    n.tlsCertificate = tlsCertificate_->text().trimmed().toStdString();
+    n.tlsPrivateKey = tlsKey_->text().trimmed().toStdString();
+    n.verifyTlsPeer = verify_->isChecked();
     n.dicomWebUrl = dicomWebUrl_->text().trimmed().toStdString();
     n.username = username_->text().toStdString();
     n.password = password_->text().toStdString();

@@ -24,8 +24,9 @@ class PacsNodeDialog : public QDialog {
 
   private:
     QLineEdit *name_, *aeTitle_, *host_, *callingAeTitle_, *dicomWebUrl_, *username_, *password_;
+    QLineEdit *tlsTrusted_, *tlsCertificate_, *tlsKey_;
     QSpinBox *port_, *storagePort_, *timeout_;
-    QCheckBox* tls_;
+    QCheckBox *tls_, *verify_;
     QLabel* problem_;
 };
 
