@@ -5,24 +5,37 @@
 // long gap is attributed to the 3D frames rendered inside it.
 //
 //   xvfb-run -a -s "-screen 0 1600x1200x24" build/bin/viewer-gaps [--demo-dir D] [--cases N]
+//       [--pacs-slices N]
+//
+// --pacs-slices N adds a third phase: a 512 x 512 x N CT series is pulled
+// from a local Orthanc through File > PACS (C-GET into the cache) and opened,
+// with the models answering on it; the gaps cover the whole pull.
 //
 // Without --demo-dir a demo with very short training is made in a temporary
 // folder first (the figures are about the GUI, not about the models).
 
+#include "OrthancServer.h"
+#include "PacsTestData.h"
+
+#include "core/Volume.h"
 #include "models/Engine.h"
 #include "ui/session/ViewerSession.h"
 #include "ui/MainWindow.h"
 #include "ui/VolumeView3D.h"
 #include "ui/VtkRenderWidget.h"
+#include "ui/pacs/PacsBrowser.h"
+#include "ui/pacs/PacsJobs.h"
 
 #include <QApplication>
 #include <QComboBox>
 #include <QCommandLineParser>
 #include <QElapsedTimer>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTimer>
 
 #include <algorithm>
+#include <functional>
 #include <cstdio>
 #include <sstream>
 #include <vector>
@@ -114,6 +127,62 @@ void report(const char* phase, const std::vector<Gap>& gaps,
     }
 }
 
+// Pulls a generated series through the PACS browser while the gaps are
+// recorded: query, C-GET into the cache, opening, both models answering.
+bool pacsPhase(MainWindow& window, int slices, const QTemporaryDir& temporary) {
+    test::StudySpec spec;
+    spec.rows = spec.columns = 512;
+    spec.slices = slices;
+    std::printf("PACS phase: writing a 512 x 512 x %d series and loading a local Orthanc ...\n",
+                slices);
+    const auto files = test::writeStudy(temporary.filePath("pacs-series").toStdString(), spec);
+    test::OrthancServer orthanc;
+    const QString problem = orthanc.start();
+    if (!problem.isEmpty() || !DimseClient(orthanc.node()).store(files, {}).complete) {
+        std::fprintf(stderr, "viewer-gaps: Orthanc: %s\n", qPrintable(problem));
+        return false;
+    }
+    qputenv("RLLM_PACS_NODES", temporary.filePath("pacs-nodes.json").toUtf8());
+    PacsNodeList nodes;
+    nodes.put(orthanc.node());
+    nodes.save(PacsNodeList::defaultPath());
+    PacsBrowser* browser = window.pacsBrowser();
+    browser->jobs()->setCache(temporary.filePath("pacs-cache"), qint64(8) << 30);
+    browser->reloadNodes("orthanc-test");
+    browser->show();
+    auto* studies = browser->findChild<QTableWidget*>("pacsStudies");
+    auto* series = browser->findChild<QTableWidget*>("pacsSeries");
+    auto waitFor = [](const std::function<bool()>& done, int timeoutMs) {
+        QElapsedTimer clock;
+        clock.start();
+        while (!done() && clock.elapsed() < timeoutMs)
+            QApplication::processEvents(QEventLoop::AllEvents, 5);
+        return done();
+    };
+    GapRecorder recorder;
+    recorder.start();
+    QElapsedTimer pull;
+    pull.start();
+    browser->search();
+    if (!waitFor([&] { return series->rowCount() == 1; }, 60000)) return false;
+    series->selectRow(0);
+    browser->retrieveSelected();
+    const bool opened =
+        waitFor([&] { return window.volume() && window.volume()->size()[2] == slices; }, 600000);
+    const double pulledMs = pull.elapsed();
+    const bool answered = opened && window.waitUntilIdle() && waitForResults(window, 300000);
+    const auto gaps = recorder.stop();
+    if (!answered) {
+        std::fprintf(stderr, "viewer-gaps: the pulled series did not open: %s\n",
+                     qPrintable(window.lastError()));
+        return false;
+    }
+    std::printf("PACS phase: %d slices queried, pulled (C-GET) and opened in %.1f s\n", slices,
+                pulledMs / 1000.0);
+    report("PACS pull phase", gaps, window.volumeView()->frameLog());
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,7 +194,9 @@ int main(int argc, char** argv) {
     parser.addHelpOption();
     QCommandLineOption demoDir("demo-dir", "A demo made by 'rllm demo' (default: make one).", "D");
     QCommandLineOption cases("cases", "Cases in the steady-state phase (default 6).", "N", "6");
-    parser.addOptions({demoDir, cases});
+    QCommandLineOption pacsSlices(
+        "pacs-slices", "Also pull a 512 x 512 x N series from a local Orthanc (0: no).", "N", "0");
+    parser.addOptions({demoDir, cases, pacsSlices});
     parser.process(app);
 
     QTemporaryDir temporary;
@@ -184,5 +255,8 @@ int main(int argc, char** argv) {
     std::printf("steady state: %d cases, %zu 3D frames, longest frame %.1f ms\n", count,
                 frames.size() - framesBefore, longestFrame);
     report("steady state", steadyGaps, frames);
+
+    const int slices = parser.value(pacsSlices).toInt();
+    if (slices > 0) return pacsPhase(window, slices, temporary) ? 0 : 1;
     return 0;
 }

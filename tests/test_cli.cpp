@@ -188,6 +188,44 @@ class TestCli : public QObject {
             probabilities[0]["probability"].toDouble() + probabilities[1]["probability"].toDouble();
         QVERIFY(std::abs(sum - 1.0) < 1e-5);
         QCOMPARE(p["resampling"]["target_size"].toArray(), (QJsonArray{28, 28, 1}));
+#ifdef RLLM_HAVE_MEDICAL_IO
+        {
+            // The CAM of a DICOM image as a Secondary Capture of its study, on its grid.
+            const QString ct = rllm::test::pydicomFile("CT_small.dcm");
+            RLLM_REQUIRE_FILE(ct);
+            const QString sc = dir.filePath("sc");
+            Run cam = runRllm(
+                {"cam", bundle, ct, "--out", dir.filePath("cam.nii.gz"), "--dicom", sc, "--json"});
+            QCOMPARE(cam.status, 0);
+            const QJsonArray written = QJsonDocument::fromJson(cam.out)["dicom"].toArray();
+            QCOMPARE(written.size(), 1);
+            const QJsonObject source =
+                QJsonDocument::fromJson(runRllm({"info", ct, "--json"}).out).object();
+            Run back = runRllm({"info", written[0].toString(), "--json"});
+            QCOMPARE(back.status, 0);
+            const QJsonObject b = QJsonDocument::fromJson(back.out).object();
+            QCOMPARE(b["components"].toInt(), 3);
+            QCOMPARE(b["size"], source["size"]);
+            for (const char* key : {"origin", "spacing", "direction"})
+                for (int i = 0; i < source[key].toArray().size(); ++i)
+                    QVERIFY2(std::abs(b[key][i].toDouble() - source[key][i].toDouble()) < 1e-4,
+                             qPrintable(QString("%1[%2]: %3 written, %4 in the source")
+                                            .arg(key)
+                                            .arg(i)
+                                            .arg(b[key][i].toDouble())
+                                            .arg(source[key][i].toDouble())));
+            QCOMPARE(b["metadata"]["StudyInstanceUID"], source["metadata"]["StudyInstanceUID"]);
+            QCOMPARE(b["metadata"]["PatientID"], source["metadata"]["PatientID"]);
+            QVERIFY(b["metadata"]["SeriesInstanceUID"] != source["metadata"]["SeriesInstanceUID"]);
+            QVERIFY(
+                b["metadata"]["SeriesDescription"].toString().contains("not for diagnostic use"));
+            // Not DICOM: nothing to join, said so.
+            Run npz = runRllm({"cam", bundle, data, "--out", dir.filePath("c2.nii.gz"), "--dicom",
+                               dir.filePath("sc2")});
+            QCOMPARE(npz.status, 1);
+            QVERIFY(npz.err.contains("not read from DICOM"));
+        }
+#endif
         Run described = runRllm({"bundle", "info", bundle});
         QCOMPARE(described.status, 0);
         QVERIFY(described.out.contains("stories260K.bin"));

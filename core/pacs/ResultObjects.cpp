@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -60,9 +61,14 @@ std::string newUid(const char* root) {
     return dcmGenerateUniqueIdentifier(buffer, root);
 }
 
+// A decimal string (DS) as precise as its 16 characters allow.
 std::string decimal(double value) {
-    char buffer[32];
-    std::snprintf(buffer, sizeof buffer, "%.6g", std::abs(value) < 1e-9 ? 0.0 : value);
+    if (std::abs(value) < 1e-9) value = 0;
+    char buffer[40];
+    for (int digits = 12; digits > 1; --digits) {
+        std::snprintf(buffer, sizeof buffer, "%.*g", digits, value);
+        if (std::strlen(buffer) <= 16) break;
+    }
     return buffer;
 }
 
