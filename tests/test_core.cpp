@@ -5,6 +5,7 @@
 
 #include "core/CamDifference.h"
 #include "core/Colormap.h"
+#include "core/DisplayDownsample.h"
 #include "core/Error.h"
 #include "core/Phantom.h"
 #include "core/Slice.h"
@@ -131,6 +132,44 @@ class TestCore : public QObject {
         QVERIFY(!camDifference(a, moved));
         QVERIFY(!camDifference(a, Volume({3, 2, 3}, 1)));
         QVERIFY(!camDifference(a, Volume({3, 2, 2}, 3)));
+    }
+
+    // The 3D view's reduced copy: factors within budget, block means checked
+    // by hand, partial edge blocks, and the same physical extent.
+    void displayDownsampleKeepsMeansAndExtent() {
+        QCOMPARE(displayFactors({512, 512, 300}, 512 * 512 * 300),
+                 (std::array<int64_t, 3>{1, 1, 1}));
+        const auto f = displayFactors({512, 512, 300}, int64_t(1) << 24);
+        const int64_t kept =
+            ((512 + f[0] - 1) / f[0]) * ((512 + f[1] - 1) / f[1]) * ((300 + f[2] - 1) / f[2]);
+        QVERIFY(kept <= (int64_t(1) << 24));
+        QVERIFY(kept > (int64_t(1) << 24) / 4);  // not reduced further than needed
+        Volume v({5, 4, 3});
+        v.geometry().spacing = {0.5, 0.75, 2.0};
+        v.geometry().origin = {10, 20, 30};
+        v.geometry().direction = {0, 1, 0, -1, 0, 0, 0, 0, 1};  // rotated in-plane
+        for (int64_t z = 0; z < 3; ++z)
+            for (int64_t y = 0; y < 4; ++y)
+                for (int64_t x = 0; x < 5; ++x) v.at(x, y, z) = float(100 * z + 10 * y + x);
+        const Volume d = downsampleByBlocks(v, {2, 2, 2});
+        QCOMPARE(d.size(), (std::array<int64_t, 3>{3, 2, 2}));
+        auto mean = [&](int64_t x0, int64_t y0, int64_t z0) {
+            double sum = 0;
+            int n = 0;
+            for (int64_t z = z0; z < std::min<int64_t>(3, z0 + 2); ++z)
+                for (int64_t y = y0; y < std::min<int64_t>(4, y0 + 2); ++y)
+                    for (int64_t x = x0; x < std::min<int64_t>(5, x0 + 2); ++x, ++n)
+                        sum += v.at(x, y, z);
+            return float(sum / n);
+        };
+        for (int64_t z = 0; z < 2; ++z)
+            for (int64_t y = 0; y < 2; ++y)
+                for (int64_t x = 0; x < 3; ++x) QCOMPARE(d.at(x, y, z), mean(2 * x, 2 * y, 2 * z));
+        // The first output voxel sits at the centre of the first block.
+        const auto expected = v.geometry().indexToPhysical({0.5, 0.5, 0.5});
+        const auto first = d.geometry().indexToPhysical({0, 0, 0});
+        for (int a = 0; a < 3; ++a) QVERIFY(std::abs(first[a] - expected[a]) < 1e-9);
+        QCOMPARE(d.geometry().spacing[0], 1.0);
     }
 
     void geometryRoundTripsThroughAnObliqueDirection() {

@@ -231,6 +231,21 @@ class TestViewer : public QObject {
         const int coveredBefore = pixelsUnlike(view->grabFrame(), background);
         wheel(view, 3);
         QTRY_VERIFY(pixelsUnlike(view->grabFrame(), background) > coveredBefore);
+        // Over the voxel budget (here 5000 of the phantom's 64000), the view
+        // draws block means of the volume: the same body, over the same
+        // extent, nearly the same pixels; the slice views keep every voxel.
+        QCOMPARE(view->reduction(), (std::array<int64_t, 3>{1, 1, 1}));
+        const QImage full = view->grabFrame();
+        view->setMaxVoxels(5000);
+        QVERIFY(view->reduction() != (std::array<int64_t, 3>{1, 1, 1}));
+        QTRY_VERIFY(differingPixels(full, view->grabFrame()) > 0);
+        const QImage reduced = view->grabFrame();
+        const int fullCover = pixelsUnlike(full, background);
+        QVERIFY2(
+            std::abs(pixelsUnlike(reduced, background) - fullCover) < fullCover / 10,
+            qPrintable(QString("%1 vs %2").arg(pixelsUnlike(reduced, background)).arg(fullCover)));
+        QCOMPARE(window.sliceView()->sliceCount(), int64_t(40));
+        view->setMaxVoxels(VolumeView3D::kDefaultMaxVoxels);
     }
 
     void badFilesShowAnErrorAndKeepTheImage() {

@@ -2,6 +2,7 @@
 
 #include "ui/DisplayPresets.h"
 
+#include "core/DisplayDownsample.h"
 #include "core/Volume.h"
 
 #include <vtkActor.h>
@@ -31,6 +32,11 @@ namespace rllm {
 
 struct VolumeView3D::Scene {
     std::shared_ptr<const Volume> volume, cam;
+    // What VTK is given: the volume and CAM themselves, or block means of
+    // them when the volume has more than maxVoxels voxels.
+    int64_t maxVoxels = VolumeView3D::kDefaultMaxVoxels;
+    std::array<int64_t, 3> reduction{1, 1, 1};
+    std::shared_ptr<const Volume> drawnVolume, drawnVolumeOf, drawnCam, drawnCamOf;
     OverlayStyle camStyle;
     QString preset = "Window";
     vtkSmartPointer<vtkProp> prop;
@@ -267,8 +273,24 @@ void VolumeView3D::rebuild(bool dataChanged) {
         dataChanged = true;
     }
     if (dataChanged) {
-        scene_->image->ShallowCopy(toImageData(*volume, cam));
-        scene_->props[scene_->kind].shared = volume;
+        // Reduced copies are made once per volume and per CAM.
+        scene_->reduction = displayFactors(volume->size(), scene_->maxVoxels);
+        const bool reduce = scene_->reduction != std::array<int64_t, 3>{1, 1, 1};
+        auto drawn = [&](const std::shared_ptr<const Volume>& data,
+                         std::shared_ptr<const Volume>& copy, std::shared_ptr<const Volume>& of) {
+            if (of != data || !copy) {
+                copy = reduce ? std::make_shared<const Volume>(
+                                    downsampleByBlocks(*data, scene_->reduction))
+                              : data;
+                of = data;
+            }
+            return copy;
+        };
+        const auto drawnVolume = drawn(volume, scene_->drawnVolume, scene_->drawnVolumeOf);
+        const auto drawnCam =
+            cam ? drawn(scene_->cam, scene_->drawnCam, scene_->drawnCamOf) : nullptr;
+        scene_->image->ShallowCopy(toImageData(*drawnVolume, drawnCam.get()));
+        scene_->props[scene_->kind].shared = drawnVolume;
         scene_->image->Modified();
         scene_->pendingCauses << "data";
     }
@@ -323,6 +345,17 @@ void VolumeView3D::rebuild(bool dataChanged) {
     }
     renderer()->ResetCameraClippingRange();
     requestRender();
+}
+
+void VolumeView3D::setMaxVoxels(int64_t voxels) {
+    scene_->maxVoxels = std::max<int64_t>(1, voxels);
+    scene_->drawnVolumeOf.reset();
+    scene_->drawnCamOf.reset();
+    if (scene_->volume) rebuild(true);
+}
+
+std::array<int64_t, 3> VolumeView3D::reduction() const {
+    return scene_->reduction;
 }
 
 double VolumeView3D::lastFrameMs() const {

@@ -40,6 +40,14 @@ class VolumeView3D : public VtkRenderWidget {
 
     void setCrosshair(const std::array<int64_t, 3>& voxel);
 
+    // The most voxels the 3D view draws: a larger volume (and its CAM) is
+    // drawn from block means (core/DisplayDownsample), so software rendering
+    // stays interactive. The slice views always show every voxel.
+    static constexpr int64_t kDefaultMaxVoxels = int64_t(1) << 24;
+    void setMaxVoxels(int64_t voxels);
+    // The factors along x, y and z the shown volume is reduced by (1, 1, 1: not).
+    std::array<int64_t, 3> reduction() const;
+
     // How long the last frame took to render, and the ray spacing on screen
     // (1 = one ray per pixel) the view has settled on to keep frames short.
     double lastFrameMs() const;
