@@ -25,6 +25,10 @@
 #include <vtkVolume.h>
 #include <vtkVolumeProperty.h>
 
+#include <QMetaObject>
+#include <QPointer>
+#include <QThreadPool>
+
 #include <algorithm>
 #include <map>
 
@@ -37,6 +41,11 @@ struct VolumeView3D::Scene {
     int64_t maxVoxels = VolumeView3D::kDefaultMaxVoxels;
     std::array<int64_t, 3> reduction{1, 1, 1};
     std::shared_ptr<const Volume> drawnVolume, drawnVolumeOf, drawnCam, drawnCamOf;
+    // The reduced copies are made on a worker thread (half a second for a
+    // 512 x 512 x 300 CT); a newer request makes an older one's result moot.
+    quint64 reductionGeneration = 0;
+    bool reductionRunning = false;
+    std::shared_ptr<const Volume> reducingVolume, reducingCam;  // what the running job reduces
     OverlayStyle camStyle;
     QString preset = "Window";
     vtkSmartPointer<vtkProp> prop;
@@ -233,6 +242,13 @@ void VolumeView3D::rebuild(bool dataChanged) {
         return;
     }
     const Volume* cam = volume->is2D() ? nullptr : scene_->cam.get();
+    scene_->reduction = displayFactors(volume->size(), scene_->maxVoxels);
+    if (scene_->reduction != std::array<int64_t, 3>{1, 1, 1} &&
+        (scene_->drawnVolumeOf != volume || (cam && scene_->drawnCamOf != scene_->cam))) {
+        // The view shows what it showed until the reduced copies are ready.
+        startReduction();
+        return;
+    }
     const TransferPreset* preset = builtInDisplayPresets().transfer(scene_->preset);
     const bool mip = preset && preset->maximumIntensity;
     const std::string kind =
@@ -273,22 +289,10 @@ void VolumeView3D::rebuild(bool dataChanged) {
         dataChanged = true;
     }
     if (dataChanged) {
-        // Reduced copies are made once per volume and per CAM.
-        scene_->reduction = displayFactors(volume->size(), scene_->maxVoxels);
+        // Reduced copies (made off the GUI thread, see startReduction) or the data itself.
         const bool reduce = scene_->reduction != std::array<int64_t, 3>{1, 1, 1};
-        auto drawn = [&](const std::shared_ptr<const Volume>& data,
-                         std::shared_ptr<const Volume>& copy, std::shared_ptr<const Volume>& of) {
-            if (of != data || !copy) {
-                copy = reduce ? std::make_shared<const Volume>(
-                                    downsampleByBlocks(*data, scene_->reduction))
-                              : data;
-                of = data;
-            }
-            return copy;
-        };
-        const auto drawnVolume = drawn(volume, scene_->drawnVolume, scene_->drawnVolumeOf);
-        const auto drawnCam =
-            cam ? drawn(scene_->cam, scene_->drawnCam, scene_->drawnCamOf) : nullptr;
+        const auto drawnVolume = reduce ? scene_->drawnVolume : volume;
+        const auto drawnCam = !cam ? nullptr : reduce ? scene_->drawnCam : scene_->cam;
         scene_->image->ShallowCopy(toImageData(*drawnVolume, drawnCam.get()));
         scene_->props[scene_->kind].shared = drawnVolume;
         scene_->image->Modified();
@@ -345,6 +349,49 @@ void VolumeView3D::rebuild(bool dataChanged) {
     }
     renderer()->ResetCameraClippingRange();
     requestRender();
+}
+
+void VolumeView3D::startReduction() {
+    const auto volume = scene_->volume;
+    const auto cam = scene_->volume->is2D() ? nullptr : scene_->cam;
+    // A preset or style change while the same data is being reduced waits for that job.
+    if (scene_->reductionRunning && scene_->reducingVolume == volume && scene_->reducingCam == cam)
+        return;
+    const quint64 generation = ++scene_->reductionGeneration;
+    scene_->reductionRunning = true;
+    scene_->reducingVolume = volume;
+    scene_->reducingCam = cam;
+    const auto factors = scene_->reduction;
+    // What is already reduced is not reduced again (a new CAM on the same case).
+    const auto readyVolume = scene_->drawnVolumeOf == volume ? scene_->drawnVolume : nullptr;
+    QPointer<VolumeView3D> self(this);
+    QThreadPool::globalInstance()->start([self, generation, volume, cam, factors, readyVolume] {
+        auto drawnVolume =
+            readyVolume ? readyVolume
+                        : std::make_shared<const Volume>(downsampleByBlocks(*volume, factors));
+        auto drawnCam =
+            cam ? std::make_shared<const Volume>(downsampleByBlocks(*cam, factors)) : nullptr;
+        QMetaObject::invokeMethod(
+            self.data(),
+            [self, generation, volume, cam, drawnVolume, drawnCam] {
+                if (!self || self->scene_->reductionGeneration != generation) return;
+                Scene& scene = *self->scene_;
+                scene.reductionRunning = false;
+                scene.reducingVolume.reset();
+                scene.reducingCam.reset();
+                scene.drawnVolume = drawnVolume;
+                scene.drawnVolumeOf = volume;
+                scene.drawnCam = drawnCam;
+                scene.drawnCamOf = cam;
+                // Only if the view still shows what was reduced.
+                if (scene.volume == volume) self->rebuild(true);
+            },
+            Qt::QueuedConnection);
+    });
+}
+
+bool VolumeView3D::reducing() const {
+    return scene_->reductionRunning;
 }
 
 void VolumeView3D::setMaxVoxels(int64_t voxels) {

@@ -47,6 +47,8 @@ class VolumeView3D : public VtkRenderWidget {
     void setMaxVoxels(int64_t voxels);
     // The factors along x, y and z the shown volume is reduced by (1, 1, 1: not).
     std::array<int64_t, 3> reduction() const;
+    // True while the reduced copies are being made (the view still shows the last ones).
+    bool reducing() const;
 
     // How long the last frame took to render, and the ray spacing on screen
     // (1 = one ray per pixel) the view has settled on to keep frames short.
@@ -71,6 +73,7 @@ class VolumeView3D : public VtkRenderWidget {
     // Updates the prop for the current volume, CAM and preset; the voxels are
     // copied to VTK again only when `dataChanged`.
     void rebuild(bool dataChanged = true);
+    void startReduction();
     struct Scene;
     std::unique_ptr<Scene> scene_;
 };
