@@ -398,6 +398,29 @@ class TestPacs : public QObject {
         verifySeriesContent(retry.folder, third_);
     }
 
+    // Cancel from the progress callback: C-GET stops, what arrived stays
+    // marked incomplete, and the next retrieve pulls the series whole.
+    void aCancelledGetIsIncompleteAndRetriedWhole() {
+        SeriesCache cache(path(work_, "cache-cancel"), int64_t(1) << 40);
+        const RetrieveTarget target{third_.studyUid, third_.seriesUid};
+        int calls = 0;
+        const SeriesRetrieval cancelled = retrieveSeries(
+            DimseClient(orthanc_->node()), RetrieveMethod::Get, target, third_.slices, "", cache,
+            nullptr, [&](const TransferProgress&) { return ++calls < 3; });
+        QVERIFY(!cancelled.complete);
+        QVERIFY(cancelled.transfer.cancelled);
+        QVERIFY(cancelled.instances < third_.slices);
+        QVERIFY2(QString::fromStdString(cancelled.message).contains("cancelled"),
+                 cancelled.message.c_str());
+        QVERIFY(!cache.lookup(target.studyInstanceUid, target.seriesInstanceUid).complete);
+        const SeriesRetrieval again =
+            retrieveSeries(DimseClient(orthanc_->node()), RetrieveMethod::Get, target,
+                           third_.slices, "", cache, nullptr, {});
+        QVERIFY2(again.complete, again.message.c_str());
+        QVERIFY(!again.fromCache);
+        verifySeriesContent(again.folder, third_);
+    }
+
     void theStorageScpRefusesMalformedObjectsAndKeepsRunning() {
         StorageServerOptions options;
         options.aeTitle = "RLLMSCP";

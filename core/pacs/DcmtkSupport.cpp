@@ -107,15 +107,24 @@ bool saveDatasetAtomically(DcmDataset& dataset, const std::string& path, std::st
     return true;
 }
 
-void quarantineDataset(DcmDataset& dataset, const std::string& folder, const std::string& reason) {
+namespace {
+
+// A name in `folder` no other refused object has: time and a counter.
+std::string freshQuarantineStem(const std::string& folder) {
     static std::atomic<unsigned> counter{0};
     std::error_code ec;
     fs::create_directories(folder, ec);
-    const std::string stem =
-        (fs::path(folder) /
-         ("refused-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) +
-          "-" + std::to_string(counter++)))
-            .string();
+    return (fs::path(folder) /
+            ("refused-" +
+             std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "-" +
+             std::to_string(counter++)))
+        .string();
+}
+
+}  // namespace
+
+void quarantineDataset(DcmDataset& dataset, const std::string& folder, const std::string& reason) {
+    const std::string stem = freshQuarantineStem(folder);
     std::string error;
     saveDatasetAtomically(dataset, stem + ".dcm", &error);
     std::ofstream(stem + ".txt") << reason << "\n";
@@ -145,13 +154,7 @@ Admission admitReceivedFile(const std::string& receivedFile, const RetrieveTarge
         }
         admission.refusal = "could not be moved into " + folder + ": " + ec.message();
     }
-    fs::create_directories(quarantine, ec);
-    static std::atomic<unsigned> counter{0};
-    const std::string stem =
-        (fs::path(quarantine) /
-         ("refused-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) +
-          "-" + std::to_string(counter++)))
-            .string();
+    const std::string stem = freshQuarantineStem(quarantine);
     fs::rename(receivedFile, stem + ".dcm", ec);
     if (ec) fs::remove(receivedFile, ec);
     std::ofstream(stem + ".txt") << admission.refusal << "\n";
