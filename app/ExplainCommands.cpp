@@ -79,7 +79,9 @@ The PNG shows the CAM over the image (the middle axial slice for volumes) in
 the colour map given (default jet), as the viewer draws it.
 --dicom DIR (DICOM input) writes the CAM burned into the image as a Secondary
 Capture series of INPUT's study, one image per slice with INPUT's geometry
-(--series-number N, default 9001), ready for 'rllm pacs store NODE DIR'.
+(--series-number N, default 9001), and its values as a floating-point
+Parametric Map (cam-values.dcm, series N + 50), ready for
+'rllm pacs store NODE DIR'.
 )";
 
 // The methods section of the help, from the one table of methods, each
@@ -152,6 +154,13 @@ int runCam(const std::vector<std::string>& args) {
         info.seriesNumber = static_cast<int>(p.getInt("series-number", 9001));
         dicomFiles = writeSecondaryCaptureSeries(
             info, burnInCam(input, r.cam, colormap, defaultWindow(input)), p.get("dicom"));
+        // And the values themselves, as a Parametric Map of the same study.
+        info.description = "R-LLM CAM values " + r.method + ": " +
+                           std::filesystem::path(p.positional[0]).stem().string();
+        info.seriesNumber += 50;
+        const std::string map = (std::filesystem::path(p.get("dicom")) / "cam-values.dcm").string();
+        writeParametricMap(info, r.cam, map);
+        dicomFiles.push_back(map);
     }
 #else
     throw FileError(p.get("out"),
@@ -181,7 +190,8 @@ int runCam(const std::vector<std::string>& args) {
                   << ") of class '" << r.classNames[r.target] << "' written to " << p.get("out")
                   << (p.has("png") ? " and " + p.get("png") : "") << "\n";
         if (!dicomFiles.empty())
-            std::cout << dicomFiles.size() << " Secondary Capture image(s) written to "
+            std::cout << dicomFiles.size() - 1
+                      << " Secondary Capture image(s) and a Parametric Map written to "
                       << p.get("dicom") << "\n";
     }
     return kOk;

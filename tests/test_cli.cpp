@@ -198,7 +198,7 @@ class TestCli : public QObject {
                 {"cam", bundle, ct, "--out", dir.filePath("cam.nii.gz"), "--dicom", sc, "--json"});
             QCOMPARE(cam.status, 0);
             const QJsonArray written = QJsonDocument::fromJson(cam.out)["dicom"].toArray();
-            QCOMPARE(written.size(), 1);
+            QCOMPARE(written.size(), 2);  // the Secondary Capture and the Parametric Map
             const QJsonObject source =
                 QJsonDocument::fromJson(runRllm({"info", ct, "--json"}).out).object();
             Run back = runRllm({"info", written[0].toString(), "--json"});

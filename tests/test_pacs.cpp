@@ -63,6 +63,21 @@ void verifySeriesContent(const std::string& folder, const StudySpec& spec) {
                     QFAIL(qPrintable(QString("voxel (%1,%2,%3) differs").arg(c).arg(r).arg(z)));
 }
 
+// dicom3tools' dciodvfy, an independent IOD checker: its "Error" lines,
+// without the one it cannot decide (Laterality is required only for a
+// paired body part, which a synthetic study does not say). Empty when it
+// is not installed (then the caller says so).
+QStringList iodErrors(const std::string& file, bool* checked) {
+    QProcess dciodvfy;
+    dciodvfy.start("dciodvfy", {QString::fromStdString(file)});
+    *checked = dciodvfy.waitForFinished(60000) && dciodvfy.exitStatus() == QProcess::NormalExit;
+    QStringList errors;
+    const QString report = dciodvfy.readAllStandardError() + dciodvfy.readAllStandardOutput();
+    for (const QString& line : report.split('\n'))
+        if (line.startsWith("Error") && !line.contains("<Laterality>")) errors << line;
+    return errors;
+}
+
 std::string dicomString(const std::string& file, const DcmTagKey& tag) {
     DcmFileFormat f;
     if (f.loadFile(file.c_str()).bad()) return "<unreadable>";
@@ -492,8 +507,13 @@ class TestPacs : public QObject {
         info.description = "R-LLM comparison report";
         info.seriesNumber = 9100;
         writeEncapsulatedPdf(info, pdf.toStdString(), "comparison", outFolder + "/report.dcm");
+        // The map's values themselves, as a Parametric Map.
+        info.description = "R-LLM CAM values: test model";
+        info.seriesNumber = 9051;
+        writeParametricMap(info, cam, outFolder + "/map.dcm");
         std::vector<std::string> all = camFiles;
         all.push_back(outFolder + "/report.dcm");
+        all.push_back(outFolder + "/map.dcm");
         const TransferResult sent = DimseClient(orthanc_->node()).store(all, {});
         QVERIFY2(sent.complete, sent.message.c_str());
 
@@ -501,15 +521,17 @@ class TestPacs : public QObject {
         QueryKeys keys;
         keys.studyInstanceUid = first_.studyUid;
         const QueryResult series = DimseClient(orthanc_->node()).find(QueryLevel::Series, keys);
-        QCOMPARE(series.matches.size(), size_t(3));
-        std::string camSeries, pdfSeries;
+        QCOMPARE(series.matches.size(), size_t(4));
+        std::string camSeries, pdfSeries, mapSeries;
         for (const QueryMatch& m : series.matches) {
             if (m.seriesInstanceUid == first_.seriesUid) continue;
             QVERIFY2(QString::fromStdString(m.seriesDescription).contains(kNotForDiagnosticUse),
                      m.seriesDescription.c_str());
-            (m.modality == "DOC" ? pdfSeries : camSeries) = m.seriesInstanceUid;
+            (m.modality == "DOC"        ? pdfSeries
+             : m.seriesNumber == "9051" ? mapSeries
+                                        : camSeries) = m.seriesInstanceUid;
         }
-        QVERIFY(!camSeries.empty() && !pdfSeries.empty());
+        QVERIFY(!camSeries.empty() && !pdfSeries.empty() && !mapSeries.empty());
         SeriesCache cache(path(work_, "cache-results"), int64_t(1) << 40);
         const SeriesRetrieval back =
             retrieveSeries(DimseClient(orthanc_->node()), RetrieveMethod::Get,
@@ -551,6 +573,51 @@ class TestPacs : public QObject {
         const QByteArray expected = original.readAll();
         QVERIFY(length >= unsigned(expected.size()) && length <= unsigned(expected.size()) + 1);
         QCOMPARE(QByteArray(reinterpret_cast<const char*>(bytes), expected.size()), expected);
+
+        // All three kinds of object are valid by an independent checker.
+        for (const std::string& f : {scanDicomFolder(back.folder)[0].files[0], reportPath}) {
+            bool checked = false;
+            const QStringList errors = iodErrors(f, &checked);
+            if (!checked) QSKIP("dciodvfy (dicom3tools) is not installed: scripts/install-deps");
+            QVERIFY2(errors.isEmpty(), qPrintable(errors.join('\n')));
+        }
+
+        // The Parametric Map: float values equal to the CAM's, frame by frame
+        // on the source's positions, in its frame of reference.
+        const SeriesRetrieval map =
+            retrieveSeries(DimseClient(orthanc_->node()), RetrieveMethod::Get,
+                           {first_.studyUid, mapSeries}, 1, "", cache, nullptr, {});
+        QVERIFY2(map.complete, map.message.c_str());
+        std::string mapPath;
+        for (const auto& entry : fs::directory_iterator(map.folder))
+            if (entry.path().extension() == ".dcm") mapPath = entry.path().string();
+        DcmFileFormat mapFile;
+        QVERIFY(mapFile.loadFile(mapPath.c_str()).good());
+        DcmDataset* m = mapFile.getDataset();
+        QCOMPARE(dicomString(mapPath, DCM_SOPClassUID), std::string(UID_ParametricMapStorage));
+        QCOMPARE(dicomString(mapPath, DCM_NumberOfFrames), std::to_string(first_.slices));
+        QCOMPARE(dicomString(mapPath, DCM_FrameOfReferenceUID), first_.studyUid + ".9");
+        const Float32* values = nullptr;
+        unsigned long count = 0;
+        QVERIFY(m->findAndGetFloat32Array(DCM_FloatPixelData, values, &count).good());
+        QCOMPARE(count, (unsigned long)cam.voxels().size());
+        for (size_t i = 0; i < cam.voxels().size(); ++i) QCOMPARE(values[i], cam.voxels()[i]);
+        bool checked = false;
+        const QStringList mapErrors = iodErrors(mapPath, &checked);
+        QVERIFY2(checked && mapErrors.isEmpty(), qPrintable(mapErrors.join('\n')));
+        for (int z = 0; z < first_.slices; ++z) {
+            DcmItem* frame = nullptr;
+            DcmItem* plane = nullptr;
+            QVERIFY(
+                m->findAndGetSequenceItem(DCM_PerFrameFunctionalGroupsSequence, frame, z).good());
+            QVERIFY(frame->findAndGetSequenceItem(DCM_PlanePositionSequence, plane, 0).good());
+            const auto expected = image.geometry().indexToPhysical({0, 0, double(z)});
+            for (int a = 0; a < 3; ++a) {
+                Float64 value = 0;
+                QVERIFY(plane->findAndGetFloat64(DCM_ImagePositionPatient, value, a).good());
+                QVERIFY(std::abs(value - expected[a]) < 1e-4);
+            }
+        }
     }
 
 #ifdef RLLM_HAVE_DICOMWEB

@@ -597,17 +597,20 @@ class TestViewer : public QObject {
         QVERIFY2(window.sendResultsToPacs(orthanc.node()), qPrintable(window.lastError()));
         QVERIFY(stored.wait(30000));
         QVERIFY2(stored.at(0).at(0).toBool(), qPrintable(stored.at(0).at(2).toString()));
-        QCOMPARE(stored.at(0).at(1).toInt(), 2 * spec.slices + 1);
+        QCOMPARE(stored.at(0).at(1).toInt(), 2 * spec.slices + 2 + 1);
         QueryKeys keys;
         keys.studyInstanceUid = spec.studyUid;
         const QueryResult back = DimseClient(orthanc.node()).find(QueryLevel::Series, keys);
-        QCOMPARE(back.matches.size(), size_t(4));
-        int cams = 0, reports = 0;
+        QCOMPARE(back.matches.size(), size_t(6));
+        int cams = 0, maps = 0, reports = 0;
         for (const QueryMatch& m : back.matches) {
             if (m.seriesInstanceUid == spec.seriesUid) continue;
             QVERIFY(QString::fromStdString(m.seriesDescription).contains("not for diagnostic use"));
             if (m.modality == "DOC") {
                 ++reports;
+            } else if (QString::fromStdString(m.seriesDescription).startsWith("R-LLM CAM values")) {
+                ++maps;
+                QCOMPARE(m.instances, 1);  // one multi-frame object
             } else {
                 ++cams;
                 QCOMPARE(m.instances, spec.slices);
@@ -615,6 +618,7 @@ class TestViewer : public QObject {
             }
         }
         QCOMPARE(cams, 2);
+        QCOMPARE(maps, 2);
         QCOMPARE(reports, 1);
 
         // Thousands of matches: the table fills in batches up to "at most"

@@ -689,6 +689,14 @@ bool MainWindow::sendResultsToPacs(const PacsNode& node) {
             for (const std::string& f :
                  writeSecondaryCaptureSeries(info, burned, folder.toStdString()))
                 files << QString::fromStdString(f);
+            // The values themselves, for tools that compute on the map.
+            info.description = tr("R-LLM CAM values %1: %2")
+                                   .arg(ViewerSession::slotLetter(slot), model.name)
+                                   .toStdString();
+            info.seriesNumber = 9051 + slot;
+            const QString map = outbox->filePath(QStringLiteral("cam-values-%1.dcm").arg(slot));
+            writeParametricMap(info, *resultOf(slot)->cam, map.toStdString());
+            files << map;
         }
         const QString pdf = outbox->filePath("report.pdf");
         if (!saveReport(pdf)) return false;

@@ -70,10 +70,10 @@ class MainWindow : public QMainWindow {
     PacsBrowser* pacsBrowser();
     // The comparison's results for the open DICOM series, sent to `node` in
     // the series' own study: each compared model's CAM burned into the image
-    // as a Secondary Capture series, and the comparison report as
-    // Encapsulated PDF. Starts the transfer and returns true; false (with the
-    // reason shown) when there is nothing to send. The outcome comes as the
-    // browser's jobs()->storeFinished and in the status bar.
+    // as a Secondary Capture series and its values as a Parametric Map, and
+    // the comparison report as Encapsulated PDF. Starts the transfer and returns true; false (with
+    // the reason shown) when there is nothing to send. The outcome comes as the browser's
+    // jobs()->storeFinished and in the status bar.
     bool sendResultsToPacs(const PacsNode& node);
 
     void setDarkTheme(bool dark);

@@ -425,10 +425,16 @@ TransferResult DimseClient::get(const RetrieveTarget& target, const std::string&
     scu.addPresentationContext(kStudyRootGet, uncompressedSyntaxes());
     // C-GET sends the objects back on this association: we must offer to be
     // the storage SCP for every kind of image the archive may hold.
-    const int storageClasses = std::min(numberOfDcmLongSCUStorageSOPClassUIDs, 120);
-    for (int i = 0; i < storageClasses; ++i)
-        scu.addPresentationContext(dcmLongSCUStorageSOPClassUIDs[i], acceptedStorageSyntaxes(),
-                                   ASC_SC_ROLE_SCP);
+    // DCMTK's list of the common ones, and what the viewer itself sends
+    // back, within the 128 contexts an association may have.
+    std::set<std::string> storageClasses;
+    for (const char* uid :
+         {UID_ParametricMapStorage, UID_SecondaryCaptureImageStorage, UID_EncapsulatedPDFStorage})
+        storageClasses.insert(uid);
+    for (int i = 0; i < numberOfDcmLongSCUStorageSOPClassUIDs && storageClasses.size() < 120; ++i)
+        storageClasses.insert(dcmLongSCUStorageSOPClassUIDs[i]);
+    for (const std::string& uid : storageClasses)
+        scu.addPresentationContext(uid.c_str(), acceptedStorageSyntaxes(), ASC_SC_ROLE_SCP);
     scu.connect();
     scu.retrievePresentation = scu.context(kStudyRootGet);
     fs::create_directories(folder);

@@ -41,6 +41,7 @@ const DcmTagKey kCopiedFromSource[] = {
     DCM_StudyDescription,
     DCM_FrameOfReferenceUID,
     DCM_PositionReferenceIndicator,
+    DCM_Laterality,  // of a paired body part: the result is of the same side
 };
 
 std::unique_ptr<DcmFileFormat> readSource(const std::string& path) {
@@ -76,6 +77,20 @@ std::string joined(std::initializer_list<double> values) {
     std::string text;
     for (double v : values) text += (text.empty() ? "" : "\\") + decimal(v);
     return text;
+}
+
+// The patient direction (PS3.3 C.7.6.1.1.1) a unit vector in LPS points to:
+// its letters by falling weight, each axis that contributes noticeably.
+std::string patientDirection(double x, double y, double z) {
+    std::vector<std::pair<double, char>> parts{{std::abs(x), x > 0 ? 'L' : 'R'},
+                                               {std::abs(y), y > 0 ? 'P' : 'A'},
+                                               {std::abs(z), z > 0 ? 'H' : 'F'}};
+    std::sort(parts.begin(), parts.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::string letters;
+    for (const auto& [weight, letter] : parts)
+        if (weight > 0.2 || letters.empty()) letters += letter;
+    return letters;
 }
 
 void check(const OFCondition& status, const std::string& what) {
@@ -184,6 +199,10 @@ std::vector<std::string> writeSecondaryCaptureSeries(const ResultSeriesInfo& inf
         out.putAndInsertString(DCM_ImageOrientationPatient,
                                joined({d[0], d[3], d[6], d[1], d[4], d[7]}).c_str());
         out.putAndInsertString(DCM_PixelSpacing, joined({g.spacing[1], g.spacing[0]}).c_str());
+        // The SC IOD's own orientation attribute: where rows and columns point.
+        out.putAndInsertString(DCM_PatientOrientation, (patientDirection(d[0], d[3], d[6]) + "\\" +
+                                                        patientDirection(d[1], d[4], d[7]))
+                                                           .c_str());
         out.putAndInsertString(DCM_SliceThickness, decimal(g.spacing[2]).c_str());
         if (!out.tagExists(DCM_FrameOfReferenceUID))
             out.putAndInsertString(DCM_FrameOfReferenceUID, newUid(SITE_INSTANCE_UID_ROOT).c_str());
@@ -211,6 +230,111 @@ std::vector<std::string> writeSecondaryCaptureSeries(const ResultSeriesInfo& inf
         files.push_back(path);
     }
     return files;
+}
+
+namespace {
+
+void putCode(DcmItem& item, const DcmTagKey& sequence, const char* value, const char* scheme,
+             const char* meaning) {
+    DcmItem* code = nullptr;
+    item.findOrCreateSequenceItem(sequence, code, 0);
+    code->putAndInsertString(DCM_CodeValue, value);
+    code->putAndInsertString(DCM_CodingSchemeDesignator, scheme);
+    code->putAndInsertString(DCM_CodeMeaning, meaning);
+}
+
+}  // namespace
+
+void writeParametricMap(const ResultSeriesInfo& info, const Volume& cam,
+                        const std::string& outFile) {
+    if (cam.components() != 1 || cam.empty())
+        throw Error("a Parametric Map needs a one-component map");
+    auto source = readSource(info.sourceFile);
+    const ImageGeometry& g = cam.geometry();
+    const auto& d = g.direction;
+    if (g.size[0] > 65535 || g.size[1] > 65535) throw Error("the map is too large for DICOM");
+    DcmFileFormat file;
+    DcmDataset& out = *file.getDataset();
+    startObject(out, *source->getDataset(), UID_ParametricMapStorage, newUid(SITE_SERIES_UID_ROOT),
+                info, "OT", 1);
+    if (!out.tagExists(DCM_FrameOfReferenceUID))
+        out.putAndInsertString(DCM_FrameOfReferenceUID, newUid(SITE_INSTANCE_UID_ROOT).c_str());
+    if (!out.tagExists(DCM_PositionReferenceIndicator))
+        out.putAndInsertString(DCM_PositionReferenceIndicator, "");  // type 2
+    // Enhanced General Equipment (all type 1).
+    out.putAndInsertString(DCM_ManufacturerModelName, "R-LLM Viewer");
+    out.putAndInsertString(DCM_DeviceSerialNumber, "0");
+    out.putAndInsertString(DCM_SoftwareVersions, "0.1.0");
+    // Parametric Map Image.
+    out.putAndInsertString(DCM_ImageType, "DERIVED\\PRIMARY\\VOLUME\\NONE");
+    out.putAndInsertString(DCM_ContentQualification, "RESEARCH");
+    out.putAndInsertString(DCM_ContentLabel, "RLLM_CAM");
+    out.putAndInsertString(DCM_ContentDescription, "class activation map, 0..1");
+    out.putAndInsertString(DCM_ContentCreatorName, "RLLM^Viewer");
+    out.insertEmptyElement(DCM_AcquisitionContextSequence);
+    out.putAndInsertUint16(DCM_SamplesPerPixel, 1);
+    out.putAndInsertString(DCM_PhotometricInterpretation, "MONOCHROME2");
+    out.putAndInsertUint16(DCM_BitsAllocated, 32);
+    out.putAndInsertUint16(DCM_Rows, static_cast<Uint16>(g.size[1]));
+    out.putAndInsertUint16(DCM_Columns, static_cast<Uint16>(g.size[0]));
+    out.putAndInsertString(DCM_NumberOfFrames, std::to_string(g.size[2]).c_str());
+    out.putAndInsertString(DCM_PresentationLUTShape, "IDENTITY");
+    out.putAndInsertString(DCM_LossyImageCompression, "00");
+    out.putAndInsertString(DCM_BurnedInAnnotation, "NO");
+    out.putAndInsertString(DCM_RecognizableVisualFeatures, "NO");
+    // One dimension: the frames' positions along the slice normal.
+    const std::string organization = newUid(SITE_INSTANCE_UID_ROOT);
+    DcmItem* item = nullptr;
+    out.findOrCreateSequenceItem(DCM_DimensionOrganizationSequence, item, 0);
+    item->putAndInsertString(DCM_DimensionOrganizationUID, organization.c_str());
+    out.findOrCreateSequenceItem(DCM_DimensionIndexSequence, item, 0);
+    item->putAndInsertString(DCM_DimensionOrganizationUID, organization.c_str());
+    item->putAndInsertTagKey(DCM_DimensionIndexPointer, DCM_ImagePositionPatient);
+    item->putAndInsertTagKey(DCM_FunctionalGroupPointer, DCM_PlanePositionSequence);
+    // What every frame shares.
+    DcmItem* shared = nullptr;
+    out.findOrCreateSequenceItem(DCM_SharedFunctionalGroupsSequence, shared, 0);
+    shared->findOrCreateSequenceItem(DCM_PixelMeasuresSequence, item, 0);
+    item->putAndInsertString(DCM_PixelSpacing, joined({g.spacing[1], g.spacing[0]}).c_str());
+    item->putAndInsertString(DCM_SliceThickness, decimal(g.spacing[2]).c_str());
+    shared->findOrCreateSequenceItem(DCM_PlaneOrientationSequence, item, 0);
+    item->putAndInsertString(DCM_ImageOrientationPatient,
+                             joined({d[0], d[3], d[6], d[1], d[4], d[7]}).c_str());
+    shared->findOrCreateSequenceItem(DCM_RealWorldValueMappingSequence, item, 0);
+    item->putAndInsertString(DCM_LUTExplanation, "CAM value (0: no evidence, 1: the most)");
+    item->putAndInsertString(DCM_LUTLabel, "RLLM_CAM");
+    item->putAndInsertFloat64(DCM_DoubleFloatRealWorldValueFirstValueMapped, 0.0);
+    item->putAndInsertFloat64(DCM_DoubleFloatRealWorldValueLastValueMapped, 1.0);
+    item->putAndInsertString(DCM_RealWorldValueIntercept, "0");
+    item->putAndInsertString(DCM_RealWorldValueSlope, "1");
+    putCode(*item, DCM_MeasurementUnitsCodeSequence, "1", "UCUM", "no units");
+    shared->findOrCreateSequenceItem(DCM_FrameAnatomySequence, item, 0);
+    item->putAndInsertString(DCM_FrameLaterality, "U");
+    putCode(*item, DCM_AnatomicRegionSequence, "38866009", "SCT", "Body part");
+    shared->findOrCreateSequenceItem(DCM_ParametricMapFrameTypeSequence, item, 0);
+    item->putAndInsertString(DCM_FrameType, "DERIVED\\PRIMARY\\VOLUME\\NONE");
+    shared->findOrCreateSequenceItem(DCM_PixelValueTransformationSequence, item, 0);
+    item->putAndInsertString(DCM_RescaleIntercept, "0");
+    item->putAndInsertString(DCM_RescaleSlope, "1");
+    item->putAndInsertString(DCM_RescaleType, "US");
+    // Per frame: where it lies and its index.
+    for (int64_t z = 0; z < g.size[2]; ++z) {
+        DcmItem* frame = nullptr;
+        out.findOrCreateSequenceItem(DCM_PerFrameFunctionalGroupsSequence, frame,
+                                     static_cast<signed long>(z));
+        frame->findOrCreateSequenceItem(DCM_PlanePositionSequence, item, 0);
+        const auto position = g.indexToPhysical({0, 0, static_cast<double>(z)});
+        item->putAndInsertString(DCM_ImagePositionPatient,
+                                 joined({position[0], position[1], position[2]}).c_str());
+        frame->findOrCreateSequenceItem(DCM_FrameContentSequence, item, 0);
+        item->putAndInsertUint32(DCM_DimensionIndexValues, static_cast<Uint32>(z + 1));
+    }
+    check(out.putAndInsertFloat32Array(DCM_FloatPixelData, cam.voxels().data(),
+                                       static_cast<unsigned long>(cam.voxels().size())),
+          "float pixel data");
+    out.chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
+    out.updateOriginalXfer();
+    save(file, outFile);
 }
 
 void writeEncapsulatedPdf(const ResultSeriesInfo& info, const std::string& pdfPath,

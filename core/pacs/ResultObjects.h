@@ -37,6 +37,15 @@ std::string dicomSourceFileOf(const Volume& volume);
 std::vector<std::string> writeSecondaryCaptureSeries(const ResultSeriesInfo& info,
                                                      const Volume& rgb, const std::string& folder);
 
+// Writes the CAM's values themselves (a one-component volume on the
+// source's grid, 0..1) as one floating-point Parametric Map: an enhanced
+// multi-frame object, one frame per slice with its Image Position, the
+// source's orientation, spacing and frame of reference, a real-world value
+// mapping of identity ("no units"), for viewers and tools that compute on
+// the map rather than look at colours.
+void writeParametricMap(const ResultSeriesInfo& info, const Volume& cam,
+                        const std::string& outFile);
+
 // Wraps the PDF at `pdfPath` as an Encapsulated PDF object, written to `outFile`.
 void writeEncapsulatedPdf(const ResultSeriesInfo& info, const std::string& pdfPath,
                           const std::string& documentTitle, const std::string& outFile);
