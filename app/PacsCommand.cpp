@@ -61,7 +61,8 @@ Query options (find):
 Retrieve options (get):
   --move --port P   C-MOVE to a storage SCP on port P (default: the node's storage port)
 Results as DICOM: 'rllm cam BUNDLE SERIES --out CAM.nii.gz --dicom DIR' writes a
-CAM as a Secondary Capture series in the study of SERIES; 'rllm pacs store NODE DIR' sends it.
+CAM as a Secondary Capture series and a Parametric Map in the study of SERIES;
+'rllm pacs store NODE DIR' sends them.
 Exit status: 0 success, 1 failure (nothing or not everything done), 2 usage error.
 )";
 
