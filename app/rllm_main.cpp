@@ -37,8 +37,7 @@ int main(int argc, char** argv) {
     const std::map<std::string, std::function<int(const std::vector<std::string>&)>> commands = {
         {"info", runInfo},
 #ifdef RLLM_HAVE_MEDICAL_IO
-        {"convert", runConvert},
-        {"pacs", runPacs},
+        {"convert", runConvert},  {"pacs", runPacs},
 #endif
 #ifdef RLLM_HAVE_TORCH
         {"llm", runLlm},          {"train", runTrain},   {"eval", runEval},
