@@ -159,6 +159,8 @@ PacsBrowser::PacsBrowser(QWidget* parent) : QDialog(parent), jobs_(new PacsJobs(
     status_ = new QLabel(this);
     status_->setObjectName("pacsStatus");
     status_->setWordWrap(true);
+    // Messages quote what peers send: shown as text, never as rich text.
+    status_->setTextFormat(Qt::PlainText);
     status_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto* actions = new QHBoxLayout;
     actions->addWidget(status_, 1);

@@ -64,6 +64,7 @@ PacsNodeDialog::PacsNodeDialog(const PacsNode& node, QWidget* parent) : QDialog(
     problem_ = new QLabel(this);
     problem_->setObjectName("nodeProblem");
     problem_->setWordWrap(true);
+    problem_->setTextFormat(Qt::PlainText);
     problem_->setStyleSheet("color: #c0392b");
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
