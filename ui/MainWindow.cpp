@@ -103,6 +103,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     errorBanner_ = new QLabel(central);
     errorBanner_->setObjectName("errorBanner");
     errorBanner_->setWordWrap(true);
+    // Messages quote file names and what PACS peers send: never rich text.
+    errorBanner_->setTextFormat(Qt::PlainText);
     errorBanner_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     errorBanner_->setStyleSheet("QLabel { background: #7a1f1f; color: white; padding: 6px; }");
     errorBanner_->hide();
