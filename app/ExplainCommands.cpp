@@ -49,8 +49,7 @@ void writeOverlay(const Volume& image, const Volume& cam, HeatColormap colormap,
         uint8_t g = shown[p * grey.components];
         if (grey.components == 3)
             g = uint8_t((shown[3 * p] + shown[3 * p + 1] + shown[3 * p + 2]) / 3);
-        const float t = heat.values[p];
-        const auto c = blend(g, heatColourRgb(colormap, t), 0.5f * std::min(1.0f, t * 2.0f));
+        const auto c = camOverGrey(g, heat.values[p], colormap);
         std::copy(c.begin(), c.end(), rgb.begin() + static_cast<std::ptrdiff_t>(3 * p));
     }
     writePng(rgb, grey.width, grey.height, 3, path);

@@ -5,6 +5,7 @@
 #include "app/CliSupport.h"
 #include "app/Commands.h"
 #include "core/Error.h"
+#include "core/io/Dicom.h"
 #include "core/pacs/Dimse.h"
 #include "core/pacs/PacsNode.h"
 #include "core/pacs/ResultObjects.h"
@@ -259,11 +260,15 @@ int runGet(const ParsedArgs& p) {
     return allComplete ? kOk : kRuntimeError;
 }
 
+// A file given by name is sent as it is (and refused with a message if it
+// is not DICOM); from a folder only DICOM Part 10 files go (a cache folder
+// also holds its manifest).
 std::vector<std::string> dicomFilesUnder(const std::string& path) {
     std::vector<std::string> files;
     if (fs::is_directory(path)) {
         for (const auto& entry : fs::recursive_directory_iterator(path))
-            if (entry.is_regular_file()) files.push_back(entry.path().string());
+            if (entry.is_regular_file() && looksLikeDicomFile(entry.path().string()))
+                files.push_back(entry.path().string());
         std::sort(files.begin(), files.end());
     } else if (fs::exists(path)) {
         files.push_back(path);
@@ -273,37 +278,37 @@ std::vector<std::string> dicomFilesUnder(const std::string& path) {
     return files;
 }
 
+// A temporary folder removed however the command ends.
+struct TemporaryFolder {
+    fs::path path;
+    ~TemporaryFolder() {
+        std::error_code ec;
+        if (!path.empty()) fs::remove_all(path, ec);
+    }
+};
+
 int runStore(const ParsedArgs& p) {
     const PacsNode node = nodeFrom(p, 1);
     std::vector<std::string> files;
     for (size_t i = 2; i < p.positional.size(); ++i) {
-        std::vector<std::string> more = dicomFilesUnder(p.positional[i]);
-        // Folders may hold other files (a manifest, a PNG): only DICOM goes.
-        if (fs::is_directory(p.positional[i]))
-            more.erase(std::remove_if(more.begin(), more.end(),
-                                      [](const std::string& f) {
-                                          const auto ext = fs::path(f).extension();
-                                          return ext == ".json" || ext == ".txt" || ext == ".png";
-                                      }),
-                       more.end());
+        const std::vector<std::string> more = dicomFilesUnder(p.positional[i]);
         files.insert(files.end(), more.begin(), more.end());
     }
-    fs::path temporaryFolder;
+    TemporaryFolder temporary;
     if (p.has("pdf")) {
         if (!p.has("study-of")) throw UsageError("--pdf needs --study-of DICOM_FILE");
-        temporaryFolder = fs::temp_directory_path() / ("rllm-pdf-" + std::to_string(::getpid()));
-        fs::create_directories(temporaryFolder);
+        temporary.path = fs::temp_directory_path() / ("rllm-pdf-" + std::to_string(::getpid()));
+        fs::create_directories(temporary.path);
         ResultSeriesInfo info;
         info.sourceFile = p.get("study-of");
         info.description = "R-LLM comparison report";
         info.seriesNumber = 9100;
-        const std::string out = (temporaryFolder / "report.dcm").string();
+        const std::string out = (temporary.path / "report.dcm").string();
         writeEncapsulatedPdf(info, p.get("pdf"), "R-LLM Viewer comparison report", out);
         files.push_back(out);
     }
     if (files.empty()) throw UsageError(std::string("nothing to store\n") + kUsage);
     const TransferResult r = DimseClient(node).store(files, {});
-    if (!temporaryFolder.empty()) fs::remove_all(temporaryFolder);
     if (p.has("json"))
         std::cout << json{{"node", node.address()},
                           {"sent", r.progress.completed},

@@ -150,7 +150,6 @@ bool pacsPhase(MainWindow& window, int slices, const QTemporaryDir& temporary) {
     browser->jobs()->setCache(temporary.filePath("pacs-cache"), qint64(8) << 30);
     browser->reloadNodes("orthanc-test");
     browser->show();
-    auto* studies = browser->findChild<QTableWidget*>("pacsStudies");
     auto* series = browser->findChild<QTableWidget*>("pacsSeries");
     auto waitFor = [](const std::function<bool()>& done, int timeoutMs) {
         QElapsedTimer clock;

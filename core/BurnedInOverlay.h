@@ -9,6 +9,11 @@
 
 namespace rllm {
 
+// One pixel: `grey` with the CAM value `t` (0..1) blended in, its opacity
+// rising with t (0 at 0, 0.5 from 0.5 up). The command line's overlay PNG
+// and burnInCam draw with it.
+std::array<uint8_t, 3> camOverGrey(uint8_t grey, float t, HeatColormap colormap);
+
 // `cam` must be on `image`'s grid with values in 0..1. The colour's opacity
 // grows with the CAM value (0 where the CAM is 0, 0.5 from 0.5 up), as the
 // viewer draws it.

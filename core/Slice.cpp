@@ -177,13 +177,17 @@ std::array<std::string, 4> edgeLetters(const ImageGeometry& geometry, const Slic
 }
 
 std::vector<uint8_t> applyWindow(const SliceImage& slice, double center, double width) {
+    return applyWindow(slice.values.data(), slice.values.size(), center, width);
+}
+
+std::vector<uint8_t> applyWindow(const float* values, size_t count, double center, double width) {
     // PS3.3 C.11.2.1.2.1: y = ((x - (c - 0.5)) / (w - 1) + 0.5) * 255, clamped.
     width = std::max(width, 1e-6);
     const double scale = width > 1.0 ? 1.0 / (width - 1.0) : 1.0 / width;
     const double shift = width > 1.0 ? center - 0.5 : center;
-    std::vector<uint8_t> display(slice.values.size());
-    for (size_t i = 0; i < slice.values.size(); ++i) {
-        double v = ((slice.values[i] - shift) * scale + 0.5) * 255.0;
+    std::vector<uint8_t> display(count);
+    for (size_t i = 0; i < count; ++i) {
+        double v = ((values[i] - shift) * scale + 0.5) * 255.0;
         display[i] = static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L));
     }
     return display;

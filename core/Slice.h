@@ -76,5 +76,7 @@ std::array<std::string, 4> edgeLetters(const ImageGeometry& geometry, const Slic
 // The DICOM linear VOI function (PS3.3 C.11.2.1.2) onto 0..255, applied to
 // every component. width <= 0 is treated as the smallest positive width.
 std::vector<uint8_t> applyWindow(const SliceImage& slice, double center, double width);
+// The same for `count` values anywhere (a whole volume: no slice copied first).
+std::vector<uint8_t> applyWindow(const float* values, size_t count, double center, double width);
 
 }  // namespace rllm

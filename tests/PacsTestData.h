@@ -95,4 +95,22 @@ inline std::vector<std::string> writeStudy(const std::string& folder, const Stud
     return files;
 }
 
+// `count` studies of one 2 x 2 image each, patients MANY0, MANY1, ...:
+// study i is <uidRoot>.<i + 1>, its series <uidRoot>.<i + 1>.1. Returns the files.
+inline std::vector<std::string> writeManyStudies(const std::string& folder, int count,
+                                                 const std::string& uidRoot) {
+    std::vector<std::string> files;
+    for (int i = 0; i < count; ++i) {
+        StudySpec s;
+        s.patientName = "Many^Patient" + std::to_string(i);
+        s.patientId = "MANY" + std::to_string(i);
+        s.studyUid = uidRoot + "." + std::to_string(i + 1);
+        s.seriesUid = s.studyUid + ".1";
+        s.rows = s.columns = 2;
+        s.slices = 1;
+        files.push_back(writeStudy(folder + "/" + std::to_string(i), s)[0]);
+    }
+    return files;
+}
+
 }  // namespace rllm::test

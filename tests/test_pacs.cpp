@@ -324,18 +324,8 @@ class TestPacs : public QObject {
 
     void thousandsOfMatchesAreCappedAndSaySo() {
         // 1200 single-image studies: a query for all of them stops at the limit.
-        std::vector<std::string> files;
-        for (int i = 0; i < 1200; ++i) {
-            StudySpec s;
-            s.patientName = "Many^Patient" + std::to_string(i);
-            s.patientId = "MANY" + std::to_string(i);
-            s.studyUid = "1.2.826.0.1.3680043.9.7779." + std::to_string(i + 1);
-            s.seriesUid = s.studyUid + ".1";
-            s.rows = s.columns = 2;
-            s.slices = 1;
-            const auto written = writeStudy(path(work_, "many") + "/" + std::to_string(i), s);
-            files.push_back(written[0]);
-        }
+        const std::vector<std::string> files =
+            writeManyStudies(path(work_, "many"), 1200, "1.2.826.0.1.3680043.9.7779");
         const TransferResult stored = DimseClient(orthanc_->node()).store(files, {});
         QVERIFY2(stored.complete, stored.message.c_str());
         QueryKeys many;
@@ -707,6 +697,11 @@ class TestPacs : public QObject {
         const QJsonObject got = QJsonDocument::fromJson(rllm.readAllStandardOutput()).object();
         QVERIFY(got["complete"].toBool());
         verifySeriesContent(got["series"][0]["folder"].toString().toStdString(), second_);
+        // A cache folder sent back: its DICOM files go, its manifests do not.
+        QCOMPARE(run({"pacs", "store", "test", cache, "--json"}), 0);
+        const QJsonObject sent = QJsonDocument::fromJson(rllm.readAllStandardOutput()).object();
+        QCOMPARE(sent["sent"].toInt(), second_.slices);
+        QCOMPARE(sent["failed"].toInt(), 0);
         QCOMPARE(run({"pacs", "echo", "WRONGAE@127.0.0.1:" + QString::number(node.port)}), 1);
         QVERIFY(rllm.readAllStandardError().contains("refused the association"));
         QCOMPARE(run({"pacs", "echo", "no-such-node"}), 1);

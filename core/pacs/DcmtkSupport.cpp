@@ -40,6 +40,12 @@ std::string dicomTrim(const std::string& value) {
     return value.substr(first, last - first + 1);
 }
 
+std::string dicomValue(DcmItem* item, const DcmTagKey& tag) {
+    OFString value;
+    if (item && item->findAndGetOFStringArray(tag, value).good()) return dicomTrim(value.c_str());
+    return {};
+}
+
 std::string describeNode(const PacsNode& node) {
     if (node.name.empty() || node.name == node.address()) return "PACS " + node.address();
     return "PACS '" + node.name + "' (" + node.address() + ")";
@@ -68,11 +74,7 @@ std::string connectionFailure(const PacsNode& node, const OFCondition& condition
 
 std::string checkReceived(DcmDataset* dataset, const RetrieveTarget& target) {
     if (!dataset) return "no data set";
-    auto uid = [&](const DcmTagKey& tag) {
-        OFString value;
-        dataset->findAndGetOFString(tag, value);
-        return dicomTrim(value.c_str());
-    };
+    auto uid = [&](const DcmTagKey& tag) { return dicomValue(dataset, tag); };
     const std::string sop = uid(DCM_SOPInstanceUID), sopClass = uid(DCM_SOPClassUID);
     const std::string study = uid(DCM_StudyInstanceUID), series = uid(DCM_SeriesInstanceUID);
     if (!isValidUid(sop)) return "SOP instance UID '" + sop + "' is missing or malformed";
@@ -143,10 +145,9 @@ Admission admitReceivedFile(const std::string& receivedFile, const RetrieveTarge
         admission.refusal = checkReceived(file.getDataset(), target);
     }
     if (admission.refusal.empty()) {
-        OFString sop;
-        file.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, sop);
+        const std::string sop = dicomValue(file.getDataset(), DCM_SOPInstanceUID);
         fs::create_directories(folder, ec);
-        const fs::path path = fs::path(folder) / (dicomTrim(sop.c_str()) + ".dcm");
+        const fs::path path = fs::path(folder) / (sop + ".dcm");
         fs::rename(receivedFile, path, ec);
         if (!ec) {
             admission.path = path.string();

@@ -7,6 +7,8 @@
 #include <string>
 
 class DcmDataset;
+class DcmItem;
+class DcmTagKey;
 class OFCondition;
 
 namespace rllm {
@@ -19,6 +21,9 @@ void initDcmtk();
 
 // DICOM pads values with spaces (and UIDs with NUL): strip both ends.
 std::string dicomTrim(const std::string& value);
+
+// An attribute's value(s) as text, trimmed, backslash-separated; empty when absent.
+std::string dicomValue(DcmItem* item, const DcmTagKey& tag);
 
 // "PACS 'name' (AET@host:port)" for messages.
 std::string describeNode(const PacsNode& node);

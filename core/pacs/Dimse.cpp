@@ -67,14 +67,8 @@ OFList<OFString> acceptedStorageSyntaxes() {
     return syntaxes;
 }
 
-std::string text(DcmItem* item, const DcmTagKey& tag) {
-    OFString value;
-    if (item && item->findAndGetOFStringArray(tag, value).good()) return dicomTrim(value.c_str());
-    return {};
-}
-
 int number(DcmItem* item, const DcmTagKey& tag) {
-    const std::string value = text(item, tag);
+    const std::string value = dicomValue(item, tag);
     if (value.empty()) return -1;
     try {
         return std::stoi(value);
@@ -224,7 +218,7 @@ class Scu : public DcmSCU {
         std::unique_ptr<DcmDataset> dataset(incoming);
         continueSession = OFTrue;
         const std::string problem = checkReceived(dataset.get(), target);
-        const std::string sop = text(dataset.get(), DCM_SOPInstanceUID);
+        const std::string sop = dicomValue(dataset.get(), DCM_SOPInstanceUID);
         if (!problem.empty()) {
             ++refused;
             storeStatus = STATUS_STORE_Refused_SOPClassNotSupported;
@@ -297,20 +291,20 @@ void addQueryKeys(DcmDataset& query, QueryLevel level, const QueryKeys& keys) {
 QueryMatch matchFrom(DcmDataset* d, QueryLevel level) {
     QueryMatch m;
     m.level = level;
-    m.patientName = text(d, DCM_PatientName);
-    m.patientId = text(d, DCM_PatientID);
-    m.patientBirthDate = text(d, DCM_PatientBirthDate);
-    m.patientSex = text(d, DCM_PatientSex);
-    m.studyInstanceUid = text(d, DCM_StudyInstanceUID);
-    m.studyDate = text(d, DCM_StudyDate);
-    m.studyTime = text(d, DCM_StudyTime);
-    m.studyDescription = text(d, DCM_StudyDescription);
-    m.accessionNumber = text(d, DCM_AccessionNumber);
-    m.modalitiesInStudy = text(d, DCM_ModalitiesInStudy);
-    m.seriesInstanceUid = text(d, DCM_SeriesInstanceUID);
-    m.seriesNumber = text(d, DCM_SeriesNumber);
-    m.seriesDescription = text(d, DCM_SeriesDescription);
-    m.modality = text(d, DCM_Modality);
+    m.patientName = dicomValue(d, DCM_PatientName);
+    m.patientId = dicomValue(d, DCM_PatientID);
+    m.patientBirthDate = dicomValue(d, DCM_PatientBirthDate);
+    m.patientSex = dicomValue(d, DCM_PatientSex);
+    m.studyInstanceUid = dicomValue(d, DCM_StudyInstanceUID);
+    m.studyDate = dicomValue(d, DCM_StudyDate);
+    m.studyTime = dicomValue(d, DCM_StudyTime);
+    m.studyDescription = dicomValue(d, DCM_StudyDescription);
+    m.accessionNumber = dicomValue(d, DCM_AccessionNumber);
+    m.modalitiesInStudy = dicomValue(d, DCM_ModalitiesInStudy);
+    m.seriesInstanceUid = dicomValue(d, DCM_SeriesInstanceUID);
+    m.seriesNumber = dicomValue(d, DCM_SeriesNumber);
+    m.seriesDescription = dicomValue(d, DCM_SeriesDescription);
+    m.modality = dicomValue(d, DCM_Modality);
     m.studies = number(d, DCM_NumberOfPatientRelatedStudies);
     m.series = number(d, DCM_NumberOfStudyRelatedSeries);
     m.instances = number(d, level == QueryLevel::Series ? DCM_NumberOfSeriesRelatedInstances

@@ -113,7 +113,6 @@ void SeriesCache::writeManifest(const CachedSeries& s) const {
         out << json{{"studyInstanceUid", s.studyInstanceUid},
                     {"seriesInstanceUid", s.seriesInstanceUid},
                     {"complete", s.complete},
-                    {"instances", s.instances},
                     {"expectedInstances", s.expectedInstances},
                     {"lastUsed", s.lastUsed},
                     {"description", s.description},

@@ -68,14 +68,9 @@ class StorageScp : public DcmSCP {
         if (status.bad()) return status;
         StoredObject object;
         object.refusal = checkReceived(dataset.get(), RetrieveTarget{});
-        auto uid = [&](const DcmTagKey& tag) {
-            OFString value;
-            dataset->findAndGetOFString(tag, value);
-            return dicomTrim(value.c_str());
-        };
-        object.sopInstanceUid = uid(DCM_SOPInstanceUID);
-        object.studyInstanceUid = uid(DCM_StudyInstanceUID);
-        object.seriesInstanceUid = uid(DCM_SeriesInstanceUID);
+        object.sopInstanceUid = dicomValue(dataset.get(), DCM_SOPInstanceUID);
+        object.studyInstanceUid = dicomValue(dataset.get(), DCM_StudyInstanceUID);
+        object.seriesInstanceUid = dicomValue(dataset.get(), DCM_SeriesInstanceUID);
         if (object.refusal.empty() &&
             object.sopInstanceUid != dicomTrim(request.AffectedSOPInstanceUID))
             object.refusal = "its SOP instance UID differs from the one in the C-STORE request";

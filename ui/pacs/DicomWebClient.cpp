@@ -20,8 +20,6 @@
 
 namespace rllm {
 
-std::string describeNodeForWeb(const PacsNode& node);
-
 namespace {
 
 QString q(const std::string& s) {
@@ -49,8 +47,13 @@ QNetworkRequest requestFor(const PacsNode& node, const QUrl& url, const QByteArr
     return request;
 }
 
+std::string noDicomWebAddress(const PacsNode& node) {
+    return "PACS node '" + node.name + "' has no DICOMweb address: set its DICOMweb root (e.g. " +
+           "http://host:8042/dicom-web) or use C-FIND / C-GET.";
+}
+
 QUrl serviceUrl(const PacsNode& node, const QString& path) {
-    if (node.dicomWebUrl.empty()) throw PacsError(describeNodeForWeb(node));
+    if (node.dicomWebUrl.empty()) throw PacsError(noDicomWebAddress(node));
     QString root = q(node.dicomWebUrl);
     while (root.endsWith('/')) root.chop(1);
     const QUrl url(root + path);
@@ -167,11 +170,6 @@ QueryResult search(const PacsNode& node, const QUrl& url, QueryLevel level, int 
 }
 
 }  // namespace
-
-std::string describeNodeForWeb(const PacsNode& node) {
-    return "PACS node '" + node.name + "' has no DICOMweb address: set its DICOMweb root (e.g. " +
-           "http://host:8042/dicom-web) or use C-FIND / C-GET.";
-}
 
 DicomWebClient::DicomWebClient(PacsNode node) : node_(std::move(node)) {}
 

@@ -135,8 +135,16 @@ PacsBrowser::PacsBrowser(QWidget* parent) : QDialog(parent), jobs_(new PacsJobs(
                 if (row >= 0 && row != previous) showSeriesOf(row);
             });
     connect(series_, &QTableWidget::cellDoubleClicked, this, [this] { retrieveSelected(); });
+    studiesInfo_ = new QLabel(this);
+    studiesInfo_->setObjectName("pacsStudiesInfo");
+    studiesInfo_->setTextFormat(Qt::PlainText);
+    auto* studiesBox = new QWidget(this);
+    auto* studiesLayout = new QVBoxLayout(studiesBox);
+    studiesLayout->setContentsMargins(0, 0, 0, 0);
+    studiesLayout->addWidget(studies_, 1);
+    studiesLayout->addWidget(studiesInfo_);
     auto* splitter = new QSplitter(Qt::Vertical, this);
-    splitter->addWidget(studies_);
+    splitter->addWidget(studiesBox);
     splitter->addWidget(series_);
 
     method_ = new QComboBox(this);
@@ -192,37 +200,38 @@ PacsBrowser::~PacsBrowser() {
 
 void PacsBrowser::reloadNodes(const QString& select) {
     nodes_->clear();
+    nodeList_ = PacsNodeList();
     try {
-        const PacsNodeList list = PacsNodeList::load(PacsNodeList::defaultPath());
-        for (const PacsNode& n : list.nodes()) nodes_->addItem(q(n.name), q(n.address()));
+        nodeList_ = PacsNodeList::load(PacsNodeList::defaultPath());
+        for (const PacsNode& n : nodeList_.nodes()) nodes_->addItem(q(n.name), q(n.address()));
     } catch (const std::exception& e) {
         setStatus(q(e.what()), true);
     }
     const int index = nodes_->findText(select);
     if (index >= 0) nodes_->setCurrentIndex(index);
-    if (nodes_->count() == 0)
+    if (nodes_->count() == 0 && status_->text().isEmpty())
         setStatus(tr("No PACS node yet: add one (its AE title, host and port)."));
 }
 
 bool PacsBrowser::currentNode(PacsNode* node) const {
-    if (nodes_->currentIndex() < 0) return false;
-    try {
-        const PacsNodeList list = PacsNodeList::load(PacsNodeList::defaultPath());
-        if (const PacsNode* n = list.find(nodes_->currentText().toStdString())) {
-            *node = *n;
-            return true;
-        }
-    } catch (const std::exception&) {
-    }
-    return false;
+    const PacsNode* n = nodeList_.find(nodes_->currentText().toStdString());
+    if (n) *node = *n;
+    return n != nullptr;
 }
 
-void PacsBrowser::saveNodes(const PacsNodeList& list) {
+void PacsBrowser::changeNodes(const std::function<void(PacsNodeList&)>& change,
+                              const QString& select) {
+    // Read again (the command line may have changed the file); a file that
+    // cannot be read is left as it is rather than overwritten.
     try {
+        PacsNodeList list = PacsNodeList::load(PacsNodeList::defaultPath());
+        change(list);
         list.save(PacsNodeList::defaultPath());
     } catch (const std::exception& e) {
         setStatus(q(e.what()), true);
+        return;
     }
+    reloadNodes(select);
 }
 
 void PacsBrowser::addNode() {
@@ -232,10 +241,7 @@ void PacsBrowser::addNode() {
     fresh.port = 4242;
     PacsNodeDialog dialog(fresh, this);
     if (dialog.exec() != QDialog::Accepted) return;
-    PacsNodeList list = PacsNodeList::load(PacsNodeList::defaultPath());
-    list.put(dialog.node());
-    saveNodes(list);
-    reloadNodes(q(dialog.node().name));
+    changeNodes([&](PacsNodeList& list) { list.put(dialog.node()); }, q(dialog.node().name));
 }
 
 void PacsBrowser::editNode() {
@@ -243,20 +249,18 @@ void PacsBrowser::editNode() {
     if (!currentNode(&node)) return;
     PacsNodeDialog dialog(node, this);
     if (dialog.exec() != QDialog::Accepted) return;
-    PacsNodeList list = PacsNodeList::load(PacsNodeList::defaultPath());
-    list.remove(node.name);
-    list.put(dialog.node());
-    saveNodes(list);
-    reloadNodes(q(dialog.node().name));
+    changeNodes(
+        [&](PacsNodeList& list) {
+            list.remove(node.name);
+            list.put(dialog.node());
+        },
+        q(dialog.node().name));
 }
 
 void PacsBrowser::removeNode() {
     PacsNode node;
     if (!currentNode(&node)) return;
-    PacsNodeList list = PacsNodeList::load(PacsNodeList::defaultPath());
-    list.remove(node.name);
-    saveNodes(list);
-    reloadNodes();
+    changeNodes([&](PacsNodeList& list) { list.remove(node.name); });
 }
 
 void PacsBrowser::testNode() {
@@ -298,6 +302,7 @@ void PacsBrowser::search() {
             return;
         }
     studies_->setRowCount(0);
+    studiesInfo_->clear();
     series_->setRowCount(0);
     studyMatches_.clear();
     setStatus(tr("Searching %1...").arg(q(node.address())));
@@ -359,10 +364,14 @@ void PacsBrowser::onFindFinished(quint64 query, bool truncated, const QString& e
     if (query == studyQuery_) {
         studies_->setSortingEnabled(true);
         studies_->resizeColumnsToContents();
-        setStatus(truncated ? tr("%1 studies shown; more matched: narrow the query or raise the "
-                                 "limit.")
-                                  .arg(studies_->rowCount())
-                            : tr("%n study(ies) found.", nullptr, studies_->rowCount()));
+        // Beside the table, not in the status line: the series query that
+        // follows at once would replace it there.
+        studiesInfo_->setText(
+            truncated ? tr("%1 studies shown; more matched: narrow the query or raise the limit.")
+                            .arg(studies_->rowCount())
+                      : tr("%n study(ies) found.", nullptr, studies_->rowCount()));
+        studiesInfo_->setStyleSheet(truncated ? "color: #c0392b" : QString());
+        setStatus({});
         if (studies_->rowCount() > 0 && studies_->currentRow() < 0) studies_->selectRow(0);
     } else {
         series_->resizeColumnsToContents();

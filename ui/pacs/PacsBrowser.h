@@ -11,6 +11,7 @@
 
 #include <QDialog>
 
+#include <functional>
 #include <map>
 
 class QComboBox;
@@ -32,7 +33,7 @@ class PacsBrowser : public QDialog {
     ~PacsBrowser() override;
 
     PacsJobs* jobs() const { return jobs_; }
-    // The node chosen in the list; false when there is none.
+    // The node chosen in the list (as last read); false when there is none.
     bool currentNode(PacsNode* node) const;
     void reloadNodes(const QString& select = {});
 
@@ -57,16 +58,19 @@ class PacsBrowser : public QDialog {
     void setStatus(const QString& text, bool error = false);
     bool overDicomWeb() const;
     int seriesRow(const QString& seriesUid) const;
-    void saveNodes(const PacsNodeList& list);
+    // Applies `change` to the saved list (read afresh) and saves it; refuses
+    // when the file cannot be read, so it is never overwritten.
+    void changeNodes(const std::function<void(PacsNodeList&)>& change, const QString& select = {});
 
     PacsJobs* jobs_;
+    PacsNodeList nodeList_;  // as last read; reloadNodes() reads the file again
     QComboBox* nodes_;
     QLineEdit *patientName_, *patientId_, *dateFrom_, *dateTo_, *modality_, *accession_;
     QSpinBox* limit_;
     QTableWidget *studies_, *series_;
     QComboBox* method_;
     QPushButton *retrieve_, *cancel_;
-    QLabel* status_;
+    QLabel *status_, *studiesInfo_;
     quint64 studyQuery_ = 0, seriesQuery_ = 0;
     std::vector<QueryMatch> studyMatches_, seriesMatches_;
     QString seriesStudyUid_;

@@ -28,9 +28,9 @@ struct PacsJobs::Shared {
     // Our storage SCP for `node`: restarted when the AE title or port changed.
     StorageServer& serverFor(const PacsNode& node, const QString& root) {
         std::lock_guard<std::mutex> lock(mutex);
-        const auto& o = server ? server->options() : StorageServerOptions();
-        if (!server || o.aeTitle != node.callingAeTitle || o.port != node.storagePort ||
-            o.folder != root.toStdString()) {
+        if (!server || server->options().aeTitle != node.callingAeTitle ||
+            server->options().port != node.storagePort ||
+            server->options().folder != root.toStdString()) {
             server.reset();
             StorageServerOptions options;
             options.aeTitle = node.callingAeTitle;
