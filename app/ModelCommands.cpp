@@ -4,6 +4,7 @@
 #include "app/CliSupport.h"
 #include "app/Commands.h"
 #include "app/ModelCliSupport.h"
+#include "app/Workers.h"
 #include "core/Error.h"
 #include "core/io/MedMnist.h"
 #include "core/io/Npz.h"
@@ -130,25 +131,49 @@ const char* kTrainUsage = R"(Usage: rllm train --data X.npz --out BUNDLE [option
   --stop-after E            stop after epoch E, leaving the checkpoint to resume from
   --device auto|cpu|cuda[:N]  --threads T
 
+Data-parallel training (docs/distributed.md):
+  --nproc N                 start N workers on this machine (Gloo on CPU, NCCL on CUDA)
+  --worker-timeout S        a worker waiting longer than S s for the others fails the run (300)
+  A worker started by torchrun, srun or a job system is configured by RANK,
+  WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT. --batch
+  is the global batch: the result is that of one process with the same batch
+  and seed. Rank 0 writes the checkpoints and the bundle; --resume works at
+  any number of workers.
+
 The model with the best validation AUC is kept (never chosen on test); the
 bundle records the command, curves, validation and test metrics.
 )";
 }  // namespace
 
 int runTrain(const std::vector<std::string>& args) {
-    ParsedArgs p =
-        parseArgs(args, {"help", "random-llm", "no-augment", "json"},
-                  {"data",          "out",     "arch",       "preset",       "depth",
-                   "patch",         "booster", "llm",        "layer",        "final-norm",
-                   "epochs",        "batch",   "lr",         "weight-decay", "label-smoothing",
-                   "warmup-epochs", "seed",    "max-train",  "task",         "log",
-                   "resume",        "init",    "stop-after", "device",       "threads"});
+    ParsedArgs p = parseArgs(
+        args, {"help", "random-llm", "no-augment", "json"},
+        {"data",          "out",           "arch",       "preset",       "depth",
+         "patch",         "booster",       "llm",        "layer",        "final-norm",
+         "epochs",        "batch",         "lr",         "weight-decay", "label-smoothing",
+         "warmup-epochs", "seed",          "max-train",  "task",         "log",
+         "resume",        "init",          "stop-after", "device",       "threads",
+         "nproc",         "worker-timeout"});
     if (p.has("help")) {
         std::cout << kTrainUsage;
         return kOk;
     }
     if (!p.positional.empty() || !p.has("data") || !p.has("out"))
         throw UsageError(std::string("train needs --data and --out\n") + kTrainUsage);
+    const int workerTimeout = static_cast<int>(p.getInt("worker-timeout", 300));
+    if (workerTimeout <= 0) throw UsageError("--worker-timeout must be positive");
+    if (p.has("nproc")) {
+        std::vector<std::string> workerArgs;
+        for (size_t i = 0; i < args.size(); ++i) {
+            if (args[i] == "--nproc") {
+                ++i;
+                continue;
+            }
+            if (args[i].rfind("--nproc=", 0) == 0) continue;
+            workerArgs.push_back(args[i]);
+        }
+        return runLocalWorkers(static_cast<int>(p.getInt("nproc", 1)), workerArgs, workerTimeout);
+    }
     auto number = [&](const std::string& name, double fallback) {
         if (!p.has(name)) return fallback;
         try {
@@ -188,16 +213,19 @@ int runTrain(const std::vector<std::string>& args) {
     o.commandLine = joinArgs("train", args);
     o.progressBar = isatty(STDERR_FILENO);
     o.device = deviceOptions(p);
+    o.distributed = distributedFromEnvironment(workerTimeout);
     if (o.booster.empty() && (!o.llmPath.empty() || o.randomLlm))
         throw UsageError("--llm and --random-llm need --booster");
     TrainSummary s = trainClassifier(o, std::cerr);
-    if (s.bundlePath.empty()) {  // --stop-after: only the checkpoint was written
+    if (s.rank != 0) return kOk;  // rank 0 reports for the group
+    if (s.bundlePath.empty()) {   // --stop-after: only the checkpoint was written
         std::cout << "Stopped after epoch " << s.curves.size() << "; resume with --resume "
                   << o.outPath << ".checkpoint.safetensors\n";
         return kOk;
     }
     json j{{"bundle", s.bundlePath},
            {"device", s.device},
+           {"workers", s.workers},
            {"best_epoch", s.bestEpoch},
            {"val", {{"acc", s.bestVal.acc}, {"auc", s.bestVal.auc}}},
            {"test", {{"acc", s.test.acc}, {"auc", s.test.auc}}}};

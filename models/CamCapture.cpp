@@ -35,7 +35,7 @@ torch::Tensor gradCamPlusPlus(const torch::Tensor& A, const torch::Tensor& G) {
 // map shows the tokens that stand out most.
 torch::Tensor eigenCam(const torch::Tensor& A) {
     auto centred = A - A.mean(0, true);
-    auto svd = torch::linalg::svd(centred, false, c10::nullopt);
+    auto svd = torch::linalg_svd(centred, /*full_matrices=*/false);
     auto projection = torch::matmul(centred, std::get<2>(svd)[0]);
     if (projection.max().item<double>() < -projection.min().item<double>())
         projection = -projection;

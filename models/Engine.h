@@ -47,6 +47,20 @@ std::vector<float> runLlmBlock(const LlmRunOptions& options, const std::vector<i
 
 // ---- Training and evaluation --------------------------------------------------
 
+// One worker of a data-parallel run (models/DataParallel.h): set from the
+// variables PyTorch's launchers give each worker (torchrun, srun, a
+// Kubernetes job) or by `rllm train --nproc N`. worldSize 1: no group.
+struct DistributedOptions {
+    int rank = 0;
+    int worldSize = 1;
+    int localRank = 0;       // the GPU of this worker on its machine (cuda:localRank)
+    int localWorldSize = 1;  // workers on this machine: they share its CPU cores
+    std::string masterAddr = "127.0.0.1";
+    int masterPort = 29500;
+    // The rendezvous, or any collective, waiting longer than this fails the run.
+    int timeoutSeconds = 300;
+};
+
 struct TrainOptions {
     std::string dataPath;
     std::string outPath;
@@ -80,6 +94,10 @@ struct TrainOptions {
     std::string commandLine;   // recorded in the bundle
     bool progressBar = false;  // redraw one line (for terminals) instead of a line per epoch
     DeviceOptions device;
+    // Several processes train one model: each takes its share of every
+    // batch (--batch is the global batch), the gradients are summed, rank 0
+    // writes the checkpoints and the bundle.
+    DistributedOptions distributed;
     // Set from another thread (a Cancel button): training stops before its
     // next batch and throws Cancelled. No bundle is written; the checkpoint
     // of the last finished epoch stays, so the run can be resumed.
@@ -96,7 +114,8 @@ struct TrainSummary {
     std::vector<EpochRecord> curves;
     int bestEpoch = 0;
     ScoreMetrics bestVal, test;
-    std::string bundlePath, device;
+    std::string bundlePath, device;  // bundlePath: empty on ranks other than 0
+    int rank = 0, workers = 1;
 };
 
 // Trains end to end and writes the best-on-validation model as a bundle.

@@ -2,6 +2,8 @@
 
 #include "core/Error.h"
 
+#include <torch/version.h>
+
 #include <cmath>
 
 namespace rllm {
@@ -28,6 +30,19 @@ VitConfig VitConfig::preset(const std::string& name) {
 namespace {
 // The plain forwards are the tapped ones with a tap that only passes the tokens on.
 const TokenTap kPassThrough = [](const std::string&, const torch::Tensor& t) { return t; };
+
+// softmax(q k^T / sqrt(d)) v over (B, heads, tokens, d). LibTorch 2 has it as
+// one operation (flash and memory-efficient kernels on CUDA, a fused loop on
+// CPU that never holds the whole weight matrix); 1.x computes it in three.
+// The CAMs that read the weights themselves take the three-step path.
+torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+#if TORCH_VERSION_MAJOR >= 2
+    return at::scaled_dot_product_attention(q, k, v);
+#else
+    const double root = std::sqrt(double(q.size(-1)));
+    return torch::matmul(torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / root, -1), v);
+#endif
+}
 }  // namespace
 
 // ---- ViT -------------------------------------------------------------------
@@ -64,10 +79,17 @@ torch::Tensor VitBlockImpl::attention(const torch::Tensor& x, const TokenTap* ta
         auto parts = qkv(x).reshape({B, T, 3, heads, hd}).permute({2, 0, 3, 1, 4});
         q = parts[0], k = parts[1], v = parts[2];
     }
-    auto weights =
-        torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(hd)), -1);
-    if (tap) weights = (*tap)(name + ":attn", weights);
-    return proj(torch::matmul(weights, v).transpose(1, 2).reshape({B, q.size(2), C}));
+    torch::Tensor mixed;
+    if (!tap || tap == &kPassThrough) {
+        mixed =
+            attend(q, k, v);  // nobody looks at the weights: the fused kernel where there is one
+    } else {
+        auto weights =
+            torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(hd)), -1);
+        weights = (*tap)(name + ":attn", weights);
+        mixed = torch::matmul(weights, v);
+    }
+    return proj(mixed.transpose(1, 2).reshape({B, q.size(2), C}));
 }
 
 torch::Tensor VitBlockImpl::forward(const torch::Tensor& x, bool classRowOnly) {
@@ -162,9 +184,7 @@ torch::Tensor LlamaLayerImpl::forward(const torch::Tensor& z, bool classRowOnly)
         v = v.repeat_interleave(H / KV, 1);
     }
     // No causal mask and no rotary embedding: visual tokens are not a text sequence.
-    auto weights =
-        torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(hd)), -1);
-    auto h = rows + wo(torch::matmul(weights, v).transpose(1, 2).reshape({B, Q, arch.dim}));
+    auto h = rows + wo(attend(q, k, v).transpose(1, 2).reshape({B, Q, arch.dim}));
     auto m = ffnNorm(h);
     return h + w2(torch::silu(w1(m)) * w3(m));
 }

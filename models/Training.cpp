@@ -4,6 +4,7 @@
 #include "core/io/AtomicFile.h"
 #include "core/io/MedMnist.h"
 #include "models/Bundle.h"
+#include "models/DataParallel.h"
 #include "models/Engine.h"
 #include "models/ModelInput.h"
 #include "models/Safetensors.h"
@@ -17,6 +18,7 @@
 #include <fstream>
 #include <iomanip>
 #include <sstream>
+#include <thread>
 
 namespace rllm {
 
@@ -59,24 +61,53 @@ SplitData loadSplit(const MedMnistDataset& data, const std::string& split, TaskT
     return out;
 }
 
+// The random numbers of one batch's augmentation, drawn for the whole
+// (global) batch from the CPU generator in a fixed order: every worker of a
+// data-parallel run draws the same numbers and takes its own rows, so the run
+// is the same at any number of workers and on any device.
+struct AugmentDraw {
+    std::vector<torch::Tensor> flips;  // per flipped axis, uniform (B)
+    torch::Tensor angle, shift;        // 2D only: uniform (B) and (B, 2)
+
+    AugmentDraw rows(int64_t start, int64_t count) const {
+        AugmentDraw r;
+        for (const auto& f : flips) r.flips.push_back(f.narrow(0, start, count));
+        if (angle.defined()) {
+            r.angle = angle.narrow(0, start, count);
+            r.shift = shift.narrow(0, start, count);
+        }
+        return r;
+    }
+};
+
+AugmentDraw drawAugmentation(int64_t batch, bool volumetric) {
+    AugmentDraw d;
+    for (int axis = 0; axis < (volumetric ? 3 : 2); ++axis) d.flips.push_back(torch::rand({batch}));
+    if (!volumetric) {
+        d.angle = torch::rand({batch});
+        d.shift = torch::rand({batch, 2});
+    }
+    return d;
+}
+
 // Random flips, and in 2D small rotations and shifts, per image.
-torch::Tensor augment(torch::Tensor x, bool volumetric) {
+torch::Tensor augment(torch::Tensor x, bool volumetric, const AugmentDraw& draw) {
     const int64_t B = x.size(0);
-    auto flip = [&](torch::Tensor t, int64_t dim) {
-        auto mask = torch::rand({B}, t.options()) < 0.5;
+    auto flip = [&](torch::Tensor t, int64_t dim, const torch::Tensor& uniform) {
+        auto mask = (uniform < 0.5).to(t.device());
         std::vector<int64_t> shape(t.dim(), 1);
         shape[0] = B;
         return torch::where(mask.view(shape), t.flip({dim}), t);
     };
     if (volumetric) {
-        for (int64_t dim : {2, 3, 4}) x = flip(x, dim);
+        for (int64_t dim : {2, 3, 4}) x = flip(x, dim, draw.flips[dim - 2]);
         return x;
     }
-    x = flip(x, 3);
-    x = flip(x, 2);
+    x = flip(x, 3, draw.flips[0]);
+    x = flip(x, 2, draw.flips[1]);
     // Rotation up to 10 degrees and shifts up to a 14th of the side, as an affine resample.
-    auto angle = (torch::rand({B}, x.options()) * 2 - 1) * (10.0 * M_PI / 180.0);
-    auto shift = (torch::rand({B, 2}, x.options()) * 2 - 1) * (2.0 / 14.0);
+    auto angle = ((draw.angle * 2 - 1) * (10.0 * M_PI / 180.0)).to(x.device());
+    auto shift = ((draw.shift * 2 - 1) * (2.0 / 14.0)).to(x.device());
     auto cosA = torch::cos(angle), sinA = torch::sin(angle);
     auto theta = torch::stack({torch::stack({cosA, -sinA, shift.select(1, 0)}, 1),
                                torch::stack({sinA, cosA, shift.select(1, 1)}, 1)},
@@ -115,6 +146,33 @@ std::vector<std::vector<float>> predictScores(Classifier& model, const torch::Te
                      .contiguous();
         for (int64_t i = 0; i < p.size(0); ++i)
             scores.emplace_back(p[i].data_ptr<float>(), p[i].data_ptr<float>() + p.size(1));
+    }
+    return scores;
+}
+
+// predictScores over the ranks of a data-parallel run: each takes its shard
+// of the cases and every rank gets all scores, in case order.
+std::vector<std::vector<float>> predictScoresOnRanks(Classifier& model, const torch::Tensor& images,
+                                                     const InputNormalisation& input, TaskType task,
+                                                     torch::Device device, int64_t columns,
+                                                     DataParallelGroup* group) {
+    if (!group) return predictScores(model, images, input, task, device);
+    const int64_t n = images.size(0);
+    const RankShard mine = shardOf(n, group->rank(), group->size());
+    const int64_t chunk = (n + group->size() - 1) / group->size();
+    auto local =
+        predictScores(model, images.narrow(0, mine.start, mine.count), input, task, device);
+    torch::Tensor packed = torch::zeros({chunk, columns});
+    for (int64_t i = 0; i < mine.count; ++i)
+        packed[i].copy_(torch::from_blob(local[i].data(), {columns}, torch::kFloat32));
+    const torch::Tensor all = group->gatherRows(packed);
+    std::vector<std::vector<float>> scores;
+    for (int r = 0; r < group->size(); ++r) {
+        const RankShard theirs = shardOf(n, r, group->size());
+        for (int64_t i = 0; i < theirs.count; ++i) {
+            const torch::Tensor row = all[r * chunk + i].contiguous();
+            scores.emplace_back(row.data_ptr<float>(), row.data_ptr<float>() + columns);
+        }
     }
     return scores;
 }
@@ -174,12 +232,22 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
             {"task", o.task}};
 }
 
-// LibTorch 2 keeps an optimizer's per-parameter state in a map keyed by the
-// parameter's TensorImpl address as text (its own optimizer serialisation
-// keys it the same way); this is the one place that knows. The checkpoint
-// file itself names every moment by its parameter's name ("adamw.NAME.exp_avg").
-std::string optimizerStateKey(const torch::Tensor& parameter) {
-    return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+// LibTorch keeps an optimizer's per-parameter state in a map keyed by the
+// parameter's TensorImpl: its address as text up to 2.x, the address itself
+// in later versions (its own serialisation keys it the same way); this is
+// the one place that knows. The checkpoint file itself names every moment by
+// its parameter's name ("adamw.NAME.exp_avg").
+using OptimizerStateKey =
+    std::decay_t<decltype(std::declval<torch::optim::AdamW&>().state())>::key_type;
+
+template <class Key = OptimizerStateKey>
+Key optimizerStateKey(const torch::Tensor& parameter) {
+    if constexpr (std::is_same_v<Key, std::string>) {
+        std::ostringstream text;  // as LibTorch 1.x writes it (c10::guts::to_string)
+        text << parameter.unsafeGetTensorImpl();
+        return text.str();
+    } else
+        return static_cast<Key>(parameter.unsafeGetTensorImpl());
 }
 
 torch::optim::AdamWParamState* adamState(torch::optim::AdamW& optimizer, const torch::Tensor& p) {
@@ -312,7 +380,24 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
 TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     if (o.dataPath.empty() || o.outPath.empty()) throw Error("training needs --data and --out");
     if (o.epochs <= 0 || o.batchSize <= 0) throw Error("--epochs and --batch must be positive");
-    const torch::Device device = torchDevice(o.device);
+    const DistributedOptions& dist = o.distributed;
+    DeviceOptions deviceOptions = o.device;
+    if (dist.worldSize > 1) {
+        // Workers on one machine share its cores, and each takes its own GPU.
+        if (deviceOptions.threads == 0)
+            deviceOptions.threads = std::max(
+                1, static_cast<int>(std::thread::hardware_concurrency()) / dist.localWorldSize);
+        if (deviceOptions.device == "cuda" ||
+            (deviceOptions.device == "auto" && cudaDeviceCount() > 0))
+            deviceOptions.device = "cuda:" + std::to_string(dist.localRank);
+    }
+    const torch::Device device = torchDevice(deviceOptions);
+    std::unique_ptr<DataParallelGroup> group;
+    if (dist.worldSize > 1) group = std::make_unique<DataParallelGroup>(dist, device);
+    const bool leader = !group || group->isLeader();
+    // Only rank 0 reports progress; the others stay quiet unless they fail.
+    std::ostream quiet(nullptr);
+    std::ostream& out = leader ? progress : quiet;
     torch::manual_seed(o.seed);
 
     MedMnistDataset data(o.dataPath);
@@ -437,11 +522,17 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
 
     TrainSummary summary;
     summary.device = device.str();
-    summary.bundlePath = o.outPath;
+    summary.bundlePath = leader ? o.outPath : "";
+    summary.rank = dist.rank;
+    summary.workers = dist.worldSize;
+    const int64_t columns = config.classes;
     TrainingState state;
     if (!o.resumeFrom.empty()) state = readCheckpoint(o.resumeFrom, runOptions, model, optimizer);
     model->to(device);
     moveOptimizerState(model, optimizer, device);
+    // Every rank built the same weights from the same seed and files; rank
+    // 0's are made everyone's all the same, as PyTorch's DDP does.
+    if (group) group->broadcastFromLeader(trainable);
     summary.curves = state.curves;
     summary.bestEpoch = state.bestEpoch;
     summary.bestVal = state.bestVal;
@@ -466,31 +557,48 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                                          std::max<int64_t>(1, totalSteps - warmupSteps)));
             for (auto& group : optimizer.param_groups())
                 static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-            auto index = order.narrow(0, s * o.batchSize,
-                                      std::min<int64_t>(o.batchSize, n - s * o.batchSize));
-            auto x = normaliseStoredBytes(train.images.index_select(0, index), input).to(device);
-            if (o.augment) x = augment(x, volumetric);
-            auto y = train.targets.index_select(0, index).to(device);
+            // The global batch; with several workers each takes a contiguous share.
+            const int64_t batch = std::min<int64_t>(o.batchSize, n - s * o.batchSize);
+            AugmentDraw draw;
+            if (o.augment) draw = drawAugmentation(batch, volumetric);
+            const RankShard mine =
+                group ? shardOf(batch, group->rank(), group->size()) : RankShard{0, batch};
             optimizer.zero_grad();
-            auto loss = lossFor(task, model->forward(x), y, o.labelSmoothing);
-            loss.backward();
+            double lossValue = 0;
+            if (mine.count > 0) {
+                auto index = order.narrow(0, s * o.batchSize + mine.start, mine.count);
+                auto x =
+                    normaliseStoredBytes(train.images.index_select(0, index), input).to(device);
+                if (o.augment) x = augment(x, volumetric, draw.rows(mine.start, mine.count));
+                auto y = train.targets.index_select(0, index).to(device);
+                // This share's part of the global batch's mean loss: summed over
+                // the workers, the gradients are those of the whole batch.
+                auto loss = lossFor(task, model->forward(x), y, o.labelSmoothing) *
+                            (double(mine.count) / double(batch));
+                loss.backward();
+                lossValue = loss.item<double>() * batch;  // the share's summed loss
+            }
+            if (group) group->sumGradients(trainable);
             optimizer.step();
-            lossSum += loss.item<double>() * index.size(0);
+            lossSum += lossValue;
             if (o.progressBar) {
                 const double done = double(step + 1) / totalSteps;
                 const double elapsed =
                     std::chrono::duration<double>(Clock::now() - started).count();
                 const int filled = static_cast<int>(done * 24);
-                progress << "\rEpoch " << epoch << "/" << o.epochs << " ["
-                         << std::string(filled, '=') << std::string(24 - filled, ' ') << "] "
-                         << std::setw(3) << int(done * 100) << "%  loss " << std::fixed
-                         << std::setprecision(4) << loss.item<double>() << "  ETA "
-                         << clock(elapsed / done - elapsed) << "   " << std::flush;
+                out << "\rEpoch " << epoch << "/" << o.epochs << " [" << std::string(filled, '=')
+                    << std::string(24 - filled, ' ') << "] " << std::setw(3) << int(done * 100)
+                    << "%  loss " << std::fixed << std::setprecision(4)
+                    << lossValue / std::max<int64_t>(1, mine.count) << "  ETA "
+                    << clock(elapsed / done - elapsed) << "   " << std::flush;
             }
         }
+        if (group) lossSum = group->sum(lossSum);
         const double seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
-        ScoreMetrics v =
-            evaluateScores(task, predictScores(model, val.images, input, task, device), val.labels);
+        ScoreMetrics v = evaluateScores(
+            task,
+            predictScoresOnRanks(model, val.images, input, task, device, columns, group.get()),
+            val.labels);
         EpochRecord r{epoch, lossSum / n, v.acc, v.auc, lr, n / seconds, seconds};
         summary.curves.push_back(r);
         // Chosen on validation AUC, never on test; equal AUCs (common on easy
@@ -504,23 +612,23 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                 bestState[p.key()] = p.value().detach().clone();
         }
         const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
-        progress << (o.progressBar ? "\r" : "") << "Epoch " << epoch << "/" << o.epochs << "  loss "
-                 << std::fixed << std::setprecision(4) << r.trainLoss << "  val ACC "
-                 << std::setprecision(3) << v.acc << " AUC " << v.auc << "  "
-                 << std::setprecision(0) << r.imagesPerSecond << " img/s  ETA "
-                 << clock(elapsed / epoch * (o.epochs - epoch))
-                 << (epoch == summary.bestEpoch ? "  *best" : "") << "          \n"
-                 << std::flush;
+        out << (o.progressBar ? "\r" : "") << "Epoch " << epoch << "/" << o.epochs << "  loss "
+            << std::fixed << std::setprecision(4) << r.trainLoss << "  val ACC "
+            << std::setprecision(3) << v.acc << " AUC " << v.auc << "  " << std::setprecision(0)
+            << r.imagesPerSecond << " img/s  ETA " << clock(elapsed / epoch * (o.epochs - epoch))
+            << (epoch == summary.bestEpoch ? "  *best" : "") << "          \n"
+            << std::flush;
         state.epoch = epoch;
         state.step = step;
         state.bestAuc = bestAuc;
         state.bestEpoch = summary.bestEpoch;
         state.bestVal = summary.bestVal;
         state.curves = summary.curves;
-        writeCheckpoint(checkpointPath, runOptions, state, model, optimizer);
+        if (leader) writeCheckpoint(checkpointPath, runOptions, state, model, optimizer);
         if (o.stopAfter > 0 && epoch >= o.stopAfter && epoch < o.epochs) {
-            progress << "Stopped after epoch " << epoch << "; continue with --resume "
-                     << checkpointPath << "\n";
+            if (group) group->barrier();  // the checkpoint is written when every worker returns
+            out << "Stopped after epoch " << epoch << "; continue with --resume " << checkpointPath
+                << "\n";
             summary.bundlePath.clear();
             return summary;
         }
@@ -530,8 +638,13 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         torch::NoGradGuard noGrad;
         for (auto& p : model->named_parameters()) p.value().copy_(bestState.at(p.key()));
     }
-    summary.test =
-        evaluateScores(task, predictScores(model, test.images, input, task, device), test.labels);
+    summary.test = evaluateScores(
+        task, predictScoresOnRanks(model, test.images, input, task, device, columns, group.get()),
+        test.labels);
+    if (!leader) {
+        group->barrier();  // returns once rank 0 has written the bundle
+        return summary;
+    }
     TrainingRecord record;
     record.command = o.commandLine;
     record.seed = o.seed;
@@ -558,6 +671,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     // The bundle holds the result; the checkpoint was only for resuming.
     std::error_code ignored;
     std::filesystem::remove(checkpointPath, ignored);
+    if (group) group->barrier();
     return summary;
 }
 

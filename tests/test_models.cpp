@@ -411,6 +411,18 @@ class TestModels : public QObject {
         }
         const double err = maxRelativeError(actual, expected);
         QVERIFY2(err < 1e-4, qPrintable(QString::number(err)));
+        // A tap that reads the attention weights takes the explicit path; the
+        // plain forward the fused one where LibTorch has it (2.x): both agree
+        // with the reference.
+        bool sawWeights = false;
+        const TokenTap reader = [&](const std::string& name, const torch::Tensor& t) {
+            if (name == "b:attn") sawWeights = true;
+            return t;
+        };
+        const double tappedErr =
+            maxRelativeError(toVector(block->forward(x, reader, "b", false)), expected);
+        QVERIFY(sawWeights);
+        QVERIFY2(tappedErr < 1e-4, qPrintable(QString::number(tappedErr)));
     }
 
     void volumetricPatchesCoverTheVolume() {

@@ -1,0 +1,249 @@
+// Data-parallel `rllm train` on loopback: workers started by --nproc and by
+// hand (the variables torchrun sets), compared with one process; a worker
+// killed mid-run; a run resumed at another number of workers.
+
+#include "TestData.h"
+#include "models/Safetensors.h"
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTcpServer>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <csignal>
+#include <cmath>
+
+namespace {
+
+struct Run {
+    int status = -1;
+    QByteArray out, err;
+    qint64 milliseconds = 0;
+};
+
+Run runRllm(const QStringList& args,
+            const QProcessEnvironment& environment = QProcessEnvironment::systemEnvironment()) {
+    QProcess process;
+    process.setProcessEnvironment(environment);
+    QElapsedTimer clock;
+    clock.start();
+    process.start(rllm::test::binary("rllm"), args);
+    process.waitForFinished(300000);
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
+            process.readAllStandardOutput(), process.readAllStandardError(), clock.elapsed()};
+}
+
+int freePort() {
+    QTcpServer probe;
+    probe.listen(QHostAddress::LocalHost, 0);
+    return probe.serverPort();
+}
+
+QProcessEnvironment workerEnvironment(int rank, int workers, int port) {
+    QProcessEnvironment e = QProcessEnvironment::systemEnvironment();
+    e.insert("RANK", QString::number(rank));
+    e.insert("LOCAL_RANK", QString::number(rank));
+    e.insert("WORLD_SIZE", QString::number(workers));
+    e.insert("LOCAL_WORLD_SIZE", QString::number(workers));
+    e.insert("MASTER_ADDR", "127.0.0.1");
+    e.insert("MASTER_PORT", QString::number(port));
+    return e;
+}
+
+// The largest difference between two bundles' trainable weights, relative
+// to the largest weight, and how many tensors were compared.
+struct WeightDifference {
+    double relative = 0;
+    int tensors = 0;
+};
+
+WeightDifference compareWeights(const QString& a, const QString& b) {
+    rllm::SafetensorsFile fa(a.toStdString()), fb(b.toStdString());
+    WeightDifference d;
+    double largestDifference = 0, largestWeight = 0;
+    for (const auto& [name, info] : fa.tensors()) {
+        if (name.rfind("booster.llm.", 0) == 0) continue;  // frozen: equal by construction
+        if (!fb.contains(name)) return {INFINITY, 0};
+        const std::vector<float> x = fa.readFloat(name), y = fb.readFloat(name);
+        if (x.size() != y.size()) return {INFINITY, 0};
+        for (size_t i = 0; i < x.size(); ++i) {
+            largestDifference = std::max(largestDifference, double(std::abs(x[i] - y[i])));
+            largestWeight = std::max(largestWeight, double(std::abs(x[i])));
+        }
+        ++d.tensors;
+    }
+    d.relative = largestDifference / std::max(largestWeight, 1e-30);
+    return d;
+}
+
+QJsonObject json(const Run& run) {
+    return QJsonDocument::fromJson(run.out).object();
+}
+
+}  // namespace
+
+class TestDistributed : public QObject {
+    Q_OBJECT
+
+    QString data_;
+    QTemporaryDir dir_;
+    // Small and quick: one block, 128 training cases, 4 steps of 32 per epoch.
+    QStringList common(const QString& bundle, int epochs) const {
+        return {"train",
+                "--data",
+                data_,
+                "--out",
+                bundle,
+                "--epochs",
+                QString::number(epochs),
+                "--depth",
+                "1",
+                "--max-train",
+                "128",
+                "--batch",
+                "32",
+                "--json"};
+    }
+
+  private slots:
+    void initTestCase() {
+        data_ = rllm::test::sharedFile("medmnist/breastmnist.npz");
+        QVERIFY(dir_.isValid());
+    }
+
+    // Two workers each take half of every batch of 32 and sum their
+    // gradients: the run is one process's with the same batch and seed, up
+    // to float32 summation order (two half-batch sums added vs one sum). That
+    // order moves the weights after 8 AdamW steps by 0.7-1.3e-5 of the
+    // largest weight here (Adam's normalisation magnifies it where gradients
+    // are near zero); the bound is 1e-4, and a change of seed, the negative
+    // control, moves them by 8e-2.
+    void twoWorkersTrainWhatOneProcessTrains() {
+        RLLM_REQUIRE_FILE(data_);
+        const QString one = dir_.filePath("one.safetensors");
+        const QString two = dir_.filePath("two.safetensors");
+        const QString otherSeed = dir_.filePath("seed1.safetensors");
+        Run a = runRllm(common(one, 2) << "--threads"
+                                       << "1");
+        QVERIFY2(a.status == 0, a.err.constData());
+        Run b = runRllm(common(two, 2) << "--nproc"
+                                       << "2");
+        QVERIFY2(b.status == 0, b.err.constData());
+        QCOMPARE(json(b)["workers"].toInt(), 2);
+        QCOMPARE(json(a)["workers"].toInt(), 1);
+        // Only rank 0 reports: one progress line per epoch, one result.
+        QCOMPARE(b.err.count("Epoch 2/2"), 1);
+        QCOMPARE(b.out.count("\"bundle\""), 1);
+
+        const WeightDifference parallel = compareWeights(one, two);
+        QVERIFY(parallel.tensors > 10);
+
+        // The negative control: another seed is another run entirely.
+        Run c = runRllm(common(otherSeed, 2) << "--threads"
+                                             << "1"
+                                             << "--seed"
+                                             << "1");
+        QVERIFY2(c.status == 0, c.err.constData());
+        const WeightDifference seeds = compareWeights(one, otherSeed);
+        qInfo(
+            "largest weight difference, relative to the largest weight: 2 workers vs 1 "
+            "process %.3g, seed 1 vs seed 0 %.3g",
+            parallel.relative, seeds.relative);
+        QVERIFY2(parallel.relative < 1e-4, qPrintable(QString::number(parallel.relative)));
+        QVERIFY(seeds.relative > 1e-2);
+        // The metrics are computed from the same weights, sharded over the workers.
+        for (const QString split : {"val", "test"})
+            for (const QString metric : {"acc", "auc"})
+                QVERIFY2(std::abs(json(a)[split][metric].toDouble() -
+                                  json(b)[split][metric].toDouble()) < 1e-3,
+                         qPrintable(QString("%1 %2: %3 vs %4")
+                                        .arg(split, metric)
+                                        .arg(json(a)[split][metric].toDouble())
+                                        .arg(json(b)[split][metric].toDouble())));
+    }
+
+    // Workers started by hand, as torchrun starts them. Killing one mid-run
+    // stops the other with a clear message (never a hang); the run then
+    // continues from its last checkpoint in a single process and ends where
+    // an uninterrupted single-process run ends.
+    void aKilledWorkerStopsTheRunWhichResumesAtAnotherSize() {
+        RLLM_REQUIRE_FILE(data_);
+        const QString bundle = dir_.filePath("killed.safetensors");
+        const QString checkpoint = bundle + ".checkpoint.safetensors";
+        const int port = freePort();
+        const int epochs = 6;
+        QStringList args = common(bundle, epochs) << "--worker-timeout"
+                                                  << "30";
+        QProcess rank0, rank1;
+        rank0.setProcessEnvironment(workerEnvironment(0, 2, port));
+        rank1.setProcessEnvironment(workerEnvironment(1, 2, port));
+        rank0.start(rllm::test::binary("rllm"), args);
+        rank1.start(rllm::test::binary("rllm"), args);
+        QVERIFY(rank0.waitForStarted() && rank1.waitForStarted());
+        // After the first epoch's checkpoint, rank 1 dies without a word.
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(checkpoint), 120000);
+        QVERIFY(rank1.state() == QProcess::Running);
+        QElapsedTimer sinceKill;
+        sinceKill.start();
+        ::kill(static_cast<pid_t>(rank1.processId()), SIGKILL);
+        QVERIFY(rank0.waitForFinished(60000));
+        const qint64 noticedAfter = sinceKill.elapsed();
+        rank1.waitForFinished();
+        const QByteArray err = rank0.readAllStandardError();
+        QCOMPARE(rank0.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(rank0.exitCode(), 1);
+        QVERIFY2(err.contains("another worker stopped"), err.constData());
+        QVERIFY(err.contains("--resume"));
+        QVERIFY(!QFile::exists(bundle));
+        qInfo("rank 0 stopped %lld ms after rank 1 was killed", noticedAfter);
+
+        // Resumed by one process from the checkpoint the two wrote.
+        Run resumed = runRllm(common(bundle, epochs) << "--threads"
+                                                     << "1"
+                                                     << "--resume" << checkpoint);
+        QVERIFY2(resumed.status == 0, resumed.err.constData());
+        QVERIFY(QFile::exists(bundle));
+        QVERIFY(!QFile::exists(checkpoint));
+        const QString straight = dir_.filePath("straight.safetensors");
+        Run reference = runRllm(common(straight, epochs) << "--threads"
+                                                         << "1");
+        QVERIFY2(reference.status == 0, reference.err.constData());
+        const WeightDifference d = compareWeights(straight, bundle);
+        qInfo("resumed at 1 worker vs uninterrupted: %.3g", d.relative);
+        QVERIFY2(d.relative < 1e-4, qPrintable(QString::number(d.relative)));
+    }
+
+    // Variables that cannot describe a group are usage errors (status 2);
+    // a worker whose group never forms gives up after the time-out (status 1).
+    void aWorkerWithoutItsGroupSaysWhy() {
+        RLLM_REQUIRE_FILE(data_);
+        const QString bundle = dir_.filePath("alone.safetensors");
+        QProcessEnvironment noRank = QProcessEnvironment::systemEnvironment();
+        noRank.insert("WORLD_SIZE", "2");
+        Run a = runRllm(common(bundle, 1), noRank);
+        QCOMPARE(a.status, 2);
+        QVERIFY2(a.err.contains("RANK"), a.err.constData());
+        QProcessEnvironment noMaster = workerEnvironment(0, 2, 1);
+        noMaster.remove("MASTER_ADDR");
+        Run b = runRllm(common(bundle, 1), noMaster);
+        QCOMPARE(b.status, 2);
+        QVERIFY(b.err.contains("MASTER_ADDR"));
+        Run c = runRllm(common(bundle, 1) << "--worker-timeout"
+                                          << "3",
+                        workerEnvironment(1, 2, freePort()));
+        QCOMPARE(c.status, 1);
+        QVERIFY2(c.err.contains("could not join the group at 127.0.0.1:"), c.err.constData());
+        QVERIFY(c.milliseconds < 60000);
+        QVERIFY(!QFile::exists(bundle));
+        Run d = runRllm(common(bundle, 1) << "--nproc"
+                                          << "0");
+        QCOMPARE(d.status, 2);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDistributed)
+#include "test_distributed.moc"
