@@ -36,7 +36,7 @@ const char* kUsage =
     "Usage: rllm compare A.safetensors B.safetensors --data DATA [--split test] [--json]\n"
     "                    [--csv cases.csv] [--report report.pdf] [--charts STEM]\n"
     "                    [--bootstrap N] [--seed S] [--confidence C]\n"
-    "                    [--max-cases N] [--device D] [--threads T]\n"
+    "                    [--max-cases N] [--device D] [--llm-precision P] [--threads T]\n"
     "Compares two models (A, the reference, and B) on the same cases: per model ACC and\n"
     "AUC as MedMNIST's evaluator defines them, with 95 % CIs (DeLong; bootstrap for a mean\n"
     "over classes), sensitivity/specificity, confusion matrix, calibration (ECE); paired:\n"
@@ -148,7 +148,7 @@ void writeReportAndCharts(const ParsedArgs& p, const CohortComparison& c) {
 int runCompare(const std::vector<std::string>& args) {
     ParsedArgs p = parseArgs(args, {"help", "json"},
                              {"data", "split", "csv", "report", "charts", "bootstrap", "seed",
-                              "confidence", "max-cases", "device", "threads"});
+                              "confidence", "max-cases", "device", "threads", "llm-precision"});
     if (p.has("help")) {
         std::cout << kUsage;
         return kOk;

@@ -59,7 +59,7 @@ void writeOverlay(const Volume& image, const Volume& cam, HeatColormap colormap,
 const char* kCamUsage = R"(Usage: rllm cam BUNDLE INPUT --out CAM.nii.gz [--png OVERLAY.png]
                 [--colormap jet|hot|viridis|inferno|magma] [--method M] [--layer L]
                 [--target C] [--shifts K]
-                [--split S --index I] [--series UID] [--json] [--device D] [--threads T]
+                [--split S --index I] [--series UID] [--json] [--device D] [--llm-precision P] [--threads T]
 
 The class activation map of INPUT (any image the viewer opens, or an .npz case)
 on INPUT's own voxel grid and geometry (size, spacing, origin, direction),
@@ -116,10 +116,10 @@ std::string camMethodOption(const ParsedArgs& p, const std::string& fallback) {
 }  // namespace
 
 int runCam(const std::vector<std::string>& args) {
-    ParsedArgs p =
-        parseArgs(args, {"help", "json"},
-                  {"out", "png", "colormap", "method", "layer", "target", "shifts", "split",
-                   "index", "series", "volume", "device", "threads", "dicom", "series-number"});
+    ParsedArgs p = parseArgs(
+        args, {"help", "json"},
+        {"out", "png", "colormap", "method", "layer", "target", "shifts", "split", "index",
+         "series", "volume", "device", "threads", "llm-precision", "dicom", "series-number"});
     if (p.has("help")) {
         std::cout << kCamUsage << camMethodsHelp();
         return kOk;
@@ -197,12 +197,13 @@ int runCam(const std::vector<std::string>& args) {
 }
 
 int runCamEval(const std::vector<std::string>& args) {
-    ParsedArgs p = parseArgs(
-        args, {"help", "json"},
-        {"data", "split", "method", "layer", "shifts", "steps", "max-cases", "device", "threads"});
+    ParsedArgs p = parseArgs(args, {"help", "json"},
+                             {"data", "split", "method", "layer", "shifts", "steps", "max-cases",
+                              "device", "threads", "llm-precision"});
     const char* usage =
         "Usage: rllm cam-eval BUNDLE --data X.npz [--split test] [--method M] [--layer L]\n"
-        "                     [--shifts K] [--steps 20] [--max-cases N] [--json] [--device D]\n"
+        "                     [--shifts K] [--steps 20] [--max-cases N] [--json] [--device D] "
+        "[--llm-precision P]\n"
         "                     [--threads T]\n"
         "Faithfulness of the CAMs over a split: mean deletion and insertion AUC of the predicted\n"
         "class's probability, and the pointing game where the archive has <split>_masks\n"
@@ -258,8 +259,9 @@ int runCamEval(const std::vector<std::string>& args) {
 }
 
 int runDemo(const std::vector<std::string>& args) {
-    ParsedArgs p = parseArgs(args, {"help", "no-2d", "no-3d"},
-                             {"out", "llm", "epochs-2d", "epochs-3d", "device", "threads"});
+    ParsedArgs p =
+        parseArgs(args, {"help", "no-2d", "no-3d"},
+                  {"out", "llm", "epochs-2d", "epochs-3d", "device", "threads", "llm-precision"});
     const char* usage =
         "Usage: rllm demo --out DIR [--llm CHECKPOINT] [--epochs-2d 15] [--epochs-3d 20] "
         "[--no-2d | --no-3d]\n"

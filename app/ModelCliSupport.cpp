@@ -13,6 +13,7 @@ DeviceOptions deviceOptions(const ParsedArgs& args) {
     DeviceOptions d;
     d.device = args.get("device", "auto");
     d.threads = static_cast<int>(args.getInt("threads", 0));
+    d.llmPrecision = args.get("llm-precision", "auto");
     return d;
 }
 

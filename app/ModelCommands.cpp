@@ -130,6 +130,7 @@ const char* kTrainUsage = R"(Usage: rllm train --data X.npz --out BUNDLE [option
                             (same command; removed once the bundle is written)
   --stop-after E            stop after epoch E, leaving the checkpoint to resume from
   --device auto|cpu|cuda[:N]  --threads T
+  --llm-precision auto|fp32|bf16   the frozen block's products (auto: bf16 on CUDA)
 
 Data-parallel training (docs/distributed.md):
   --nproc N                 start N workers on this machine (Gloo on CPU, NCCL on CUDA)
@@ -146,14 +147,35 @@ bundle records the command, curves, validation and test metrics.
 }  // namespace
 
 int runTrain(const std::vector<std::string>& args) {
-    ParsedArgs p = parseArgs(
-        args, {"help", "random-llm", "no-augment", "json"},
-        {"data",          "out",           "arch",       "preset",       "depth",
-         "patch",         "booster",       "llm",        "layer",        "final-norm",
-         "epochs",        "batch",         "lr",         "weight-decay", "label-smoothing",
-         "warmup-epochs", "seed",          "max-train",  "task",         "log",
-         "resume",        "init",          "stop-after", "device",       "threads",
-         "nproc",         "worker-timeout"});
+    ParsedArgs p = parseArgs(args, {"help", "random-llm", "no-augment", "json"},
+                             {"data",
+                              "out",
+                              "arch",
+                              "preset",
+                              "depth",
+                              "patch",
+                              "booster",
+                              "llm",
+                              "layer",
+                              "final-norm",
+                              "epochs",
+                              "batch",
+                              "lr",
+                              "weight-decay",
+                              "label-smoothing",
+                              "warmup-epochs",
+                              "seed",
+                              "max-train",
+                              "task",
+                              "log",
+                              "resume",
+                              "init",
+                              "stop-after",
+                              "device",
+                              "threads",
+                              "llm-precision",
+                              "nproc",
+                              "worker-timeout"});
     if (p.has("help")) {
         std::cout << kTrainUsage;
         return kOk;
@@ -240,9 +262,11 @@ int runTrain(const std::vector<std::string>& args) {
 }
 
 int runEval(const std::vector<std::string>& args) {
-    ParsedArgs p = parseArgs(args, {"help", "json"}, {"data", "split", "device", "threads"});
+    ParsedArgs p =
+        parseArgs(args, {"help", "json"}, {"data", "split", "device", "threads", "llm-precision"});
     const char* usage =
-        "Usage: rllm eval BUNDLE --data X.npz [--split val|test] [--json] [--device D] [--threads "
+        "Usage: rllm eval BUNDLE --data X.npz [--split val|test] [--json] [--device D] "
+        "[--llm-precision P] [--threads "
         "T]\n"
         "ACC and AUC as MedMNIST's Evaluator computes them (JSON keys acc, auc).\n";
     if (p.has("help")) {
@@ -265,10 +289,12 @@ int runEval(const std::vector<std::string>& args) {
 }
 
 int runPredict(const std::vector<std::string>& args) {
-    ParsedArgs p = parseArgs(args, {"help", "json"},
-                             {"split", "index", "series", "volume", "device", "threads"});
+    ParsedArgs p =
+        parseArgs(args, {"help", "json"},
+                  {"split", "index", "series", "volume", "device", "threads", "llm-precision"});
     const char* usage =
-        "Usage: rllm predict BUNDLE INPUT [--split S --index I] [--series UID] [--json] [--device "
+        "Usage: rllm predict BUNDLE INPUT [--split S --index I] [--series UID] [--json] "
+        "[--llm-precision P] [--device "
         "D]\n"
         "INPUT: any image the viewer opens, or a MedMNIST .npz with --split/--index (default test "
         "0).\n";

@@ -42,7 +42,7 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
     const int64_t voxels = volumetric ? side * side * side : side * side;
     std::vector<int64_t> shape = volumetric ? std::vector<int64_t>{1, 1, side, side, side}
                                             : std::vector<int64_t>{1, side, side, channels};
-    bundle.model->to(device);
+    placeModel(*bundle.model, device, o.device);
     bundle.model->eval();
     const TaskType task = parseTaskType(d.task);
 

@@ -7,6 +7,7 @@
 #include "core/Volume.h"
 #include "models/Bundle.h"
 #include "models/ModelInput.h"
+#include "models/Networks.h"
 
 #include <torch/torch.h>
 
@@ -51,6 +52,16 @@ torch::Device torchDevice(const DeviceOptions& options) {
         return device;
     }
     throw Error("unknown device '" + d + "': use auto, cpu, cuda or cuda:N");
+}
+
+void placeModel(ClassifierImpl& model, const torch::Device& device, const DeviceOptions& options) {
+    const std::string& p = options.llmPrecision;
+    if (p != "auto" && p != "fp32" && p != "bf16")
+        throw Error("--llm-precision must be auto, fp32 or bf16, not '" + p + "'");
+    model.to(device);
+    if (!model.booster || !model.booster->llm) return;
+    const bool bf16 = p == "bf16" || (p == "auto" && device.is_cuda());
+    model.booster->llm->setComputeType(bf16 ? torch::kBFloat16 : torch::kFloat32);
 }
 
 std::string resolveDevice(const DeviceOptions& options) {

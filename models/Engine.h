@@ -21,6 +21,10 @@ class Volume;
 struct DeviceOptions {
     std::string device = "auto";  // auto | cpu | cuda | cuda:N
     int threads = 0;              // CPU threads for the models; 0: one per core
+    // The frozen LLM block's matrix products and attention: auto (bf16 on
+    // CUDA, fp32 on the CPU), fp32 or bf16. Norms, residuals, adapters and
+    // the weights themselves stay float32 (models/Networks.h).
+    std::string llmPrecision = "auto";
 };
 // Gives the models `threads` CPU threads (0: one per core). With OpenBLAS
 // behind LibTorch (Debian's build), the matrix products get them and

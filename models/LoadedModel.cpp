@@ -9,6 +9,7 @@
 #include "models/Bundle.h"
 #include "models/Cam.h"
 #include "models/CamResult.h"
+#include "models/DeviceFallback.h"
 #include "models/ModelInput.h"
 
 #include <torch/torch.h>
@@ -17,20 +18,9 @@
 
 namespace rllm {
 
-namespace {
-
-bool isOutOfMemory(const c10::Error& e) {
-    if (dynamic_cast<const c10::OutOfMemoryError*>(&e)) return true;
-    // cuBLAS and cuDNN report a failed workspace allocation as a plain error.
-    const std::string what = e.what();
-    return what.find("CUDA out of memory") != std::string::npos ||
-           what.find("CUBLAS_STATUS_ALLOC_FAILED") != std::string::npos;
-}
-
-}  // namespace
-
 struct LoadedModel::Impl {
     std::string path, descriptionText, note;
+    DeviceOptions options;
     LoadedBundle bundle;
     std::vector<std::string> classNames;
     torch::Device device{torch::kCPU};
@@ -44,7 +34,7 @@ struct LoadedModel::Impl {
 
     void moveTo(const torch::Device& to, const std::string& why) {
         device = to;
-        bundle.model->to(device);
+        placeModel(*bundle.model, device, options);
         std::lock_guard<std::mutex> lock(state);
         deviceName = device.str();
         note = why;
@@ -54,14 +44,9 @@ struct LoadedModel::Impl {
     template <class Job>
     auto run(Job&& job) {
         std::lock_guard<std::mutex> lock(work);
-        try {
-            return job();
-        } catch (const c10::Error& e) {
-            if (!device.is_cuda() || !isOutOfMemory(e)) throw Error(e.what_without_backtrace());
-            moveTo(torch::Device(torch::kCPU),
-                   "CUDA ran out of memory on " + device.str() + "; now running on the CPU");
-            return job();
-        }
+        return runFallingBackToCpu(
+            device.is_cuda(), device.str(), job,
+            [&](const std::string& why) { moveTo(torch::Device(torch::kCPU), why); });
     }
 };
 
@@ -74,11 +59,12 @@ LoadedModel::LoadedModel(const std::string& bundlePath, const DeviceOptions& dev
     impl_->classNames = d.class_names;
     impl_->task = parseTaskType(d.task);
     impl_->bundle.model->eval();
+    impl_->options = device;
     const torch::Device wanted = torchDevice(device);
     try {
         impl_->moveTo(wanted, "");
     } catch (const c10::Error& e) {
-        if (!wanted.is_cuda() || !isOutOfMemory(e)) throw Error(e.what_without_backtrace());
+        if (!wanted.is_cuda() || !isCudaOutOfMemory(e)) throw Error(e.what_without_backtrace());
         impl_->moveTo(torch::Device(torch::kCPU),
                       "the model did not fit on " + wanted.str() + "; running on the CPU");
     }

@@ -17,6 +17,11 @@ struct DeviceOptions;
 // The LibTorch device for the user's --device/--threads (Engine.cpp).
 torch::Device torchDevice(const DeviceOptions& options);
 
+class ClassifierImpl;
+// Moves `model` to `device` and sets its frozen block's compute type from
+// options.llmPrecision for that device (Engine.cpp). Every move goes through here.
+void placeModel(ClassifierImpl& model, const torch::Device& device, const DeviceOptions& options);
+
 struct ModelInput {
     torch::Tensor image;  // (1, C, S, S) or (1, C, S, S, S), normalised
     nlohmann::json resampling;

@@ -171,22 +171,47 @@ LlamaLayerImpl::LlamaLayerImpl(const LlmArchitecture& a) : arch(a) {
     w3 = register_module("w3", torch::nn::Linear(torch::nn::LinearOptions(d, a.ffn).bias(false)));
 }
 
+void LlamaLayerImpl::setComputeType(torch::ScalarType type) {
+    computeType_ = type;
+    lowered_.clear();
+    if (type == torch::kFloat32) return;
+    torch::NoGradGuard noGrad;
+    for (const torch::nn::Linear* layer : {&wq, &wk, &wv, &wo, &w1, &w2, &w3}) {
+        const torch::nn::Linear& l = *layer;
+        lowered_[l.get()] = {l->weight.detach().to(type),
+                             l->bias.defined() ? l->bias.detach().to(type) : torch::Tensor()};
+    }
+}
+
+torch::Tensor LlamaLayerImpl::linear(const torch::nn::Linear& layer, const torch::Tensor& x) const {
+    if (computeType_ == torch::kFloat32)  // what LinearImpl::forward computes
+        return torch::nn::functional::linear(x, layer->weight, layer->bias);
+    const auto& [weight, bias] = lowered_.at(layer.get());
+    return torch::nn::functional::linear(x, weight, bias);
+}
+
 torch::Tensor LlamaLayerImpl::forward(const torch::Tensor& z, bool classRowOnly) {
     const int64_t B = z.size(0), T = z.size(1), Q = classRowOnly ? 1 : T, H = arch.heads,
                   KV = arch.kvHeads, hd = arch.dim / H;
-    auto n = attentionNorm(z);
+    // The norms and residual additions in the stream's type (float32); the
+    // products in the compute type (the same unless setComputeType changed it).
+    // float32 means "the stream's own type" (the tests also run in float64).
+    const auto stream = z.scalar_type();
+    const auto compute = computeType_ == torch::kFloat32 ? stream : computeType_;
+    auto n = attentionNorm(z).to(compute);
     auto rows = classRowOnly ? z.narrow(1, 0, 1) : z;
-    auto q = wq(classRowOnly ? n.narrow(1, 0, 1) : n).view({B, Q, H, hd}).transpose(1, 2);
-    auto k = wk(n).view({B, T, KV, hd}).transpose(1, 2);
-    auto v = wv(n).view({B, T, KV, hd}).transpose(1, 2);
+    auto q = linear(wq, classRowOnly ? n.narrow(1, 0, 1) : n).view({B, Q, H, hd}).transpose(1, 2);
+    auto k = linear(wk, n).view({B, T, KV, hd}).transpose(1, 2);
+    auto v = linear(wv, n).view({B, T, KV, hd}).transpose(1, 2);
     if (KV != H) {  // grouped-query attention: query head h reads kv head h / (H / KV)
         k = k.repeat_interleave(H / KV, 1);
         v = v.repeat_interleave(H / KV, 1);
     }
     // No causal mask and no rotary embedding: visual tokens are not a text sequence.
-    auto h = rows + wo(attend(q, k, v).transpose(1, 2).reshape({B, Q, arch.dim}));
-    auto m = ffnNorm(h);
-    return h + w2(torch::silu(w1(m)) * w3(m));
+    auto h =
+        rows + linear(wo, attend(q, k, v).transpose(1, 2).reshape({B, Q, arch.dim})).to(stream);
+    auto m = ffnNorm(h).to(compute);
+    return h + linear(w2, torch::silu(linear(w1, m)) * linear(w3, m)).to(stream);
 }
 
 namespace {
@@ -262,6 +287,11 @@ void LlmBlockImpl::randomize(uint64_t seed) {
         else  // in place: a temporary copy of a 7B-sized FFN matrix would add 180 MB to the peak
             p.value().normal_(0.0, 0.02, generator);
     }
+}
+
+void LlmBlockImpl::setComputeType(torch::ScalarType type) {
+    computeType_ = type;
+    for (size_t i = 0; i < layers->size(); ++i) layers[i]->as<LlamaLayer>()->setComputeType(type);
 }
 
 void LlmBlockImpl::freeze() {

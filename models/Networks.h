@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <map>
 #include <string>
 
 namespace rllm {
@@ -100,11 +101,22 @@ class LlamaLayerImpl : public torch::nn::Module {
     // `classRowOnly`: only the first token's row is computed (TailTokens).
     torch::Tensor forward(const torch::Tensor& z, bool classRowOnly = false);
     void load(const LlamaLayerWeights& weights);
+    // The type the matrix products and attention run in: bfloat16 on GPUs
+    // (LlmBlockImpl::setComputeType). The norms and the residual stream stay
+    // float32, and so do the parameters: the products use copies made here,
+    // so the weights keep their exact values (and the bundle its hash). Call
+    // again after moving the layer to another device.
+    void setComputeType(torch::ScalarType type);
 
     LlmArchitecture arch;
     RmsNorm attentionNorm{nullptr}, ffnNorm{nullptr};
     torch::nn::Linear wq{nullptr}, wk{nullptr}, wv{nullptr}, wo{nullptr};
     torch::nn::Linear w1{nullptr}, w2{nullptr}, w3{nullptr};
+
+  private:
+    torch::Tensor linear(const torch::nn::Linear& layer, const torch::Tensor& x) const;
+    torch::ScalarType computeType_ = torch::kFloat32;
+    std::map<const torch::nn::LinearImpl*, std::pair<torch::Tensor, torch::Tensor>> lowered_;
 };
 TORCH_MODULE(LlamaLayer);
 
@@ -125,7 +137,14 @@ class LlmBlockImpl : public torch::nn::Module {
     // LLaMA's own initialisation (normal, std 0.02; norms one), from `seed`.
     void randomize(uint64_t seed);
     void freeze();
+    // Every layer's compute type (LlamaLayerImpl::setComputeType).
+    void setComputeType(torch::ScalarType type);
+    torch::ScalarType computeType() const { return computeType_; }
 
+  private:
+    torch::ScalarType computeType_ = torch::kFloat32;
+
+  public:
     LlmArchitecture arch;
     FinalNorm mode;
     torch::nn::ModuleList layers;

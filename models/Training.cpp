@@ -5,6 +5,7 @@
 #include "core/io/MedMnist.h"
 #include "models/Bundle.h"
 #include "models/DataParallel.h"
+#include "models/DeviceFallback.h"
 #include "models/Engine.h"
 #include "models/ModelInput.h"
 #include "models/Safetensors.h"
@@ -528,7 +529,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     const int64_t columns = config.classes;
     TrainingState state;
     if (!o.resumeFrom.empty()) state = readCheckpoint(o.resumeFrom, runOptions, model, optimizer);
-    model->to(device);
+    placeModel(*model, device, deviceOptions);
     moveOptimizerState(model, optimizer, device);
     // Every rank built the same weights from the same seed and files; rank
     // 0's are made everyone's all the same, as PyTorch's DDP does.
@@ -565,19 +566,30 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                 group ? shardOf(batch, group->rank(), group->size()) : RankShard{0, batch};
             optimizer.zero_grad();
             double lossValue = 0;
-            if (mine.count > 0) {
-                auto index = order.narrow(0, s * o.batchSize + mine.start, mine.count);
-                auto x =
-                    normaliseStoredBytes(train.images.index_select(0, index), input).to(device);
-                if (o.augment) x = augment(x, volumetric, draw.rows(mine.start, mine.count));
-                auto y = train.targets.index_select(0, index).to(device);
-                // This share's part of the global batch's mean loss: summed over
-                // the workers, the gradients are those of the whole batch.
-                auto loss = lossFor(task, model->forward(x), y, o.labelSmoothing) *
-                            (double(mine.count) / double(batch));
-                loss.backward();
-                lossValue = loss.item<double>() * batch;  // the share's summed loss
-            }
+            if (mine.count > 0) try {
+                    auto index = order.narrow(0, s * o.batchSize + mine.start, mine.count);
+                    auto x =
+                        normaliseStoredBytes(train.images.index_select(0, index), input).to(device);
+                    if (o.augment) x = augment(x, volumetric, draw.rows(mine.start, mine.count));
+                    auto y = train.targets.index_select(0, index).to(device);
+                    // This share's part of the global batch's mean loss: summed over
+                    // the workers, the gradients are those of the whole batch.
+                    auto loss = lossFor(task, model->forward(x), y, o.labelSmoothing) *
+                                (double(mine.count) / double(batch));
+                    loss.backward();
+                    lossValue = loss.item<double>() * batch;  // the share's summed loss
+                } catch (const c10::Error& e) {
+                    if (!device.is_cuda() || !isCudaOutOfMemory(e)) throw;
+                    throw Error(
+                        "CUDA ran out of memory on " + device.str() + " with " +
+                        std::to_string(mine.count) +
+                        " images per step: spread the batch over more workers (each takes "
+                        "a share), start again with a smaller --batch, or use --device cpu." +
+                        (epoch > 1 ? " Epoch " + std::to_string(epoch - 1) +
+                                         "'s checkpoint stays: --resume continues it at any "
+                                         "number of workers."
+                                   : ""));
+                }
             if (group) group->sumGradients(trainable);
             optimizer.step();
             lossSum += lossValue;
@@ -665,7 +677,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     for (const EpochRecord& r : summary.curves)
         record.curves.push_back({r.epoch, r.trainLoss, r.valAcc, r.valAuc, r.learningRate});
     description.training = record;
-    model->to(torch::kCPU);
+    placeModel(*model, torch::kCPU, DeviceOptions{});
     saveBundle(model, description, o.outPath);
     writeCurves(o.logPath.empty() ? o.outPath + ".curves.csv" : o.logPath, summary.curves);
     // The bundle holds the result; the checkpoint was only for resuming.
@@ -690,7 +702,7 @@ EvalSummary evaluateBundle(const std::string& bundlePath, const std::string& dat
         throw FileError(dataPath, "has another number of classes than the bundle.");
     const TaskType task = parseTaskType(bundle.description.task);
     SplitData s = loadSplit(data, split, task, 0);
-    bundle.model->to(device);
+    placeModel(*bundle.model, device, deviceOptions);
     EvalSummary summary;
     summary.metrics = evaluateScores(
         task, predictScores(bundle.model, s.images, bundle.description.input, task, device),

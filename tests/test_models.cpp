@@ -8,11 +8,13 @@
 #include "core/DemoDataset.h"
 #include "core/Error.h"
 #include "models/Bundle.h"
+#include "models/DeviceFallback.h"
 #include "models/BundleCheck.h"
 #include "models/BundleDescription.h"
 #include "models/Engine.h"
 #include "models/LlmCheckpoint.h"
 #include "models/Metrics.h"
+#include "models/ModelInput.h"
 #include "models/Networks.h"
 #include "models/Safetensors.h"
 #include "models/Sha256.h"
@@ -618,6 +620,56 @@ class TestModels : public QObject {
         }
     }
 
+    // The frozen block's products in bfloat16 (the default on CUDA), here on
+    // the CPU: bfloat16 keeps 8 significant bits (unit roundoff u = 2^-8), so
+    // each product and the attention carry errors of a few u relative to their
+    // size; the logits, after the float32 adapters, residuals and head, stay
+    // within 8u of their scale (measured: u/3 here). The weights
+    // themselves keep their float32 values, and gradients still reach F_E.
+    void frozenBlockInBfloat16StaysCloseToFloat32() {
+        LlmWeights w = randomWeights(32, 4, 2, 64, false, 41);
+        Classifier model = smallClassifier(&w, ResidualMode::Hybrid);
+        torch::manual_seed(4);
+        const torch::Tensor x = torch::randn({6, 1, 16, 16});
+        const torch::Tensor y = torch::tensor({0, 1, 1, 0, 1, 0}, torch::kInt64);
+        std::map<std::string, torch::Tensor> before;
+        for (const auto& p : model->named_parameters())
+            before[p.key()] = p.value().detach().clone();
+        auto run = [&] {
+            model->zero_grad();
+            auto logits = model->forward(x);
+            torch::cross_entropy_loss(logits, y).backward();
+            return std::make_pair(logits.detach().clone(),
+                                  model->booster->encoder->weight.grad().clone());
+        };
+        DeviceOptions cpu;
+        cpu.device = "cpu";
+        placeModel(*model, torch::kCPU, cpu);  // auto on the CPU: float32
+        QCOMPARE(model->booster->llm->computeType(), torch::kFloat32);
+        const auto [logits32, grad32] = run();
+        cpu.llmPrecision = "bf16";
+        placeModel(*model, torch::kCPU, cpu);
+        QCOMPARE(model->booster->llm->computeType(), torch::kBFloat16);
+        const auto [logits16, grad16] = run();
+        const double u = std::pow(2.0, -8);
+        const double scale = std::max(1.0, logits32.abs().max().item<double>());
+        const double err = (logits16 - logits32).abs().max().item<double>() / scale;
+        qInfo("bf16 block: largest logit difference %.3g of the logits' scale (u = %.3g)", err, u);
+        QVERIFY2(err < 8 * u, qPrintable(QString::number(err)));
+        QVERIFY(err > 0);  // the products did run in bfloat16
+        const double cosine =
+            (grad16 * grad32).sum().item<double>() / (grad16.norm() * grad32.norm()).item<double>();
+        QVERIFY2(cosine > 0.99, qPrintable(QString::number(cosine)));
+        for (const auto& p : model->named_parameters())
+            QVERIFY2(torch::equal(p.value(), before[p.key()]), p.key().c_str());
+        // Back to float32: the float32 logits again, bit for bit.
+        cpu.llmPrecision = "fp32";
+        placeModel(*model, torch::kCPU, cpu);
+        QVERIFY(torch::equal(run().first, logits32));
+        cpu.llmPrecision = "fp8";
+        QVERIFY_THROWS_EXCEPTION(Error, placeModel(*model, torch::kCPU, cpu));
+    }
+
     void frozenBlockNeverChangesButPassesGradients() {
         LlmWeights w = randomWeights(32, 4, 2, 64, false, 31);
         Classifier model = smallClassifier(&w, ResidualMode::In);
@@ -894,6 +946,61 @@ class TestModels : public QObject {
         ScoreMetrics ml =
             evaluateScores(TaskType::MultiLabel, {{0.9f, 0.1f}, {0.2f, 0.8f}}, {{1, 1}, {0, 1}});
         QCOMPARE(ml.acc, (1.0 + 0.5) / 2);
+    }
+
+    // CUDA's out-of-memory error, injected (no GPU here): a model that
+    // answers case by case moves to the CPU once, says why and answers; any
+    // other error, or the same error on the CPU, is passed on as an Error.
+    void outOfMemoryOnCudaFallsBackToTheCpu() {
+        auto outOfMemory = [] {
+            TORCH_CHECK_WITH(OutOfMemoryError, false,
+                             "CUDA out of memory. Tried to allocate 20.00 GiB");
+        };
+        int runs = 0, moves = 0;
+        std::string reason;
+        const int answer = runFallingBackToCpu(
+            true, "cuda:1",
+            [&] {
+                if (++runs == 1) outOfMemory();
+                return 42;
+            },
+            [&](const std::string& why) {
+                ++moves;
+                reason = why;
+            });
+        QCOMPARE(answer, 42);
+        QCOMPARE(runs, 2);
+        QCOMPARE(moves, 1);
+        QVERIFY(reason.find("cuda:1") != std::string::npos);
+        QVERIFY(reason.find("CPU") != std::string::npos);
+        // cuBLAS's failed workspace allocation is the same condition.
+        runs = moves = 0;
+        runFallingBackToCpu(
+            true, "cuda:0",
+            [&] {
+                if (++runs == 1) TORCH_CHECK(false, "CUDA error: CUBLAS_STATUS_ALLOC_FAILED");
+                return 0;
+            },
+            [&](const std::string&) { ++moves; });
+        QCOMPARE(moves, 1);
+        // On the CPU there is nowhere to go; other errors are not memory.
+        auto refused = [&](bool onCuda, const std::function<int()>& job) {
+            moves = 0;
+            try {
+                runFallingBackToCpu(onCuda, "cpu", job, [&](const std::string&) { ++moves; });
+            } catch (const Error& e) {
+                return moves == 0 && std::string(e.what()).find("Tried") != std::string::npos;
+            }
+            return false;
+        };
+        QVERIFY(refused(false, [&] {
+            outOfMemory();
+            return 0;
+        }));
+        QVERIFY(refused(true, [&] {
+            TORCH_CHECK(false, "Tried something shape-related");
+            return 0;
+        }));
     }
 
     void resumedTrainingMatchesAnUninterruptedRun() {
