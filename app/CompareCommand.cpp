@@ -3,6 +3,7 @@
 
 #include "app/Commands.h"
 #include "app/ModelCliSupport.h"
+#include "app/Workers.h"
 #include "core/CaseSource.h"
 #include "core/Error.h"
 #include "core/io/AtomicFile.h"
@@ -146,17 +147,19 @@ void writeReportAndCharts(const ParsedArgs& p, const CohortComparison& c) {
 }  // namespace
 
 int runCompare(const std::vector<std::string>& args) {
-    ParsedArgs p = parseArgs(args, {"help", "json"},
-                             {"data", "split", "csv", "report", "charts", "bootstrap", "seed",
-                              "confidence", "max-cases", "device", "threads", "llm-precision"});
+    ParsedArgs p =
+        parseArgs(args, {"help", "json"},
+                  {"data", "split", "csv", "report", "charts", "bootstrap", "seed", "confidence",
+                   "max-cases", "device", "threads", "llm-precision", "nproc", "worker-timeout"});
     if (p.has("help")) {
-        std::cout << kUsage;
+        std::cout << kUsage << kWorkerOptionsHelp;
         return kOk;
     }
     if (p.positional.size() != 2 || !p.has("data"))
         throw UsageError(std::string("expected two bundles and --data\n") + kUsage);
     checkReportWriter(p);
     CohortRunOptions options;
+    if (auto status = startWorkersIfAsked("compare", p, args, options.distributed)) return *status;
     options.statistics.bootstrapSamples = static_cast<int>(p.getInt("bootstrap", 2000));
     options.statistics.seed = static_cast<uint64_t>(p.getInt("seed", 0));
     if (options.statistics.bootstrapSamples < 1) throw UsageError("--bootstrap must be at least 1");
@@ -174,13 +177,14 @@ int runCompare(const std::vector<std::string>& args) {
     LoadedModel b(p.positional[1], device);
     // compareModels refuses two label spaces before scoring any case.
     const std::unique_ptr<CaseSource> cases = openCases(p.get("data"), p, a.classNames());
-    const bool terminal = isatty(STDERR_FILENO);
+    const bool terminal = isatty(STDERR_FILENO) && options.distributed.rank == 0;
     options.progress = [&](int64_t done, int64_t total) {
         if (terminal)
             std::cerr << "\rscoring " << done << "/" << total << (done == total ? "\n" : "")
                       << std::flush;
     };
     const CohortComparison c = compareModels(a, b, *cases, options);
+    if (options.distributed.rank != 0) return kOk;  // rank 0 writes and reports for the workers
     if (p.has("csv")) writeCohortCsv(c, p.get("csv"));
     writeReportAndCharts(p, c);
     if (p.has("json"))

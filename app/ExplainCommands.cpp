@@ -3,6 +3,7 @@
 #include "app/CliSupport.h"
 #include "app/Commands.h"
 #include "app/ModelCliSupport.h"
+#include "app/Workers.h"
 #include "core/Colormap.h"
 #include "core/Error.h"
 #include "core/Slice.h"
@@ -199,7 +200,7 @@ int runCam(const std::vector<std::string>& args) {
 int runCamEval(const std::vector<std::string>& args) {
     ParsedArgs p = parseArgs(args, {"help", "json"},
                              {"data", "split", "method", "layer", "shifts", "steps", "max-cases",
-                              "device", "threads", "llm-precision"});
+                              "device", "threads", "llm-precision", "nproc", "worker-timeout"});
     const char* usage =
         "Usage: rllm cam-eval BUNDLE --data X.npz [--split test] [--method M] [--layer L]\n"
         "                     [--shifts K] [--steps 20] [--max-cases N] [--json] [--device D] "
@@ -212,12 +213,13 @@ int runCamEval(const std::vector<std::string>& args) {
         "about the most any method can score on the model's token grid (1 for maps averaged\n"
         "over shifts, --shifts K > 1 or auto on 3D models, which can peak at any voxel).\n";
     if (p.has("help")) {
-        std::cout << usage << camMethodsHelp();
+        std::cout << usage << kWorkerOptionsHelp << camMethodsHelp();
         return kOk;
     }
     if (p.positional.size() != 1 || !p.has("data"))
         throw UsageError(std::string("expected BUNDLE --data X.npz\n") + usage);
     CamEvalOptions o;
+    if (auto status = startWorkersIfAsked("cam-eval", p, args, o.distributed)) return *status;
     o.method = camMethodOption(p, o.method);
     o.layer = p.get("layer");
     o.shifts = static_cast<int>(p.getInt("shifts", 0));
@@ -227,6 +229,7 @@ int runCamEval(const std::vector<std::string>& args) {
     o.maxCases = p.getInt("max-cases", 0);
     o.device = deviceOptions(p);
     CamEvalSummary s = evaluateCams(p.positional[0], p.get("data"), o);
+    if (o.distributed.rank != 0) return kOk;  // rank 0 reports for the workers
     const json pointing = std::isnan(s.pointingGame) ? json(nullptr) : json(s.pointingGame);
     const json ceiling = std::isnan(s.pointingCeiling) ? json(nullptr) : json(s.pointingCeiling);
     if (p.has("json")) {

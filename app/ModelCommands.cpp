@@ -182,20 +182,8 @@ int runTrain(const std::vector<std::string>& args) {
     }
     if (!p.positional.empty() || !p.has("data") || !p.has("out"))
         throw UsageError(std::string("train needs --data and --out\n") + kTrainUsage);
-    const int workerTimeout = static_cast<int>(p.getInt("worker-timeout", 300));
-    if (workerTimeout <= 0) throw UsageError("--worker-timeout must be positive");
-    if (p.has("nproc")) {
-        std::vector<std::string> workerArgs;
-        for (size_t i = 0; i < args.size(); ++i) {
-            if (args[i] == "--nproc") {
-                ++i;
-                continue;
-            }
-            if (args[i].rfind("--nproc=", 0) == 0) continue;
-            workerArgs.push_back(args[i]);
-        }
-        return runLocalWorkers(static_cast<int>(p.getInt("nproc", 1)), workerArgs, workerTimeout);
-    }
+    DistributedOptions distributed;
+    if (auto status = startWorkersIfAsked("train", p, args, distributed)) return *status;
     auto number = [&](const std::string& name, double fallback) {
         if (!p.has(name)) return fallback;
         try {
@@ -235,7 +223,7 @@ int runTrain(const std::vector<std::string>& args) {
     o.commandLine = joinArgs("train", args);
     o.progressBar = isatty(STDERR_FILENO);
     o.device = deviceOptions(p);
-    o.distributed = distributedFromEnvironment(workerTimeout);
+    o.distributed = distributed;
     if (o.booster.empty() && (!o.llmPath.empty() || o.randomLlm))
         throw UsageError("--llm and --random-llm need --booster");
     TrainSummary s = trainClassifier(o, std::cerr);

@@ -102,15 +102,44 @@ DistributedOptions distributedFromEnvironment(int timeoutSeconds) {
     return d;
 }
 
-int runLocalWorkers(int workers, const std::vector<std::string>& trainArgs, int timeoutSeconds) {
+const char* const kWorkerOptionsHelp =
+    "  --nproc N            run as N workers on this machine, each with a share of the work\n"
+    "  --worker-timeout S   a worker waiting longer than S s for the others fails the run (300)\n"
+    "  (a worker started by torchrun, srun or a job system is configured by RANK, WORLD_SIZE,\n"
+    "  LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT; docs/distributed.md)\n";
+
+std::optional<int> startWorkersIfAsked(const std::string& command, const ParsedArgs& parsed,
+                                       const std::vector<std::string>& args,
+                                       DistributedOptions& distributed) {
+    const int timeout = static_cast<int>(parsed.getInt("worker-timeout", 300));
+    if (timeout <= 0) throw UsageError("--worker-timeout must be positive");
+    if (!parsed.has("nproc")) {
+        distributed = distributedFromEnvironment(timeout);
+        return std::nullopt;
+    }
+    std::vector<std::string> workerArgs;
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--nproc") {
+            ++i;
+            continue;
+        }
+        if (args[i].rfind("--nproc=", 0) == 0) continue;
+        workerArgs.push_back(args[i]);
+    }
+    return runLocalWorkers(static_cast<int>(parsed.getInt("nproc", 1)), command, workerArgs,
+                           timeout);
+}
+
+int runLocalWorkers(int workers, const std::string& command, const std::vector<std::string>& args,
+                    int timeoutSeconds) {
     if (workers < 1) throw UsageError("--nproc needs at least one worker");
     if (variable("WORLD_SIZE") || variable("RANK"))
         throw UsageError(
             "--nproc starts its own workers; it is not for a process that already "
             "is one (RANK / WORLD_SIZE are set)");
     const std::string port = std::to_string(freeLoopbackPort());
-    std::vector<std::string> argv{"rllm", "train"};
-    argv.insert(argv.end(), trainArgs.begin(), trainArgs.end());
+    std::vector<std::string> argv{"rllm", command};
+    argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> cArgv;
     for (std::string& a : argv) cArgv.push_back(a.data());
     cArgv.push_back(nullptr);
@@ -129,7 +158,7 @@ int runLocalWorkers(int workers, const std::vector<std::string>& trainArgs, int 
             setenv("MASTER_ADDR", "127.0.0.1", 1);
             setenv("MASTER_PORT", port.c_str(), 1);
             execv("/proc/self/exe", cArgv.data());
-            std::cerr << "rllm train: could not start worker " << rank << ": "
+            std::cerr << "rllm " << command << ": could not start worker " << rank << ": "
                       << std::strerror(errno) << "\n";
             _exit(127);
         }
@@ -148,7 +177,7 @@ int runLocalWorkers(int workers, const std::vector<std::string>& trainArgs, int 
             rankOf.erase(pid);
             const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
             if (!ok) {
-                std::cerr << "rllm train: worker " << rank << " (pid " << pid << ") "
+                std::cerr << "rllm " << command << ": worker " << rank << " (pid " << pid << ") "
                           << describeStatus(status) << "\n";
                 if (result == 0) {
                     result = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
@@ -163,7 +192,7 @@ int runLocalWorkers(int workers, const std::vector<std::string>& trainArgs, int 
         if (Clock::now() > deadline && !rankOf.empty()) {
             const int signal = terminated ? SIGKILL : SIGTERM;
             for (const auto& [worker, rank] : rankOf) {
-                std::cerr << "rllm train: worker " << rank << " (pid " << worker
+                std::cerr << "rllm " << command << ": worker " << rank << " (pid " << worker
                           << ") still runs after another failed; stopping it\n";
                 kill(worker, signal);
             }

@@ -1,10 +1,14 @@
 #pragma once
-// The worker side and the launcher side of a data-parallel `rllm train`.
-// A worker learns its place from the variables PyTorch's launchers set
-// (torchrun, a Kubernetes job) or from SLURM's; `rllm train --nproc N`
-// starts N workers on this machine itself. No LibTorch here.
+// The worker side and the launcher side of the commands that run as several
+// workers: `rllm train` (data-parallel), `rllm cam-eval` and `rllm compare`
+// (each worker takes a share of the cases). A worker learns its place from
+// the variables PyTorch's launchers set (torchrun, a Kubernetes job) or from
+// SLURM's; `--nproc N` starts N workers on this machine itself. No LibTorch here.
 
+#include "app/CliSupport.h"
 #include "models/Engine.h"
+
+#include <optional>
 
 #include <string>
 #include <vector>
@@ -17,11 +21,24 @@ namespace rllm::cli {
 // UsageError for a partial or malformed set, naming the variable.
 DistributedOptions distributedFromEnvironment(int timeoutSeconds);
 
-// Starts `workers` copies of this program as `rllm train ARGS` with the
+// Starts `workers` copies of this program as `rllm COMMAND ARGS` with the
 // variables above (MASTER_ADDR 127.0.0.1 and a free port), waits for them
 // and returns the exit status: 0 when every worker succeeded. When one fails,
 // the others are given `timeoutSeconds` to notice and stop on their own, then
 // they are terminated; what happened to each is said on stderr.
-int runLocalWorkers(int workers, const std::vector<std::string>& trainArgs, int timeoutSeconds);
+int runLocalWorkers(int workers, const std::string& command, const std::vector<std::string>& args,
+                    int timeoutSeconds);
+
+// The options every such command takes: --nproc N (start N local workers)
+// and --worker-timeout S (default 300).
+inline const std::vector<std::string> kWorkerOptions{"nproc", "worker-timeout"};
+extern const char* const kWorkerOptionsHelp;
+
+// With --nproc: starts the workers (the same command and arguments, less
+// --nproc) and returns their exit status. Without: fills `distributed` from
+// the environment and returns nothing, and the caller does its share.
+std::optional<int> startWorkersIfAsked(const std::string& command, const ParsedArgs& parsed,
+                                       const std::vector<std::string>& args,
+                                       DistributedOptions& distributed);
 
 }  // namespace rllm::cli

@@ -6,6 +6,7 @@
 #include "models/CamMethods.h"
 #include "models/CamResult.h"
 #include "models/Engine.h"
+#include "models/DataParallel.h"
 #include "models/ModelInput.h"
 #include "core/io/MedMnist.h"
 #include "core/io/Npz.h"
@@ -51,9 +52,11 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
     s.method = recipe.method;
     s.shifts = recipe.shifts;
     int64_t hits = 0, reachable = 0;
+    const std::shared_ptr<DataParallelGroup> group = joinDataParallelGroup(o.distributed);
+    const RankShard mine = group ? shardOf(n, group->rank(), group->size()) : RankShard{0, n};
     // Where a map that peaks at one token peaks after upsampling, per token.
     std::vector<int64_t> tokenPeaks;
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t i = mine.start; i < mine.start + mine.count; ++i) {
         torch::Tensor bytes = torch::from_blob(
             const_cast<uint8_t*>(raw.data() + i * voxels * channels), shape, torch::kUInt8);
         torch::Tensor image = normaliseStoredBytes(bytes, d.input);
@@ -94,6 +97,13 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
                 }
             }
         }
+    }
+    if (group) {  // the sums over every worker's cases
+        s.deletionAuc = group->sum(s.deletionAuc);
+        s.insertionAuc = group->sum(s.insertionAuc);
+        hits = static_cast<int64_t>(group->sum(double(hits)));
+        reachable = static_cast<int64_t>(group->sum(double(reachable)));
+        s.pointingCases = static_cast<int64_t>(group->sum(double(s.pointingCases)));
     }
     s.cases = n;
     s.deletionAuc /= std::max<int64_t>(1, n);

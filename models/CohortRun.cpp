@@ -3,6 +3,7 @@
 #include "core/CaseSource.h"
 #include "core/Error.h"
 #include "core/Volume.h"
+#include "models/DataParallel.h"
 #include "models/LoadedModel.h"
 
 #include <algorithm>
@@ -55,23 +56,31 @@ CohortComparison compareModels(LoadedModel& a, LoadedModel& b, const CaseSource&
     CohortModel modelA{std::filesystem::path(a.path()).filename().string(), {}};
     CohortModel modelB{std::filesystem::path(b.path()).filename().string(), {}};
     const int64_t n = cases.count();
+    const std::shared_ptr<DataParallelGroup> group = joinDataParallelGroup(options.distributed);
+    const RankShard mine = group ? shardOf(n, group->rank(), group->size()) : RankShard{0, n};
+    for (int64_t i = 0; i < n; ++i) {  // cheap; the images are what the workers share
+        cohort.ids.push_back(cases.id(i));
+        cohort.labels.push_back(cases.labels(i));
+    }
     // Cases go through in batches: one forward pass per model and batch is
     // several times faster than one per case, and a batch is short enough
     // for progress and cancel to answer quickly.
     constexpr int64_t kBatch = 32;
-    for (int64_t start = 0; start < n; start += kBatch) {
+    const int64_t last = mine.start + mine.count;
+    for (int64_t start = mine.start; start < last; start += kBatch) {
         if (options.cancel && options.cancel->load()) throw Cancelled();
-        const int64_t end = std::min(n, start + kBatch);
+        const int64_t end = std::min(last, start + kBatch);
         std::vector<Volume> volumes;
-        for (int64_t i = start; i < end; ++i) {
-            volumes.push_back(cases.image(i));
-            cohort.ids.push_back(cases.id(i));
-            cohort.labels.push_back(cases.labels(i));
-        }
+        for (int64_t i = start; i < end; ++i) volumes.push_back(cases.image(i));
         for (auto [model, scores] : {std::pair{&a, &modelA}, std::pair{&b, &modelB}})
             for (auto& p : model->probabilities(volumes))
                 scores->probabilities.push_back(std::move(p));
-        if (options.progress) options.progress(end, n);
+        if (options.progress) options.progress(end - mine.start, mine.count);
+    }
+    if (group) {
+        const int64_t columns = static_cast<int64_t>(cohort.classNames.size());
+        for (CohortModel* scores : {&modelA, &modelB})
+            scores->probabilities = group->gatherShards(scores->probabilities, n, columns);
     }
     return compareCohort(cohort, modelA, modelB, options.statistics);
 }

@@ -4,6 +4,7 @@
 // runs it on a worker thread.
 
 #include "models/CohortComparison.h"
+#include "models/Engine.h"
 
 #include <atomic>
 #include <functional>
@@ -26,6 +27,10 @@ struct CohortRunOptions {
     std::function<void(int64_t done, int64_t total)> progress;
     // Set from another thread: the run stops before its next case and throws Cancelled.
     const std::atomic<bool>* cancel = nullptr;
+    // Several workers (rllm compare under --nproc or a launcher) each score
+    // a share of the cases; every worker gets every case's probabilities and
+    // the same comparison. Progress counts this worker's share.
+    DistributedOptions distributed;
 };
 
 // Scores every case with both models as `rllm predict` does (each case

@@ -30,7 +30,6 @@ std::shared_ptr<::gloo::transport::Device> glooDevice(const std::string& masterA
 
 struct DataParallelGroup::Impl {
     DistributedOptions options;
-    torch::Device device{torch::kCPU};
     c10::intrusive_ptr<c10d::Store> store;
     c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
 
@@ -51,7 +50,7 @@ struct DataParallelGroup::Impl {
     }
 };
 
-DataParallelGroup::DataParallelGroup(const DistributedOptions& options, const torch::Device& device)
+DataParallelGroup::DataParallelGroup(const DistributedOptions& options)
     : impl_(std::make_unique<Impl>()) {
     if (options.worldSize < 2) throw Error("a data-parallel group needs at least two workers");
     if (options.rank < 0 || options.rank >= options.worldSize)
@@ -61,7 +60,6 @@ DataParallelGroup::DataParallelGroup(const DistributedOptions& options, const to
         throw Error("MASTER_PORT " + std::to_string(options.masterPort) + " is not a port");
     if (options.timeoutSeconds <= 0) throw Error("the worker time-out must be positive");
     impl_->options = options;
-    impl_->device = device;
     const auto timeout = std::chrono::milliseconds(int64_t(options.timeoutSeconds) * 1000);
     const std::string where = options.masterAddr + ":" + std::to_string(options.masterPort);
     try {
@@ -121,7 +119,7 @@ void DataParallelGroup::sumGradients(const std::vector<torch::Tensor>& parameter
     if (grads.empty()) return;
     std::vector<torch::Tensor> flat{torch::cat(grads).to(torch::kCPU)};
     impl_->run("gradient sum", [&] { return impl_->group->allreduce(flat); });
-    const torch::Tensor summed = flat[0].to(impl_->device);
+    const torch::Tensor summed = flat[0].to(grads.front().device());
     int64_t offset = 0;
     for (const torch::Tensor& p : parameters) {
         if (!p.requires_grad()) continue;
@@ -143,6 +141,37 @@ torch::Tensor DataParallelGroup::gatherRows(const torch::Tensor& local) {
     for (int r = 0; r < size(); ++r) output[0].push_back(torch::empty_like(input[0]));
     impl_->run("gather", [&] { return impl_->group->allgather(output, input); });
     return torch::cat(output[0], 0);
+}
+
+std::vector<std::vector<float>> DataParallelGroup::gatherShards(
+    const std::vector<std::vector<float>>& mine, int64_t n, int64_t columns) {
+    const int64_t chunk = (n + size() - 1) / size();
+    torch::Tensor packed = torch::zeros({chunk, columns});
+    for (size_t i = 0; i < mine.size(); ++i) {
+        if (static_cast<int64_t>(mine[i].size()) != columns)
+            throw Error("gatherShards: a row has " + std::to_string(mine[i].size()) +
+                        " values, not " + std::to_string(columns));
+        std::copy(mine[i].begin(), mine[i].end(), packed[int64_t(i)].data_ptr<float>());
+    }
+    const torch::Tensor all = gatherRows(packed);
+    std::vector<std::vector<float>> rows;
+    for (int r = 0; r < size(); ++r) {
+        const RankShard theirs = shardOf(n, r, size());
+        for (int64_t i = 0; i < theirs.count; ++i) {
+            const float* row = all[r * chunk + i].data_ptr<float>();
+            rows.emplace_back(row, row + columns);
+        }
+    }
+    return rows;
+}
+
+std::shared_ptr<DataParallelGroup> joinDataParallelGroup(const DistributedOptions& options) {
+    if (options.worldSize <= 1) return nullptr;
+    return std::make_shared<DataParallelGroup>(options);
+}
+
+bool isLeader(const DataParallelGroup* group) {
+    return !group || group->isLeader();
 }
 
 void DataParallelGroup::barrier() {

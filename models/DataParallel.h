@@ -21,7 +21,7 @@ class DataParallelGroup {
     // Joins the group: rank 0 hosts the rendezvous, the others connect to it.
     // Throws Error naming the address when the group does not form within
     // the time-out.
-    DataParallelGroup(const DistributedOptions& options, const torch::Device& device);
+    explicit DataParallelGroup(const DistributedOptions& options);
     ~DataParallelGroup();
     DataParallelGroup(const DataParallelGroup&) = delete;
     DataParallelGroup& operator=(const DataParallelGroup&) = delete;
@@ -39,6 +39,10 @@ class DataParallelGroup {
     double sum(double value);
     // Rows of every rank's `local` (same shape on every rank), rank 0's first.
     torch::Tensor gatherRows(const torch::Tensor& local);
+    // Every rank scored its shard (shardOf) of n cases, `columns` values per
+    // case; every rank gets all n rows, in case order.
+    std::vector<std::vector<float>> gatherShards(const std::vector<std::vector<float>>& mine,
+                                                 int64_t n, int64_t columns);
     void barrier();
 
   private:

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -64,6 +65,14 @@ struct DistributedOptions {
     // The rendezvous, or any collective, waiting longer than this fails the run.
     int timeoutSeconds = 300;
 };
+
+class DataParallelGroup;  // models/DataParallel.h
+// Joins the group of workers `options` describes (the rendezvous at
+// MASTER_ADDR:MASTER_PORT); nullptr for a single worker. Throws Error when
+// the group does not form within the time-out.
+std::shared_ptr<DataParallelGroup> joinDataParallelGroup(const DistributedOptions& options);
+// Whether this process reports for the group (rank 0, or no group).
+bool isLeader(const DataParallelGroup* group);
 
 struct TrainOptions {
     std::string dataPath;
@@ -193,6 +202,9 @@ struct CamEvalOptions {
     int steps = 20;        // deletion/insertion steps
     int64_t maxCases = 0;  // 0: the whole split
     DeviceOptions device;
+    // Several workers share the cases and add up their sums; every worker
+    // returns the whole split's summary.
+    DistributedOptions distributed;
 };
 
 struct CamEvalSummary {

@@ -160,22 +160,9 @@ std::vector<std::vector<float>> predictScoresOnRanks(Classifier& model, const to
     if (!group) return predictScores(model, images, input, task, device);
     const int64_t n = images.size(0);
     const RankShard mine = shardOf(n, group->rank(), group->size());
-    const int64_t chunk = (n + group->size() - 1) / group->size();
-    auto local =
-        predictScores(model, images.narrow(0, mine.start, mine.count), input, task, device);
-    torch::Tensor packed = torch::zeros({chunk, columns});
-    for (int64_t i = 0; i < mine.count; ++i)
-        packed[i].copy_(torch::from_blob(local[i].data(), {columns}, torch::kFloat32));
-    const torch::Tensor all = group->gatherRows(packed);
-    std::vector<std::vector<float>> scores;
-    for (int r = 0; r < group->size(); ++r) {
-        const RankShard theirs = shardOf(n, r, group->size());
-        for (int64_t i = 0; i < theirs.count; ++i) {
-            const torch::Tensor row = all[r * chunk + i].contiguous();
-            scores.emplace_back(row.data_ptr<float>(), row.data_ptr<float>() + columns);
-        }
-    }
-    return scores;
+    return group->gatherShards(
+        predictScores(model, images.narrow(0, mine.start, mine.count), input, task, device), n,
+        columns);
 }
 
 std::string clock(double seconds) {
@@ -393,8 +380,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             deviceOptions.device = "cuda:" + std::to_string(dist.localRank);
     }
     const torch::Device device = torchDevice(deviceOptions);
-    std::unique_ptr<DataParallelGroup> group;
-    if (dist.worldSize > 1) group = std::make_unique<DataParallelGroup>(dist, device);
+    const std::shared_ptr<DataParallelGroup> group = joinDataParallelGroup(dist);
     const bool leader = !group || group->isLeader();
     // Only rank 0 reports progress; the others stay quiet unless they fail.
     std::ostream quiet(nullptr);

@@ -7,6 +7,7 @@
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -82,6 +83,37 @@ WeightDifference compareWeights(const QString& a, const QString& b) {
 
 QJsonObject json(const Run& run) {
     return QJsonDocument::fromJson(run.out).object();
+}
+
+// Where two JSON documents differ: structure and text exactly, numbers
+// within `tolerance` relative to max(1, |value|). Empty when they agree.
+QString jsonDifference(const QJsonValue& a, const QJsonValue& b, double tolerance,
+                       const QString& at = "$") {
+    if (a.type() != b.type()) return at + ": different types";
+    if (a.isDouble()) {
+        const double x = a.toDouble(), y = b.toDouble();
+        return std::abs(x - y) <= tolerance * std::max(1.0, std::abs(x))
+                   ? QString()
+                   : QString("%1: %2 vs %3").arg(at).arg(x, 0, 'g', 17).arg(y, 0, 'g', 17);
+    }
+    if (a.isObject()) {
+        const QJsonObject x = a.toObject(), y = b.toObject();
+        if (x.keys() != y.keys()) return at + ": different keys";
+        for (const QString& key : x.keys())
+            if (QString d = jsonDifference(x[key], y[key], tolerance, at + "." + key); !d.isEmpty())
+                return d;
+        return {};
+    }
+    if (a.isArray()) {
+        const QJsonArray x = a.toArray(), y = b.toArray();
+        if (x.size() != y.size()) return at + ": different lengths";
+        for (int i = 0; i < x.size(); ++i)
+            if (QString d = jsonDifference(x[i], y[i], tolerance, at + QString("[%1]").arg(i));
+                !d.isEmpty())
+                return d;
+        return {};
+    }
+    return a == b ? QString() : at + ": differs";
 }
 
 }  // namespace
@@ -215,6 +247,45 @@ class TestDistributed : public QObject {
         const WeightDifference d = compareWeights(straight, bundle);
         qInfo("resumed at 1 worker vs uninterrupted: %.3g", d.relative);
         QVERIFY2(d.relative < 1e-4, qPrintable(QString::number(d.relative)));
+    }
+
+    // rllm compare and rllm cam-eval as two workers, each scoring half of the
+    // cases: the same report as one process. The probabilities come from
+    // batches of other sizes, so they agree to float32 rounding, not bit for bit.
+    void compareAndCamEvalShareTheirCases() {
+        RLLM_REQUIRE_FILE(data_);
+        const QString a = dir_.filePath("cases-a.safetensors");
+        const QString b = dir_.filePath("cases-b.safetensors");
+        QCOMPARE(runRllm(common(a, 1) << "--seed"
+                                      << "3")
+                     .status,
+                 0);
+        QCOMPARE(runRllm(common(b, 1) << "--seed"
+                                      << "4")
+                     .status,
+                 0);
+        const QStringList compare{"compare", a, b, "--data", data_, "--json", "--bootstrap", "200"};
+        Run one = runRllm(compare);
+        QVERIFY2(one.status == 0, one.err.constData());
+        Run two = runRllm(QStringList(compare) << "--nproc"
+                                               << "2");
+        QVERIFY2(two.status == 0, two.err.constData());
+        const QJsonDocument oneJson = QJsonDocument::fromJson(one.out);
+        QCOMPARE(oneJson["cases"].toInt(), 156);  // BreastMNIST's test split
+        const QString d =
+            jsonDifference(oneJson.object(), QJsonDocument::fromJson(two.out).object(), 1e-6);
+        QVERIFY2(d.isEmpty(), qPrintable(d));
+
+        const QStringList camEval{"cam-eval", a, "--data", data_, "--max-cases", "25", "--json"};
+        Run oneEval = runRllm(camEval);
+        QVERIFY2(oneEval.status == 0, oneEval.err.constData());
+        Run twoEval = runRllm(QStringList(camEval) << "--nproc"
+                                                   << "2");
+        QVERIFY2(twoEval.status == 0, twoEval.err.constData());
+        QCOMPARE(QJsonDocument::fromJson(twoEval.out)["cases"].toInt(), 25);
+        const QString e = jsonDifference(QJsonDocument::fromJson(oneEval.out).object(),
+                                         QJsonDocument::fromJson(twoEval.out).object(), 1e-6);
+        QVERIFY2(e.isEmpty(), qPrintable(e));
     }
 
     // Variables that cannot describe a group are usage errors (status 2);
