@@ -2,10 +2,13 @@
 """PyTorch eager peer of rllm-bench: the same networks (ViT-S + R-LLM booster
 with a LLaMA-7B-shaped block), loaded with the very weights rllm-bench
 exported, timed the same way (median of --reps after one warm-up) with the
-same thread count. Prints JSON."""
+same thread count. Prints JSON. On PyTorch 2 the attention is
+F.scaled_dot_product_attention, as the engine uses it on LibTorch 2; on a GPU
+(--device cuda) every timing ends with torch.cuda.synchronize(), and
+--bf16-llm runs the frozen block under bfloat16 autocast, the engine's
+--llm-precision bf16."""
 import argparse, json, math, pathlib, struct, time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -15,14 +18,24 @@ def load_safetensors(path):
     raw = pathlib.Path(path).read_bytes()
     n = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8:8 + n])
-    data = memoryview(raw)[8 + n:]
+    data = bytearray(raw[8 + n:])
     out = {}
     for name, info in header.items():
         if name == "__metadata__":
             continue
         b, e = info["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[b:e], dtype=np.float32).reshape(info["shape"]).copy())
+        out[name] = torch.frombuffer(data, dtype=torch.float32, count=(e - b) // 4,
+                                     offset=b).reshape(info["shape"]).clone()
     return out
+
+
+BF16_LLM = False
+
+
+def attend(q, k, v):
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v)
+    return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), -1) @ v
 
 
 class Block(nn.Module):
@@ -39,8 +52,7 @@ class Block(nn.Module):
     def forward(self, x):
         B, T, C = x.shape
         q, k, v = self.qkv(self.norm1(x)).reshape(B, T, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
-        a = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(C // self.heads), -1)
-        x = x + self.proj((a @ v).transpose(1, 2).reshape(B, T, C))
+        x = x + self.proj(attend(q, k, v).transpose(1, 2).reshape(B, T, C))
         return x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
 
 
@@ -69,8 +81,7 @@ class LlamaLayer(nn.Module):
         B, T, D = z.shape
         n = self.attention_norm(z)
         q, k, v = (w(n).view(B, T, self.heads, -1).transpose(1, 2) for w in (self.wq, self.wk, self.wv))
-        a = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(D // self.heads), -1)
-        h = z + self.wo((a @ v).transpose(1, 2).reshape(B, T, D))
+        h = z + self.wo(attend(q, k, v).transpose(1, 2).reshape(B, T, D))
         m = self.ffn_norm(h)
         return h + self.w2(F.silu(self.w1(m)) * self.w3(m))
 
@@ -98,6 +109,10 @@ class Booster(nn.Module):
 
     def forward(self, x):
         z = self.encoder(x)
+        if BF16_LLM:
+            with torch.autocast(z.device.type, dtype=torch.bfloat16):
+                l = self.llm(z)
+            return self.decoder(l.float() + z)
         return self.decoder(self.llm(z) + z)
 
 
@@ -143,7 +158,7 @@ def cam_ms(model, image, method, reps):
         logits = model(image)
         tokens = captured["tokens"]
         # The gradient at the layer only, as the engine asks for it.
-        (g,) = torch.autograd.grad(logits[0, int(logits.argmax(1))], tokens)
+        (g,) = torch.autograd.grad(logits[0, int(logits[0].argmax())], tokens)
         a = tokens[0, 1:].detach()
         torch.relu(a @ g[0, 1:].mean(0))
 
@@ -160,12 +175,17 @@ def cam_ms(model, image, method, reps):
     return ms
 
 
+SYNC = lambda: None  # torch.cuda.synchronize on a GPU
+
+
 def median_ms(work, reps):
     work()
+    SYNC()
     times = []
     for _ in range(reps):
         start = time.perf_counter()
         work()
+        SYNC()
         times.append((time.perf_counter() - start) * 1000)
     return sorted(times)[len(times) // 2]
 
@@ -178,7 +198,19 @@ def main():
     ap.add_argument("--split", choices=("torch", "engine"), default="torch",
                     help="torch: torch.set_num_threads(T), as a PyTorch user runs it; engine: "
                          "OpenBLAS gets T threads and PyTorch's own pool 1, as rllm's setCpuThreads")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--bf16-llm", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated keys, e.g. paper_224_booster")
     args = ap.parse_args()
+    global BF16_LLM, SYNC
+    BF16_LLM = args.bf16_llm
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        SYNC = torch.cuda.synchronize
+        # float32 as float32 (the engine does not enable TF32 either)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     if args.split == "engine":
         import ctypes
         # The BLAS PyTorch calls (Debian: libblas.so.3, OpenBLAS once installed).
@@ -190,14 +222,18 @@ def main():
     else:
         torch.set_num_threads(args.threads)
     report = {"engine": f"PyTorch {torch.__version__} eager", "threads": args.threads,
-              "split": args.split}
+              "split": args.split, "device": str(device), "batch": args.batch,
+              "bf16_llm": args.bf16_llm}
     for name, size, patch, channels in (("paper_224", 224, 16, 3), ("28px", 28, 4, 1)):
         for boosted in (True, False):
             key = f"{name}_{'booster' if boosted else 'baseline'}"
+            if args.only and key not in args.only.split(","):
+                continue
             model = Classifier(size, patch, channels, boosted)
             state = load_safetensors(pathlib.Path(args.weights) / f"{key}.safetensors")
             missing = model.load_state_dict(state, strict=True)
-            image = torch.randn(1, channels, size, size)
+            model.to(device)
+            image = torch.randn(args.batch, channels, size, size, device=device)
             model.eval()
             with torch.no_grad():
                 forward = median_ms(lambda: model(image), args.reps)
@@ -205,15 +241,17 @@ def main():
             eigencam = cam_ms(model, image, "eigencam", args.reps)
             model.train()
             opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-            label = torch.zeros(1, dtype=torch.long)
+            label = torch.zeros(args.batch, dtype=torch.long, device=device)
 
             def step():
                 opt.zero_grad()
                 F.cross_entropy(model(image), label).backward()
                 opt.step()
 
+            step_ms = median_ms(step, args.reps)
             report[key] = {"forward_ms": forward, "gradcam_ms": gradcam, "eigencam_ms": eigencam,
-                           "train_step_ms": median_ms(step, args.reps)}
+                           "train_step_ms": step_ms,
+                           "train_images_per_second": args.batch * 1000.0 / step_ms}
             del model, state, opt
     print(json.dumps(report, indent=2))
 

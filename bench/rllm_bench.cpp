@@ -8,10 +8,15 @@
 // PyTorch eager on the same weights and prints the ratios.
 //
 //   rllm-bench [--threads N] [--reps R] [--json OUT]
+//              [--device cpu|cuda[:N]] [--batch B] [--llm-precision auto|fp32|bf16]
+//              [--only KEY,...]        (e.g. paper_224_booster)
 //   rllm-bench --export-weights DIR     (writes the four models' weights, times nothing)
+// On CUDA every timing ends with a device synchronisation; the memory
+// figures stay the process's (host) RSS.
 
 #include "models/Cam.h"
 #include "models/Engine.h"
+#include "models/ModelInput.h"
 #include "models/Networks.h"
 #include "models/Safetensors.h"
 
@@ -41,12 +46,17 @@ LlmArchitecture llama7bShape() {
     return a;
 }
 
+// Set in main: on CUDA, work is only done once the device has finished it.
+std::function<void()> deviceSync = [] {};
+
 double medianMs(const std::function<void()>& work, int reps) {
     work();  // warm-up
+    deviceSync();
     std::vector<double> times;
     for (int i = 0; i < reps; ++i) {
         auto start = Clock::now();
         work();
+        deviceSync();
         times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
     }
     std::sort(times.begin(), times.end());
@@ -108,7 +118,9 @@ void exportWeights(Classifier& model, const std::string& path) {
 
 int main(int argc, char** argv) {
     int threads = 2, reps = 5;
-    std::string exportDir, jsonPath;
+    int64_t batch = 1;
+    std::string exportDir, jsonPath, only;
+    DeviceOptions deviceOptions;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto value = [&]() -> std::string {
@@ -123,23 +135,37 @@ int main(int argc, char** argv) {
             exportDir = value();
         else if (a == "--json")
             jsonPath = value();
+        else if (a == "--device")
+            deviceOptions.device = value();
+        else if (a == "--batch")
+            batch = std::stoll(value());
+        else if (a == "--llm-precision")
+            deviceOptions.llmPrecision = value();
+        else if (a == "--only")
+            only = "," + value() + ",";
         else {
-            std::cerr << "usage: rllm-bench [--threads N] [--reps R] [--export-weights DIR] "
-                         "[--json OUT]\n";
+            std::cerr
+                << "usage: rllm-bench [--threads N] [--reps R] [--export-weights DIR] "
+                   "[--json OUT] [--device D] [--batch B] [--llm-precision P] [--only K,...]\n";
             return 2;
         }
     }
-    setCpuThreads(threads);  // the engine's split (models/Engine.h)
+    deviceOptions.threads = threads;
+    const torch::Device device = torchDevice(deviceOptions);  // also the engine's thread split
+    if (device.is_cuda()) deviceSync = [] { torch::cuda::synchronize(); };
     torch::manual_seed(0);
     nlohmann::json report;
     report["threads"] = threads;
     report["reps"] = reps;
     report["engine"] = "LibTorch C++";
+    report["device"] = device.str();
+    report["batch"] = batch;
+    report["llm_precision"] = deviceOptions.llmPrecision;
 
     // sgemm peak of this machine, now.
     double peak = 0;
     for (int n : {1024, 2048}) {
-        auto x = torch::randn({n, n}), y = torch::randn({n, n});
+        auto x = torch::randn({n, n}, device), y = torch::randn({n, n}, device);
         torch::NoGradGuard noGrad;
         const double ms = medianMs([&] { torch::mm(x, y); }, reps);
         peak = std::max(peak, 2.0 * n * n * n / (ms * 1e6));
@@ -171,13 +197,15 @@ int main(int argc, char** argv) {
             Classifier model(c, booster);
             initialiseTrainable(*model, 2);
             const std::string key = config.name + (boosted ? "_booster" : "_baseline");
+            if (!only.empty() && only.find("," + key + ",") == std::string::npos) continue;
             if (!exportDir.empty()) {  // weights for PyTorch eager only; no timing in this run
                 exportWeights(model, exportDir + "/" + key + ".safetensors");
                 continue;
             }
             int64_t parameters = 0;
             for (const auto& p : model->parameters()) parameters += p.numel();
-            auto image = torch::randn({1, c.channels, c.imageSize, c.imageSize});
+            placeModel(*model, device, deviceOptions);
+            auto image = torch::randn({batch, c.channels, c.imageSize, c.imageSize}).to(device);
             model->eval();
             // The engine's forward (class-token tail) and, like for like with
             // PyTorch eager's plain module, every token through every layer.
@@ -216,7 +244,7 @@ int main(int argc, char** argv) {
                         }
                         auto logits = model->forward(image, tap);
                         auto gradient = torch::autograd::grad(
-                            {logits[0][logits.argmax(1).item<int64_t>()]}, {captured})[0];
+                            {logits[0][logits[0].argmax().item<int64_t>()]}, {captured})[0];
                         tokenCam(method, captured[0].slice(0, 1).detach(), gradient[0].slice(0, 1));
                     },
                     reps);
@@ -227,7 +255,7 @@ int main(int argc, char** argv) {
                 if (p.requires_grad()) trainable.push_back(p);
             torch::optim::AdamW optimizer(trainable, torch::optim::AdamWOptions(1e-4));
             model->train();
-            auto label = torch::zeros({1}, torch::kInt64);
+            auto label = torch::zeros({batch}, torch::kInt64).to(device);
             const double step = medianMs(
                 [&] {
                     optimizer.zero_grad();
@@ -235,14 +263,15 @@ int main(int argc, char** argv) {
                     optimizer.step();
                 },
                 reps);
-            const double flops = forwardFlops(c, boosted, block, true),
-                         flopsAll = forwardFlops(c, boosted, block, false);
+            const double flops = batch * forwardFlops(c, boosted, block, true),
+                         flopsAll = batch * forwardFlops(c, boosted, block, false);
             report[key] = {
                 {"forward_ms", forward},
                 {"forward_all_tokens_ms", forwardAll},
                 {"gradcam_ms", gradcam},
                 {"eigencam_ms", eigencam},
                 {"train_step_ms", step},
+                {"train_images_per_second", batch * 1000.0 / step},
                 {"forward_gflops", flops / (forward * 1e6)},
                 {"forward_all_tokens_gflops", flopsAll / (forwardAll * 1e6)},
                 {"forward_all_tokens_fraction_of_sgemm_peak", flopsAll / (forwardAll * 1e6) / peak},

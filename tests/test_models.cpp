@@ -7,6 +7,9 @@
 
 #include "core/DemoDataset.h"
 #include "core/Error.h"
+#include "models/CamResult.h"
+#include "core/io/MedMnist.h"
+#include "core/Volume.h"
 #include "models/Bundle.h"
 #include "models/DeviceFallback.h"
 #include "models/BundleCheck.h"
@@ -30,6 +33,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 using namespace rllm;
 
@@ -668,6 +672,72 @@ class TestModels : public QObject {
         QVERIFY(torch::equal(run().first, logits32));
         cpu.llmPrecision = "fp8";
         QVERIFY_THROWS_EXCEPTION(Error, placeModel(*model, torch::kCPU, cpu));
+    }
+
+    // On a CUDA LibTorch with a GPU (skipped elsewhere, CI included): the
+    // same network on the GPU gives the CPU's logits (float32, TF32 off),
+    // the fused attention agrees with the explicit one, the bf16 block
+    // (auto on CUDA) stays within 8u, a training run on the GPU works and
+    // its bundle scores the same on both devices, and so do its CAMs.
+    void cudaGivesTheCpusResults() {
+        if (cudaDeviceCount() == 0)
+            QSKIP(
+                "no CUDA device for this LibTorch (Debian's is CPU-only): run on a GPU machine "
+                "with the wheel build (bench/gpu_check.sh)");
+        at::globalContext().setAllowTF32CuBLAS(false);
+        at::globalContext().setAllowTF32CuDNN(false);
+        const torch::Device gpu(torch::kCUDA, 0);
+        LlmWeights w = randomWeights(32, 4, 2, 64, false, 51);
+        Classifier model = smallClassifier(&w, ResidualMode::Hybrid);
+        model->eval();
+        torch::manual_seed(6);
+        const torch::Tensor x = torch::randn({5, 1, 16, 16});
+        torch::NoGradGuard noGrad;
+        const torch::Tensor onCpu = model->forward(x);
+        DeviceOptions options;
+        options.llmPrecision = "fp32";
+        placeModel(*model, gpu, options);
+        const torch::Tensor xg = x.to(gpu);
+        const torch::Tensor onGpu = model->forward(xg).cpu();
+        const double scale = std::max(1.0, onCpu.abs().max().item<double>());
+        QVERIFY2(((onGpu - onCpu).abs().max().item<double>() / scale) < 1e-4,
+                 qPrintable(QString::number((onGpu - onCpu).abs().max().item<double>())));
+        const TokenTap reader = [](const std::string&, const torch::Tensor& t) { return t; };
+        const torch::Tensor explicitPath = model->forward(xg, reader).cpu();
+        QVERIFY(((explicitPath - onGpu).abs().max().item<double>() / scale) < 1e-4);
+        options.llmPrecision = "auto";
+        placeModel(*model, gpu, options);
+        QCOMPARE(model->booster->llm->computeType(), torch::kBFloat16);
+        const torch::Tensor inBf16 = model->forward(xg).cpu();
+        QVERIFY(((inBf16 - onCpu).abs().max().item<double>() / scale) < 8 * std::pow(2.0, -8));
+
+        QTemporaryDir dir;
+        TrainOptions o = phantomTraining(dir, 96, "gpu.safetensors");
+        o.device.device = "cuda";
+        std::ostringstream progress;
+        const TrainSummary s = trainClassifier(o, progress);
+        QCOMPARE(s.device, std::string("cuda:0"));
+        DeviceOptions cpu;
+        cpu.device = "cpu";
+        DeviceOptions cuda;
+        cuda.device = "cuda";
+        const EvalSummary e1 = evaluateBundle(o.outPath, o.dataPath, "test", cpu);
+        const EvalSummary e2 = evaluateBundle(o.outPath, o.dataPath, "test", cuda);
+        QCOMPARE(e2.device, std::string("cuda:0"));
+        QVERIFY(std::abs(e1.metrics.auc - e2.metrics.auc) < 1e-3);
+        MedMnistDataset data(o.dataPath);
+        const Volume v = data.image("test", 0);
+        CamOptions camCpu, camGpu;
+        camCpu.method = camGpu.method = "gradcam";
+        camCpu.device = cpu;
+        camGpu.device = cuda;
+        const CamResult a = computeCam(o.outPath, v, camCpu);
+        const CamResult b = computeCam(o.outPath, v, camGpu);
+        QCOMPARE(b.device, std::string("cuda:0"));
+        double largest = 0;
+        for (size_t i = 0; i < a.cam.voxels().size(); ++i)
+            largest = std::max(largest, double(std::abs(a.cam.voxels()[i] - b.cam.voxels()[i])));
+        QVERIFY2(largest < 1e-3, qPrintable(QString::number(largest)));
     }
 
     void frozenBlockNeverChangesButPassesGradients() {
