@@ -313,6 +313,21 @@ class TestDistributed : public QObject {
         Run d = runRllm(common(bundle, 1) << "--nproc"
                                           << "0");
         QCOMPARE(d.status, 2);
+        // Under SLURM (no RANK, WORLD_SIZE): srun's variables give the place.
+        QProcessEnvironment slurm = QProcessEnvironment::systemEnvironment();
+        slurm.insert("SLURM_NTASKS", "3");
+        slurm.insert("SLURM_PROCID", "2");
+        slurm.insert("SLURM_LOCALID", "0");
+        Run e = runRllm(common(bundle, 1), slurm);
+        QCOMPARE(e.status, 2);
+        QVERIFY2(e.err.contains("3 workers needs MASTER_ADDR"), e.err.constData());
+        slurm.insert("MASTER_ADDR", "127.0.0.1");
+        slurm.insert("MASTER_PORT", QString::number(freePort()));
+        Run f = runRllm(common(bundle, 1) << "--worker-timeout"
+                                          << "2",
+                        slurm);
+        QCOMPARE(f.status, 1);
+        QVERIFY2(f.err.contains("worker 2 of 3 could not join"), f.err.constData());
     }
 };
 
