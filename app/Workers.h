@@ -29,9 +29,8 @@ DistributedOptions distributedFromEnvironment(int timeoutSeconds);
 int runLocalWorkers(int workers, const std::string& command, const std::vector<std::string>& args,
                     int timeoutSeconds);
 
-// The options every such command takes: --nproc N (start N local workers)
-// and --worker-timeout S (default 300).
-inline const std::vector<std::string> kWorkerOptions{"nproc", "worker-timeout"};
+// The help of the options every such command takes: --nproc N (start N
+// local workers) and --worker-timeout S (default 300).
 extern const char* const kWorkerOptionsHelp;
 
 // With --nproc: starts the workers (the same command and arguments, less

@@ -141,14 +141,13 @@ class LlmBlockImpl : public torch::nn::Module {
     void setComputeType(torch::ScalarType type);
     torch::ScalarType computeType() const { return computeType_; }
 
-  private:
-    torch::ScalarType computeType_ = torch::kFloat32;
-
-  public:
     LlmArchitecture arch;
     FinalNorm mode;
     torch::nn::ModuleList layers;
     RmsNorm finalNorm{nullptr};
+
+  private:
+    torch::ScalarType computeType_ = torch::kFloat32;
 };
 TORCH_MODULE(LlmBlock);
 
