@@ -93,10 +93,6 @@ int DataParallelGroup::size() const {
     return impl_->options.worldSize;
 }
 
-std::string DataParallelGroup::backend() const {
-    return "gloo";
-}
-
 // Gloo reduces CPU tensors; CUDA values travel through a CPU copy.
 void DataParallelGroup::broadcastFromLeader(const std::vector<torch::Tensor>& tensors) {
     torch::NoGradGuard noGrad;

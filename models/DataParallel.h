@@ -29,7 +29,6 @@ class DataParallelGroup {
     int rank() const;
     int size() const;
     bool isLeader() const { return rank() == 0; }
-    std::string backend() const;
 
     // Every rank ends with rank 0's values (the start of training).
     void broadcastFromLeader(const std::vector<torch::Tensor>& tensors);

@@ -381,7 +381,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     }
     const torch::Device device = torchDevice(deviceOptions);
     const std::shared_ptr<DataParallelGroup> group = joinDataParallelGroup(dist);
-    const bool leader = !group || group->isLeader();
+    const bool leader = isLeader(group.get());
     // Only rank 0 reports progress; the others stay quiet unless they fail.
     std::ostream quiet(nullptr);
     std::ostream& out = leader ? progress : quiet;
