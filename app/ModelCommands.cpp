@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <iomanip>
 #include <iostream>
@@ -119,8 +120,20 @@ const char* kTrainUsage = R"(Usage: rllm train --data X.npz --out BUNDLE [option
   --layer N[,M...]          its layers (default -1, the last)
   --final-norm unit|loaded|none      the LLM's final RMSNorm (default unit, as the reference code)
   --random-llm              a frozen block of the checkpoint's shape with random weights
+  --llm-trainable           fine-tune the LLM block instead of freezing it (RQ3),
+                            with its own --llm-lr LR (1e-4), under the same schedule
   --epochs E (30) --batch B (64) --lr LR (1e-3) --weight-decay W (0.05)
-  --label-smoothing S (0.1) --warmup-epochs W (epochs/10) --no-augment
+  --label-smoothing S (0.1) --warmup-epochs W (epochs/10)
+The recipe (docs/training.md has what each one measured):
+  --augment off|light|strong   light (default): flips, and in 2D small rotations
+                            and shifts; strong: flips and a random affine map in
+                            2D and 3D, brightness and contrast (--no-augment: off)
+  --mixup A, --cutmix A     mix pairs of cases, lambda ~ Beta(A, A) (0: off; both:
+                            one of them per batch)
+  --class-balance none|loss|sampler   weigh each class's loss by N / (K n_c), or
+                            draw cases so every class is seen equally often
+  --ema D                   keep a moving average of the weights (decay D per
+                            step, e.g. 0.999); it is validated, chosen and saved
   --seed S (0)  --max-train N (use the first N training cases)
   --task binary|multi-class|multi-label|ordinal   (default: MedMNIST's flag for the file)
   --log CURVES.csv          (default: BUNDLE.curves.csv)
@@ -147,35 +160,15 @@ bundle records the command, curves, validation and test metrics.
 }  // namespace
 
 int runTrain(const std::vector<std::string>& args) {
-    ParsedArgs p = parseArgs(args, {"help", "random-llm", "no-augment", "json"},
-                             {"data",
-                              "out",
-                              "arch",
-                              "preset",
-                              "depth",
-                              "patch",
-                              "booster",
-                              "llm",
-                              "layer",
-                              "final-norm",
-                              "epochs",
-                              "batch",
-                              "lr",
-                              "weight-decay",
-                              "label-smoothing",
-                              "warmup-epochs",
-                              "seed",
-                              "max-train",
-                              "task",
-                              "log",
-                              "resume",
-                              "init",
-                              "stop-after",
-                              "device",
-                              "threads",
-                              "llm-precision",
-                              "nproc",
-                              "worker-timeout"});
+    ParsedArgs p =
+        parseArgs(args, {"help", "random-llm", "no-augment", "json", "llm-trainable"},
+                  {"data",          "out",           "arch",  "preset",        "depth",
+                   "patch",         "booster",       "llm",   "layer",         "final-norm",
+                   "epochs",        "batch",         "lr",    "weight-decay",  "label-smoothing",
+                   "warmup-epochs", "augment",       "mixup", "cutmix",        "class-balance",
+                   "ema",           "llm-lr",        "seed",  "max-train",     "task",
+                   "log",           "resume",        "init",  "stop-after",    "device",
+                   "threads",       "llm-precision", "nproc", "worker-timeout"});
     if (p.has("help")) {
         std::cout << kTrainUsage;
         return kOk;
@@ -210,7 +203,16 @@ int runTrain(const std::vector<std::string>& args) {
     o.weightDecay = number("weight-decay", 0.05);
     o.labelSmoothing = number("label-smoothing", 0.1);
     o.warmupEpochs = static_cast<int>(p.getInt("warmup-epochs", -1));
-    o.augment = !p.has("no-augment");
+    if (p.has("no-augment") && p.has("augment"))
+        throw UsageError("give --augment or --no-augment, not both");
+    o.augmentation = p.has("no-augment") ? "off" : p.get("augment", "light");
+    o.mixupAlpha = number("mixup", 0);
+    o.cutmixAlpha = number("cutmix", 0);
+    o.classBalance = p.get("class-balance", "none");
+    o.emaDecay = number("ema", 0);
+    o.llmTrainable = p.has("llm-trainable");
+    o.llmLearningRate = number("llm-lr", 1e-4);
+    if (p.has("llm-lr") && !o.llmTrainable) throw UsageError("--llm-lr needs --llm-trainable");
     o.seed = static_cast<uint64_t>(p.getInt("seed", 0));
     o.maxTrainCases = p.getInt("max-train", 0);
     o.task = p.get("task");
@@ -239,6 +241,15 @@ int runTrain(const std::vector<std::string>& args) {
            {"best_epoch", s.bestEpoch},
            {"val", {{"acc", s.bestVal.acc}, {"auc", s.bestVal.auc}}},
            {"test", {{"acc", s.test.acc}, {"auc", s.test.auc}}}};
+    if (!s.testPredictedPerClass.empty())
+        j["test"]["predicted_per_class"] = s.testPredictedPerClass;
+    const auto predicted =
+        std::count_if(s.testPredictedPerClass.begin(), s.testPredictedPerClass.end(),
+                      [](int64_t count) { return count > 0; });
+    if (s.testPredictedPerClass.size() > 1 && predicted == 1)
+        std::cerr << "Warning: the chosen model predicts one class for every test case; its "
+                     "ACC is the class prior. Train with --class-balance loss (or sampler) on "
+                     "imbalanced data.\n";
     if (p.has("json"))
         std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     else

@@ -79,6 +79,11 @@ struct TrainingRecord {
     int epochs = 0, batch_size = 0;
     double learning_rate = 0, weight_decay = 0, label_smoothing = 0;
     bool augment = false;
+    std::string augmentation;  // off | light | strong; empty in bundles from before the choice
+    double mixup_alpha = 0, cutmix_alpha = 0, ema_decay = 0;
+    std::string class_balance;
+    bool llm_trainable = false;
+    double llm_learning_rate = 0;
     int64_t train_cases = 0;
     std::string selected_on;
     int best_epoch = 0;

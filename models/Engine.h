@@ -92,7 +92,14 @@ struct TrainOptions {
     double weightDecay = 0.05;
     double labelSmoothing = 0.1;
     int warmupEpochs = -1;  // -1: a tenth of the epochs
-    bool augment = true;
+    // The recipe (models/TrainingRecipe.h, docs/training.md):
+    std::string augmentation = "light";      // off | light | strong
+    double mixupAlpha = 0, cutmixAlpha = 0;  // Beta(alpha, alpha) parameters; 0: off
+    std::string classBalance = "none";       // none | loss (weighted) | sampler (resampled)
+    double emaDecay = 0;  // > 0: an exponential moving average of the weights is validated and kept
+    // RQ3: the LLM block is fine-tuned with its own learning rate instead of frozen.
+    bool llmTrainable = false;
+    double llmLearningRate = 1e-4;
     uint64_t seed = 0;
     int64_t maxTrainCases = 0;  // 0: all
     std::string task;           // empty: MedMNIST's flag for the file
@@ -127,6 +134,9 @@ struct TrainSummary {
     std::vector<EpochRecord> curves;
     int bestEpoch = 0;
     ScoreMetrics bestVal, test;
+    // Single-label tasks: how many test cases the chosen model assigns to
+    // each class. One non-zero entry means it ignores its input.
+    std::vector<int64_t> testPredictedPerClass;
     std::string bundlePath, device;  // bundlePath: empty on ranks other than 0
     int rank = 0, workers = 1;
 };

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/io/InputChecks.h"
+#include "models/Gguf.h"
 #include "models/Safetensors.h"
 
 #include <nlohmann/json.hpp>
@@ -302,12 +303,86 @@ bool isHuggingFace(const std::string& path) {
     return fs::is_directory(path) || fs::path(path).filename() == "config.json";
 }
 
+// ---- GGUF (llama.cpp) -----------------------------------------------------
+// One file: metadata keys under the architecture's name, tensors named
+// blk.N.attn_q.weight etc., quantised types dequantised on load (Gguf.cpp).
+// llama.cpp stores q and k of LLaMA models with the rows of each head in
+// Meta's interleaved order, not Hugging Face's; the layer here has no rotary
+// embedding, and attention scores are sums over a head's dimensions, so that
+// order does not change what the block computes.
+
+LlmArchitecture ggufArchitecture(const GgufFile& file) {
+    LlmArchitecture a;
+    a.format = "gguf";
+    const std::string arch = file.text("general.architecture");
+    if (arch != "llama" && arch != "qwen2")
+        throw FileError(file.path(), "holds a '" + arch +
+                                         "' model; LLaMA-architecture (llama, qwen2) GGUF files "
+                                         "are read.");
+    a.modelType = arch;
+    a.qkvBias = arch == "qwen2";
+    const std::string p = arch + ".";
+    a.dim = int(file.integer(p + "embedding_length"));
+    a.layers = int(file.integer(p + "block_count"));
+    a.ffn = int(file.integer(p + "feed_forward_length"));
+    a.heads = int(file.integer(p + "attention.head_count"));
+    a.kvHeads = file.has(p + "attention.head_count_kv")
+                    ? int(file.integer(p + "attention.head_count_kv"))
+                    : a.heads;
+    a.eps = file.real(p + "attention.layer_norm_rms_epsilon");
+    a.vocab = file.has(p + "vocab_size")          ? int(file.integer(p + "vocab_size"))
+              : file.has("tokenizer.ggml.tokens") ? int(file.arrayLength("tokenizer.ggml.tokens"))
+                                                  : 0;
+    if (a.dim <= 0 || a.dim > 65536 || a.ffn <= 0 || a.ffn > 1 << 20 || a.layers <= 0 ||
+        a.layers > 1024 || a.heads <= 0 || a.dim % a.heads != 0 || a.kvHeads <= 0 ||
+        a.heads % a.kvHeads != 0 || !(a.eps > 0 && a.eps < 1))
+        throw FileError(file.path(),
+                        "has implausible model settings (dim " + std::to_string(a.dim) +
+                            ", hidden " + std::to_string(a.ffn) + ", layers " +
+                            std::to_string(a.layers) + ", heads " + std::to_string(a.heads) +
+                            ", kv heads " + std::to_string(a.kvHeads) + ").");
+    a.dtype = ggmlTypeName(file.info("blk.0.attn_q.weight").type);
+    return a;
+}
+
+LlmWeights loadGguf(const std::string& path, const std::vector<int>& indices) {
+    const GgufFile file(path);
+    LlmWeights w;
+    w.architecture = ggufArchitecture(file);
+    w.source = fs::path(path).filename().string();
+    const auto& a = w.architecture;
+    const int64_t d = a.dim, kv = d / a.heads * a.kvHeads, f = a.ffn;
+    for (int i : indices) {
+        const std::string p = "blk." + std::to_string(i) + ".";
+        LlamaLayerWeights layer;
+        layer.index = i;
+        layer.attentionNorm = file.readFloat(p + "attn_norm.weight", {d});
+        layer.wq = file.readFloat(p + "attn_q.weight", {d, d});
+        layer.wk = file.readFloat(p + "attn_k.weight", {kv, d});
+        layer.wv = file.readFloat(p + "attn_v.weight", {kv, d});
+        layer.wo = file.readFloat(p + "attn_output.weight", {d, d});
+        if (a.qkvBias) {
+            layer.bq = file.readFloat(p + "attn_q.bias", {d});
+            layer.bk = file.readFloat(p + "attn_k.bias", {kv});
+            layer.bv = file.readFloat(p + "attn_v.bias", {kv});
+        }
+        layer.ffnNorm = file.readFloat(p + "ffn_norm.weight", {d});
+        layer.w1 = file.readFloat(p + "ffn_gate.weight", {f, d});
+        layer.w3 = file.readFloat(p + "ffn_up.weight", {f, d});
+        layer.w2 = file.readFloat(p + "ffn_down.weight", {d, f});
+        w.layers.push_back(std::move(layer));
+    }
+    w.finalNorm = file.readFloat("output_norm.weight", {d});
+    return w;
+}
+
 }  // namespace
 
 LlmArchitecture inspectLlm(const std::string& path) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw FileError(path, "does not exist.");
-    if (!isHuggingFace(path)) return llama2cLayout(path).arch;
+    if (!isHuggingFace(path))
+        return isGgufFile(path) ? ggufArchitecture(GgufFile(path)) : llama2cLayout(path).arch;
     const fs::path folder = hfFolder(path);
     const LlmArchitecture architecture = hfArchitecture(folder);
     if (fs::exists(folder / "model.safetensors.index.json")) hfWeightMap(folder);  // checks it
@@ -325,7 +400,8 @@ LlmWeights loadLlmLayers(const std::string& path, const std::vector<int>& layers
         indices.push_back(index);
     }
     if (indices.empty()) throw Error("no LLM layer chosen");
-    return isHuggingFace(path) ? loadHuggingFace(path, indices) : loadLlama2c(path, indices);
+    if (isHuggingFace(path)) return loadHuggingFace(path, indices);
+    return isGgufFile(path) ? loadGguf(path, indices) : loadLlama2c(path, indices);
 }
 
 }  // namespace rllm

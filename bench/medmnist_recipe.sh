@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The training recipe, one ingredient at a time: the ViT baseline trained
+# with each recipe below on one MedMNIST set, 3 seeds each, model chosen on
+# validation AUC, test ACC/AUC as mean ± sd, how many runs predicted a single
+# class for every test case, and minutes per run (docs/training.md).
+#
+#   bench/medmnist_recipe.sh breast|pneumonia|adrenal3d|adrenal3d_64 OUTDIR [THREADS] [RECIPE...]
+#
+# Needs ../shared/data. Writes one bundle and one JSON summary per run and
+# OUTDIR/recipe.md; runs already in OUTDIR are kept (delete them to redo).
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+which="${1:?breast, pneumonia, adrenal3d or adrenal3d_64}"
+out="${2:?output folder}"
+threads="${3:-2}"
+shift $(( $# < 3 ? $# : 3 ))
+chosen=("$@")
+mkdir -p "$out"
+# A private copy of the binary, so a rebuild meanwhile cannot mix versions.
+rllm="$out/rllm.$$"
+cp "$here/build/bin/rllm" "$rllm"
+trap 'rm -f "$rllm"' EXIT
+export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$("$here/scripts/openblas-coretype")}"
+data="$here/../shared/data/medmnist"
+case "$which" in
+    breast) base=(--data "$data/breastmnist.npz" --arch vit2d --preset tiny) ;;
+    pneumonia) base=(--data "$data/pneumoniamnist.npz" --arch vit2d --preset tiny) ;;
+    adrenal3d) base=(--data "$data/adrenalmnist3d.npz" --arch vit3d --preset tiny --patch 7) ;;
+    adrenal3d_64) base=(--data "$data/adrenalmnist3d_64.npz" --arch vit3d --preset tiny --patch 8) ;;
+    *) echo "unknown set $which" >&2; exit 2 ;;
+esac
+# Each recipe adds one thing to the one above it (the first is the first
+# wave's recipe: 2 blocks, light augmentation, 20 epochs in 2D, 10 in 3D).
+if [[ $which == adrenal3d* ]]; then first="--depth 2 --epochs 10"; else first="--depth 2 --epochs 20"; fi
+declare -A recipes=(
+    [first]="$first"
+    [longer]="--depth 2 --epochs 60"
+    [strong]="--depth 2 --epochs 60 --augment strong"
+    [balanced]="--depth 2 --epochs 60 --augment strong --class-balance loss"
+    [ema]="--depth 2 --epochs 60 --augment strong --class-balance loss --ema 0.995"
+    [mix]="--depth 2 --epochs 60 --augment strong --class-balance loss --ema 0.995 --mixup 0.2 --cutmix 1.0"
+    [deeper]="--depth 4 --epochs 60 --augment strong --class-balance loss --ema 0.995"
+)
+order=(first longer strong balanced ema mix deeper)
+[[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
+for recipe in "${chosen[@]}"; do
+    [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }
+    for seed in 0 1 2; do
+        name="${which}_${recipe}_seed${seed}"
+        [[ -f "$out/$name.json" ]] && continue
+        start=$(date +%s)
+        # shellcheck disable=SC2086
+        "$rllm" train "${base[@]}" ${recipes[$recipe]} --seed "$seed" --threads "$threads" \
+            --out "$out/$name.safetensors" --json > "$out/$name.json.tmp" 2> "$out/$name.log"
+        python3 - "$out/$name.json.tmp" "$(( $(date +%s) - start ))" <<'PY'
+import json, sys
+path, seconds = sys.argv[1], int(sys.argv[2])
+r = json.load(open(path)); r["seconds"] = seconds
+json.dump(r, open(path, "w"), indent=2)
+PY
+        mv "$out/$name.json.tmp" "$out/$name.json"
+    done
+done
+python3 - "$out" "$which" "${order[@]}" <<'PY'
+import json, statistics, sys, pathlib
+out, which, order = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+def ms(values):
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values) if len(values) > 1 else 0:.3f}"
+lines = ["| data | recipe | seeds | test AUC | test ACC | val AUC | one-class runs | min / run |",
+         "|---|---|---|---|---|---|---|---|"]
+for recipe in order:
+    runs = [json.loads(p.read_text()) for p in sorted(out.glob(f"{which}_{recipe}_seed*.json"))]
+    if not runs:
+        continue
+    one_class = sum(1 for r in runs if sum(1 for c in r["test"].get("predicted_per_class", [1, 1]) if c) == 1)
+    minutes = statistics.mean(r["seconds"] for r in runs) / 60
+    lines.append(f"| {which} | {recipe} | {len(runs)} | {ms([r['test']['auc'] for r in runs])} | "
+                 f"{ms([r['test']['acc'] for r in runs])} | {ms([r['val']['auc'] for r in runs])} | "
+                 f"{one_class} | {minutes:.1f} |")
+table = "\n".join(lines) + "\n"
+(out / "recipe.md").write_text(table)
+print(table)
+PY

@@ -1,0 +1,293 @@
+// The training recipe's pieces: augmentation, mixing, class balance, loss, EMA.
+
+#include "models/TrainingRecipe.h"
+
+#include "core/Error.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace rllm {
+
+Augmentation parseAugmentation(const std::string& name) {
+    if (name == "off") return Augmentation::Off;
+    if (name == "light") return Augmentation::Light;
+    if (name == "strong") return Augmentation::Strong;
+    throw Error("--augment must be off, light or strong, not '" + name + "'");
+}
+
+std::string augmentationName(Augmentation a) {
+    switch (a) {
+        case Augmentation::Off:
+            return "off";
+        case Augmentation::Light:
+            return "light";
+        case Augmentation::Strong:
+            return "strong";
+    }
+    return "?";
+}
+
+AugmentDraw AugmentDraw::rows(int64_t start, int64_t count) const {
+    AugmentDraw r;
+    for (const auto& f : flips) r.flips.push_back(f.narrow(0, start, count));
+    if (affine.defined()) r.affine = affine.narrow(0, start, count);
+    if (intensity.defined()) r.intensity = intensity.narrow(0, start, count);
+    return r;
+}
+
+AugmentDraw AugmentDraw::select(const torch::Tensor& positions) const {
+    AugmentDraw r;
+    for (const auto& f : flips) r.flips.push_back(f.index_select(0, positions));
+    if (affine.defined()) r.affine = affine.index_select(0, positions);
+    if (intensity.defined()) r.intensity = intensity.index_select(0, positions);
+    return r;
+}
+
+AugmentDraw drawAugmentation(int64_t batch, bool volumetric, Augmentation strength) {
+    AugmentDraw d;
+    if (strength == Augmentation::Off) return d;
+    for (int axis = 0; axis < (volumetric ? 3 : 2); ++axis) d.flips.push_back(torch::rand({batch}));
+    if (strength == Augmentation::Light) {
+        // In the first recipe's order (angle, then shifts), so its runs repeat exactly.
+        if (!volumetric)
+            d.affine = torch::cat({torch::rand({batch, 1}), torch::rand({batch, 2})}, 1);
+        return d;
+    }
+    d.affine = torch::rand({batch, 7});
+    d.intensity = torch::rand({batch, 2});
+    return d;
+}
+
+namespace {
+
+torch::Tensor symmetric(const torch::Tensor& uniform, double halfWidth) {
+    return (uniform * 2 - 1) * halfWidth;
+}
+
+// The rotation about one axis of a 3D point (x, y, z) as a (B, 3, 3) matrix.
+torch::Tensor rotation(const torch::Tensor& angle, int axis) {
+    auto c = torch::cos(angle), s = torch::sin(angle);
+    auto one = torch::ones_like(angle), zero = torch::zeros_like(angle);
+    std::vector<torch::Tensor> rows;
+    switch (axis) {
+        case 0:  // about x
+            rows = {torch::stack({one, zero, zero}, 1), torch::stack({zero, c, -s}, 1),
+                    torch::stack({zero, s, c}, 1)};
+            break;
+        case 1:  // about y
+            rows = {torch::stack({c, zero, s}, 1), torch::stack({zero, one, zero}, 1),
+                    torch::stack({-s, zero, c}, 1)};
+            break;
+        default:  // about z
+            rows = {torch::stack({c, -s, zero}, 1), torch::stack({s, c, zero}, 1),
+                    torch::stack({zero, zero, one}, 1)};
+    }
+    return torch::stack(rows, 1);
+}
+
+torch::Tensor resample(const torch::Tensor& x, const torch::Tensor& theta) {
+    namespace F = torch::nn::functional;
+    auto grid = F::affine_grid(theta, x.sizes().vec(), false);
+    return F::grid_sample(x, grid,
+                          F::GridSampleFuncOptions()
+                              .mode(torch::kBilinear)
+                              .padding_mode(torch::kBorder)
+                              .align_corners(false));
+}
+
+}  // namespace
+
+torch::Tensor augment(torch::Tensor x, bool volumetric, Augmentation strength,
+                      const AugmentDraw& draw) {
+    if (strength == Augmentation::Off) return x;
+    const int64_t B = x.size(0);
+    const int spatial = volumetric ? 3 : 2;
+    auto flip = [&](torch::Tensor t, int64_t dim, const torch::Tensor& uniform) {
+        auto mask = (uniform < 0.5).to(t.device());
+        std::vector<int64_t> shape(t.dim(), 1);
+        shape[0] = B;
+        return torch::where(mask.view(shape), t.flip({dim}), t);
+    };
+    // Axes in the first recipe's order, so its runs repeat exactly: in 2D
+    // width then height, in 3D depth, height, width.
+    for (int a = 0; a < spatial; ++a)
+        x = flip(x, volumetric ? 2 + a : x.dim() - 1 - a, draw.flips[a]);
+    if (strength == Augmentation::Light) {
+        if (volumetric) return x;
+        auto angle = symmetric(draw.affine.select(1, 0), 10.0 * M_PI / 180.0).to(x.device());
+        auto shift = symmetric(draw.affine.narrow(1, 1, 2), 2.0 / 14.0).to(x.device());
+        auto c = torch::cos(angle), s = torch::sin(angle);
+        auto theta = torch::stack({torch::stack({c, -s, shift.select(1, 0)}, 1),
+                                   torch::stack({s, c, shift.select(1, 1)}, 1)},
+                                  1);
+        return resample(x, theta);
+    }
+    const auto a = draw.affine.to(x.device());
+    const double maxAngle = 15.0 * M_PI / 180.0;
+    auto scale = 1.0 + symmetric(a.select(1, 3), 0.15);  // > 1 zooms out (samples a wider area)
+    auto shifts = symmetric(a.narrow(1, 4, spatial), 2.0 / 8.0);  // grid units: a side is 2
+    torch::Tensor linear;
+    if (volumetric) {
+        linear = torch::bmm(rotation(symmetric(a.select(1, 2), maxAngle), 2),
+                            torch::bmm(rotation(symmetric(a.select(1, 1), maxAngle), 1),
+                                       rotation(symmetric(a.select(1, 0), maxAngle), 0)));
+    } else {
+        linear = rotation(symmetric(a.select(1, 0), maxAngle), 2).narrow(1, 0, 2).narrow(2, 0, 2);
+    }
+    linear = linear * scale.view({B, 1, 1});
+    x = resample(x, torch::cat({linear, shifts.unsqueeze(2)}, 2));
+    const auto in = draw.intensity.to(x.device());
+    std::vector<int64_t> perCase(x.dim(), 1);
+    perCase[0] = B;
+    std::vector<int64_t> imageDims;  // channels and space: one mean per image
+    for (int64_t k = 1; k < x.dim(); ++k) imageDims.push_back(k);
+    auto mean = x.mean(imageDims, /*keepdim=*/true);
+    auto contrast = (1.0 + symmetric(in.select(1, 1), 0.2)).view(perCase);
+    auto brightness = symmetric(in.select(1, 0), 0.1).view(perCase);
+    return ((x - mean) * contrast + mean + brightness).clamp(-1, 1);
+}
+
+MixDraw drawMix(int64_t batch, const std::vector<int64_t>& spatialSize, double mixupAlpha,
+                double cutmixAlpha) {
+    MixDraw m;
+    if (mixupAlpha <= 0 && cutmixAlpha <= 0) return m;
+    bool useMixup = mixupAlpha > 0;
+    if (mixupAlpha > 0 && cutmixAlpha > 0) useMixup = torch::rand({1}).item<double>() < 0.5;
+    const double alpha = useMixup ? mixupAlpha : cutmixAlpha;
+    // Beta(alpha, alpha) as the ratio of two Gamma(alpha) draws.
+    auto g = torch::_standard_gamma(torch::full({2}, alpha, torch::kFloat64));
+    const double g0 = g[0].item<double>(), g1 = g[1].item<double>();
+    m.lambda = g0 + g1 > 0 ? g0 / (g0 + g1) : 0.5;
+    m.partner = torch::randperm(batch, torch::kInt64);
+    if (useMixup) {
+        m.kind = MixDraw::Kind::Mixup;
+        return m;
+    }
+    m.kind = MixDraw::Kind::Cutmix;
+    const auto centre = torch::rand({int64_t(spatialSize.size())}, torch::kFloat64);
+    const double side = std::pow(1.0 - m.lambda, 1.0 / double(spatialSize.size()));
+    double boxVolume = 1;
+    for (size_t a = 0; a < spatialSize.size(); ++a) {
+        const double n = double(spatialSize[a]);
+        const double c = centre[int64_t(a)].item<double>() * n, half = side * n / 2;
+        const int64_t lo = std::clamp<int64_t>(std::llround(c - half), 0, spatialSize[a]);
+        const int64_t hi = std::clamp<int64_t>(std::llround(c + half), 0, spatialSize[a]);
+        m.boxStart.push_back(lo);
+        m.boxLength.push_back(hi - lo);
+        boxVolume *= double(hi - lo) / n;
+    }
+    m.lambda = 1.0 - boxVolume;
+    return m;
+}
+
+torch::Tensor mixImages(const torch::Tensor& x, const torch::Tensor& partners, const MixDraw& mix) {
+    switch (mix.kind) {
+        case MixDraw::Kind::None:
+            return x;
+        case MixDraw::Kind::Mixup:
+            return mix.lambda * x + (1.0 - mix.lambda) * partners;
+        case MixDraw::Kind::Cutmix: {
+            torch::Tensor out = x.clone();
+            torch::Tensor target = out, source = partners;
+            for (size_t a = 0; a < mix.boxStart.size(); ++a) {
+                const int64_t dim = 2 + int64_t(a);
+                target = target.narrow(dim, mix.boxStart[a], mix.boxLength[a]);
+                source = source.narrow(dim, mix.boxStart[a], mix.boxLength[a]);
+            }
+            target.copy_(source);
+            return out;
+        }
+    }
+    return x;
+}
+
+ClassBalance parseClassBalance(const std::string& name) {
+    if (name == "none") return ClassBalance::None;
+    if (name == "loss") return ClassBalance::Loss;
+    if (name == "sampler") return ClassBalance::Sampler;
+    throw Error("--class-balance must be none, loss or sampler, not '" + name + "'");
+}
+
+std::string classBalanceName(ClassBalance b) {
+    switch (b) {
+        case ClassBalance::None:
+            return "none";
+        case ClassBalance::Loss:
+            return "loss";
+        case ClassBalance::Sampler:
+            return "sampler";
+    }
+    return "?";
+}
+
+torch::Tensor balancedClassWeights(const torch::Tensor& targets, int classes) {
+    auto counts = torch::bincount(targets.to(torch::kInt64), {}, classes).to(torch::kFloat64);
+    const double n = double(targets.numel());
+    auto weights = torch::where(counts > 0, n / (double(classes) * counts.clamp_min(1)),
+                                torch::zeros_like(counts));
+    return weights.to(torch::kFloat32);
+}
+
+torch::Tensor balancedEpochOrder(const torch::Tensor& targets, int classes) {
+    auto counts = torch::bincount(targets.to(torch::kInt64), {}, classes).to(torch::kFloat64);
+    auto perCase = (1.0 / counts.clamp_min(1)).index_select(0, targets.to(torch::kInt64));
+    return torch::multinomial(perCase, targets.numel(), /*replacement=*/true);
+}
+
+torch::Tensor classificationLoss(TaskType task, const torch::Tensor& logits,
+                                 const torch::Tensor& targets, double smoothing,
+                                 const torch::Tensor& classWeights,
+                                 const torch::Tensor& partnerTargets, double lambda) {
+    const bool mixed = partnerTargets.defined() && lambda < 1.0;
+    if (task == TaskType::MultiLabel) {
+        auto t = mixed ? lambda * targets + (1.0 - lambda) * partnerTargets : targets;
+        return torch::binary_cross_entropy_with_logits(logits, t);
+    }
+    auto logp = torch::log_softmax(logits, 1);
+    const auto uniformTerm = -logp.mean(1);
+    // Per case: smoothed cross entropy against one class, weighted by its class.
+    auto perCase = [&](const torch::Tensor& y) {
+        auto nll = -logp.gather(1, y.unsqueeze(1)).squeeze(1);
+        auto l = (1.0 - smoothing) * nll + smoothing * uniformTerm;
+        if (classWeights.defined()) l = l * classWeights.to(l.device()).index_select(0, y);
+        return l;
+    };
+    // Averaged over cases, not over weights: a worker's share then adds up to
+    // the global batch's loss at any number of workers.
+    auto loss = perCase(targets).mean();
+    if (mixed) loss = lambda * loss + (1.0 - lambda) * perCase(partnerTargets).mean();
+    return loss;
+}
+
+WeightAverage::WeightAverage(const std::vector<std::pair<std::string, torch::Tensor>>& parameters,
+                             double decay)
+    : decay_(decay), live_(parameters) {
+    if (decay < 0 || decay >= 1) throw Error("--ema must be in [0, 1)");
+    if (!enabled()) return;
+    for (const auto& [name, p] : live_) averages_[name] = p.detach().clone();
+}
+
+void WeightAverage::update(int64_t step) {
+    if (!enabled()) return;
+    torch::NoGradGuard noGrad;
+    const double d = std::min(decay_, (1.0 + double(step)) / (10.0 + double(step)));
+    for (auto& [name, p] : live_) averages_.at(name).mul_(d).add_(p.detach(), 1.0 - d);
+}
+
+void WeightAverage::swapIn() {
+    if (!enabled()) return;
+    torch::NoGradGuard noGrad;
+    for (auto& [name, p] : live_) {
+        torch::Tensor held = p.detach().clone();
+        p.copy_(averages_.at(name));
+        averages_.at(name).copy_(held);
+    }
+}
+
+void WeightAverage::setAverage(const std::string& name, const torch::Tensor& value) {
+    torch::NoGradGuard noGrad;
+    averages_.at(name).copy_(value);
+}
+
+}  // namespace rllm
