@@ -31,15 +31,20 @@ case "$which" in
 esac
 # Each recipe adds one thing to the one above it (the first is the first
 # wave's recipe: 2 blocks, light augmentation, 20 epochs in 2D, 10 in 3D).
-if [[ $which == adrenal3d* ]]; then first="--depth 2 --epochs 10"; else first="--depth 2 --epochs 20"; fi
+# The longer schedules: 60 epochs in 2D, 30 in 3D (each 3D epoch costs more).
+if [[ $which == adrenal3d* ]]; then
+    first="--depth 2 --epochs 10" long="--epochs 30"
+else
+    first="--depth 2 --epochs 20" long="--epochs 60"
+fi
 declare -A recipes=(
     [first]="$first"
-    [longer]="--depth 2 --epochs 60"
-    [strong]="--depth 2 --epochs 60 --augment strong"
-    [balanced]="--depth 2 --epochs 60 --augment strong --class-balance loss"
-    [ema]="--depth 2 --epochs 60 --augment strong --class-balance loss --ema 0.995"
-    [mix]="--depth 2 --epochs 60 --augment strong --class-balance loss --ema 0.995 --mixup 0.2 --cutmix 1.0"
-    [deeper]="--depth 4 --epochs 60 --augment strong --class-balance loss --ema 0.995"
+    [longer]="--depth 2 $long"
+    [strong]="--depth 2 $long --augment strong"
+    [balanced]="--depth 2 $long --augment strong --class-balance loss"
+    [ema]="--depth 2 $long --augment strong --class-balance loss --ema 0.995"
+    [mix]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --mixup 0.2 --cutmix 1.0"
+    [deeper]="--depth 4 $long --augment strong --class-balance loss --ema 0.995"
 )
 order=(first longer strong balanced ema mix deeper)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")

@@ -4,6 +4,7 @@
 #include "DicomWriter.h"
 #include "OrthancServer.h"
 #include "PacsTestData.h"
+#include "ScriptedBackend.h"
 #include "TestData.h"
 
 #include "core/Error.h"
@@ -277,6 +278,49 @@ class TestViewer : public QObject {
         QVERIFY(label && label->isVisible() && label->text().contains("SYNTHETIC"));
         QVERIFY(window.openPathAndWait(phantomPath_));
         QVERIFY(!label->isVisible());
+    }
+
+    // A map whose insertion AUC is not above its deletion AUC (the real
+    // BreastMNIST case of issue 16: 0.679 vs 0.680) is flagged in its column,
+    // in words and colour; a faithful one beside it is not.
+    void unfaithfulMapIsFlagged() {
+        test::ScriptedBackend backend;
+        backend.addModel("/models/baseline.safetensors", false);
+        backend.addModel("/models/booster.safetensors", false, true);
+        ViewerSession session(&backend);
+        ComparisonPanel panel(&session);
+        panel.resize(900, 700);
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        QImage image(24, 16, QImage::Format_Grayscale8);
+        image.fill(100);
+        const QString path = dir_.filePath("faithfulness-case.png");
+        QVERIFY(image.save(path, "PNG"));
+        session.openPath(path);
+        QTRY_COMPARE(backend.pending.size(), size_t(2));
+        // Answer A (slot 0) unfaithfully and B faithfully, whichever was asked first.
+        for (int left = 2; left > 0; --left) {
+            const bool first = backend.pending.front().modelIndex == 0;
+            backend.answer(0, 0.5f, 1, {"malignant", "normal"}, first ? 0.680 : 0.310,
+                           first ? 0.679 : 0.720);
+        }
+        auto* a = panel.findChild<QLabel*>("faithfulnessFirst");
+        auto* b = panel.findChild<QLabel*>("faithfulnessSecond");
+        QVERIFY(a && b);
+        QTRY_VERIFY(a->text().contains("deletion AUC 0.680, insertion AUC 0.679"));
+        QVERIFY2(a->text().contains("fails its own faithfulness check"), qPrintable(a->text()));
+        QVERIFY(b->text().contains("insertion AUC 0.720"));
+        QVERIFY2(!b->text().contains("fails"), qPrintable(b->text()));
+        // Drawn: the flagged label's pixels carry its warning colour, the other's do not.
+        auto hasWarningColour = [](QLabel* label) {
+            const QImage drawn = label->grab().toImage();
+            for (int y = 0; y < drawn.height(); ++y)
+                for (int x = 0; x < drawn.width(); ++x)
+                    if (drawn.pixelColor(x, y) == QColor("#8a2a00")) return true;
+            return false;
+        };
+        QVERIFY(hasWarningColour(a));
+        QVERIFY(!hasWarningColour(b));
     }
 
     void comparisonShowsBothModelsProbabilities() {

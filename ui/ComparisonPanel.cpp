@@ -15,6 +15,13 @@
 
 namespace rllm {
 
+QString unfaithfulMapWarning() {
+    return QObject::tr(
+        "This map fails its own faithfulness check: insertion AUC is not above deletion "
+        "AUC, so it ranks the pixels no better than chance for this prediction. Do not "
+        "read it as where the model looks; try another CAM method or layer.");
+}
+
 ComparisonPanel::ComparisonPanel(ViewerSession* session, QWidget* parent)
     : QWidget(parent), session_(session) {
     auto* layout = new QVBoxLayout(this);
@@ -42,6 +49,7 @@ ComparisonPanel::ComparisonPanel(ViewerSession* session, QWidget* parent)
         c.bars = new ProbabilityBars(this);
         c.bars->setObjectName("probabilities" + side);
         c.faithfulness = new QLabel(this);
+        c.faithfulness->setObjectName("faithfulness" + side);
         c.faithfulness->setWordWrap(true);
         c.faithfulness->setToolTip(
             tr("Deletion AUC: class probability while the most attended pixels are removed "
@@ -147,6 +155,7 @@ void ComparisonPanel::refresh() {
                                                                   : QString());
             c.bars->clear();
             c.faithfulness->clear();
+            c.faithfulness->setStyleSheet({});
             c.view->setOverlays({});
             continue;
         }
@@ -158,12 +167,20 @@ void ComparisonPanel::refresh() {
                                     : *correct ? tr(": right")
                                                : tr(": <b>wrong</b>")));
         c.bars->setProbabilities(r->classNames, r->probabilities, r->predicted);
-        c.faithfulness->setText(tr("%1: deletion AUC %2, insertion AUC %3  (%4 s, %5)")
+        const QString numbers = tr("%1: deletion AUC %2, insertion AUC %3  (%4 s, %5)")
                                     .arg(r->camDescription())
                                     .arg(r->deletionAuc, 0, 'f', 3)
                                     .arg(r->insertionAuc, 0, 'f', 3)
                                     .arg(r->seconds, 0, 'f', 2)
-                                    .arg(r->device));
+                                    .arg(r->device);
+        if (r->failsFaithfulnessCheck()) {
+            c.faithfulness->setText(numbers + "\n" + unfaithfulMapWarning());
+            c.faithfulness->setStyleSheet(
+                "QLabel { background: #8a2a00; color: white; padding: 3px; }");
+        } else {
+            c.faithfulness->setText(numbers);
+            c.faithfulness->setStyleSheet({});
+        }
         c.view->setOverlays({{r->cam, style}});
     }
 

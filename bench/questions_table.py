@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Tables for bench/medmnist_questions.sh: per question, each variant's test
+AUC/ACC (mean ± sd over seeds) and each comparison's paired differences:
+per seed from `rllm compare` (AUC difference with its 95 % CI and DeLong's p,
+McNemar's exact p for ACC), and over the seeds the mean AUC difference with a
+t-based 95 % CI. Standard library only.
+
+    questions_table.py OUTDIR SET QUESTION... --pairs "q=B:A B:A\\n..."
+"""
+import json
+import pathlib
+import statistics
+import sys
+
+# Two-sided 95 % quantiles of Student's t for 1-10 degrees of freedom.
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+       9: 2.262, 10: 2.228}
+
+
+def p_text(p):
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def mean_sd(values):
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.3f} ± {sd:.3f}"
+
+
+def main():
+    args = sys.argv[1:]
+    pairs_text = args[args.index("--pairs") + 1]
+    args = args[:args.index("--pairs")]
+    out, which, questions = pathlib.Path(args[0]), args[1], args[2:]
+    pairs = {}
+    for line in pairs_text.splitlines():
+        if "=" in line:
+            q, rest = line.split("=", 1)
+            pairs[q] = [tuple(p.split(":")) for p in rest.split()]
+
+    def runs(variant):
+        return [json.loads(p.read_text()) for p in sorted(out.glob(f"{which}_{variant}_seed*.json"))]
+
+    lines = []
+    for q in questions:
+        lines.append(f"#### {which}: {q}\n")
+        variants = []
+        for b, a in pairs.get(q, []):
+            for v in (a, b):
+                if v not in variants:
+                    variants.append(v)
+        lines.append("| variant | seeds | test AUC | test ACC | one-class runs | min / run |")
+        lines.append("|---|---|---|---|---|---|")
+        for v in variants:
+            r = runs(v)
+            if not r:
+                continue
+            one_class = sum(1 for x in r
+                            if sum(1 for c in x["test"].get("predicted_per_class", [1, 1]) if c) == 1)
+            minutes = statistics.mean(x.get("seconds", 0) for x in r) / 60
+            lines.append(f"| {v} | {len(r)} | {mean_sd([x['test']['auc'] for x in r])} | "
+                         f"{mean_sd([x['test']['acc'] for x in r])} | {one_class} | {minutes:.1f} |")
+        lines.append("")
+        lines.append("| B vs A | per seed: AUC B - A (95 % CI), DeLong p | mean AUC B - A (95 % CI over seeds) "
+                     "| mean ACC B - A | McNemar p per seed | reading |")
+        lines.append("|---|---|---|---|---|---|")
+        for b, a in pairs.get(q, []):
+            results = []
+            for seed in range(3):
+                path = out / f"{which}_{b}_vs_{a}_seed{seed}.json"
+                if path.exists():
+                    results.append(json.loads(path.read_text())["paired"])
+            if not results:
+                continue
+            per_seed = "; ".join(
+                f"{r['auc_difference']:+.3f} ({r['auc_difference_ci_low']:+.3f}, "
+                f"{r['auc_difference_ci_high']:+.3f}) p {p_text(r['auc_difference_p'])}"
+                for r in results)
+            diffs = [r["auc_difference"] for r in results]
+            mean = statistics.mean(diffs)
+            if len(diffs) > 1:
+                half = T95[len(diffs) - 1] * statistics.stdev(diffs) / len(diffs) ** 0.5
+                ci = f"{mean:+.3f} ({mean - half:+.3f}, {mean + half:+.3f})"
+                low, high = mean - half, mean + half
+            else:
+                ci, low, high = f"{mean:+.3f}", float("-inf"), float("inf")
+            significant = [r for r in results if r["auc_difference_p"] < 0.05]
+            if low > 0:
+                reading = "B above A here"
+            elif high < 0:
+                reading = "B below A here"
+            else:
+                reading = "not decidable at this scale"
+            if significant:
+                reading += f" ({len(significant)} of {len(results)} seeds significant alone)"
+            acc = statistics.mean(r["acc_difference"] for r in results)
+            mcnemar = ", ".join(p_text(r["mcnemar"]["p"]) for r in results)
+            lines.append(f"| {b} vs {a} | {per_seed} | {ci} | {acc:+.3f} | {mcnemar} | {reading} |")
+        lines.append("")
+    text = "\n".join(lines)
+    (out / "questions.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
