@@ -8,6 +8,7 @@
 #
 # Needs ../shared/data. Writes one bundle and one JSON summary per run and
 # OUTDIR/recipe.md; runs already in OUTDIR are kept (delete them to redo).
+# RLLM_SEEDS="0" runs fewer seeds (a quick look; the table says how many).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 which="${1:?breast, pneumonia, adrenal3d or adrenal3d_64}"
@@ -45,12 +46,13 @@ declare -A recipes=(
     [ema]="--depth 2 $long --augment strong --class-balance loss --ema 0.995"
     [mix]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --mixup 0.2 --cutmix 1.0"
     [deeper]="--depth 4 $long --augment strong --class-balance loss --ema 0.995"
+    [finepatch]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --patch 2"
 )
-order=(first longer strong balanced ema mix deeper)
+order=(first longer strong balanced ema mix deeper finepatch)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }
-    for seed in 0 1 2; do
+    for seed in ${RLLM_SEEDS:-0 1 2}; do
         name="${which}_${recipe}_seed${seed}"
         [[ -f "$out/$name.json" ]] && continue
         start=$(date +%s)

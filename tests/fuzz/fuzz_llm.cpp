@@ -1,5 +1,6 @@
-// LLM checkpoints: llama2.c files, and Hugging Face folders (config.json,
-// the safetensors index, one shard), split from one input at "\n--\n".
+// LLM checkpoints: llama2.c and GGUF files (told apart by GGUF's magic
+// bytes, as the loader does), and Hugging Face folders (config.json, the
+// safetensors index, one shard), split from one input at "\n--\n".
 #include "FuzzInput.h"
 
 #include "core/Error.h"

@@ -142,6 +142,67 @@ int main(int argc, char** argv) {
         writeSeed(out / "fuzz_llm", "hf_single", "H" + config + "\n--\n\n--\n" + shard);
     }
 
+    // GGUF v3 (llama, dim 32, 1 layer, 2 heads, ffn 32): Q4_0, Q4_1, Q8_0,
+    // F16 and F32 tensors, zero bytes, 32-byte alignment.
+    {
+        std::string meta, infos, data;
+        auto put = [](std::string& s, auto v) {
+            s.append(reinterpret_cast<const char*>(&v), sizeof v);
+        };
+        auto text = [&](std::string& s, const std::string& t) {
+            put(s, uint64_t(t.size()));
+            s += t;
+        };
+        int keys = 0;
+        auto key = [&](const std::string& k, uint32_t type) {
+            text(meta, k);
+            put(meta, type);
+            ++keys;
+        };
+        key("general.architecture", 8);
+        text(meta, "llama");
+        for (const char* k : {"llama.embedding_length", "llama.feed_forward_length"}) {
+            key(k, 4);
+            put(meta, uint32_t(32));
+        }
+        key("llama.block_count", 4);
+        put(meta, uint32_t(1));
+        key("llama.attention.head_count", 4);
+        put(meta, uint32_t(2));
+        key("llama.attention.layer_norm_rms_epsilon", 6);
+        put(meta, 1e-5f);
+        int tensors = 0;
+        auto tensor = [&](const std::string& name, std::vector<uint64_t> ggufDims, uint32_t type,
+                          uint64_t bytes) {
+            while (data.size() % 32) data.push_back('\0');
+            text(infos, name);
+            put(infos, uint32_t(ggufDims.size()));
+            for (uint64_t d : ggufDims) put(infos, d);
+            put(infos, type);
+            put(infos, uint64_t(data.size()));
+            data += std::string(bytes, '\0');
+            ++tensors;
+        };
+        const uint64_t q40 = 32 / 32 * 18 * 32, q41 = 32 / 32 * 20 * 32, q80 = 32 / 32 * 34 * 32;
+        tensor("blk.0.attn_norm.weight", {32}, 0, 128);
+        tensor("blk.0.attn_q.weight", {32, 32}, 2, q40);
+        tensor("blk.0.attn_k.weight", {32, 32}, 3, q41);
+        tensor("blk.0.attn_v.weight", {32, 32}, 8, q80);
+        tensor("blk.0.attn_output.weight", {32, 32}, 1, 2048);
+        tensor("blk.0.ffn_norm.weight", {32}, 0, 128);
+        tensor("blk.0.ffn_gate.weight", {32, 32}, 2, q40);
+        tensor("blk.0.ffn_up.weight", {32, 32}, 3, q41);
+        tensor("blk.0.ffn_down.weight", {32, 32}, 8, q80);
+        tensor("output_norm.weight", {32}, 0, 128);
+        std::string file = "GGUF";
+        put(file, uint32_t(3));
+        put(file, uint64_t(tensors));
+        put(file, uint64_t(keys));
+        file += meta + infos;
+        while (file.size() % 32) file.push_back('\0');
+        writeSeed(out / "fuzz_llm", "model.gguf", "L" + file + data);
+    }
+
     // The byte-level checks: a MetaImage header, a JPEG 2000 codestream, UTF-8 text.
     const std::string mha =
         "ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_UCHAR\n"
