@@ -198,17 +198,25 @@ int runCam(const std::vector<std::string>& args) {
 }
 
 int runCamEval(const std::vector<std::string>& args) {
-    ParsedArgs p = parseArgs(args, {"help", "json"},
-                             {"data", "split", "method", "layer", "shifts", "steps", "max-cases",
-                              "device", "threads", "llm-precision", "nproc", "worker-timeout"});
+    ParsedArgs p =
+        parseArgs(args, {"help", "json"},
+                  {"data", "split", "method", "layer", "shifts", "steps", "road-steps", "max-cases",
+                   "device", "threads", "llm-precision", "nproc", "worker-timeout"});
     const char* usage =
         "Usage: rllm cam-eval BUNDLE --data X.npz [--split test] [--method M] [--layer L]\n"
-        "                     [--shifts K] [--steps 20] [--max-cases N] [--json] [--device D] "
+        "                     [--shifts K] [--steps 20] [--road-steps 10] [--max-cases N] "
+        "[--json]\n"
+        "                     [--device D] "
         "[--llm-precision P]\n"
         "                     [--threads T]\n"
         "Faithfulness of the CAMs over a split: mean deletion and insertion AUC of the predicted\n"
         "class's probability, and the pointing game where the archive has <split>_masks\n"
-        "(JSON keys deletion_auc, insertion_auc, pointing_game). pointing_ceiling is the share\n"
+        "(JSON keys deletion_auc, insertion_auc, pointing_game). ROAD (remove and debias): the\n"
+        "same curves with pixels removed by noisy linear imputation from their neighbours,\n"
+        "most relevant first (road_morf_auc, lower is better) and least relevant first\n"
+        "(road_lerf_auc, higher is better); --road-steps 0 leaves it out. A map whose\n"
+        "insertion is not above its deletion, or whose LeRF is not above its MoRF, ranks\n"
+        "the pixels no better than chance. pointing_ceiling is the share\n"
         "of lesions holding a voxel where a map that peaks at one token peaks once upsampled:\n"
         "about the most any method can score on the model's token grid (1 for maps averaged\n"
         "over shifts, --shifts K > 1 or auto on 3D models, which can peak at any voxel).\n";
@@ -226,15 +234,21 @@ int runCamEval(const std::vector<std::string>& args) {
     if (o.shifts < 0) throw UsageError("--shifts must be at least 1");
     o.split = splitOption(p);
     o.steps = static_cast<int>(p.getInt("steps", 20));
+    o.roadSteps = static_cast<int>(p.getInt("road-steps", 10));
+    if (o.roadSteps == 1 || o.roadSteps < 0)
+        throw UsageError("--road-steps must be 0 (no ROAD) or at least 2");
     o.maxCases = p.getInt("max-cases", 0);
     o.device = deviceOptions(p);
     CamEvalSummary s = evaluateCams(p.positional[0], p.get("data"), o);
     if (o.distributed.rank != 0) return kOk;  // rank 0 reports for the workers
     const json pointing = std::isnan(s.pointingGame) ? json(nullptr) : json(s.pointingGame);
     const json ceiling = std::isnan(s.pointingCeiling) ? json(nullptr) : json(s.pointingCeiling);
+    auto orNull = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
     if (p.has("json")) {
         std::cout << json{{"deletion_auc", s.deletionAuc},
                           {"insertion_auc", s.insertionAuc},
+                          {"road_morf_auc", orNull(s.roadMorfAuc)},
+                          {"road_lerf_auc", orNull(s.roadLerfAuc)},
                           {"pointing_game", pointing},
                           {"pointing_ceiling", ceiling},
                           {"cases", s.cases},
@@ -249,8 +263,10 @@ int runCamEval(const std::vector<std::string>& args) {
         std::cout << std::fixed << std::setprecision(4) << o.split << " (" << s.cases << " cases, "
                   << s.method << " at " << s.layer
                   << (s.shifts > 1 ? ", " + std::to_string(s.shifts) + " shifts per axis" : "")
-                  << "): deletion AUC " << s.deletionAuc << "  insertion AUC " << s.insertionAuc
-                  << "  pointing game ";
+                  << "): deletion AUC " << s.deletionAuc << "  insertion AUC " << s.insertionAuc;
+        if (!std::isnan(s.roadMorfAuc))
+            std::cout << "  ROAD MoRF " << s.roadMorfAuc << " LeRF " << s.roadLerfAuc;
+        std::cout << "  pointing game ";
         if (std::isnan(s.pointingGame))
             std::cout << "n/a (no masks)\n";
         else

@@ -52,7 +52,6 @@ declare -A variants=(
     [layer_middle]="--booster in --llm $llm --layer 2"
     [smol_pretrained]="--booster in --llm $smol"
     [smol_random]="--booster in --llm $smol --random-llm"
-    [smol_layer_first]="--booster in --llm $smol --layer 0"
 )
 # Each question: pairs "B:A" (B compared against A, same seed).
 declare -A pairs=(
@@ -61,7 +60,7 @@ declare -A pairs=(
     [rq3]="finetuned:pretrained"
     [rq4]="mode_out:pretrained mode_hybrid:pretrained mode_none:pretrained"
     [layer]="layer_first:pretrained layer_middle:pretrained"
-    [smollm2]="smol_pretrained:baseline smol_pretrained:smol_random smol_layer_first:smol_pretrained"
+    [smollm2]="smol_pretrained:baseline smol_pretrained:smol_random"
 )
 train() {
     local variant=$1 seed=$2 name="${which}_${1}_seed${2}"

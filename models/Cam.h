@@ -107,4 +107,23 @@ struct DeletionInsertion {
 DeletionInsertion deletionInsertion(Classifier& model, TaskType task, const torch::Tensor& image,
                                     const torch::Tensor& map, int target, int steps);
 
+// ROAD, remove and debias (Rong et al., ICML 2022): pixels are removed by
+// noisy linear imputation, each removed value the weighted mean of its
+// neighbours (weights 1 / squared distance over the 8 or 26 neighbours),
+// solved jointly for all removed pixels, plus Gaussian noise. The shape of
+// the removed region then tells the model little by itself, which mean-value
+// or blurred removal does (the model can react to the hole, not to what was
+// in it). MoRF: the most relevant pixels first (lower is better); LeRF: the
+// least relevant first (higher is better); a faithful map has LeRF > MoRF.
+struct RoadScores {
+    double morf = 0, lerf = 0;
+};
+RoadScores roadScores(Classifier& model, TaskType task, const torch::Tensor& image,
+                      const torch::Tensor& map, int target, int steps, double noise, uint64_t seed);
+
+// The imputation: `images` (B, C, S...) with the pixels where `removed`
+// (B, 1, S...) is true replaced by the solution of the neighbour-mean
+// equations (conjugate gradients, to a relative residual of 1e-6), no noise.
+torch::Tensor imputeLinearly(const torch::Tensor& images, const torch::Tensor& removed);
+
 }  // namespace rllm

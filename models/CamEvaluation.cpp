@@ -70,6 +70,12 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
             deletionInsertion(bundle.model, task, image, map, cam.target, o.steps);
         s.deletionAuc += curves.deletion;
         s.insertionAuc += curves.insertion;
+        if (o.roadSteps > 0) {
+            const RoadScores road = roadScores(bundle.model, task, image, map, cam.target,
+                                               o.roadSteps, o.roadNoise, uint64_t(i));
+            s.roadMorfAuc += road.morf;
+            s.roadLerfAuc += road.lerf;
+        }
         if (hasMasks) {
             const uint8_t* mask = masks.data.data() + i * voxels;
             bool any = false;
@@ -101,6 +107,8 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
     if (group) {  // the sums over every worker's cases
         s.deletionAuc = group->sum(s.deletionAuc);
         s.insertionAuc = group->sum(s.insertionAuc);
+        s.roadMorfAuc = group->sum(s.roadMorfAuc);
+        s.roadLerfAuc = group->sum(s.roadLerfAuc);
         hits = static_cast<int64_t>(group->sum(double(hits)));
         reachable = static_cast<int64_t>(group->sum(double(reachable)));
         s.pointingCases = static_cast<int64_t>(group->sum(double(s.pointingCases)));
@@ -108,6 +116,9 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
     s.cases = n;
     s.deletionAuc /= std::max<int64_t>(1, n);
     s.insertionAuc /= std::max<int64_t>(1, n);
+    s.roadMorfAuc /= std::max<int64_t>(1, n);
+    s.roadLerfAuc /= std::max<int64_t>(1, n);
+    if (o.roadSteps <= 0) s.roadMorfAuc = s.roadLerfAuc = std::nan("");
     s.pointingGame =
         hasMasks && s.pointingCases > 0 ? double(hits) / s.pointingCases : std::nan("");
     s.pointingCeiling =

@@ -1,5 +1,5 @@
 // Faithfulness of a CAM: the deletion and insertion curves of the explained
-// class's probability.
+// class's probability, and ROAD's curves with imputed (not blanked) pixels.
 #include "core/Error.h"
 #include "models/Bundle.h"
 #include "models/Cam.h"
@@ -10,6 +10,7 @@
 #include "core/io/MedMnist.h"
 #include "core/io/Npz.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -45,6 +46,107 @@ DeletionInsertion deletionInsertion(Classifier& model, TaskType task, const torc
         return ((curve.sum() - 0.5 * (curve[0] + curve[-1])) / steps).item<double>();
     };
     return {area(deleted), area(inserted)};
+}
+
+namespace {
+
+// The neighbour weights, 1 / squared distance, centre 0: (1, 1, 3, 3[, 3]).
+torch::Tensor neighbourKernel(bool volumetric, const torch::Device& device) {
+    torch::Tensor k = volumetric ? torch::zeros({1, 1, 3, 3, 3}) : torch::zeros({1, 1, 3, 3});
+    auto flat = k.flatten();
+    const int n = volumetric ? 27 : 9;
+    for (int i = 0; i < n; ++i) {
+        const int dx = i % 3 - 1, dy = i / 3 % 3 - 1, dz = volumetric ? i / 9 - 1 : 0;
+        const int squared = dx * dx + dy * dy + dz * dz;
+        flat[i] = squared == 0 ? 0.0f : 1.0f / float(squared);
+    }
+    return k.to(device);
+}
+
+}  // namespace
+
+torch::Tensor imputeLinearly(const torch::Tensor& images, const torch::Tensor& removed) {
+    torch::NoGradGuard noGrad;
+    const bool volumetric = images.dim() == 5;
+    // Channels solved independently: fold them into the batch. In double
+    // precision: where eps alone anchors the system it is nearly singular,
+    // and float32 rounding would drift along that direction.
+    const torch::Tensor x =
+        images.to(torch::kFloat64).flatten(0, 1).unsqueeze(1);  // (B C, 1, S...)
+    const torch::Tensor u =
+        removed.to(torch::kFloat64).expand(images.sizes()).contiguous().flatten(0, 1).unsqueeze(1);
+    const torch::Tensor kernel = neighbourKernel(volumetric, images.device()).to(torch::kFloat64);
+    auto neighbourSum = [&](const torch::Tensor& v) {
+        return volumetric ? torch::conv3d(v, kernel, {}, 1, 1) : torch::conv2d(v, kernel, {}, 1, 1);
+    };
+    // D_i: the weights of pixel i's neighbours inside the image. The system
+    // for the removed pixels, (D + eps) x - W x = W k + eps mean, is
+    // symmetric positive definite; eps anchors regions with no known
+    // neighbour (everything removed) at the image's mean.
+    const torch::Tensor weightSum = neighbourSum(torch::ones_like(u));
+    std::vector<int64_t> spatial;
+    for (int64_t d = 1; d < x.dim(); ++d) spatial.push_back(d);
+    const torch::Tensor mean = x.mean(spatial, true);
+    const double eps = 1e-4;
+    const torch::Tensor known = x * (1 - u);
+    auto apply = [&](const torch::Tensor& v) {  // M v for v zero outside the removed set
+        return u * ((weightSum + eps) * v - neighbourSum(v));
+    };
+    const torch::Tensor b = u * (neighbourSum(known) + eps * mean);
+    torch::Tensor solution = u * mean;
+    torch::Tensor r = b - apply(solution), p = r.clone();
+    auto dot = [&](const torch::Tensor& a, const torch::Tensor& c) {
+        return (a * c).sum(spatial, true);
+    };
+    torch::Tensor rr = dot(r, r);
+    const torch::Tensor stop = 1e-12 * dot(b, b).clamp_min(1e-30);
+    const int64_t unknowns = u.sum().item<int64_t>();
+    for (int64_t it = 0; it < std::min<int64_t>(unknowns + 1, 2000); ++it) {
+        if ((rr <= stop).all().item<bool>()) break;
+        const torch::Tensor mp = apply(p);
+        const torch::Tensor alpha = rr / dot(p, mp).clamp_min(1e-30);
+        solution = solution + alpha * p;
+        r = r - alpha * mp;
+        const torch::Tensor next = dot(r, r);
+        p = r + (next / rr.clamp_min(1e-30)) * p;
+        rr = next;
+    }
+    return (known + u * solution).reshape(images.sizes()).to(images.dtype());
+}
+
+RoadScores roadScores(Classifier& model, TaskType task, const torch::Tensor& image,
+                      const torch::Tensor& map, int target, int steps, double noise,
+                      uint64_t seed) {
+    if (steps < 2) throw Error("the ROAD curves need at least 2 steps");
+    torch::NoGradGuard noGrad;
+    const torch::Tensor order = map.flatten().argsort(0, true);  // most relevant first
+    const int64_t pixels = map.numel();
+    std::vector<int64_t> maskShape = image.sizes().vec();
+    maskShape[1] = 1;
+    auto curve = [&](bool mostRelevantFirst) {
+        std::vector<torch::Tensor> masks;
+        for (int k = 0; k <= steps; ++k) {
+            const int64_t count = pixels * k / steps;
+            torch::Tensor chosen = torch::zeros({pixels}, torch::kBool).to(image.device());
+            if (count > 0)
+                chosen.index_fill_(
+                    0, order.narrow(0, mostRelevantFirst ? 0 : pixels - count, count), true);
+            masks.push_back(chosen.view(maskShape));
+        }
+        const torch::Tensor removed = torch::cat(masks);
+        std::vector<int64_t> full = removed.sizes().vec();
+        full[1] = image.size(1);
+        torch::Tensor imputed = imputeLinearly(image.expand(full).contiguous(), removed);
+        auto generator = at::detail::createCPUGenerator(seed + (mostRelevantFirst ? 0 : 1));
+        const torch::Tensor gaussian =
+            at::normal(0.0, 1.0, imputed.sizes(), generator).to(imputed.device());
+        imputed = imputed + noise * gaussian * removed.to(imputed.dtype());
+        auto logits = model->forward(imputed);
+        auto p = task == TaskType::MultiLabel ? torch::sigmoid(logits) : torch::softmax(logits, 1);
+        auto c = p.select(1, target);
+        return ((c.sum() - 0.5 * (c[0] + c[-1])) / steps).item<double>();
+    };
+    return {curve(true), curve(false)};
 }
 
 }  // namespace rllm

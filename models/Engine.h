@@ -209,8 +209,10 @@ struct CamEvalOptions {
     std::string layer;            // as CamOptions
     int shifts = 0;               // as CamOptions
     std::string split = "test";
-    int steps = 20;        // deletion/insertion steps
-    int64_t maxCases = 0;  // 0: the whole split
+    int steps = 20;           // deletion/insertion steps
+    int roadSteps = 10;       // ROAD steps (0: no ROAD); each solves the imputation
+    double roadNoise = 0.02;  // sd of ROAD's noise on imputed pixels (inputs span [-1, 1])
+    int64_t maxCases = 0;     // 0: the whole split
     DeviceOptions device;
     // Several workers share the cases and add up their sums; every worker
     // returns the whole split's summary.
@@ -223,6 +225,10 @@ struct CamEvalSummary {
     // higher is better), in `steps` equal steps; removed pixels take the
     // image's mean value.
     double deletionAuc = 0, insertionAuc = 0;
+    // ROAD (Cam.h, roadScores): mean areas with the pixels removed by noisy
+    // linear imputation, most relevant first (MoRF, lower is better) and
+    // least relevant first (LeRF, higher is better), in `steps` steps.
+    double roadMorfAuc = 0, roadLerfAuc = 0;
     // Share of cases with a lesion mask whose CAM maximum lies inside the mask;
     // NaN when the archive has no <split>_masks array.
     double pointingGame = 0;

@@ -123,6 +123,53 @@ class TestExplain : public QObject {
   private slots:
     void initTestCase() { torch::set_num_threads(2); }
 
+    // ROAD's imputation solves the neighbour-mean equations: a linear ramp is
+    // harmonic for a symmetric neighbourhood, so a hole away from the border
+    // is filled with the ramp itself (up to the anchor eps); known pixels stay
+    // exactly; with nothing known the image's mean is all that is left.
+    void roadImputationFillsHolesFromTheirNeighbours() {
+        for (bool volumetric : {false, true}) {
+            const int64_t S = volumetric ? 12 : 20;
+            torch::Tensor ramp =
+                volumetric ? torch::zeros({1, 2, S, S, S}) : torch::zeros({1, 2, S, S});
+            torch::Tensor removed = torch::zeros(
+                volumetric ? std::vector<int64_t>{1, 1, S, S, S} : std::vector<int64_t>{1, 1, S, S},
+                torch::kBool);
+            auto coordinate = [&](int axis) {
+                return torch::arange(S, torch::kFloat)
+                    .view(volumetric ? std::vector<int64_t>{1, 1, 1, 1, S}
+                                     : std::vector<int64_t>{1, 1, 1, S})
+                    .transpose(-1, -1 - axis);
+            };
+            // channel 0: 0.05 x - 0.03 y (+ 0.02 z); channel 1: its negative plus 0.3
+            torch::Tensor value = 0.05 * coordinate(0) - 0.03 * coordinate(1);
+            if (volumetric) value = value + 0.02 * coordinate(2);
+            ramp.select(1, 0).copy_(value.squeeze(1).expand_as(ramp.select(1, 0)));
+            ramp.select(1, 1).copy_(0.3 - ramp.select(1, 0));
+            auto hole = removed;
+            for (int64_t d = 2; d < hole.dim(); ++d) hole = hole.narrow(d, 4, S - 9);
+            hole.fill_(true);
+            torch::Tensor blanked = torch::where(removed, torch::full_like(ramp, 7.0f), ramp);
+            const torch::Tensor filled = imputeLinearly(blanked, removed);
+            const float error = (filled - ramp).abs().max().item<float>();
+            QVERIFY2(error < 2e-3,
+                     qPrintable(QString("%1D: %2").arg(volumetric ? 3 : 2).arg(error)));
+            QVERIFY(torch::equal(torch::where(removed, ramp, filled), ramp));  // known pixels kept
+            const torch::Tensor all = torch::ones_like(removed);
+            const torch::Tensor nothingKnown = imputeLinearly(ramp, all);
+            for (int c = 0; c < 2; ++c) {
+                const float off = (nothingKnown.select(1, c) - ramp.select(1, c).mean())
+                                      .abs()
+                                      .max()
+                                      .item<float>();
+                QVERIFY2(
+                    off < 1e-3,
+                    qPrintable(
+                        QString("%1D channel %2: %3").arg(volumetric ? 3 : 2).arg(c).arg(off)));
+            }
+        }
+    }
+
     void camFormulasMatchTheirDefinitions() {
         // Three tokens, two channels.
         torch::Tensor A = torch::tensor({{1.0, 2.0}, {3.0, 0.0}, {0.0, 1.0}});
