@@ -44,11 +44,12 @@ declare -A recipes=(
     [strong]="--depth 2 $long --augment strong"
     [balanced]="--depth 2 $long --augment strong --class-balance loss"
     [ema]="--depth 2 $long --augment strong --class-balance loss --ema 0.995"
+    [light_ema]="--depth 2 $long --class-balance loss --ema 0.995"
     [mix]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --mixup 0.2 --cutmix 1.0"
     [deeper]="--depth 4 $long --augment strong --class-balance loss --ema 0.995"
     [finepatch]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --patch 2"
 )
-order=(first longer strong balanced ema mix deeper finepatch)
+order=(first longer strong balanced ema light_ema mix deeper finepatch)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }
