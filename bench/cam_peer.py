@@ -19,7 +19,6 @@ Needs scripts/install-deps --bench (Debian's torch, pytorch-grad-cam pinned).
 import argparse
 import gzip
 import json
-import math
 import pathlib
 import struct
 import subprocess
@@ -29,8 +28,9 @@ import time
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM
+
+from pytorch_eager import Block, load_safetensors  # the ViT block and reader of bench/pytorch_eager.py
 
 HERE = pathlib.Path(__file__).resolve().parent.parent
 
@@ -65,38 +65,10 @@ class EigenCAMSigned(EigenCAM):
 
 
 def read_bundle(path):
+    """The bundle's description (its safetensors metadata) and tensors."""
     raw = pathlib.Path(path).read_bytes()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    description = json.loads(header["__metadata__"]["rllm_bundle"])
-    data = bytearray(raw[8 + n:])
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = info["data_offsets"]
-        tensors[name] = torch.frombuffer(data, dtype=torch.float32, count=(e - b) // 4,
-                                         offset=b).reshape(info["shape"]).clone()
-    return description, tensors
-
-
-class Block(nn.Module):
-    def __init__(self, d, heads, ratio):
-        super().__init__()
-        self.heads = heads
-        self.norm1 = nn.LayerNorm(d, eps=1e-6)
-        self.qkv = nn.Linear(d, 3 * d)
-        self.proj = nn.Linear(d, d)
-        self.norm2 = nn.LayerNorm(d, eps=1e-6)
-        self.fc1 = nn.Linear(d, ratio * d)
-        self.fc2 = nn.Linear(ratio * d, d)
-
-    def forward(self, x):
-        B, T, C = x.shape
-        q, k, v = self.qkv(self.norm1(x)).reshape(B, T, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
-        attention = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(C // self.heads), -1)
-        x = x + self.proj((attention @ v).transpose(1, 2).reshape(B, T, C))
-        return x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
+    header = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])
+    return json.loads(header["__metadata__"]["rllm_bundle"]), load_safetensors(path)
 
 
 class Vit2d(nn.Module):
@@ -106,7 +78,9 @@ class Vit2d(nn.Module):
         self.patch_conv = nn.Conv2d(m["channels"], d, m["patch"], m["patch"])
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
         self.pos_embed = nn.Parameter(torch.zeros(1, g * g + 1, d))
-        self.blocks = nn.ModuleList([Block(d, m["heads"], m["mlp_ratio"]) for _ in range(m["depth"])])
+        if m["mlp_ratio"] != 4:
+            raise SystemExit("pytorch_eager's block has an MLP ratio of 4")
+        self.blocks = nn.ModuleList([Block(d, m["heads"]) for _ in range(m["depth"])])
         self.norm = nn.LayerNorm(d, eps=1e-6)
         self.head = nn.Linear(d, m["classes"])
 
