@@ -123,7 +123,7 @@ RoadScores roadScores(Classifier& model, TaskType task, const torch::Tensor& ima
 
 // The imputation: `images` (B, C, S...) with the pixels where `removed`
 // (B, 1, S...) is true replaced by the solution of the neighbour-mean
-// equations (conjugate gradients, to a relative residual of 1e-6), no noise.
+// equations (conjugate gradients, to a relative residual of 1e-5), no noise.
 torch::Tensor imputeLinearly(const torch::Tensor& images, const torch::Tensor& removed);
 
 }  // namespace rllm
