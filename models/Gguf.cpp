@@ -277,6 +277,9 @@ std::string ggmlTypeName(uint32_t type) {
 }
 
 bool isGgufFile(const std::string& path) {
+    // Never open what is not a regular file: a FIFO would block the open.
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) return false;
     std::ifstream in(path, std::ios::binary);
     char magic[4] = {};
     return in.read(magic, 4) && std::memcmp(magic, kMagic, 4) == 0;

@@ -61,7 +61,8 @@ class GgufFile {
     std::map<std::string, GgufTensorInfo> tensors_;
 };
 
-// True when the file starts with GGUF's magic bytes.
+// True when `path` is a regular file that starts with GGUF's magic bytes
+// (never opens anything else: a FIFO would block).
 bool isGgufFile(const std::string& path);
 
 }  // namespace rllm
