@@ -28,14 +28,6 @@ std::string augmentationName(Augmentation a) {
     return "?";
 }
 
-AugmentDraw AugmentDraw::rows(int64_t start, int64_t count) const {
-    AugmentDraw r;
-    for (const auto& f : flips) r.flips.push_back(f.narrow(0, start, count));
-    if (affine.defined()) r.affine = affine.narrow(0, start, count);
-    if (intensity.defined()) r.intensity = intensity.narrow(0, start, count);
-    return r;
-}
-
 AugmentDraw AugmentDraw::select(const torch::Tensor& positions) const {
     AugmentDraw r;
     for (const auto& f : flips) r.flips.push_back(f.index_select(0, positions));

@@ -29,7 +29,6 @@ struct AugmentDraw {
     torch::Tensor affine;              // (B, 7): rotation angles (3), scale, shifts (3)
     torch::Tensor intensity;           // (B, 2): brightness, contrast (strong only)
 
-    AugmentDraw rows(int64_t start, int64_t count) const;
     AugmentDraw select(const torch::Tensor& positions) const;  // int64 rows, any order
 };
 
