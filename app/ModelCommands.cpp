@@ -134,6 +134,13 @@ The recipe (docs/training.md has what each one measured):
                             draw cases so every class is seen equally often
   --ema D                   keep a moving average of the weights (decay D per
                             step, e.g. 0.999); it is validated, chosen and saved
+  --drop-path R             stochastic depth: each case skips a block's attention
+                            or MLP branch with a probability rising from 0 at the
+                            first block to R at the last (0: off)
+  --shifted-patches         shifted patch tokens: each patch also sees the image
+                            moved by half a patch towards every diagonal corner
+  --locality-attention      locality self-attention: a learnt temperature, and
+                            no token attends to itself (both from Lee et al. 2021)
   --seed S (0)  --max-train N (use the first N training cases)
   --task binary|multi-class|multi-label|ordinal   (default: MedMNIST's flag for the file)
   --log CURVES.csv          (default: BUNDLE.curves.csv)
@@ -160,15 +167,44 @@ bundle records the command, curves, validation and test metrics.
 }  // namespace
 
 int runTrain(const std::vector<std::string>& args) {
-    ParsedArgs p =
-        parseArgs(args, {"help", "random-llm", "no-augment", "json", "llm-trainable"},
-                  {"data",          "out",           "arch",  "preset",        "depth",
-                   "patch",         "booster",       "llm",   "layer",         "final-norm",
-                   "epochs",        "batch",         "lr",    "weight-decay",  "label-smoothing",
-                   "warmup-epochs", "augment",       "mixup", "cutmix",        "class-balance",
-                   "ema",           "llm-lr",        "seed",  "max-train",     "task",
-                   "log",           "resume",        "init",  "stop-after",    "device",
-                   "threads",       "llm-precision", "nproc", "worker-timeout"});
+    ParsedArgs p = parseArgs(args,
+                             {"help", "random-llm", "no-augment", "json", "llm-trainable",
+                              "shifted-patches", "locality-attention"},
+                             {"data",
+                              "out",
+                              "arch",
+                              "preset",
+                              "depth",
+                              "patch",
+                              "booster",
+                              "llm",
+                              "layer",
+                              "final-norm",
+                              "epochs",
+                              "batch",
+                              "lr",
+                              "weight-decay",
+                              "label-smoothing",
+                              "warmup-epochs",
+                              "augment",
+                              "mixup",
+                              "cutmix",
+                              "class-balance",
+                              "ema",
+                              "drop-path",
+                              "llm-lr",
+                              "seed",
+                              "max-train",
+                              "task",
+                              "log",
+                              "resume",
+                              "init",
+                              "stop-after",
+                              "device",
+                              "threads",
+                              "llm-precision",
+                              "nproc",
+                              "worker-timeout"});
     if (p.has("help")) {
         std::cout << kTrainUsage;
         return kOk;
@@ -210,6 +246,9 @@ int runTrain(const std::vector<std::string>& args) {
     o.cutmixAlpha = number("cutmix", 0);
     o.classBalance = p.get("class-balance", "none");
     o.emaDecay = number("ema", 0);
+    o.dropPath = number("drop-path", 0);
+    o.shiftedPatches = p.has("shifted-patches");
+    o.localityAttention = p.has("locality-attention");
     o.llmTrainable = p.has("llm-trainable");
     o.llmLearningRate = number("llm-lr", 1e-4);
     if (p.has("llm-lr") && !o.llmTrainable) throw UsageError("--llm-lr needs --llm-trainable");

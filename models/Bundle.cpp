@@ -27,8 +27,7 @@ bool isFrozen(const std::string& name) {
 
 }  // namespace
 
-Classifier buildClassifier(const BundleDescription& d) {
-    const VitSpec& m = d.model;
+VitConfig vitConfigOf(const VitSpec& m) {
     VitConfig c;
     c.dim = m.dim;
     c.depth = m.depth;
@@ -39,6 +38,31 @@ Classifier buildClassifier(const BundleDescription& d) {
     c.channels = m.channels;
     c.classes = m.classes;
     c.volumetric = m.volumetric;
+    c.shiftedPatches = m.shifted_patches;
+    c.localityAttention = m.locality_attention;
+    return c;
+}
+
+VitSpec vitSpecOf(const VitConfig& c, const std::string& preset) {
+    VitSpec m;
+    m.arch = c.volumetric ? "vit3d" : "vit2d";
+    m.preset = preset;
+    m.dim = c.dim;
+    m.depth = c.depth;
+    m.heads = c.heads;
+    m.mlp_ratio = c.mlpRatio;
+    m.image_size = c.imageSize;
+    m.patch = c.patch;
+    m.channels = c.channels;
+    m.classes = c.classes;
+    m.volumetric = c.volumetric;
+    m.shifted_patches = c.shiftedPatches;
+    m.locality_attention = c.localityAttention;
+    return m;
+}
+
+Classifier buildClassifier(const BundleDescription& d) {
+    const VitConfig c = vitConfigOf(d.model);
     Booster booster{nullptr};
     if (d.booster) {
         const BoosterSpec& b = *d.booster;

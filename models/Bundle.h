@@ -17,6 +17,11 @@ struct LoadedBundle {
     BundleDescription description;
 };
 
+// The ViT a description names, and the description of a ViT: the one place
+// that maps the file's fields to the network's.
+VitConfig vitConfigOf(const VitSpec& spec);
+VitSpec vitSpecOf(const VitConfig& config, const std::string& preset);
+
 // The network a description asks for, with untrained weights.
 Classifier buildClassifier(const BundleDescription& description);
 

@@ -69,6 +69,10 @@ Shapes expectedBundleTensors(const nlohmann::json& d) {
     const int64_t channels = integerField(m, "channels", 1, 4, at);
     const int64_t classes = integerField(m, "classes", 1, 100000, at);
     const bool volumetric = booleanField(m, "volumetric", at);
+    // Absent in bundles written before these options existed.
+    const bool shifted = m.contains("shifted_patches") && booleanField(m, "shifted_patches", at);
+    const bool locality =
+        m.contains("locality_attention") && booleanField(m, "locality_attention", at);
     if (dim % heads != 0)
         throw Error("the description's model.dim " + std::to_string(dim) +
                     " is not a multiple of model.heads " + std::to_string(heads));
@@ -80,8 +84,9 @@ Shapes expectedBundleTensors(const nlohmann::json& d) {
     if (tokens > 1000000) throw Error("the description's model has more than 10^6 tokens");
 
     Shapes s;
-    if (volumetric) {
-        const int64_t vector = channels * patch * patch * patch;
+    if (volumetric || shifted) {
+        const int64_t voxels = volumetric ? patch * patch * patch : patch * patch;
+        const int64_t vector = (shifted ? 1 + (volumetric ? 8 : 4) : 1) * channels * voxels;
         addLayerNorm(s, "vit.patch_norm_in", vector);
         addLinear(s, "vit.patch_linear", vector, dim, true);
         addLayerNorm(s, "vit.patch_norm_out", dim);
@@ -99,6 +104,7 @@ Shapes expectedBundleTensors(const nlohmann::json& d) {
         addLayerNorm(s, b + "norm2", dim);
         addLinear(s, b + "fc1", dim, dim * ratio, true);
         addLinear(s, b + "fc2", dim * ratio, dim, true);
+        if (locality) s[b + "attn_log_scale"] = {1};
     }
     addLayerNorm(s, "vit.norm", dim);
     addLinear(s, "vit.head", dim, classes, true);

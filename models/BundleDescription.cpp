@@ -3,7 +3,8 @@
 namespace rllm {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(VitSpec, arch, preset, dim, depth, heads, mlp_ratio,
-                                                image_size, patch, channels, classes, volumetric)
+                                                image_size, patch, channels, classes, volumetric,
+                                                shifted_patches, locality_attention)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LlmBlockSpec, model_type, dim, heads, kv_heads, ffn,
                                                 eps, qkv_bias, dtype)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(InputNormalisation, scale, mean, std)
@@ -14,7 +15,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CurvePoint, epoch, train_loss, v
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainingRecord, command, seed, epochs, batch_size,
                                                 learning_rate, weight_decay, label_smoothing,
                                                 augment, augmentation, mixup_alpha, cutmix_alpha,
-                                                ema_decay, class_balance, llm_trainable,
+                                                ema_decay, drop_path, class_balance, llm_trainable,
                                                 llm_learning_rate, train_cases, selected_on,
                                                 best_epoch, val, test, device, initialised_from,
                                                 resumed_from, curves)

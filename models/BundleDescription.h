@@ -23,6 +23,8 @@ struct VitSpec {
     int dim = 0, depth = 0, heads = 0, mlp_ratio = 4;
     int image_size = 0, patch = 0, channels = 1, classes = 0;
     bool volumetric = false;
+    // Options for small data sets (VitConfig); false in bundles from before them.
+    bool shifted_patches = false, locality_attention = false;
 };
 
 // The frozen transformer block's shape (LLaMA family).
@@ -81,6 +83,7 @@ struct TrainingRecord {
     bool augment = false;
     std::string augmentation;  // off | light | strong; empty in bundles from before the choice
     double mixup_alpha = 0, cutmix_alpha = 0, ema_decay = 0;
+    double drop_path = 0;  // stochastic depth: the last block's drop probability
     std::string class_balance;
     bool llm_trainable = false;
     double llm_learning_rate = 0;

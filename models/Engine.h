@@ -97,6 +97,9 @@ struct TrainOptions {
     double mixupAlpha = 0, cutmixAlpha = 0;  // Beta(alpha, alpha) parameters; 0: off
     std::string classBalance = "none";       // none | loss (weighted) | sampler (resampled)
     double emaDecay = 0;  // > 0: an exponential moving average of the weights is validated and kept
+    double dropPath = 0;  // stochastic depth: the last block's drop probability (0: off)
+    // Shifted patch tokens and locality self-attention (VitConfig).
+    bool shiftedPatches = false, localityAttention = false;
     // RQ3: the LLM block is fine-tuned with its own learning rate instead of frozen.
     bool llmTrainable = false;
     double llmLearningRate = 1e-4;

@@ -5,12 +5,47 @@
 #include <torch/version.h>
 
 #include <cmath>
+#include <limits>
 
 namespace rllm {
 
 int VitConfig::patchCount() const {
     const int side = gridSide();
     return volumetric ? side * side * side : side * side;
+}
+
+int64_t VitConfig::patchVectorLength() const {
+    const int64_t voxels = volumetric ? int64_t(patch) * patch * patch : int64_t(patch) * patch;
+    const int64_t copies = shiftedPatches ? 1 + (volumetric ? 8 : 4) : 1;
+    return copies * channels * voxels;
+}
+
+torch::Tensor patchVectors(const torch::Tensor& images, int patch, bool volumetric, bool shifted) {
+    const int spatialAxes = volumetric ? 3 : 2;
+    torch::Tensor x = images;
+    if (shifted) {
+        // Every copy is a window of the image padded by s zeros on each side:
+        // moved by +s along an axis it starts at 0, by -s at 2s.
+        const int64_t s = patch / 2;
+        const auto padded =
+            torch::constant_pad_nd(images, std::vector<int64_t>(2 * spatialAxes, s), 0);
+        std::vector<torch::Tensor> copies{images};
+        for (int corner = 0; corner < (1 << spatialAxes); ++corner) {
+            torch::Tensor window = padded;
+            for (int axis = 0; axis < spatialAxes; ++axis) {
+                const bool positive = (corner >> (spatialAxes - 1 - axis)) & 1;
+                window = window.narrow(2 + axis, positive ? 0 : 2 * s, images.size(2 + axis));
+            }
+            copies.push_back(window);
+        }
+        x = torch::cat(copies, 1);
+    }
+    const int64_t B = x.size(0), C = x.size(1), p = patch, g = x.size(2) / patch;
+    if (volumetric)  // (B, C, D, H, W) -> (B, g^3, p^3 C)
+        return x.reshape({B, C, g, p, g, p, g, p})
+            .permute({0, 2, 4, 6, 3, 5, 7, 1})
+            .reshape({B, g * g * g, p * p * p * C});
+    return x.reshape({B, C, g, p, g, p}).permute({0, 2, 4, 3, 5, 1}).reshape({B, g * g, p * p * C});
 }
 
 VitConfig VitConfig::preset(const std::string& name) {
@@ -47,7 +82,8 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
 
 // ---- ViT -------------------------------------------------------------------
 
-VitBlockImpl::VitBlockImpl(int dim, int heads, int mlpRatio) : heads(heads) {
+VitBlockImpl::VitBlockImpl(int dim, int heads, int mlpRatio, bool localityAttention)
+    : heads(heads) {
     norm1 = register_module("norm1",
                             torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)));
     qkv = register_module("qkv",
@@ -57,6 +93,9 @@ VitBlockImpl::VitBlockImpl(int dim, int heads, int mlpRatio) : heads(heads) {
                             torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)));
     fc1 = register_module("fc1", torch::nn::Linear(dim, dim * mlpRatio));
     fc2 = register_module("fc2", torch::nn::Linear(dim * mlpRatio, dim));
+    if (localityAttention)  // the usual 1 / sqrt(head width) to start from
+        attnLogScale = register_parameter("attn_log_scale",
+                                          torch::full({1}, -0.5 * std::log(double(dim / heads))));
 }
 
 torch::Tensor VitBlockImpl::attention(const torch::Tensor& x, const TokenTap* tap,
@@ -79,14 +118,25 @@ torch::Tensor VitBlockImpl::attention(const torch::Tensor& x, const TokenTap* ta
         auto parts = qkv(x).reshape({B, T, 3, heads, hd}).permute({2, 0, 3, 1, 4});
         q = parts[0], k = parts[1], v = parts[2];
     }
+    const bool tapped = tap && tap != &kPassThrough;
     torch::Tensor mixed;
-    if (!tap || tap == &kPassThrough) {
+    if (!tapped && !attnLogScale.defined()) {
         mixed =
             attend(q, k, v);  // nobody looks at the weights: the fused kernel where there is one
     } else {
-        auto weights =
-            torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(hd)), -1);
-        weights = (*tap)(name + ":attn", weights);
+        auto scores = torch::matmul(q, k.transpose(-2, -1));
+        if (attnLogScale.defined()) {
+            // Locality self-attention: the learnt scale, and no token attends
+            // to itself (query row i is token i; the class row alone is row 0).
+            const auto self =
+                torch::eye(T, x.options().dtype(torch::kBool)).narrow(0, 0, q.size(2));
+            scores = (scores * attnLogScale.exp())
+                         .masked_fill(self, -std::numeric_limits<double>::infinity());
+        } else {
+            scores = scores / std::sqrt(double(hd));
+        }
+        auto weights = torch::softmax(scores, -1);
+        if (tapped) weights = (*tap)(name + ":attn", weights);
         mixed = torch::matmul(weights, v);
     }
     return proj(mixed.transpose(1, 2).reshape({B, q.size(2), C}));
@@ -97,10 +147,15 @@ torch::Tensor VitBlockImpl::forward(const torch::Tensor& x, bool classRowOnly) {
 }
 
 torch::Tensor VitBlockImpl::forward(const torch::Tensor& x, const TokenTap& tap,
-                                    const std::string& name, bool classRowOnly) {
+                                    const std::string& name, bool classRowOnly,
+                                    const torch::Tensor& branchScales) {
     auto rows = classRowOnly ? x.narrow(1, 0, 1) : x;
-    auto h = rows + attention(tap(name + ":norm1", norm1(x)), &tap, name, classRowOnly);
-    return tap(name, h + fc2(torch::gelu(fc1(norm2(h)))));
+    auto mixed = attention(tap(name + ":norm1", norm1(x)), &tap, name, classRowOnly);
+    if (branchScales.defined()) mixed = mixed * branchScales.select(1, 0).view({-1, 1, 1});
+    auto h = rows + mixed;
+    auto mlp = fc2(torch::gelu(fc1(norm2(h))));
+    if (branchScales.defined()) mlp = mlp * branchScales.select(1, 1).view({-1, 1, 1});
+    return tap(name, h + mlp);
 }
 
 VitImpl::VitImpl(const VitConfig& c) : config(c) {
@@ -108,8 +163,8 @@ VitImpl::VitImpl(const VitConfig& c) : config(c) {
         throw Error("the input size " + std::to_string(c.imageSize) +
                     " is not a multiple of the patch size " + std::to_string(c.patch));
     if (c.dim % c.heads != 0) throw Error("the ViT width must be a multiple of its head count");
-    if (c.volumetric) {
-        const int64_t patchVector = int64_t(c.channels) * c.patch * c.patch * c.patch;
+    if (c.linearPatchEmbedding()) {
+        const int64_t patchVector = c.patchVectorLength();
         patchNormIn = register_module(
             "patch_norm_in", torch::nn::LayerNorm(torch::nn::LayerNormOptions({patchVector})));
         patchLinear = register_module("patch_linear", torch::nn::Linear(patchVector, c.dim));
@@ -125,7 +180,8 @@ VitImpl::VitImpl(const VitConfig& c) : config(c) {
     positionEmbedding =
         register_parameter("pos_embed", torch::zeros({1, c.patchCount() + 1, c.dim}));
     blocks = register_module("blocks", torch::nn::ModuleList());
-    for (int i = 0; i < c.depth; ++i) blocks->push_back(VitBlock(c.dim, c.heads, c.mlpRatio));
+    for (int i = 0; i < c.depth; ++i)
+        blocks->push_back(VitBlock(c.dim, c.heads, c.mlpRatio, c.localityAttention));
     norm = register_module("norm",
                            torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(1e-6)));
     head = register_module("head", torch::nn::Linear(c.dim, c.classes));
@@ -134,13 +190,9 @@ VitImpl::VitImpl(const VitConfig& c) : config(c) {
 torch::Tensor VitImpl::embed(const torch::Tensor& images) {
     const int64_t B = images.size(0);
     torch::Tensor tokens;
-    if (config.volumetric) {
-        // (B, C, D, H, W) -> (B, N, C*p^3): cut into p^3 cubes, each flattened.
-        const int64_t p = config.patch, s = config.gridSide(), C = config.channels;
-        tokens = images.reshape({B, C, s, p, s, p, s, p})
-                     .permute({0, 2, 4, 6, 3, 5, 7, 1})
-                     .reshape({B, s * s * s, p * p * p * C});
-        tokens = patchNormOut(patchLinear(patchNormIn(tokens)));
+    if (config.linearPatchEmbedding()) {
+        tokens = patchNormOut(patchLinear(patchNormIn(
+            patchVectors(images, config.patch, config.volumetric, config.shiftedPatches))));
     } else {
         tokens = patchConv(images).flatten(2).transpose(1, 2);
     }
@@ -385,17 +437,29 @@ bool ClassifierImpl::llmIsLastMixer() const {
 }
 
 torch::Tensor ClassifierImpl::forward(const torch::Tensor& images, TailTokens tail) {
-    return forward(images, kPassThrough, tail);
+    return run(images, kPassThrough, tail, {});
 }
 
 torch::Tensor ClassifierImpl::forward(const torch::Tensor& images, const TokenTap& tap,
                                       TailTokens tail) {
+    return run(images, tap, tail, {});
+}
+
+torch::Tensor ClassifierImpl::forwardScaled(const torch::Tensor& images,
+                                            const torch::Tensor& branchScales) {
+    return run(images, kPassThrough, TailTokens::ClassToken,
+               branchScales.defined() ? branchScales.to(images.options()) : branchScales);
+}
+
+torch::Tensor ClassifierImpl::run(const torch::Tensor& images, const TokenTap& tap, TailTokens tail,
+                                  const torch::Tensor& branchScales) {
     const bool classRow = tail == TailTokens::ClassToken;
     const size_t last = vit->blocks->size() - 1;
     auto tokens = vit->embed(images);
     for (size_t i = 0; i < vit->blocks->size(); ++i)
         tokens = vit->blocks[i]->as<VitBlock>()->forward(
-            tokens, tap, "block:" + std::to_string(i), classRow && !llmIsLastMixer() && i == last);
+            tokens, tap, "block:" + std::to_string(i), classRow && !llmIsLastMixer() && i == last,
+            branchScales.defined() ? branchScales.select(1, int64_t(i)) : torch::Tensor());
     if (booster) tokens = booster->forward(tokens, tap, classRow && llmIsLastMixer());
     return vit->head(vit->norm(tokens).select(1, 0));
 }
@@ -406,7 +470,11 @@ void initialiseTrainable(torch::nn::Module& module, uint64_t seed) {
     for (auto& p : module.named_parameters()) {
         const std::string& name = p.key();
         torch::Tensor t = p.value();
-        if (!t.requires_grad() || name.find(".llm.") != std::string::npos) continue;
+        // The LLM's weights come from its checkpoint; the attention scales
+        // keep the value their block started them at.
+        if (!t.requires_grad() || name.find(".llm.") != std::string::npos ||
+            name.find("attn_log_scale") != std::string::npos)
+            continue;
         const bool isNorm = name.find("norm") != std::string::npos;
         if (name.find("bias") != std::string::npos) {
             t.zero_();

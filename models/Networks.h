@@ -44,20 +44,44 @@ struct VitConfig {
     int channels = 1;
     int classes = 2;
     bool volumetric = false;
+    // Two options for small data sets that keep the ViT a ViT (Lee, Lee and
+    // Song 2021, "Vision Transformer for Small-Size Datasets"):
+    // shifted patch tokenisation (each patch vector also holds the image moved
+    // by half a patch in every diagonal direction) and locality self-attention
+    // (a learnt softmax temperature; no token attends to itself).
+    bool shiftedPatches = false;
+    bool localityAttention = false;
 
     int gridSide() const { return imageSize / patch; }
     int patchCount() const;
+    // The length of one patch vector: channels x patch^d, times 5 (2D) or 9
+    // (3D) with shifted patches.
+    int64_t patchVectorLength() const;
+    // Whether patches become tokens through LayerNorm, Linear and LayerNorm
+    // (3D, or shifted patches) rather than a strided convolution (plain 2D).
+    bool linearPatchEmbedding() const { return volumetric || shiftedPatches; }
     // tiny (192, 12, 3), small (384, 12, 6), base (768, 12, 12).
     static VitConfig preset(const std::string& name);
 };
 
+// The patch vectors of `images` ((B, C, H, W) or (B, C, D, H, W)), (B, N, V)
+// with N patches in row-major grid order. Each vector lists its voxels in
+// row-major order within the patch, the channels fastest. With `shifted`, the
+// channels are those of the image followed by those of its copies moved by
+// half a patch (floor(patch / 2) voxels) towards each diagonal corner, zeros
+// filling in, corners in row-major order of their (-1, +1) signs per axis.
+torch::Tensor patchVectors(const torch::Tensor& images, int patch, bool volumetric, bool shifted);
+
 class VitBlockImpl : public torch::nn::Module {
   public:
-    VitBlockImpl(int dim, int heads, int mlpRatio);
+    VitBlockImpl(int dim, int heads, int mlpRatio, bool localityAttention = false);
     // `classRowOnly`: the output holds the class token's row alone (TailTokens).
     torch::Tensor forward(const torch::Tensor& x, bool classRowOnly = false);
+    // `branchScales` (optional, (B, 2)): each case's attention and MLP
+    // branches are multiplied by these before they join the residual stream
+    // (stochastic depth: 0 drops a branch).
     torch::Tensor forward(const torch::Tensor& x, const TokenTap& tap, const std::string& name,
-                          bool classRowOnly = false);
+                          bool classRowOnly = false, const torch::Tensor& branchScales = {});
     // Multi-head self-attention only; `tap` (when given) sees the attention
     // probabilities as name + ":attn" ((B, heads, 1, T) for the class row only).
     torch::Tensor attention(const torch::Tensor& x, const TokenTap* tap = nullptr,
@@ -65,6 +89,10 @@ class VitBlockImpl : public torch::nn::Module {
 
     torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
     torch::nn::Linear qkv{nullptr}, proj{nullptr}, fc1{nullptr}, fc2{nullptr};
+    // Locality self-attention: the logarithm of the factor the scores are
+    // multiplied by (starts at log(1 / sqrt(head width)), learnt); undefined
+    // for plain attention.
+    torch::Tensor attnLogScale;
     int heads;
 };
 TORCH_MODULE(VitBlock);
@@ -182,12 +210,20 @@ class ClassifierImpl : public torch::nn::Module {
     torch::Tensor forward(const torch::Tensor& images, TailTokens tail = TailTokens::ClassToken);
     torch::Tensor forward(const torch::Tensor& images, const TokenTap& tap,
                           TailTokens tail = TailTokens::ClassToken);
+    // The training forward with stochastic depth: `branchScales` (B, depth, 2)
+    // scales each ViT block's attention and MLP branch per case
+    // (TrainingRecipe's drawDropPath); undefined leaves every branch whole.
+    torch::Tensor forwardScaled(const torch::Tensor& images, const torch::Tensor& branchScales);
 
     // Whether the LLM block (not the last ViT block) is the last layer that mixes tokens.
     bool llmIsLastMixer() const;
 
     Vit vit{nullptr};
     Booster booster{nullptr};  // empty for the baseline
+
+  private:
+    torch::Tensor run(const torch::Tensor& images, const TokenTap& tap, TailTokens tail,
+                      const torch::Tensor& branchScales);
 };
 TORCH_MODULE(Classifier);
 

@@ -153,6 +153,7 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
             {"cutmix", o.cutmixAlpha},
             {"class_balance", o.classBalance},
             {"ema", o.emaDecay},
+            {"drop_path", o.dropPath},
             {"llm_trainable", o.llmTrainable},
             {"llm_learning_rate", o.llmLearningRate},
             {"seed", o.seed},
@@ -351,20 +352,11 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     config.channels = data.channels();
     config.classes = classes;
     config.volumetric = volumetric;
+    config.shiftedPatches = o.shiftedPatches;
+    config.localityAttention = o.localityAttention;
 
     BundleDescription description;
-    VitSpec& spec = description.model;
-    spec.arch = o.arch;
-    spec.preset = o.preset;
-    spec.dim = config.dim;
-    spec.depth = config.depth;
-    spec.heads = config.heads;
-    spec.mlp_ratio = config.mlpRatio;
-    spec.image_size = config.imageSize;
-    spec.patch = config.patch;
-    spec.channels = config.channels;
-    spec.classes = config.classes;
-    spec.volumetric = config.volumetric;
+    description.model = vitSpecOf(config, o.preset);
     Booster booster{nullptr};
     if (!o.booster.empty()) {
         const ResidualMode mode = parseResidualMode(o.booster);
@@ -538,6 +530,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             const int64_t batch = std::min<int64_t>(o.batchSize, n - s * o.batchSize);
             const AugmentDraw draw = drawAugmentation(batch, volumetric, augmentation);
             const MixDraw mix = drawMix(batch, spatialSize, o.mixupAlpha, o.cutmixAlpha);
+            const torch::Tensor branchScales = drawDropPath(batch, config.depth, o.dropPath);
             const RankShard mine =
                 group ? shardOf(batch, group->rank(), group->size()) : RankShard{0, batch};
             optimizer.zero_grad();
@@ -566,8 +559,11 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                     }
                     // This share's part of the global batch's mean loss: summed over
                     // the workers, the gradients are those of the whole batch.
-                    auto loss = classificationLoss(task, model->forward(x), y, o.labelSmoothing,
-                                                   classWeights, partnerY, mix.lambda) *
+                    const auto logits = model->forwardScaled(
+                        x, branchScales.defined() ? branchScales.index_select(0, positions)
+                                                  : branchScales);
+                    auto loss = classificationLoss(task, logits, y, o.labelSmoothing, classWeights,
+                                                   partnerY, mix.lambda) *
                                 (double(mine.count) / double(batch));
                     loss.backward();
                     lossValue = loss.item<double>() * batch;  // the share's summed loss
@@ -672,6 +668,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     record.cutmix_alpha = o.cutmixAlpha;
     record.class_balance = classBalanceName(balance);
     record.ema_decay = o.emaDecay;
+    record.drop_path = o.dropPath;
     record.llm_trainable = o.llmTrainable;
     record.llm_learning_rate = o.llmTrainable ? o.llmLearningRate : 0.0;
     record.train_cases = n;

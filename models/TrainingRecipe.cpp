@@ -252,6 +252,17 @@ torch::Tensor classificationLoss(TaskType task, const torch::Tensor& logits,
     return loss;
 }
 
+torch::Tensor drawDropPath(int64_t batch, int depth, double rate) {
+    if (!(rate >= 0 && rate < 1)) throw Error("--drop-path must be in [0, 1)");
+    if (rate == 0) return {};
+    // linspace(0, rate, depth) as a (1, depth, 1) column of probabilities.
+    const auto drop = (depth > 1 ? torch::linspace(0.0, rate, depth, torch::kFloat64)
+                                 : torch::zeros({1}, torch::kFloat64))
+                          .view({1, depth, 1});
+    const auto keep = (torch::rand({batch, depth, 2}, torch::kFloat64) >= drop).to(torch::kFloat64);
+    return (keep / (1.0 - drop)).to(torch::kFloat32);
+}
+
 WeightAverage::WeightAverage(const std::vector<std::pair<std::string, torch::Tensor>>& parameters,
                              double decay)
     : decay_(decay), live_(parameters) {

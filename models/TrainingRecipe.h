@@ -94,6 +94,15 @@ torch::Tensor classificationLoss(TaskType task, const torch::Tensor& logits,
                                  const torch::Tensor& classWeights = {},
                                  const torch::Tensor& partnerTargets = {}, double lambda = 1);
 
+// ---- Stochastic depth ---------------------------------------------------------------
+
+// Each case's scale for each ViT block's attention and MLP branch, (B, depth,
+// 2): a branch of block l is dropped (0) with probability p_l = rate * l /
+// (depth - 1), rising linearly from 0 at the first block (as timm's ViT),
+// and otherwise scaled by 1 / (1 - p_l) so its expected value is unchanged.
+// Undefined when `rate` is 0. Drawn on the CPU for the whole global batch.
+torch::Tensor drawDropPath(int64_t batch, int depth, double rate);
+
 // ---- An exponential moving average of the weights ----------------------------------
 
 // average <- d average + (1 - d) weights after every optimizer step, with the

@@ -154,15 +154,40 @@ class TestDistributed : public QObject {
     // largest weight here (Adam's normalisation magnifies it where gradients
     // are near zero); the bound is 1e-4, and a change of seed, the negative
     // control, moves them by 8e-2.
+    void twoWorkersTrainWhatOneProcessTrains_data() {
+        QTest::addColumn<QStringList>("recipe");
+        QTest::newRow("first recipe") << QStringList();
+        // Every random draw of the recipe is made for the global batch and
+        // shared out by position: augmentation, mixing partners, the
+        // class-balanced order and each case's stochastic-depth scales (two
+        // blocks, so one can be dropped: the later --depth wins).
+        QTest::newRow("full recipe") << QStringList{"--depth",
+                                                    "2",
+                                                    "--augment",
+                                                    "strong",
+                                                    "--mixup",
+                                                    "0.4",
+                                                    "--class-balance",
+                                                    "sampler",
+                                                    "--drop-path",
+                                                    "0.3",
+                                                    "--ema",
+                                                    "0.9",
+                                                    "--shifted-patches",
+                                                    "--locality-attention"};
+    }
+
     void twoWorkersTrainWhatOneProcessTrains() {
+        QFETCH(QStringList, recipe);
         RLLM_REQUIRE_FILE(data_);
-        const QString one = dir_.filePath("one.safetensors");
-        const QString two = dir_.filePath("two.safetensors");
-        const QString otherSeed = dir_.filePath("seed1.safetensors");
-        Run a = runRllm(common(one, 2) << "--threads"
+        const QString row = recipe.isEmpty() ? "first" : "full";
+        const QString one = dir_.filePath(row + "-one.safetensors");
+        const QString two = dir_.filePath(row + "-two.safetensors");
+        const QString otherSeed = dir_.filePath(row + "-seed1.safetensors");
+        Run a = runRllm(common(one, 2) << recipe << "--threads"
                                        << "1");
         QVERIFY2(a.status == 0, a.err.constData());
-        Run b = runRllm(common(two, 2) << "--nproc"
+        Run b = runRllm(common(two, 2) << recipe << "--nproc"
                                        << "2");
         QVERIFY2(b.status == 0, b.err.constData());
         QCOMPARE(json(b)["workers"].toInt(), 2);
@@ -175,7 +200,7 @@ class TestDistributed : public QObject {
         QVERIFY(parallel.tensors > 10);
 
         // The negative control: another seed is another run entirely.
-        Run c = runRllm(common(otherSeed, 2) << "--threads"
+        Run c = runRllm(common(otherSeed, 2) << recipe << "--threads"
                                              << "1"
                                              << "--seed"
                                              << "1");
