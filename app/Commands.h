@@ -20,6 +20,7 @@ int runPredict(const std::vector<std::string>& args);
 int runBundle(const std::vector<std::string>& args);
 int runCam(const std::vector<std::string>& args);
 int runCamEval(const std::vector<std::string>& args);
+int runCamChoose(const std::vector<std::string>& args);
 int runCompare(const std::vector<std::string>& args);
 int runDemo(const std::vector<std::string>& args);
 #endif

@@ -1,4 +1,4 @@
-// rllm cam, cam-eval and demo: explanations and the embedded demo.
+// rllm cam, cam-eval, cam-choose and demo: explanations and the embedded demo.
 
 #include "app/CliSupport.h"
 #include "app/Commands.h"
@@ -274,6 +274,93 @@ int runCamEval(const std::vector<std::string>& args) {
                       << " cases with a lesion; the map's grid allows at most " << s.pointingCeiling
                       << ")\n";
     }
+    return kOk;
+}
+
+int runCamChoose(const std::vector<std::string>& args) {
+    ParsedArgs p = parseArgs(args, {"help", "json"},
+                             {"data", "out", "split", "steps", "road-steps", "max-cases", "device",
+                              "threads", "llm-precision"});
+    const char* usage =
+        "Usage: rllm cam-choose BUNDLE --data X.npz --out CHOSEN.safetensors [--split val]\n"
+        "                       [--max-cases 32] [--steps 20] [--road-steps 10] [--json]\n"
+        "                       [--device D] [--llm-precision P] [--threads T]\n"
+        "Chooses what --method auto shows on this model: every CAM method at every layer,\n"
+        "and rollout, scored as rllm cam-eval scores them on the first N cases of a split\n"
+        "(val by default; test is refused, the choice is part of the model). A map passes\n"
+        "when its insertion AUC is above its deletion AUC and its ROAD LeRF above its MoRF;\n"
+        "the one with the largest sum of the two margins is recorded in CHOSEN (a copy of\n"
+        "BUNDLE, which is never written) and is what auto gives on it from then on, in the\n"
+        "viewer too. When no map passes, nothing is written and the status is 1.\n";
+    if (p.has("help")) {
+        std::cout << usage;
+        return kOk;
+    }
+    if (p.positional.size() != 1 || !p.has("data") || !p.has("out"))
+        throw UsageError(std::string("expected BUNDLE --data X.npz --out CHOSEN\n") + usage);
+    CamChoiceOptions o;
+    o.split = p.get("split", "val");
+    if (o.split != "train" && o.split != "val")
+        throw UsageError(
+            "--split must be val or train: the choice is part of the model, so "
+            "the test split stays unseen");
+    o.steps = static_cast<int>(p.getInt("steps", o.steps));
+    o.roadSteps = static_cast<int>(p.getInt("road-steps", o.roadSteps));
+    if (o.roadSteps == 1 || o.roadSteps < 0)
+        throw UsageError("--road-steps must be 0 (no ROAD) or at least 2");
+    o.maxCases = p.getInt("max-cases", o.maxCases);
+    o.device = deviceOptions(p);
+    const std::string out = p.get("out");
+    const CamChoiceSummary s = chooseCamRecipe(p.positional[0], p.get("data"), out, o);
+    if (p.has("json")) {
+        json rows = json::array();
+        for (size_t i = 0; i < s.candidates.size(); ++i) {
+            const CamCandidate& c = s.candidates[i];
+            auto orNull = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
+            rows.push_back(
+                {{"method", c.method},
+                 {"layer", c.layer},
+                 {"shifts", c.shifts},
+                 {"deletion_auc", c.scores.deletionAuc},
+                 {"insertion_auc", c.scores.insertionAuc},
+                 {"road_morf_auc", orNull(c.scores.roadMorfAuc)},
+                 {"road_lerf_auc", orNull(c.scores.roadLerfAuc)},
+                 {"cases", c.scores.cases},
+                 {"faithful", c.faithful()},
+                 {"unavailable", c.unavailable.empty() ? json(nullptr) : json(c.unavailable)},
+                 {"chosen", int(i) == s.chosen}});
+        }
+        std::cout << json{{"candidates", rows},
+                          {"split", o.split},
+                          {"bundle", s.chosen >= 0 ? json(out) : json(nullptr)}}
+                         .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                  << "\n";
+    } else {
+        std::cout << "method     layer            ins-del   LeRF-MoRF  faithful\n";
+        for (size_t i = 0; i < s.candidates.size(); ++i) {
+            const CamCandidate& c = s.candidates[i];
+            if (!c.unavailable.empty()) {
+                std::cout << std::left << std::setw(10) << c.method << " " << std::setw(16)
+                          << c.layer << " not available on this model\n";
+                continue;
+            }
+            std::cout << std::left << std::setw(10) << c.method << " " << std::setw(16)
+                      << (c.shifts > 1 ? c.layer + " x" + std::to_string(c.shifts) : c.layer)
+                      << std::right << std::fixed << std::setprecision(4) << std::setw(8)
+                      << c.insertionMinusDeletion() << std::setw(12) << c.lerfMinusMorf() << "  "
+                      << (c.faithful() ? "yes" : "no") << (int(i) == s.chosen ? "  <- auto" : "")
+                      << "\n";
+        }
+    }
+    if (s.chosen < 0) {
+        std::cerr << "No map ranked the pixels better than chance on " << o.split
+                  << " (insertion above deletion and LeRF above MoRF); nothing was written and "
+                     "auto keeps its default. The model itself may not have learnt the task.\n";
+        return kRuntimeError;
+    }
+    if (!p.has("json"))
+        std::cout << "auto is now " << s.candidates[s.chosen].method << " at "
+                  << s.candidates[s.chosen].layer << " in " << out << "\n";
     return kOk;
 }
 

@@ -24,6 +24,7 @@ Commands:
   bundle         describe a model bundle (bundle info BUNDLE)
   cam            class activation map of one image, on its own voxel grid (NIfTI + PNG)
   cam-eval       faithfulness of the CAMs over a split (deletion, insertion, pointing game)
+  cam-choose     record in a bundle the CAM that auto shows: the most faithful on real cases
   demo           make the synthetic demo datasets and train demo bundles
 
 Run 'rllm COMMAND --help' for a command's options.
@@ -40,9 +41,11 @@ int main(int argc, char** argv) {
         {"convert", runConvert},  {"pacs", runPacs},
 #endif
 #ifdef RLLM_HAVE_TORCH
-        {"llm", runLlm},          {"train", runTrain},   {"eval", runEval},
-        {"predict", runPredict},  {"bundle", runBundle}, {"cam", runCam},
-        {"cam-eval", runCamEval}, {"demo", runDemo},     {"compare", runCompare},
+        {"llm", runLlm},          {"train", runTrain},
+        {"eval", runEval},        {"predict", runPredict},
+        {"bundle", runBundle},    {"cam", runCam},
+        {"cam-eval", runCamEval}, {"demo", runDemo},
+        {"compare", runCompare},  {"cam-choose", runCamChoose},
 #endif
     };
     if (argc < 2) {

@@ -48,8 +48,12 @@ declare -A recipes=(
     [mix]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --mixup 0.2 --cutmix 1.0"
     [deeper]="--depth 4 $long --augment strong --class-balance loss --ema 0.995"
     [finepatch]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --patch 2"
+    # The small-data options (Lee et al. 2021), each on top of ema, then together.
+    [spt_lsa]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention"
+    [droppath]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --drop-path 0.1"
+    [small_data]="--depth 4 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --drop-path 0.1"
 )
-order=(first longer strong balanced ema light_ema mix deeper finepatch)
+order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }

@@ -1,4 +1,5 @@
 #include "models/BundleCheck.h"
+#include "models/CamMethods.h"
 
 #include "core/Error.h"
 #include "models/Metrics.h"
@@ -179,6 +180,16 @@ void checkBundleDescription(const std::string& path, const nlohmann::json& d,
             throw Error("the description names " + std::to_string(d.at("class_names").size()) +
                         " classes but its model has " + std::to_string(classes));
         parseTaskType(stringField(d, "task", ""));  // throws for an unknown task
+        if (d.contains("explanation") && !d.at("explanation").is_null()) {
+            // Its layer is checked against the model where `auto` resolves it.
+            const auto& e = d.at("explanation");
+            const std::string method = stringField(e, "method", "explanation.");
+            if (!findCamMethod(method) || parseCamMethod(method) == CamMethod::Auto)
+                throw Error("the description's explanation.method '" + method +
+                            "' is not a CAM method");
+            stringField(e, "layer", "explanation.");
+            integerField(e, "shifts", 1, 16, "explanation.");
+        }
         if (d.contains("input")) {
             const auto& input = d.at("input");
             for (const char* key : {"scale", "mean", "std"})

@@ -19,6 +19,9 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainingRecord, command, seed, e
                                                 llm_learning_rate, train_cases, selected_on,
                                                 best_epoch, val, test, device, initialised_from,
                                                 resumed_from, curves)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ExplanationChoice, method, layer, shifts, data,
+                                                split, cases, insertion_minus_deletion,
+                                                lerf_minus_morf)
 
 namespace {
 
@@ -75,6 +78,7 @@ BundleDescription BundleDescription::fromJson(const nlohmann::json& json) {
     readOptional(json, "dataset", d.dataset);
     d.input = json.value("input", d.input);
     readOptional(json, "training", d.training);
+    readOptional(json, "explanation", d.explanation);
     return d;
 }
 
@@ -84,6 +88,7 @@ nlohmann::json BundleDescription::toJson() const {
     writeOptional(json, "booster", booster);
     writeOptional(json, "dataset", dataset);
     writeOptional(json, "training", training);
+    writeOptional(json, "explanation", explanation);
     return json;
 }
 

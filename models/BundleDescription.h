@@ -95,6 +95,18 @@ struct TrainingRecord {
     std::vector<CurvePoint> curves;
 };
 
+// The map `auto` gives on this model: the CAM recipe that ranked pixels most
+// faithfully on real cases (rllm cam-choose; docs/explanations.md), and what
+// it scored there. Absent: `auto` takes the rule measured on the phantoms.
+struct ExplanationChoice {
+    std::string method, layer;  // a method key other than auto; its layer as resolved
+    int shifts = 1;
+    std::string data, split;  // the archive's file name and the split measured
+    int64_t cases = 0;
+    // Both above zero, or the map would not have been chosen.
+    double insertion_minus_deletion = 0, lerf_minus_morf = 0;
+};
+
 struct BundleDescription {
     std::string format = "rllm-bundle";
     int version = 1;
@@ -105,6 +117,7 @@ struct BundleDescription {
     std::optional<DatasetRecord> dataset;
     InputNormalisation input;
     std::optional<TrainingRecord> training;
+    std::optional<ExplanationChoice> explanation;
 
     bool boosted() const { return booster.has_value(); }
     bool hasLlm() const { return booster && booster->llm; }

@@ -34,10 +34,12 @@ torch::Tensor tokenCam(const std::string& method, const torch::Tensor& A, const 
 // the last block's output; throws Error naming the valid layers otherwise.
 std::string canonicalCamLayer(const std::string& layer, const BundleDescription& description);
 
-// What a request resolves to on one model. "auto" chooses by what found the
-// lesions of the demo phantoms best (docs/explanations.md): EigenCAM at the
-// default layer on 2D models, and on 3D models gradient-weighted attention
-// rollout averaged over 3 sub-patch shifts per axis.
+// What a request resolves to on one model. "auto" (with no layer) is the
+// recipe rllm cam-choose recorded in the bundle, where it did; otherwise it
+// chooses by what found the lesions of the demo phantoms best
+// (docs/explanations.md): EigenCAM at the default layer on 2D models, and on
+// 3D models gradient-weighted attention rollout averaged over 3 sub-patch
+// shifts per axis.
 // `shifts` 0 is the recipe's: 3 for that 3D choice, else 1. With "auto" a
 // layer may be given on 2D models only (rollout takes none).
 struct CamRecipe {

@@ -6,10 +6,11 @@ namespace rllm {
 
 const std::vector<CamMethodInfo>& camMethods() {
     static const std::vector<CamMethodInfo> table = {
-        {CamMethod::Auto, "auto", "Automatic (EigenCAM in 2D, shifted rollout in 3D)",
-         "The choice that found the demo phantoms' lesions: EigenCAM at the first block for 2D "
-         "models, gradient-weighted attention rollout averaged over 3 sub-patch shifts per axis "
-         "for 3D models.",
+        {CamMethod::Auto, "auto", "Automatic (chosen per model, or EigenCAM / rollout)",
+         "The map rllm cam-choose found most faithful on the model's own validation cases, "
+         "where it was run; otherwise the choice that found the demo phantoms' lesions: "
+         "EigenCAM at the first block for 2D models, gradient-weighted attention rollout "
+         "averaged over 3 sub-patch shifts per axis for 3D models.",
          true, false},
         {CamMethod::EigenCam, "eigencam", "EigenCAM",
          "The first principal component of the layer's tokens (Muhammad and Yeasin 2020); no "

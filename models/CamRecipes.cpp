@@ -70,6 +70,16 @@ CamRecipe resolveCamRecipe(const std::string& method, const std::string& layer, 
     parseCamMethod(method);  // an unknown method is refused before anything runs
     CamRecipe r;
     r.method = method;
+    if (parseCamMethod(method) == CamMethod::Auto && layer.empty() && d.explanation) {
+        // What rllm cam-choose found most faithful on this model's real cases.
+        const ExplanationChoice& e = *d.explanation;
+        r.method = e.method;
+        r.shifts = shifts > 0 ? shifts : e.shifts;
+        r.layer = resolveCamLayer(
+            r.method, camMethodInfo(parseCamMethod(e.method)).takesLayer ? e.layer : std::string(),
+            d);
+        return r;
+    }
     if (parseCamMethod(method) == CamMethod::Auto) {
         const bool volumetric = d.model.volumetric;
         if (volumetric && !layer.empty())

@@ -251,6 +251,39 @@ struct CamEvalSummary {
 CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& dataPath,
                             const CamEvalOptions& options);
 
+// Choosing what `auto` shows on one model (docs/explanations.md): every CAM
+// method at every layer, and rollout, measured by evaluateCams on real cases;
+// a map is faithful when its insertion AUC is above its deletion AUC and, with
+// ROAD, its LeRF above its MoRF. The faithful map with the largest sum of the
+// two margins is recorded in a copy of the bundle (BundleDescription::
+// explanation) and is what `auto` gives from then on, in the viewer too.
+struct CamChoiceOptions {
+    std::string split = "val";  // the choice belongs to the model: never made on test
+    int64_t maxCases = 32;      // 0: the whole split
+    int steps = 20, roadSteps = 10;
+    DeviceOptions device;
+};
+
+struct CamCandidate {
+    std::string method, layer;
+    int shifts = 1;
+    CamEvalSummary scores;
+    std::string unavailable;  // why this model cannot give the map; empty when measured
+    double insertionMinusDeletion() const { return scores.insertionAuc - scores.deletionAuc; }
+    // 0 without ROAD (roadSteps 0).
+    double lerfMinusMorf() const;
+    bool faithful() const;
+};
+
+struct CamChoiceSummary {
+    std::vector<CamCandidate> candidates;  // the rule `auto` had before first
+    int chosen = -1;                       // -1: no map passed, nothing was written
+};
+
+// Writes `outPath` (never `bundlePath`, which is only read) when a map passes.
+CamChoiceSummary chooseCamRecipe(const std::string& bundlePath, const std::string& dataPath,
+                                 const std::string& outPath, const CamChoiceOptions& options);
+
 // ---- The embedded demo -------------------------------------------------------------
 
 struct DemoOptions {

@@ -22,6 +22,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <QCryptographicHash>
+#include <QFile>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -109,6 +111,12 @@ Classifier regionOnlyModel(BundleDescription& d, bool volumetric,
     return model;
 }
 
+QByteArray fileHash(const std::string& path) {
+    QFile file(QString::fromStdString(path));
+    if (!file.open(QIODevice::ReadOnly)) return {};
+    return QCryptographicHash::hash(file.readAll(), QCryptographicHash::Sha256);
+}
+
 std::array<int64_t, 3> argmax(const Volume& v) {
     const auto& voxels = v.voxels();
     const int64_t i = std::max_element(voxels.begin(), voxels.end()) - voxels.begin();
@@ -120,6 +128,65 @@ std::array<int64_t, 3> argmax(const Volume& v) {
 
 class TestExplain : public QObject {
     Q_OBJECT
+
+    // rllm cam-choose on a trained baseline (whose phantom-rule map is
+    // faithful, above): it measures every recipe on the val split, records
+    // the faithful one with the largest margins in a new bundle, leaves the
+    // input untouched, and `auto` on the new bundle is that recipe.
+    void checkCamChoice(const std::string& bundle, const std::string& dataPath,
+                        const QTemporaryDir& dir) {
+        const QByteArray before = fileHash(bundle);
+        const std::string chosenPath = dir.filePath("chosen.safetensors").toStdString();
+        CamChoiceOptions o;
+        o.maxCases = 24;
+        o.device.threads = 2;
+        const CamChoiceSummary s = chooseCamRecipe(bundle, dataPath, chosenPath, o);
+        QCOMPARE(fileHash(bundle), before);
+        // Every method at every layer but booster:input, rollout, and the phantom rule first.
+        QCOMPARE(s.candidates.size(), size_t(4 * 4 + 1));
+        QCOMPARE(s.candidates[0].method, std::string("eigencam"));
+        QCOMPARE(s.candidates[0].layer, std::string("block:0:norm1"));
+        QVERIFY(s.chosen >= 0);
+        auto margin = [](const CamCandidate& c) {
+            return c.insertionMinusDeletion() + c.lerfMinusMorf();
+        };
+        const CamCandidate& best = s.candidates[s.chosen];
+        int measured = 0;
+        for (const CamCandidate& c : s.candidates) {
+            if (!c.unavailable.empty()) continue;
+            ++measured;
+            QCOMPARE(c.scores.cases, int64_t(24));
+            QCOMPARE(c.faithful(), c.insertionMinusDeletion() > 0 && c.lerfMinusMorf() > 0);
+            if (c.faithful()) QVERIFY(margin(c) <= margin(best));
+        }
+        // The gradient methods cannot use the last block's output of a baseline.
+        QCOMPARE(measured, 17 - 3);
+        qInfo("cam-choose: %s at %s, insertion - deletion %.3f, LeRF - MoRF %.3f",
+              best.method.c_str(), best.layer.c_str(), best.insertionMinusDeletion(),
+              best.lerfMinusMorf());
+        // What auto gives on the new bundle: the recorded recipe, scoring what it scored.
+        const LoadedBundle chosen = loadBundle(chosenPath);
+        QVERIFY(chosen.description.explanation.has_value());
+        QCOMPARE(chosen.description.explanation->method, best.method);
+        QCOMPARE(chosen.description.explanation->split, std::string("val"));
+        CamEvalOptions e;
+        e.split = "val";
+        e.maxCases = 24;
+        e.roadSteps = o.roadSteps;
+        e.device.threads = 2;
+        const CamEvalSummary again = evaluateCams(chosenPath, dataPath, e);
+        QCOMPARE(again.method, best.method);
+        QCOMPARE(again.layer, best.layer);
+        QVERIFY(std::abs(again.insertionAuc - best.scores.insertionAuc) < 1e-6);
+        QVERIFY(std::abs(again.roadLerfAuc - best.scores.roadLerfAuc) < 1e-6);
+        // The choice stays off the test split, and the input is never the output.
+        CamChoiceOptions onTest = o;
+        onTest.split = "test";
+        QVERIFY_THROWS_EXCEPTION(Error,
+                                 chooseCamRecipe(bundle, dataPath, chosenPath + "2", onTest));
+        QVERIFY_THROWS_EXCEPTION(Error, chooseCamRecipe(bundle, dataPath, bundle, o));
+    }
+
   private slots:
     void initTestCase() { torch::set_num_threads(2); }
 
@@ -517,6 +584,7 @@ class TestExplain : public QObject {
                     if (!boosted) QVERIFY(e.insertionAuc > e.deletionAuc + 0.05);
                 }
             }
+            if (!boosted) checkCamChoice(t.outPath, dataPath, dir);
         }
     }
 

@@ -1207,8 +1207,11 @@ class TestModels : public QObject {
         t.val = {0.8, 0.9};
         t.curves = {{1, 0.7, 0.6, 0.65, 1e-3}};
         d.training = t;
+        d.explanation = ExplanationChoice{
+            "hirescam", "block:0:norm1", 1, "adrenalmnist3d.npz", "val", 32, 0.16, 0.18};
 
         const nlohmann::json json = d.toJson();
+        QCOMPARE(json.at("explanation").at("lerf_minus_morf").get<double>(), 0.18);
         QCOMPARE(json.at("model").at("mlp_ratio").get<int>(), 4);
         QCOMPARE(json.at("booster").at("llm").at("architecture").at("kv_heads").get<int>(), 4);
         QCOMPARE(json.at("training").at("curves").at(0).at("val_auc").get<double>(), 0.65);
@@ -1216,9 +1219,14 @@ class TestModels : public QObject {
         QCOMPARE(BundleDescription::fromJson(json).toJson(), json);
 
         nlohmann::json old = json;
-        for (const char* key : {"input", "dataset", "training", "booster"}) old.erase(key);
+        for (const char* key : {"input", "dataset", "training", "booster", "explanation"})
+            old.erase(key);
+        old["model"].erase("shifted_patches");
+        old["model"].erase("locality_attention");
         const BundleDescription baseline = BundleDescription::fromJson(old);
         QVERIFY(!baseline.boosted() && !baseline.training && !baseline.dataset);
+        QVERIFY(!baseline.explanation && !baseline.model.shifted_patches &&
+                !baseline.model.locality_attention);
         QCOMPARE(baseline.input.scale, 1.0 / 255.0);
         QCOMPARE(baseline.input.mean, 0.5);
         QCOMPARE(baseline.model.patch, 7);
@@ -1289,6 +1297,19 @@ class TestModels : public QObject {
         writeSafetensors(dir.filePath("plain.safetensors").toStdString(), {{"x", {1}, {1.0f}}}, {});
         QVERIFY_THROWS_EXCEPTION(FileError,
                                  loadBundle(dir.filePath("plain.safetensors").toStdString()));
+        // A recorded explanation must name a real method (auto is not one).
+        for (const std::string method : {"nonsense", "auto"}) {
+            BundleDescription odd = BundleDescription::fromJson(description);
+            odd.explanation = ExplanationChoice{method, "block:0", 1, "x.npz", "val", 8, 0.1, 0.1};
+            const std::string oddPath = dir.filePath("odd.safetensors").toStdString();
+            saveBundle(model, odd, oddPath);
+            try {
+                loadBundle(oddPath);
+                QFAIL("a bundle whose auto names no method was loaded");
+            } catch (const FileError& e) {
+                QVERIFY2(QString(e.what()).contains("explanation.method"), e.what());
+            }
+        }
     }
 
     void metricsMatchAnIndependentReference() {

@@ -1,0 +1,115 @@
+// rllm cam-choose: which CAM recipe `auto` gives on one model, measured on
+// real cases (Engine.h, chooseCamRecipe).
+#include "core/Error.h"
+#include "models/Bundle.h"
+#include "models/Cam.h"
+#include "models/CamMethods.h"
+#include "models/Engine.h"
+
+#include <cmath>
+#include <filesystem>
+
+namespace rllm {
+
+double CamCandidate::lerfMinusMorf() const {
+    if (std::isnan(scores.roadLerfAuc) || std::isnan(scores.roadMorfAuc)) return 0;
+    return scores.roadLerfAuc - scores.roadMorfAuc;
+}
+
+bool CamCandidate::faithful() const {
+    if (!unavailable.empty()) return false;
+    const bool road = !std::isnan(scores.roadLerfAuc) && !std::isnan(scores.roadMorfAuc);
+    return insertionMinusDeletion() > 0 && (!road || lerfMinusMorf() > 0);
+}
+
+namespace {
+
+// Every recipe worth measuring on `d`: the phantom rule first (so that on a
+// tie it stays), then each method that takes a layer at every layer, then
+// rollout. booster:input is left out: it names the last block's output.
+std::vector<CamCandidate> candidatesFor(const BundleDescription& d) {
+    std::vector<CamCandidate> out;
+    BundleDescription unchosen = d;
+    unchosen.explanation.reset();
+    const CamRecipe phantomRule = resolveCamRecipe("auto", "", 0, unchosen);
+    out.push_back({phantomRule.method, phantomRule.layer, phantomRule.shifts, {}});
+    for (const CamMethodInfo& info : camMethods()) {
+        if (info.method == CamMethod::Auto) continue;
+        if (!info.takesLayer) {
+            out.push_back({info.key, kRolloutLayer, 1, {}});
+            continue;
+        }
+        for (const std::string& layer : camLayerNamesFor(d))
+            if (layer != "booster:input") out.push_back({info.key, layer, 1, {}});
+    }
+    // The phantom rule appears once.
+    for (size_t i = 1; i < out.size(); ++i)
+        if (out[i].method == out[0].method && out[i].layer == out[0].layer &&
+            out[i].shifts == out[0].shifts) {
+            out.erase(out.begin() + long(i));
+            break;
+        }
+    return out;
+}
+
+}  // namespace
+
+CamChoiceSummary chooseCamRecipe(const std::string& bundlePath, const std::string& dataPath,
+                                 const std::string& outPath, const CamChoiceOptions& o) {
+    namespace fs = std::filesystem;
+    std::error_code ignored;
+    if (outPath.empty() || fs::equivalent(bundlePath, outPath, ignored))
+        throw Error("cam-choose writes a new bundle: give --out another file than " + bundlePath);
+    if (o.split == "test")
+        throw Error(
+            "the choice is part of the model: make it on the val (or train) split, "
+            "never on test");
+    LoadedBundle bundle = loadBundle(bundlePath);
+    CamChoiceSummary summary;
+    summary.candidates = candidatesFor(bundle.description);
+    for (CamCandidate& c : summary.candidates) {
+        CamEvalOptions e;
+        e.method = c.method;
+        e.layer = c.layer == kRolloutLayer ? std::string() : c.layer;
+        e.shifts = c.shifts;
+        e.split = o.split;
+        e.steps = o.steps;
+        e.roadSteps = o.roadSteps;
+        e.maxCases = o.maxCases;
+        e.device = o.device;
+        try {
+            c.scores = evaluateCams(bundlePath, dataPath, e);
+        } catch (const FileError&) {
+            throw;  // the bundle or the data: no candidate could be measured
+        } catch (const Error& error) {
+            // A recipe this model cannot give (e.g. a gradient at the last
+            // block of a baseline, whose patch tokens never reach the head).
+            c.unavailable = error.what();
+        }
+    }
+    auto margin = [](const CamCandidate& c) {
+        return c.insertionMinusDeletion() + c.lerfMinusMorf();
+    };
+    for (size_t i = 0; i < summary.candidates.size(); ++i) {
+        const CamCandidate& c = summary.candidates[i];
+        if (c.faithful() &&
+            (summary.chosen < 0 || margin(c) > margin(summary.candidates[summary.chosen])))
+            summary.chosen = static_cast<int>(i);
+    }
+    if (summary.chosen < 0) return summary;
+    const CamCandidate& best = summary.candidates[summary.chosen];
+    ExplanationChoice choice;
+    choice.method = best.method;
+    choice.layer = best.layer;
+    choice.shifts = best.shifts;
+    choice.data = fs::path(dataPath).filename().string();
+    choice.split = o.split;
+    choice.cases = best.scores.cases;
+    choice.insertion_minus_deletion = best.insertionMinusDeletion();
+    choice.lerf_minus_morf = best.lerfMinusMorf();
+    bundle.description.explanation = choice;
+    saveBundle(bundle.model, bundle.description, outPath);
+    return summary;
+}
+
+}  // namespace rllm
