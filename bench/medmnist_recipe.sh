@@ -52,8 +52,11 @@ declare -A recipes=(
     [spt_lsa]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention"
     [droppath]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --drop-path 0.1"
     [small_data]="--depth 4 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --drop-path 0.1"
+    [spt_lsa_dp]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --drop-path 0.1"
+    # 3D: on top of light_ema (strong 3D augmentation hurt there).
+    [light_spt_lsa]="--depth 2 $long --class-balance loss --ema 0.995 --shifted-patches --locality-attention"
 )
-order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data)
+order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }
