@@ -27,20 +27,28 @@ namespace {
 // Every recipe worth measuring on `d`: the phantom rule first (so that on a
 // tie it stays), then each method that takes a layer at every layer, then
 // rollout. booster:input is left out: it names the last block's output.
+CamCandidate candidate(const std::string& method, const std::string& layer, int shifts) {
+    CamCandidate c;
+    c.method = method;
+    c.layer = layer;
+    c.shifts = shifts;
+    return c;
+}
+
 std::vector<CamCandidate> candidatesFor(const BundleDescription& d) {
     std::vector<CamCandidate> out;
     BundleDescription unchosen = d;
     unchosen.explanation.reset();
     const CamRecipe phantomRule = resolveCamRecipe("auto", "", 0, unchosen);
-    out.push_back({phantomRule.method, phantomRule.layer, phantomRule.shifts, {}});
+    out.push_back(candidate(phantomRule.method, phantomRule.layer, phantomRule.shifts));
     for (const CamMethodInfo& info : camMethods()) {
         if (info.method == CamMethod::Auto) continue;
         if (!info.takesLayer) {
-            out.push_back({info.key, kRolloutLayer, 1, {}});
+            out.push_back(candidate(info.key, kRolloutLayer, 1));
             continue;
         }
         for (const std::string& layer : camLayerNamesFor(d))
-            if (layer != "booster:input") out.push_back({info.key, layer, 1, {}});
+            if (layer != "booster:input") out.push_back(candidate(info.key, layer, 1));
     }
     // The phantom rule appears once.
     for (size_t i = 1; i < out.size(); ++i)
