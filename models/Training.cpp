@@ -252,7 +252,14 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
     } catch (const std::exception&) {
         throw FileError(path, "has a damaged checkpoint description.");
     }
-    const nlohmann::json& saved = meta["options"];
+    nlohmann::json saved = meta["options"];
+    // A checkpoint written before an option existed ran without it.
+    if (saved.is_object()) {
+        if (!saved.contains("drop_path")) saved["drop_path"] = 0.0;
+        if (saved.contains("model") && saved["model"].is_object())
+            for (const char* key : {"shifted_patches", "locality_attention"})
+                if (!saved["model"].contains(key)) saved["model"][key] = false;
+    }
     std::string differing;
     for (const auto& item : options.items())
         if (!saved.contains(item.key()) || saved[item.key()] != item.value())
