@@ -8,6 +8,9 @@
 #
 # Writes OUTDIR/<bundle>.chosen.safetensors, JSON per step and OUTDIR/choice.md.
 set -euo pipefail
+# Parsed whole before it runs (the braces), so editing this file cannot
+# change an instance that is running.
+{
 here="$(cd "$(dirname "$0")/.." && pwd)"
 data="${1:?MedMNIST archive}"
 out="${2:?output folder}"
@@ -68,3 +71,5 @@ text = "\n".join(lines) + "\n"
 (out / "choice.md").write_text(text)
 print(text)
 PY
+exit
+}

@@ -9,6 +9,9 @@
 #
 # Writes OUTDIR/<bundle>_<method>_<layer>.json and OUTDIR/faithfulness.md.
 set -euo pipefail
+# Parsed whole before it runs (the braces), so editing this file cannot
+# change an instance that is running.
+{
 here="$(cd "$(dirname "$0")/.." && pwd)"
 data="${1:?MedMNIST archive}"
 out="${2:?output folder}"
@@ -57,3 +60,5 @@ text = "\n".join(lines) + "\n"
 (out / "faithfulness.md").write_text(text)
 print(text)
 PY
+exit
+}

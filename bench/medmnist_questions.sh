@@ -14,6 +14,9 @@
 # Writes one bundle and JSON per run, one JSON per comparison and
 # OUTDIR/questions.md. Runs already in OUTDIR are kept.
 set -euo pipefail
+# Parsed whole before it runs (the braces), so editing this file cannot
+# change an instance that is running.
+{
 here="$(cd "$(dirname "$0")/.." && pwd)"
 which="${1:?breast, pneumonia or adrenal3d}"
 out="${2:?output folder}"
@@ -101,3 +104,5 @@ for q in "${questions[@]}"; do
 done
 python3 "$here/bench/questions_table.py" "$out" "$which" "${questions[@]}" \
     --pairs "$(for q in "${questions[@]}"; do echo "$q=${pairs[$q]}"; done)"
+exit
+}

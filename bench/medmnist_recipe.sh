@@ -10,6 +10,9 @@
 # OUTDIR/recipe.md; runs already in OUTDIR are kept (delete them to redo).
 # RLLM_SEEDS="0" runs fewer seeds (a quick look; the table says how many).
 set -euo pipefail
+# Parsed whole before it runs (the braces), so editing this file cannot
+# change an instance that is running.
+{
 here="$(cd "$(dirname "$0")/.." && pwd)"
 which="${1:?breast, pneumonia, adrenal3d or adrenal3d_64}"
 out="${2:?output folder}"
@@ -96,3 +99,5 @@ table = "\n".join(lines) + "\n"
 (out / "recipe.md").write_text(table)
 print(table)
 PY
+exit
+}
