@@ -151,6 +151,9 @@ The recipe (docs/training.md has what each one measured):
   --stop-after E            stop after epoch E, leaving the checkpoint to resume from
   --device auto|cpu|cuda[:N]  --threads T
   --llm-precision auto|fp32|bf16   the frozen block's products (auto: bf16 on CUDA)
+  --choose-cam              then choose what the `auto` CAM shows on this model,
+                            as rllm cam-choose does on the first 32 validation
+                            cases, and record it in the bundle
 
 Data-parallel training (docs/distributed.md):
   --nproc N                 start N workers on this machine (Gloo on CPU, NCCL on CUDA)
@@ -169,7 +172,7 @@ bundle records the command, curves, validation and test metrics.
 int runTrain(const std::vector<std::string>& args) {
     ParsedArgs p = parseArgs(args,
                              {"help", "random-llm", "no-augment", "json", "llm-trainable",
-                              "shifted-patches", "locality-attention"},
+                              "shifted-patches", "locality-attention", "choose-cam"},
                              {"data",
                               "out",
                               "arch",
@@ -265,6 +268,7 @@ int runTrain(const std::vector<std::string>& args) {
     o.progressBar = isatty(STDERR_FILENO);
     o.device = deviceOptions(p);
     o.distributed = distributed;
+    o.chooseCam = p.has("choose-cam");
     if (o.booster.empty() && (!o.llmPath.empty() || o.randomLlm))
         throw UsageError("--llm and --random-llm need --booster");
     TrainSummary s = trainClassifier(o, std::cerr);
@@ -289,13 +293,33 @@ int runTrain(const std::vector<std::string>& args) {
         std::cerr << "Warning: the chosen model predicts one class for every test case; its "
                      "ACC is the class prior. Train with --class-balance loss (or sampler) on "
                      "imbalanced data.\n";
-    if (p.has("json"))
+    const CamCandidate* chosen = s.camChoice && s.camChoice->chosen >= 0
+                                     ? &s.camChoice->candidates[s.camChoice->chosen]
+                                     : nullptr;
+    if (s.camChoice && !chosen)
+        std::cerr << "No CAM recipe ranked the pixels better than chance on the validation "
+                     "cases; auto keeps its default on this model.\n";
+    if (chosen)
+        j["cam_choice"] = {{"method", chosen->method},
+                           {"layer", chosen->layer},
+                           {"shifts", chosen->shifts},
+                           {"cases", chosen->scores.cases},
+                           {"insertion_minus_deletion", chosen->insertionMinusDeletion()},
+                           {"lerf_minus_morf", chosen->lerfMinusMorf()}};
+    else if (s.camChoice)
+        j["cam_choice"] = nullptr;
+    if (p.has("json")) {
         std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    else
-        std::cout << std::fixed << std::setprecision(4) << "Best epoch " << s.bestEpoch
-                  << " (validation AUC " << s.bestVal.auc << ", ACC " << s.bestVal.acc
-                  << "); test AUC " << s.test.auc << ", ACC " << s.test.acc
-                  << "\nBundle: " << s.bundlePath << "\n";
+        return kOk;
+    }
+    std::cout << std::fixed << std::setprecision(4) << "Best epoch " << s.bestEpoch
+              << " (validation AUC " << s.bestVal.auc << ", ACC " << s.bestVal.acc << "); test AUC "
+              << s.test.auc << ", ACC " << s.test.acc << "\nBundle: " << s.bundlePath << "\n";
+    if (chosen)
+        std::cout << "auto is " << chosen->method << " at " << chosen->layer << " (insertion - "
+                  << "deletion " << chosen->insertionMinusDeletion() << ", LeRF - MoRF "
+                  << chosen->lerfMinusMorf() << " on " << chosen->scores.cases
+                  << " validation cases)\n";
     return kOk;
 }
 

@@ -37,9 +37,9 @@ esac
 # wave's recipe: 2 blocks, light augmentation, 20 epochs in 2D, 10 in 3D).
 # The longer schedules: 60 epochs in 2D, 30 in 3D (each 3D epoch costs more).
 if [[ $which == adrenal3d* ]]; then
-    first="--depth 2 --epochs 10" long="--epochs 30"
+    first="--depth 2 --epochs 10" long="--epochs 30" longest="--epochs 90"
 else
-    first="--depth 2 --epochs 20" long="--epochs 60"
+    first="--depth 2 --epochs 20" long="--epochs 60" longest="--epochs 180"
 fi
 declare -A recipes=(
     [first]="$first"
@@ -58,8 +58,12 @@ declare -A recipes=(
     [spt_lsa_dp]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --drop-path 0.1"
     # 3D: on top of light_ema (strong 3D augmentation hurt there).
     [light_spt_lsa]="--depth 2 $long --class-balance loss --ema 0.995 --shifted-patches --locality-attention"
+    # 3D: light_ema's training loss still falls at its last epoch; three
+    # times the schedule, then the same at ViT-S width.
+    [light_longest]="--depth 2 $longest --class-balance loss --ema 0.995"
+    [light_longest_small]="--preset small --depth 2 $longest --class-balance loss --ema 0.995"
 )
-order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa)
+order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }

@@ -3,6 +3,7 @@
 #include "core/Error.h"
 #include "models/Bundle.h"
 #include "models/Cam.h"
+#include "models/CamEvaluation.h"
 #include "models/CamMethods.h"
 #include "models/Engine.h"
 
@@ -62,17 +63,12 @@ std::vector<CamCandidate> candidatesFor(const BundleDescription& d) {
 
 }  // namespace
 
-CamChoiceSummary chooseCamRecipe(const std::string& bundlePath, const std::string& dataPath,
-                                 const std::string& outPath, const CamChoiceOptions& o) {
-    namespace fs = std::filesystem;
-    std::error_code ignored;
-    if (outPath.empty() || fs::equivalent(bundlePath, outPath, ignored))
-        throw Error("cam-choose writes a new bundle: give --out another file than " + bundlePath);
-    if (o.split == "test")
+CamChoiceSummary chooseCamRecipe(LoadedBundle& bundle, const CamEvalCases& cases,
+                                 const CamChoiceOptions& o) {
+    if (cases.split == "test")
         throw Error(
             "the choice is part of the model: make it on the val (or train) split, "
             "never on test");
-    LoadedBundle bundle = loadBundle(bundlePath);
     CamChoiceSummary summary;
     summary.candidates = candidatesFor(bundle.description);
     for (CamCandidate& c : summary.candidates) {
@@ -80,15 +76,14 @@ CamChoiceSummary chooseCamRecipe(const std::string& bundlePath, const std::strin
         e.method = c.method;
         e.layer = c.layer == kRolloutLayer ? std::string() : c.layer;
         e.shifts = c.shifts;
-        e.split = o.split;
         e.steps = o.steps;
         e.roadSteps = o.roadSteps;
         e.maxCases = o.maxCases;
         e.device = o.device;
         try {
-            c.scores = evaluateCams(bundlePath, dataPath, e);
+            c.scores = evaluateCams(bundle, cases, e);
         } catch (const FileError&) {
-            throw;  // the bundle or the data: no candidate could be measured
+            throw;  // the data: no candidate could be measured
         } catch (const Error& error) {
             // A recipe this model cannot give (e.g. a gradient at the last
             // block of a baseline, whose patch tokens never reach the head).
@@ -110,13 +105,24 @@ CamChoiceSummary chooseCamRecipe(const std::string& bundlePath, const std::strin
     choice.method = best.method;
     choice.layer = best.layer;
     choice.shifts = best.shifts;
-    choice.data = fs::path(dataPath).filename().string();
-    choice.split = o.split;
+    choice.data = std::filesystem::path(cases.data.path()).filename().string();
+    choice.split = cases.split;
     choice.cases = best.scores.cases;
     choice.insertion_minus_deletion = best.insertionMinusDeletion();
     choice.lerf_minus_morf = best.lerfMinusMorf();
     bundle.description.explanation = choice;
-    saveBundle(bundle.model, bundle.description, outPath);
+    return summary;
+}
+
+CamChoiceSummary chooseCamRecipe(const std::string& bundlePath, const std::string& dataPath,
+                                 const std::string& outPath, const CamChoiceOptions& o) {
+    namespace fs = std::filesystem;
+    std::error_code ignored;
+    if (outPath.empty() || fs::equivalent(bundlePath, outPath, ignored))
+        throw Error("cam-choose writes a new bundle: give --out another file than " + bundlePath);
+    LoadedBundle bundle = loadBundle(bundlePath);
+    const CamChoiceSummary summary = chooseCamRecipe(bundle, CamEvalCases(dataPath, o.split), o);
+    if (summary.chosen >= 0) saveBundle(bundle.model, bundle.description, outPath);
     return summary;
 }
 

@@ -5,6 +5,7 @@
 #include "models/Cam.h"
 #include "models/CamMethods.h"
 #include "models/CamResult.h"
+#include "models/CamEvaluation.h"
 #include "models/Engine.h"
 #include "models/DataParallel.h"
 #include "models/ModelInput.h"
@@ -18,26 +19,41 @@
 
 namespace rllm {
 
+CamEvalCases::CamEvalCases(const std::string& dataPath, const std::string& splitName)
+    : split(splitName), data(dataPath) {
+    NpzArchive archive(dataPath);
+    if (!archive.contains(split + "_masks")) return;
+    masks = archive.readArray(split + "_masks");
+    const auto size = data.imageSize();
+    const int64_t voxels = size[0] * size[1] * size[2];
+    if (masks->header.itemSize != 1 || masks->header.elementCount() != data.count(split) * voxels)
+        throw FileError(dataPath, split + "_masks is not one byte per voxel of every " + split +
+                                      " image; remove it or write it as uint8 of the "
+                                      "images' shape.");
+}
+
 CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& dataPath,
                             const CamEvalOptions& o) {
-    const torch::Device device = torchDevice(o.device);
     LoadedBundle bundle = loadBundle(bundlePath);
+    return evaluateCams(bundle, CamEvalCases(dataPath, o.split), o);
+}
+
+CamEvalSummary evaluateCams(LoadedBundle& bundle, const CamEvalCases& cases,
+                            const CamEvalOptions& o) {
+    const torch::Device device = torchDevice(o.device);
     const auto& d = bundle.description;
     const CamRecipe recipe = resolveCamRecipe(o.method, o.layer, o.shifts, d);
     const std::string& layer = recipe.layer;
     if (o.steps < 2) throw Error("--steps must be at least 2");
-    MedMnistDataset data(dataPath);
+    const MedMnistDataset& data = cases.data;
     const bool volumetric = d.model.volumetric;
     const int64_t side = d.model.image_size;
     if (data.imageSize()[0] != side || data.is3D() != volumetric ||
         data.channels() != d.model.channels)
-        throw FileError(dataPath, "does not match the bundle's input.");
-    NpzArchive archive(dataPath);
-    const bool hasMasks = archive.contains(o.split + "_masks");
-    NpyArray masks;
-    if (hasMasks) masks = archive.readArray(o.split + "_masks");
-    const std::vector<uint8_t>& raw = data.rawImages(o.split);
-    int64_t n = data.count(o.split);
+        throw FileError(data.path(), "does not match the bundle's input.");
+    const bool hasMasks = cases.masks.has_value();
+    const std::vector<uint8_t>& raw = data.rawImages(cases.split);
+    int64_t n = data.count(cases.split);
     if (o.maxCases > 0) n = std::min(n, o.maxCases);
     const int channels = data.channels();
     const int64_t voxels = volumetric ? side * side * side : side * side;
@@ -77,7 +93,7 @@ CamEvalSummary evaluateCams(const std::string& bundlePath, const std::string& da
             s.roadLerfAuc += road.lerf;
         }
         if (hasMasks) {
-            const uint8_t* mask = masks.data.data() + i * voxels;
+            const uint8_t* mask = cases.masks->data.data() + i * voxels;
             bool any = false;
             for (int64_t v = 0; v < voxels && !any; ++v) any = mask[v] != 0;
             if (any) {

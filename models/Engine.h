@@ -121,6 +121,11 @@ struct TrainOptions {
     // batch (--batch is the global batch), the gradients are summed, rank 0
     // writes the checkpoints and the bundle.
     DistributedOptions distributed;
+    // After the bundle is written, choose what `auto` shows on this model
+    // (chooseCamRecipe on the first chooseCamCases validation cases) and
+    // write the bundle again with the choice recorded.
+    bool chooseCam = false;
+    int64_t chooseCamCases = 32;
     // Set from another thread (a Cancel button): training stops before its
     // next batch and throws Cancelled. No bundle is written; the checkpoint
     // of the last finished epoch stays, so the run can be resumed.
@@ -133,6 +138,8 @@ struct EpochRecord {
            seconds = 0;
 };
 
+struct CamChoiceSummary;
+
 struct TrainSummary {
     std::vector<EpochRecord> curves;
     int bestEpoch = 0;
@@ -142,6 +149,8 @@ struct TrainSummary {
     std::vector<int64_t> testPredictedPerClass;
     std::string bundlePath, device;  // bundlePath: empty on ranks other than 0
     int rank = 0, workers = 1;
+    // With chooseCam, on rank 0: every candidate and the one chosen.
+    std::shared_ptr<const CamChoiceSummary> camChoice;
 };
 
 // Trains end to end and writes the best-on-validation model as a bundle.

@@ -4,6 +4,7 @@
 #include "core/io/AtomicFile.h"
 #include "core/io/MedMnist.h"
 #include "models/Bundle.h"
+#include "models/CamEvaluation.h"
 #include "models/DataParallel.h"
 #include "models/DeviceFallback.h"
 #include "models/Engine.h"
@@ -312,6 +313,29 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(rng);
     return state;
+}
+
+// train --choose-cam: the bundle just written is the run's own output, so
+// the choice is recorded in it (written again, atomically) rather than in a
+// copy as `rllm cam-choose` does with a bundle it is given.
+void chooseCamForTrainedBundle(Classifier& model, const BundleDescription& description,
+                               const TrainOptions& o, TrainSummary& summary, std::ostream& out) {
+    out << "Choosing the CAM recipe `auto` gives on this model (first " << o.chooseCamCases
+        << " validation cases)...\n";
+    LoadedBundle bundle{model, description};
+    CamChoiceOptions choice;
+    choice.maxCases = o.chooseCamCases;
+    choice.device = o.device;
+    try {
+        summary.camChoice = std::make_shared<const CamChoiceSummary>(
+            chooseCamRecipe(bundle, CamEvalCases(o.dataPath, "val"), choice));
+    } catch (const std::exception& error) {
+        throw Error(o.outPath + " is written, but choosing its CAM recipe failed: " + error.what() +
+                    " (rllm cam-choose can try again)");
+    }
+    if (summary.camChoice->chosen < 0) return;  // no faithful map: `auto` keeps the rule
+    placeModel(*model, torch::kCPU, DeviceOptions{});
+    saveBundle(model, bundle.description, o.outPath);
 }
 
 }  // namespace
@@ -698,6 +722,9 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     std::error_code ignored;
     std::filesystem::remove(checkpointPath, ignored);
     if (group) group->barrier();
+    // The choice runs on rank 0 alone, after the others have been released,
+    // and on the saved weights: a failure here leaves the trained bundle.
+    if (o.chooseCam) chooseCamForTrainedBundle(model, description, o, summary, out);
     return summary;
 }
 

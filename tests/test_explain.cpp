@@ -133,8 +133,9 @@ class TestExplain : public QObject {
     // faithful, above): it measures every recipe on the val split, records
     // the faithful one with the largest margins in a new bundle, leaves the
     // input untouched, and `auto` on the new bundle is that recipe.
-    void checkCamChoice(const std::string& bundle, const std::string& dataPath,
-                        const QTemporaryDir& dir) {
+    void checkCamChoice(const TrainOptions& trained, const QTemporaryDir& dir) {
+        const std::string& bundle = trained.outPath;
+        const std::string& dataPath = trained.dataPath;
         const QByteArray before = fileHash(bundle);
         const std::string chosenPath = dir.filePath("chosen.safetensors").toStdString();
         CamChoiceOptions o;
@@ -185,6 +186,28 @@ class TestExplain : public QObject {
         QVERIFY_THROWS_EXCEPTION(Error,
                                  chooseCamRecipe(bundle, dataPath, chosenPath + "2", onTest));
         QVERIFY_THROWS_EXCEPTION(Error, chooseCamRecipe(bundle, dataPath, bundle, o));
+
+        // train --choose-cam: the same run (same seed, same weights) records in
+        // its own bundle the choice cam-choose made on a copy.
+        TrainOptions chooseToo = trained;
+        chooseToo.outPath = dir.filePath("trained-and-chosen.safetensors").toStdString();
+        chooseToo.chooseCam = true;
+        chooseToo.chooseCamCases = o.maxCases;
+        std::ostringstream log;
+        const TrainSummary t = trainClassifier(chooseToo, log);
+        QVERIFY(t.camChoice);
+        QCOMPARE(t.camChoice->chosen, s.chosen);
+        const LoadedBundle own = loadBundle(chooseToo.outPath);
+        QVERIFY(own.description.explanation.has_value());
+        const ExplanationChoice& recorded = *own.description.explanation;
+        const ExplanationChoice& copied = *chosen.description.explanation;
+        QCOMPARE(recorded.method, copied.method);
+        QCOMPARE(recorded.layer, copied.layer);
+        QCOMPARE(recorded.cases, copied.cases);
+        QVERIFY(std::abs(recorded.insertion_minus_deletion - copied.insertion_minus_deletion) <
+                1e-6);
+        QVERIFY(std::abs(recorded.lerf_minus_morf - copied.lerf_minus_morf) < 1e-6);
+        QVERIFY(own.description.training.has_value());  // still the trained bundle
     }
 
   private slots:
@@ -584,7 +607,7 @@ class TestExplain : public QObject {
                     if (!boosted) QVERIFY(e.insertionAuc > e.deletionAuc + 0.05);
                 }
             }
-            if (!boosted) checkCamChoice(t.outPath, dataPath, dir);
+            if (!boosted) checkCamChoice(t, dir);
         }
     }
 
