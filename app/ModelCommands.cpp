@@ -137,6 +137,8 @@ The recipe (docs/training.md has what each one measured):
   --drop-path R             stochastic depth: each case skips a block's attention
                             or MLP branch with a probability rising from 0 at the
                             first block to R at the last (0: off)
+  --elastic V               bend each training image by a smooth random field,
+                            up to V voxels (pixels) along every axis (0: off)
   --shifted-patches         shifted patch tokens: each patch also sees the image
                             moved by half a patch towards every diagonal corner
   --locality-attention      locality self-attention: a learnt temperature, and
@@ -170,44 +172,18 @@ bundle records the command, curves, validation and test metrics.
 }  // namespace
 
 int runTrain(const std::vector<std::string>& args) {
-    ParsedArgs p = parseArgs(args,
-                             {"help", "random-llm", "no-augment", "json", "llm-trainable",
-                              "shifted-patches", "locality-attention", "choose-cam"},
-                             {"data",
-                              "out",
-                              "arch",
-                              "preset",
-                              "depth",
-                              "patch",
-                              "booster",
-                              "llm",
-                              "layer",
-                              "final-norm",
-                              "epochs",
-                              "batch",
-                              "lr",
-                              "weight-decay",
-                              "label-smoothing",
-                              "warmup-epochs",
-                              "augment",
-                              "mixup",
-                              "cutmix",
-                              "class-balance",
-                              "ema",
-                              "drop-path",
-                              "llm-lr",
-                              "seed",
-                              "max-train",
-                              "task",
-                              "log",
-                              "resume",
-                              "init",
-                              "stop-after",
-                              "device",
-                              "threads",
-                              "llm-precision",
-                              "nproc",
-                              "worker-timeout"});
+    ParsedArgs p =
+        parseArgs(args,
+                  {"help", "random-llm", "no-augment", "json", "llm-trainable", "shifted-patches",
+                   "locality-attention", "choose-cam"},
+                  {"data",          "out",       "arch",    "preset",        "depth",
+                   "patch",         "booster",   "llm",     "layer",         "final-norm",
+                   "epochs",        "batch",     "lr",      "weight-decay",  "label-smoothing",
+                   "warmup-epochs", "augment",   "mixup",   "cutmix",        "class-balance",
+                   "ema",           "drop-path", "elastic", "llm-lr",        "seed",
+                   "max-train",     "task",      "log",     "resume",        "init",
+                   "stop-after",    "device",    "threads", "llm-precision", "nproc",
+                   "worker-timeout"});
     if (p.has("help")) {
         std::cout << kTrainUsage;
         return kOk;
@@ -250,6 +226,8 @@ int runTrain(const std::vector<std::string>& args) {
     o.classBalance = p.get("class-balance", "none");
     o.emaDecay = number("ema", 0);
     o.dropPath = number("drop-path", 0);
+    o.elasticVoxels = number("elastic", 0);
+    if (o.elasticVoxels < 0) throw UsageError("--elastic needs a displacement >= 0 (voxels)");
     o.shiftedPatches = p.has("shifted-patches");
     o.localityAttention = p.has("locality-attention");
     o.llmTrainable = p.has("llm-trainable");

@@ -15,7 +15,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CurvePoint, epoch, train_loss, v
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainingRecord, command, seed, epochs, batch_size,
                                                 learning_rate, weight_decay, label_smoothing,
                                                 augment, augmentation, mixup_alpha, cutmix_alpha,
-                                                ema_decay, drop_path, class_balance, llm_trainable,
+                                                ema_decay, drop_path, elastic_voxels, class_balance, llm_trainable,
                                                 llm_learning_rate, train_cases, selected_on,
                                                 best_epoch, val, test, device, initialised_from,
                                                 resumed_from, curves)

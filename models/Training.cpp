@@ -155,6 +155,7 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
             {"class_balance", o.classBalance},
             {"ema", o.emaDecay},
             {"drop_path", o.dropPath},
+            {"elastic", o.elasticVoxels},
             {"llm_trainable", o.llmTrainable},
             {"llm_learning_rate", o.llmLearningRate},
             {"seed", o.seed},
@@ -256,7 +257,8 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
     nlohmann::json saved = meta["options"];
     // A checkpoint written before an option existed ran without it.
     if (saved.is_object()) {
-        if (!saved.contains("drop_path")) saved["drop_path"] = 0.0;
+        for (const char* key : {"drop_path", "elastic"})
+            if (!saved.contains(key)) saved[key] = 0.0;
         if (saved.contains("model") && saved["model"].is_object())
             for (const char* key : {"shifted_patches", "locality_attention"})
                 if (!saved["model"].contains(key)) saved["model"][key] = false;
@@ -562,6 +564,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             const AugmentDraw draw = drawAugmentation(batch, volumetric, augmentation);
             const MixDraw mix = drawMix(batch, spatialSize, o.mixupAlpha, o.cutmixAlpha);
             const torch::Tensor branchScales = drawDropPath(batch, config.depth, o.dropPath);
+            const torch::Tensor elastic = drawElastic(batch, volumetric, o.elasticVoxels);
             const RankShard mine =
                 group ? shardOf(batch, group->rank(), group->size()) : RankShard{0, batch};
             optimizer.zero_grad();
@@ -573,9 +576,12 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                         auto images =
                             normaliseStoredBytes(train.images.index_select(0, index), input)
                                 .to(device);
-                        return std::make_pair(
-                            augment(images, volumetric, augmentation, draw.select(positions)),
-                            train.targets.index_select(0, index).to(device));
+                        images = augment(images, volumetric, augmentation, draw.select(positions));
+                        if (elastic.defined())
+                            images = deformElastic(images, elastic.index_select(0, positions),
+                                                   o.elasticVoxels);
+                        return std::make_pair(images,
+                                              train.targets.index_select(0, index).to(device));
                     };
                     const auto positions =
                         torch::arange(mine.start, mine.start + mine.count, torch::kInt64);
@@ -700,6 +706,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     record.class_balance = classBalanceName(balance);
     record.ema_decay = o.emaDecay;
     record.drop_path = o.dropPath;
+    record.elastic_voxels = o.elasticVoxels;
     record.llm_trainable = o.llmTrainable;
     record.llm_learning_rate = o.llmTrainable ? o.llmLearningRate : 0.0;
     record.train_cases = n;

@@ -140,6 +140,48 @@ torch::Tensor augment(torch::Tensor x, bool volumetric, Augmentation strength,
     return ((x - mean) * contrast + mean + brightness).clamp(-1, 1);
 }
 
+torch::Tensor drawElastic(int64_t batch, bool volumetric, double voxels) {
+    if (voxels <= 0) return {};
+    const int axes = volumetric ? 3 : 2;
+    std::vector<int64_t> shape{batch, axes};
+    for (int a = 0; a < axes; ++a) shape.push_back(kElasticControlPoints);
+    return torch::rand(shape);
+}
+
+torch::Tensor deformElastic(const torch::Tensor& x, const torch::Tensor& draw, double voxels) {
+    namespace F = torch::nn::functional;
+    if (!draw.defined() || voxels <= 0) return x;
+    const int64_t axes = x.dim() - 2;
+    const std::vector<int64_t> size(x.sizes().begin() + 2, x.sizes().end());  // ([D,] H, W)
+    // Grid units per voxel along grid axis k (x = width is the last dim).
+    std::vector<double> unit;
+    for (int64_t k = 0; k < axes; ++k) unit.push_back(2.0 / double(size[axes - 1 - k]));
+    auto perAxis = torch::tensor(unit, torch::kFloat32).view({1, axes}).to(x.device());
+    std::vector<int64_t> lattice(draw.dim(), 1);
+    lattice[0] = 1, lattice[1] = axes;
+    auto control = symmetric(draw.to(x.device(), torch::kFloat32), voxels) *
+                   perAxis.view(lattice);  // grid units
+    // Control point j sits at voxel j (S - 1) / (P - 1): align_corners.
+    auto options = F::InterpolateFuncOptions().size(size).align_corners(true);
+    if (axes == 3)
+        options.mode(torch::kTrilinear);
+    else
+        options.mode(torch::kBilinear);
+    auto field = F::interpolate(control, options);
+    std::vector<int64_t> last{0};  // (B, [D,] H, W, axes), as grid_sample wants it
+    for (int64_t k = 0; k < axes; ++k) last.push_back(2 + k);
+    last.push_back(1);
+    const int64_t B = x.size(0);
+    auto identity =
+        torch::eye(axes, axes + 1, x.options()).unsqueeze(0).expand({B, axes, axes + 1});
+    auto grid = F::affine_grid(identity, x.sizes().vec(), false) + field.permute(last);
+    return F::grid_sample(x, grid,
+                          F::GridSampleFuncOptions()
+                              .mode(torch::kBilinear)
+                              .padding_mode(torch::kBorder)
+                              .align_corners(false));
+}
+
 MixDraw drawMix(int64_t batch, const std::vector<int64_t>& spatialSize, double mixupAlpha,
                 double cutmixAlpha) {
     MixDraw m;

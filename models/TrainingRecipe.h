@@ -44,6 +44,24 @@ AugmentDraw drawAugmentation(int64_t batch, bool volumetric, Augmentation streng
 torch::Tensor augment(torch::Tensor x, bool volumetric, Augmentation strength,
                       const AugmentDraw& draw);
 
+// ---- Elastic deformation ----------------------------------------------------------
+
+// A smooth random displacement field: one random displacement per control
+// point on a kElasticControlPoints-per-axis lattice spanning the image, up
+// to `voxels` voxels along every axis, interpolated (bi/trilinearly)
+// between them. It bends shapes without the size changes of a scaling, for
+// sets where shape is the signal (AdrenalMNIST3D's masks).
+constexpr int64_t kElasticControlPoints = 4;
+
+// (B, axes, P, P[, P]) uniform in [0, 1); channel k moves grid axis k
+// (x = width, y = height, z = depth); lattice dims (z,) y, x as the image's.
+// Undefined when `voxels` is 0 (off), so runs without it draw nothing more.
+torch::Tensor drawElastic(int64_t batch, bool volumetric, double voxels);
+
+// `x` (B, C, H, W) or (B, C, D, H, W) resampled at voxel + displacement
+// (bilinear, border values outside); `draw` holds rows of drawElastic.
+torch::Tensor deformElastic(const torch::Tensor& x, const torch::Tensor& draw, double voxels);
+
 // ---- Mixup and cutmix ------------------------------------------------------------
 
 // Each case i is mixed with case partner[i] of the same global batch:

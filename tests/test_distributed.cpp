@@ -159,7 +159,7 @@ class TestDistributed : public QObject {
         QTest::newRow("first recipe") << QStringList();
         // Every random draw of the recipe is made for the global batch and
         // shared out by position: augmentation, mixing partners, the
-        // class-balanced order and each case's stochastic-depth scales (two
+        // class-balanced order, each case's elastic field and stochastic-depth scales (two
         // blocks, so one can be dropped: the later --depth wins).
         QTest::newRow("full recipe") << QStringList{"--depth",
                                                     "2",
@@ -173,6 +173,8 @@ class TestDistributed : public QObject {
                                                     "0.3",
                                                     "--ema",
                                                     "0.9",
+                                                    "--elastic",
+                                                    "1.5",
                                                     "--shifted-patches",
                                                     "--locality-attention"};
     }

@@ -1454,6 +1454,7 @@ class TestModels : public QObject {
                 o.emaDecay = 0.9;
                 o.llmTrainable = true;
                 o.dropPath = 0.2;
+                o.elasticVoxels = 1.5;
                 o.shiftedPatches = o.localityAttention = true;
             }
             return o;
@@ -1481,9 +1482,9 @@ class TestModels : public QObject {
         }
 
         if (!fullRecipe) {
-            // A checkpoint written before drop_path, shifted_patches and
-            // locality_attention existed (its options lack them) resumes
-            // as a run without them.
+            // A checkpoint written before drop_path, elastic, shifted_patches
+            // and locality_attention existed (its options lack them)
+            // resumes as a run without them.
             QByteArray bytes = test::readAll(QString::fromStdString(checkpoint));
             uint64_t headerLength = 0;
             std::memcpy(&headerLength, bytes.constData(), 8);
@@ -1492,6 +1493,7 @@ class TestModels : public QObject {
             auto meta = nlohmann::json::parse(header["__metadata__"][key].get<std::string>());
             QVERIFY(meta["options"].contains("drop_path"));
             meta["options"].erase("drop_path");
+            meta["options"].erase("elastic");
             meta["options"]["model"].erase("shifted_patches");
             meta["options"]["model"].erase("locality_attention");
             header["__metadata__"][key] = meta.dump();
@@ -1676,6 +1678,71 @@ class TestModels : public QObject {
         QVERIFY((plane - image.select(0, 0)).abs().max().item<float>() > 0.1);  // it did turn
         for (int64_t z : {0, 13, 27})
             QVERIFY((slices.select(0, 0).select(1, z) - plane).abs().max().item<float>() < 1e-4);
+    }
+
+    // The elastic field: no draw or a neutral one (every displacement 0) keeps
+    // the image; a constant control moves it like a shift; and on coordinate
+    // ramps (each voxel holds its own index along one axis) the field read at
+    // a control point is that point's drawn displacement, axis by axis.
+    void elasticDeformationFollowsItsControlPoints() {
+        const int64_t S = 28;
+        QVERIFY(!drawElastic(2, true, 0).defined());
+        torch::Tensor volume = torch::rand({2, 1, S, S, S}) * 2 - 1;
+        torch::Tensor neutral = drawElastic(2, true, 2.0).fill_(0.5);
+        QCOMPARE(neutral.sizes().vec(), (std::vector<int64_t>{2, 3, 4, 4, 4}));
+        QVERIFY((deformElastic(volume, neutral, 2.0) - volume).abs().max().item<float>() < 1e-5);
+
+        // u with (2u - 1) * 2 voxels = 1 voxel, along width only.
+        torch::Tensor shift = neutral.clone();
+        shift.select(1, 0).fill_(0.75);
+        torch::Tensor moved = deformElastic(volume, shift, 2.0);
+        QVERIFY((moved.narrow(4, 0, S - 1) - volume.narrow(4, 1, S - 1)).abs().max().item<float>() <
+                1e-4);
+        torch::Tensor image = torch::rand({1, 1, S, S});
+        torch::Tensor up = drawElastic(1, false, 3.0).fill_(0.5);
+        up.select(1, 1).fill_(0.5 - 1.0 / 6.0);  // -1 voxel along height
+        torch::Tensor raised = deformElastic(image, up, 3.0);
+        QVERIFY((raised.narrow(2, 1, S - 1) - image.narrow(2, 0, S - 1)).abs().max().item<float>() <
+                1e-4);
+
+        torch::manual_seed(5);
+        const double amplitude = 2.0;
+        torch::Tensor draw = drawElastic(1, true, amplitude);
+        auto index = torch::arange(S, torch::kFloat32);
+        // Grid axis k (x, y, z) runs along tensor dim 4 - k.
+        const std::vector<torch::Tensor> ramps{index.view({1, 1, 1, 1, S}).expand({1, 1, S, S, S}),
+                                               index.view({1, 1, 1, S, 1}).expand({1, 1, S, S, S}),
+                                               index.view({1, 1, S, 1, 1}).expand({1, 1, S, S, S})};
+        const int64_t step =
+            (S - 1) / (kElasticControlPoints - 1);  // 9: control points at 0, 9, 18, 27
+        int checked = 0;
+        for (int k = 0; k < 3; ++k) {
+            torch::Tensor bent = deformElastic(ramps[k].contiguous(), draw, amplitude);
+            for (int64_t z : {1, 2})  // interior control points: nothing clamped at the border
+                for (int64_t y : {1, 2})
+                    for (int64_t x : {1, 2}) {
+                        const double expected =
+                            (2 * draw[0][k][z][y][x].item<double>() - 1) * amplitude;
+                        const double along =
+                            bent[0][0][z * step][y * step][x * step].item<double>();
+                        const double own = double(std::array<int64_t, 3>{x, y, z}[k] * step);
+                        QVERIFY2(std::abs(along - own - expected) < 1e-3,
+                                 qPrintable(QString("axis %1: %2 vs %3")
+                                                .arg(k)
+                                                .arg(along - own)
+                                                .arg(expected)));
+                        ++checked;
+                    }
+            // Between control points the displacement stays within the amplitude.
+            QVERIFY((bent - ramps[k])
+                        .narrow(2, 3, S - 6)
+                        .narrow(3, 3, S - 6)
+                        .narrow(4, 3, S - 6)
+                        .abs()
+                        .max()
+                        .item<double>() <= amplitude + 1e-4);
+        }
+        QCOMPARE(checked, 24);
     }
 
     // Cutmix pastes the partner's box and lambda is the part left; mixup blends.
