@@ -9,6 +9,8 @@
 # Needs ../shared/data. Writes one bundle and one JSON summary per run and
 # OUTDIR/recipe.md; runs already in OUTDIR are kept (delete them to redo).
 # RLLM_SEEDS="0" runs fewer seeds (a quick look; the table says how many).
+# RLLM_EXTRA="..." adds options after the recipe's (a later option wins, e.g.
+# "--epochs 20"); use another OUTDIR for it, runs there are kept.
 set -euo pipefail
 # Parsed whole before it runs (the braces), so editing this file cannot
 # change an instance that is running.
@@ -74,7 +76,7 @@ for recipe in "${chosen[@]}"; do
         [[ -f "$out/$name.json" ]] && continue
         start=$(date +%s)
         # shellcheck disable=SC2086
-        "$rllm" train "${base[@]}" ${recipes[$recipe]} --seed "$seed" --threads "$threads" \
+        "$rllm" train "${base[@]}" ${recipes[$recipe]} ${RLLM_EXTRA:-} --seed "$seed" --threads "$threads" \
             --out "$out/$name.safetensors" --json > "$out/$name.json.tmp" 2> "$out/$name.log"
         python3 - "$out/$name.json.tmp" "$(( $(date +%s) - start ))" <<'PY'
 import json, sys
