@@ -40,6 +40,10 @@ class ScriptedBackend : public AnalysisBackend {
         emit modelsChanged();
     }
 
+    void setDescription(int index, std::shared_ptr<const BundleDescription> description) {
+        models_.at(index).description = std::move(description);
+    }
+
     int modelCount() const override { return static_cast<int>(models_.size()); }
     ModelInfo modelInfo(int index) const override {
         return index >= 0 && index < modelCount() ? models_[index] : ModelInfo{};

@@ -25,6 +25,7 @@
 #include "ui/DemoSetup.h"
 #include "ui/DisplayPresets.h"
 #include "ui/MainWindow.h"
+#include "models/BundleDescription.h"
 #include "ui/ModelPanel.h"
 #include "ui/session/ViewerSession.h"
 #include "ui/ProbabilityBars.h"
@@ -287,6 +288,17 @@ class TestViewer : public QObject {
         test::ScriptedBackend backend;
         backend.addModel("/models/baseline.safetensors", false);
         backend.addModel("/models/booster.safetensors", false, true);
+        // B's `auto` was chosen for it (rllm cam-choose); A's is the default rule.
+        auto chosen = std::make_shared<BundleDescription>();
+        chosen->explanation = ExplanationChoice{
+            "hirescam", "block:0:norm1", 1, "breastmnist.npz", "val", 32, 0.162, 0.180};
+        backend.setDescription(1, chosen);
+        const QString summary = ModelPanel::summarise(*chosen);
+        QVERIFY2(summary.contains("hirescam at block:0:norm1, chosen for this model on 32 val "
+                                  "cases of breastmnist.npz (insertion - deletion 0.162, LeRF - "
+                                  "MoRF 0.180)"),
+                 qPrintable(summary));
+        QVERIFY(ModelPanel::summarise(BundleDescription{}).contains("the default rule"));
         ViewerSession session(&backend);
         ComparisonPanel panel(&session);
         panel.resize(900, 700);
@@ -311,6 +323,9 @@ class TestViewer : public QObject {
         QVERIFY2(a->text().contains("fails its own faithfulness check"), qPrintable(a->text()));
         QVERIFY(b->text().contains("insertion AUC 0.720"));
         QVERIFY2(!b->text().contains("fails"), qPrintable(b->text()));
+        QVERIFY2(a->text().contains("(auto: the default rule, not chosen for this model)"),
+                 qPrintable(a->text()));
+        QVERIFY2(b->text().contains("(auto: chosen for this model)"), qPrintable(b->text()));
         // Drawn: the flagged label's pixels carry its warning colour, the other's do not.
         auto hasWarningColour = [](QLabel* label) {
             const QImage drawn = label->grab().toImage();

@@ -1,6 +1,7 @@
 #include "ui/ComparisonPanel.h"
 
 #include "core/Volume.h"
+#include "models/BundleDescription.h"
 #include "ui/ProbabilityBars.h"
 #include "ui/SliceView.h"
 #include "ui/session/ViewerSession.h"
@@ -167,8 +168,14 @@ void ComparisonPanel::refresh() {
                                     : *correct ? tr(": right")
                                                : tr(": <b>wrong</b>")));
         c.bars->setProbabilities(r->classNames, r->probabilities, r->predicted);
-        const QString numbers = tr("%1: deletion AUC %2, insertion AUC %3  (%4 s, %5)")
-                                    .arg(r->camDescription())
+        // Under `auto`, whether the map was chosen for this model or is the default rule.
+        QString origin;
+        if (session_->camRequest().method == "auto")
+            origin = model.description && model.description->explanation
+                         ? tr(" (auto: chosen for this model)")
+                         : tr(" (auto: the default rule, not chosen for this model)");
+        const QString numbers = tr("%1%2: deletion AUC %3, insertion AUC %4  (%5 s, %6)")
+                                    .arg(r->camDescription(), origin)
                                     .arg(r->deletionAuc, 0, 'f', 3)
                                     .arg(r->insertionAuc, 0, 'f', 3)
                                     .arg(r->seconds, 0, 'f', 2)

@@ -300,6 +300,7 @@ QString ModelPanel::summarise(const BundleDescription& d) {
     } else {
         row(tr("Booster"), tr("none (ViT baseline)"));
     }
+    row(tr("CAM auto"), autoCamOrigin(d));
     if (const auto& t = d.training) {
         auto metric = [](const ScoresRecord& s) {
             return QStringLiteral("ACC %1, AUC %2").arg(s.acc, 0, 'f', 3).arg(s.auc, 0, 'f', 3);
@@ -316,6 +317,21 @@ QString ModelPanel::summarise(const BundleDescription& d) {
     }
     html += "</table>";
     return html;
+}
+
+QString ModelPanel::autoCamOrigin(const BundleDescription& d) {
+    if (!d.explanation)
+        return tr(
+            "the default rule, measured on synthetic phantoms, not on this model "
+            "(rllm cam-choose chooses for it)");
+    const ExplanationChoice& e = *d.explanation;
+    return tr("%1 at %2, chosen for this model on %3 %4 cases of %5 (insertion - deletion "
+              "%6, LeRF - MoRF %7)")
+        .arg(QString::fromStdString(e.method), QString::fromStdString(e.layer))
+        .arg(e.cases)
+        .arg(QString::fromStdString(e.split), QString::fromStdString(e.data))
+        .arg(e.insertion_minus_deletion, 0, 'f', 3)
+        .arg(e.lerf_minus_morf, 0, 'f', 3);
 }
 
 QString ModelPanel::device() const {

@@ -34,6 +34,10 @@ class ModelPanel : public QWidget {
 
     // A short "task, classes, architecture, LLM source, metrics" summary of a bundle description.
     static QString summarise(const BundleDescription& description);
+    // Where the `auto` CAM of this model comes from: the recipe `rllm
+    // cam-choose` (or train --choose-cam) recorded for it, with what it scored,
+    // or the default rule measured on the synthetic phantoms.
+    static QString autoCamOrigin(const BundleDescription& description);
 
   signals:
     void loadRequested();
