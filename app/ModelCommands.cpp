@@ -203,7 +203,9 @@ int runTrain(const std::vector<std::string>& args) {
     TrainOptions o;
     o.dataPath = p.get("data");
     o.outPath = p.get("out");
-    o.arch = p.get("arch", MedMnistDataset(o.dataPath).is3D() ? "vit3d" : "vit2d");
+    // Without --arch, the archive says (opened only then).
+    o.arch = p.get("arch");
+    if (o.arch.empty()) o.arch = MedMnistDataset(o.dataPath).is3D() ? "vit3d" : "vit2d";
     o.preset = p.get("preset", "tiny");
     o.depth = static_cast<int>(p.getInt("depth", 0));
     o.patch = static_cast<int>(p.getInt("patch", 0));
@@ -227,7 +229,6 @@ int runTrain(const std::vector<std::string>& args) {
     o.emaDecay = number("ema", 0);
     o.dropPath = number("drop-path", 0);
     o.elasticVoxels = number("elastic", 0);
-    if (o.elasticVoxels < 0) throw UsageError("--elastic needs a displacement >= 0 (voxels)");
     o.shiftedPatches = p.has("shifted-patches");
     o.localityAttention = p.has("locality-attention");
     o.llmTrainable = p.has("llm-trainable");

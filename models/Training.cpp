@@ -345,6 +345,9 @@ void chooseCamForTrainedBundle(Classifier& model, const BundleDescription& descr
 TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     if (o.dataPath.empty() || o.outPath.empty()) throw Error("training needs --data and --out");
     if (o.epochs <= 0 || o.batchSize <= 0) throw Error("--epochs and --batch must be positive");
+    // Checked before any data is read (the draws check them again, per step).
+    if (!(o.dropPath >= 0 && o.dropPath < 1)) throw Error("--drop-path must be in [0, 1)");
+    if (!(o.elasticVoxels >= 0)) throw Error("--elastic must be a displacement >= 0 (voxels)");
     const DistributedOptions& dist = o.distributed;
     DeviceOptions deviceOptions = o.device;
     if (dist.worldSize > 1) {

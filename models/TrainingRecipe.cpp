@@ -141,7 +141,8 @@ torch::Tensor augment(torch::Tensor x, bool volumetric, Augmentation strength,
 }
 
 torch::Tensor drawElastic(int64_t batch, bool volumetric, double voxels) {
-    if (voxels <= 0) return {};
+    if (!(voxels >= 0)) throw Error("--elastic must be a displacement >= 0 (voxels)");
+    if (voxels == 0) return {};
     const int axes = volumetric ? 3 : 2;
     std::vector<int64_t> shape{batch, axes};
     for (int a = 0; a < axes; ++a) shape.push_back(kElasticControlPoints);

@@ -384,6 +384,21 @@ class TestCli : public QObject {
             QVERIFY2(run.err.contains(QFileInfo(path).fileName().toUtf8()), run.err.constData());
         }
     }
+
+    // A recipe option out of range is refused before any data is read: the
+    // message names the option, not the (missing) archive.
+    void badRecipeOptionsAreRefusedFirst() {
+        QTemporaryDir dir;
+        const QString missing = dir.filePath("missing.npz"), out = dir.filePath("m.safetensors");
+        for (const QStringList& option :
+             {QStringList{"--elastic", "-1"}, QStringList{"--drop-path", "1"}}) {
+            Run run = runRllm(
+                QStringList{"train", "--data", missing, "--out", out, "--arch", "vit2d"} + option);
+            QCOMPARE(run.status, 1);
+            QVERIFY2(run.err.contains(option[0].toUtf8()), run.err.constData());
+            QVERIFY2(!run.err.contains("missing.npz"), run.err.constData());
+        }
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCli)
