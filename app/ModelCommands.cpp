@@ -139,6 +139,8 @@ The recipe (docs/training.md has what each one measured):
                             first block to R at the last (0: off)
   --elastic V               bend each training image by a smooth random field,
                             up to V voxels (pixels) along every axis (0: off)
+  --select best|last        keep the epoch with the best validation AUC (default),
+                            or the last epoch's weights (validation still reported)
   --shifted-patches         shifted patch tokens: each patch also sees the image
                             moved by half a patch towards every diagonal corner
   --locality-attention      locality self-attention: a learnt temperature, and
@@ -166,8 +168,9 @@ Data-parallel training (docs/distributed.md):
   and seed. Rank 0 writes the checkpoints and the bundle; --resume works at
   any number of workers.
 
-The model with the best validation AUC is kept (never chosen on test); the
-bundle records the command, curves, validation and test metrics.
+The model with the best validation AUC is kept (never chosen on test; --select
+last keeps the last epoch's); the bundle records the command, curves, validation
+and test metrics.
 )";
 }  // namespace
 
@@ -176,14 +179,14 @@ int runTrain(const std::vector<std::string>& args) {
         parseArgs(args,
                   {"help", "random-llm", "no-augment", "json", "llm-trainable", "shifted-patches",
                    "locality-attention", "choose-cam"},
-                  {"data",          "out",       "arch",    "preset",        "depth",
-                   "patch",         "booster",   "llm",     "layer",         "final-norm",
-                   "epochs",        "batch",     "lr",      "weight-decay",  "label-smoothing",
-                   "warmup-epochs", "augment",   "mixup",   "cutmix",        "class-balance",
-                   "ema",           "drop-path", "elastic", "llm-lr",        "seed",
-                   "max-train",     "task",      "log",     "resume",        "init",
-                   "stop-after",    "device",    "threads", "llm-precision", "nproc",
-                   "worker-timeout"});
+                  {"data",          "out",           "arch",    "preset",       "depth",
+                   "patch",         "booster",       "llm",     "layer",        "final-norm",
+                   "epochs",        "batch",         "lr",      "weight-decay", "label-smoothing",
+                   "warmup-epochs", "augment",       "mixup",   "cutmix",       "class-balance",
+                   "ema",           "drop-path",     "elastic", "select",       "llm-lr",
+                   "seed",          "max-train",     "task",    "log",          "resume",
+                   "init",          "stop-after",    "device",  "threads",      "llm-precision",
+                   "nproc",         "worker-timeout"});
     if (p.has("help")) {
         std::cout << kTrainUsage;
         return kOk;
@@ -229,6 +232,7 @@ int runTrain(const std::vector<std::string>& args) {
     o.emaDecay = number("ema", 0);
     o.dropPath = number("drop-path", 0);
     o.elasticVoxels = number("elastic", 0);
+    o.selection = p.get("select", "best");
     o.shiftedPatches = p.has("shifted-patches");
     o.localityAttention = p.has("locality-attention");
     o.llmTrainable = p.has("llm-trainable");

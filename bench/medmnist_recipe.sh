@@ -66,8 +66,11 @@ declare -A recipes=(
     [light_longest_small]="--preset small --depth 2 $longest --class-balance loss --ema 0.995"
     # 3D: shapes bent by a smooth random field of up to 2 voxels (no scaling).
     [light_elastic]="--depth 2 $long --class-balance loss --ema 0.995 --elastic 2"
+    # The schedule's last (averaged) weights instead of the best validation
+    # epoch: 98 validation cases choose early, lucky epochs in 3D.
+    [light_ema_last]="--depth 2 $long --class-balance loss --ema 0.995 --select last"
 )
-order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic)
+order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }

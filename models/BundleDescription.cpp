@@ -1,6 +1,46 @@
 #include "models/BundleDescription.h"
 
+#include <cmath>
+
 namespace rllm {
+
+namespace {
+
+// A score or loss that was not a number (a diverged epoch, an AUC of a
+// one-class split) is written as JSON null; it reads back as NaN, so the
+// bundle that recorded it stays readable.
+double numberOrNan(const nlohmann::json& json, const char* key, double fallback) {
+    if (!json.contains(key)) return fallback;
+    const nlohmann::json& value = json.at(key);
+    return value.is_null() ? std::nan("") : value.get<double>();
+}
+
+}  // namespace
+
+void to_json(nlohmann::json& json, const ScoresRecord& s) {
+    json = {{"acc", s.acc}, {"auc", s.auc}};
+}
+
+void from_json(const nlohmann::json& json, ScoresRecord& s) {
+    s.acc = numberOrNan(json, "acc", 0);
+    s.auc = numberOrNan(json, "auc", 0);
+}
+
+void to_json(nlohmann::json& json, const CurvePoint& c) {
+    json = {{"epoch", c.epoch},
+            {"train_loss", c.train_loss},
+            {"val_acc", c.val_acc},
+            {"val_auc", c.val_auc},
+            {"learning_rate", c.learning_rate}};
+}
+
+void from_json(const nlohmann::json& json, CurvePoint& c) {
+    c.epoch = json.value("epoch", 0);
+    c.train_loss = numberOrNan(json, "train_loss", 0);
+    c.val_acc = numberOrNan(json, "val_acc", 0);
+    c.val_auc = numberOrNan(json, "val_auc", 0);
+    c.learning_rate = numberOrNan(json, "learning_rate", 0);
+}
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(VitSpec, arch, preset, dim, depth, heads, mlp_ratio,
                                                 image_size, patch, channels, classes, volumetric,
@@ -9,16 +49,13 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LlmBlockSpec, model_type, dim, h
                                                 eps, qkv_bias, dtype)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(InputNormalisation, scale, mean, std)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DatasetRecord, file, image_size, channels)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ScoresRecord, acc, auc)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CurvePoint, epoch, train_loss, val_acc, val_auc,
-                                                learning_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainingRecord, command, seed, epochs, batch_size,
                                                 learning_rate, weight_decay, label_smoothing,
                                                 augment, augmentation, mixup_alpha, cutmix_alpha,
-                                                ema_decay, drop_path, elastic_voxels, class_balance, llm_trainable,
-                                                llm_learning_rate, train_cases, selected_on,
-                                                best_epoch, val, test, device, initialised_from,
-                                                resumed_from, curves)
+                                                ema_decay, drop_path, elastic_voxels, class_balance,
+                                                llm_trainable, llm_learning_rate, train_cases,
+                                                selected_on, best_epoch, val, test, device,
+                                                initialised_from, resumed_from, curves)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ExplanationChoice, method, layer, shifts, data,
                                                 split, cases, insertion_minus_deletion,
                                                 lerf_minus_morf)

@@ -156,6 +156,7 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
             {"ema", o.emaDecay},
             {"drop_path", o.dropPath},
             {"elastic", o.elasticVoxels},
+            {"select", o.selection},
             {"llm_trainable", o.llmTrainable},
             {"llm_learning_rate", o.llmLearningRate},
             {"seed", o.seed},
@@ -259,6 +260,7 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
     if (saved.is_object()) {
         for (const char* key : {"drop_path", "elastic"})
             if (!saved.contains(key)) saved[key] = 0.0;
+        if (!saved.contains("select")) saved["select"] = "best";
         if (saved.contains("model") && saved["model"].is_object())
             for (const char* key : {"shifted_patches", "locality_attention"})
                 if (!saved["model"].contains(key)) saved["model"][key] = false;
@@ -348,6 +350,10 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     // Checked before any data is read (the draws check them again, per step).
     if (!(o.dropPath >= 0 && o.dropPath < 1)) throw Error("--drop-path must be in [0, 1)");
     if (!(o.elasticVoxels >= 0)) throw Error("--elastic must be a displacement >= 0 (voxels)");
+    if (!(o.learningRate >= 0) || !(o.llmLearningRate >= 0))
+        throw Error("--lr and --llm-lr must be >= 0");
+    if (o.selection != "best" && o.selection != "last")
+        throw Error("--select must be best or last");
     const DistributedOptions& dist = o.distributed;
     DeviceOptions deviceOptions = o.device;
     if (dist.worldSize > 1) {
@@ -553,15 +559,17 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         double lr = o.learningRate;
         for (int64_t s = 0; s < stepsPerEpoch; ++s, ++step) {
             if (o.cancel && o.cancel->load()) throw Cancelled();
-            // Linear warm-up, then cosine decay to zero.
-            lr = step < warmupSteps
-                     ? o.learningRate * double(step + 1) / warmupSteps
-                     : 0.5 * o.learningRate *
-                           (1 + std::cos(M_PI * double(step - warmupSteps) /
-                                         std::max<int64_t>(1, totalSteps - warmupSteps)));
+            // Linear warm-up, then cosine decay to zero, as a factor of every
+            // group's base rate (--lr 0 included).
+            const double factor =
+                step < warmupSteps
+                    ? double(step + 1) / warmupSteps
+                    : 0.5 * (1 + std::cos(M_PI * double(step - warmupSteps) /
+                                          std::max<int64_t>(1, totalSteps - warmupSteps)));
+            lr = o.learningRate * factor;
             for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
                 static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[g].options())
-                    .lr(baseRates[g] * lr / o.learningRate);
+                    .lr(baseRates[g] * factor);
             // The global batch; with several workers each takes a contiguous share.
             const int64_t batch = std::min<int64_t>(o.batchSize, n - s * o.batchSize);
             const AugmentDraw draw = drawAugmentation(batch, volumetric, augmentation);
@@ -646,7 +654,9 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         summary.curves.push_back(r);
         // Chosen on validation AUC, never on test; equal AUCs (common on easy
         // data, where it saturates at 1) go to the higher validation ACC.
-        if (v.auc > bestAuc || (v.auc == bestAuc && v.acc > summary.bestVal.acc)) {
+        // --select last keeps every epoch in turn, so the last one stays.
+        if (o.selection == "last" || v.auc > bestAuc ||
+            (v.auc == bestAuc && v.acc > summary.bestVal.acc)) {
             bestAuc = v.auc;
             summary.bestEpoch = epoch;
             summary.bestVal = v;
@@ -660,7 +670,8 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             << std::fixed << std::setprecision(4) << r.trainLoss << "  val ACC "
             << std::setprecision(3) << v.acc << " AUC " << v.auc << "  " << std::setprecision(0)
             << r.imagesPerSecond << " img/s  ETA " << clock(elapsed / epoch * (o.epochs - epoch))
-            << (epoch == summary.bestEpoch ? "  *best" : "") << "          \n"
+            << (epoch == summary.bestEpoch && o.selection == "best" ? "  *best" : "")
+            << "          \n"
             << std::flush;
         state.epoch = epoch;
         state.step = step;
@@ -713,9 +724,13 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     record.llm_trainable = o.llmTrainable;
     record.llm_learning_rate = o.llmTrainable ? o.llmLearningRate : 0.0;
     record.train_cases = n;
-    record.selected_on =
-        o.emaDecay > 0 ? "validation AUC of the weights' moving average (ties: validation ACC)"
-                       : "validation AUC (ties: validation ACC)";
+    if (o.selection == "last")
+        record.selected_on =
+            o.emaDecay > 0 ? "the last epoch (the weights' moving average)" : "the last epoch";
+    else
+        record.selected_on =
+            o.emaDecay > 0 ? "validation AUC of the weights' moving average (ties: validation ACC)"
+                           : "validation AUC (ties: validation ACC)";
     record.best_epoch = summary.bestEpoch;
     record.val = {summary.bestVal.acc, summary.bestVal.auc};
     record.test = {summary.test.acc, summary.test.auc};

@@ -1218,6 +1218,19 @@ class TestModels : public QObject {
         QCOMPARE(json.at("input").at("std").get<double>(), 0.75);
         QCOMPARE(BundleDescription::fromJson(json).toJson(), json);
 
+        // A diverged epoch's loss and a one-class split's AUC are NaN: written
+        // as null (JSON has no NaN), read back as NaN, not refused.
+        BundleDescription diverged = d;
+        diverged.training->curves.push_back({2, std::nan(""), 0.5, std::nan(""), 5e-4});
+        diverged.training->test = {0.5, std::nan("")};
+        const nlohmann::json written = nlohmann::json::parse(diverged.toJson().dump());
+        QVERIFY(written.at("training").at("curves").at(1).at("train_loss").is_null());
+        const BundleDescription read = BundleDescription::fromJson(written);
+        QVERIFY(std::isnan(read.training->curves.at(1).train_loss));
+        QVERIFY(std::isnan(read.training->curves.at(1).val_auc));
+        QCOMPARE(read.training->curves.at(1).val_acc, 0.5);
+        QVERIFY(std::isnan(read.training->test.auc));
+
         nlohmann::json old = json;
         for (const char* key : {"input", "dataset", "training", "booster", "explanation"})
             old.erase(key);
@@ -1743,6 +1756,33 @@ class TestModels : public QObject {
                         .item<double>() <= amplitude + 1e-4);
         }
         QCOMPARE(checked, 24);
+    }
+
+    // --select last keeps the schedule's last weights (the moving average):
+    // the bundle scores on validation what the last epoch's row says, and
+    // records that it was not chosen on validation; a third value is refused.
+    // With a learning rate of 0 every epoch scores the same, so `best` keeps
+    // the first (ties need a higher score) and `last` the third.
+    void selectLastKeepsTheLastEpoch() {
+        QTemporaryDir dir;
+        TrainOptions o = phantomTraining(dir, 96, "best.safetensors");
+        o.learningRate = 0;
+        o.emaDecay = 0.9;
+        std::ostringstream log;
+        QCOMPARE(trainClassifier(o, log).bestEpoch, 1);
+        o.outPath = dir.filePath("last.safetensors").toStdString();
+        o.selection = "last";
+        const TrainSummary s = trainClassifier(o, log);
+        QCOMPARE(s.bestEpoch, 3);
+        QCOMPARE(s.bestVal.auc, s.curves.back().valAuc);
+        const EvalSummary e = evaluateBundle(o.outPath, o.dataPath, "val", o.device);
+        QVERIFY2(std::abs(e.metrics.auc - s.curves.back().valAuc) < 1e-6,
+                 qPrintable(QString("%1 vs %2").arg(e.metrics.auc).arg(s.curves.back().valAuc)));
+        const LoadedBundle bundle = loadBundle(o.outPath);
+        QCOMPARE(bundle.description.training->selected_on,
+                 std::string("the last epoch (the weights' moving average)"));
+        o.selection = "first";
+        QVERIFY_THROWS_EXCEPTION(Error, trainClassifier(o, log));
     }
 
     // Cutmix pastes the partner's box and lambda is the part left; mixup blends.
