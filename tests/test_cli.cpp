@@ -388,6 +388,9 @@ class TestCli : public QObject {
     // A recipe option out of range is refused before any data is read: the
     // message names the option, not the (missing) archive.
     void badRecipeOptionsAreRefusedFirst() {
+#ifndef RLLM_HAVE_TORCH
+        QSKIP("rllm was built without LibTorch (RLLM_WITH_TORCH=OFF)");
+#endif
         QTemporaryDir dir;
         const QString missing = dir.filePath("missing.npz"), out = dir.filePath("m.safetensors");
         for (const QStringList& option :
