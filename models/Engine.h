@@ -98,12 +98,12 @@ struct TrainOptions {
     std::string classBalance = "none";       // none | loss (weighted) | sampler (resampled)
     double emaDecay = 0;  // > 0: an exponential moving average of the weights is validated and kept
     double dropPath = 0;  // stochastic depth: the last block's drop probability (0: off)
+    // Elastic deformation: the largest displacement in voxels (0: off).
     double elasticVoxels = 0;
     // Which epoch's weights the bundle keeps: "best" (highest validation AUC;
     // ties: ACC) or "last" (the schedule's end, whatever a small validation
     // split says; with --ema, the average). Validation is reported either way.
-    std::string selection =
-        "best";  // elastic deformation: the largest displacement in voxels (0: off)
+    std::string selection = "best";
     // Shifted patch tokens and locality self-attention (VitConfig).
     bool shiftedPatches = false, localityAttention = false;
     // RQ3: the LLM block is fine-tuned with its own learning rate instead of frozen.

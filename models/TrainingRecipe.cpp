@@ -78,14 +78,19 @@ torch::Tensor rotation(const torch::Tensor& angle, int axis) {
     return torch::stack(rows, 1);
 }
 
-torch::Tensor resample(const torch::Tensor& x, const torch::Tensor& theta) {
+// `x` read at `grid` (grid_sample's layout and units), bilinear, border
+// values repeated outside: the one resampling every geometric augmentation uses.
+torch::Tensor sampleAt(const torch::Tensor& x, const torch::Tensor& grid) {
     namespace F = torch::nn::functional;
-    auto grid = F::affine_grid(theta, x.sizes().vec(), false);
     return F::grid_sample(x, grid,
                           F::GridSampleFuncOptions()
                               .mode(torch::kBilinear)
                               .padding_mode(torch::kBorder)
                               .align_corners(false));
+}
+
+torch::Tensor resample(const torch::Tensor& x, const torch::Tensor& theta) {
+    return sampleAt(x, torch::nn::functional::affine_grid(theta, x.sizes().vec(), false));
 }
 
 }  // namespace
@@ -157,11 +162,10 @@ torch::Tensor deformElastic(const torch::Tensor& x, const torch::Tensor& draw, d
     // Grid units per voxel along grid axis k (x = width is the last dim).
     std::vector<double> unit;
     for (int64_t k = 0; k < axes; ++k) unit.push_back(2.0 / double(size[axes - 1 - k]));
-    auto perAxis = torch::tensor(unit, torch::kFloat32).view({1, axes}).to(x.device());
-    std::vector<int64_t> lattice(draw.dim(), 1);
-    lattice[0] = 1, lattice[1] = axes;
-    auto control = symmetric(draw.to(x.device(), torch::kFloat32), voxels) *
-                   perAxis.view(lattice);  // grid units
+    std::vector<int64_t> lattice(draw.dim(), 1);  // (1, axes, 1, 1[, 1])
+    lattice[1] = axes;
+    auto perAxis = torch::tensor(unit, torch::kFloat32).view(lattice).to(x.device());
+    auto control = symmetric(draw.to(x.device(), torch::kFloat32), voxels) * perAxis;  // grid units
     // Control point j sits at voxel j (S - 1) / (P - 1): align_corners.
     auto options = F::InterpolateFuncOptions().size(size).align_corners(true);
     if (axes == 3)
@@ -175,12 +179,7 @@ torch::Tensor deformElastic(const torch::Tensor& x, const torch::Tensor& draw, d
     const int64_t B = x.size(0);
     auto identity =
         torch::eye(axes, axes + 1, x.options()).unsqueeze(0).expand({B, axes, axes + 1});
-    auto grid = F::affine_grid(identity, x.sizes().vec(), false) + field.permute(last);
-    return F::grid_sample(x, grid,
-                          F::GridSampleFuncOptions()
-                              .mode(torch::kBilinear)
-                              .padding_mode(torch::kBorder)
-                              .align_corners(false));
+    return sampleAt(x, F::affine_grid(identity, x.sizes().vec(), false) + field.permute(last));
 }
 
 MixDraw drawMix(int64_t batch, const std::vector<int64_t>& spatialSize, double mixupAlpha,
