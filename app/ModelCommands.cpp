@@ -160,8 +160,11 @@ The recipe (docs/training.md has what each one measured):
                             cases, and record it in the bundle
 
 Data-parallel training (docs/distributed.md):
-  --nproc N                 start N workers on this machine (Gloo on CPU, NCCL on CUDA)
+  --nproc N                 start N workers on this machine
   --worker-timeout S        a worker waiting longer than S s for the others fails the run (300)
+  --dist-backend auto|gloo|nccl  how the gradients of a model on CUDA are summed:
+                            auto NCCL where this build has it (PyTorch's wheel),
+                            gloo through the CPU; on the CPU always Gloo
   A worker started by torchrun, srun or a job system is configured by RANK,
   WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT. --batch
   is the global batch: the result is that of one process with the same batch
@@ -175,26 +178,59 @@ and test metrics.
 }  // namespace
 
 int runTrain(const std::vector<std::string>& args) {
-    ParsedArgs p =
-        parseArgs(args,
-                  {"help", "random-llm", "no-augment", "json", "llm-trainable", "shifted-patches",
-                   "locality-attention", "choose-cam"},
-                  {"data",          "out",           "arch",    "preset",       "depth",
-                   "patch",         "booster",       "llm",     "layer",        "final-norm",
-                   "epochs",        "batch",         "lr",      "weight-decay", "label-smoothing",
-                   "warmup-epochs", "augment",       "mixup",   "cutmix",       "class-balance",
-                   "ema",           "drop-path",     "elastic", "select",       "llm-lr",
-                   "seed",          "max-train",     "task",    "log",          "resume",
-                   "init",          "stop-after",    "device",  "threads",      "llm-precision",
-                   "nproc",         "worker-timeout"});
+    ParsedArgs p = parseArgs(args,
+                             {"help", "random-llm", "no-augment", "json", "llm-trainable",
+                              "shifted-patches", "locality-attention", "choose-cam"},
+                             {"data",
+                              "out",
+                              "arch",
+                              "preset",
+                              "depth",
+                              "patch",
+                              "booster",
+                              "llm",
+                              "layer",
+                              "final-norm",
+                              "epochs",
+                              "batch",
+                              "lr",
+                              "weight-decay",
+                              "label-smoothing",
+                              "warmup-epochs",
+                              "augment",
+                              "mixup",
+                              "cutmix",
+                              "class-balance",
+                              "ema",
+                              "drop-path",
+                              "elastic",
+                              "select",
+                              "llm-lr",
+                              "seed",
+                              "max-train",
+                              "task",
+                              "log",
+                              "resume",
+                              "init",
+                              "stop-after",
+                              "device",
+                              "threads",
+                              "llm-precision",
+                              "nproc",
+                              "worker-timeout",
+                              "dist-backend"});
     if (p.has("help")) {
         std::cout << kTrainUsage;
         return kOk;
     }
     if (!p.positional.empty() || !p.has("data") || !p.has("out"))
         throw UsageError(std::string("train needs --data and --out\n") + kTrainUsage);
+    const std::string backend = p.get("dist-backend", "auto");
+    if (backend != "auto" && backend != "gloo" && backend != "nccl")
+        throw UsageError("--dist-backend must be auto, gloo or nccl");
     DistributedOptions distributed;
     if (auto status = startWorkersIfAsked("train", p, args, distributed)) return *status;
+    distributed.backend = backend;
     auto number = [&](const std::string& name, double fallback) {
         if (!p.has(name)) return fallback;
         try {

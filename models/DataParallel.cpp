@@ -2,8 +2,12 @@
 
 #include "core/Error.h"
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef RLLM_HAVE_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <chrono>
 #include <cstdlib>
@@ -28,17 +32,64 @@ std::shared_ptr<::gloo::transport::Device> glooDevice(const std::string& masterA
 
 }  // namespace
 
+// Whether this build can reduce CUDA tensors through NCCL (PyTorch's wheel
+// can; Debian's CPU LibTorch cannot).
+constexpr bool kHaveNccl =
+#ifdef RLLM_HAVE_NCCL
+    true;
+#else
+    false;
+#endif
+
 struct DataParallelGroup::Impl {
     DistributedOptions options;
     c10::intrusive_ptr<c10d::Store> store;
-    c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+    // CPU tensors, and CUDA ones through a CPU copy where NCCL is not used.
+    c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+#ifdef RLLM_HAVE_NCCL
+    // CUDA tensors, GPU to GPU. Made at the first CUDA collective, which
+    // every rank reaches at the same point: constructing it needs a GPU, and
+    // a CPU run (or compare's gathers of CPU rows) must not need one.
+    c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
+#endif
+
+    std::chrono::milliseconds timeout() const {
+        return std::chrono::milliseconds(int64_t(options.timeoutSeconds) * 1000);
+    }
+
+    // Whether `t`'s collectives go through NCCL; makes the NCCL group the first time.
+    bool throughNccl(const torch::Tensor& t) {
+        if (!t.is_cuda() || options.backend == "gloo") return false;
+#ifdef RLLM_HAVE_NCCL
+        if (!nccl) {
+            auto ncclOptions = c10d::ProcessGroupNCCL::Options::create();
+            ncclOptions->timeout = timeout();
+            // Its own key space in the store, as PyTorch gives each backend.
+            auto prefixed = c10::make_intrusive<c10d::PrefixStore>("nccl", store);
+            try {
+                nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, options.rank,
+                                                                   options.worldSize, ncclOptions);
+                nccl->setBoundDeviceId(t.device());
+            } catch (const std::exception& e) {
+                throw Error("worker " + std::to_string(options.rank) + " of " +
+                            std::to_string(options.worldSize) + " could not start NCCL on " +
+                            t.device().str() + " (" + e.what() +
+                            "). Each worker needs its own GPU; --dist-backend gloo reduces "
+                            "through the CPU instead.");
+            }
+        }
+        return true;
+#else
+        return false;
+#endif
+    }
 
     // Runs one collective; a peer that died or stopped answering becomes an
     // Error that says what to do, instead of a hang or a Gloo trace.
     template <class Collective>
     void run(const char* what, Collective&& collective) {
         try {
-            collective()->wait(std::chrono::seconds(options.timeoutSeconds));
+            collective()->wait(timeout());
         } catch (const std::exception& e) {
             throw Error(std::string("data-parallel ") + what + " failed on worker " +
                         std::to_string(options.rank) + " of " + std::to_string(options.worldSize) +
@@ -47,6 +98,22 @@ struct DataParallelGroup::Impl {
                         "). The run stops; continue it from its last checkpoint with --resume "
                         "BUNDLE.checkpoint.safetensors, at any number of workers.");
         }
+    }
+
+    // One collective on `buffer` (one tensor): NCCL on the GPU where it
+    // applies, otherwise Gloo on a CPU copy. The result is left in `t`.
+    template <class Collective>
+    void onDeviceOrCpu(const char* what, torch::Tensor& t, Collective&& collective) {
+#ifdef RLLM_HAVE_NCCL
+        if (throughNccl(t)) {
+            std::vector<torch::Tensor> buffer{t};
+            run(what, [&] { return collective(*nccl, buffer); });
+            return;
+        }
+#endif
+        std::vector<torch::Tensor> buffer{t.to(torch::kCPU).contiguous()};
+        run(what, [&] { return collective(*gloo, buffer); });
+        if (!buffer[0].is_same(t)) t.copy_(buffer[0]);
     }
 };
 
@@ -59,8 +126,14 @@ DataParallelGroup::DataParallelGroup(const DistributedOptions& options)
     if (options.masterPort <= 0 || options.masterPort > 65535)
         throw Error("MASTER_PORT " + std::to_string(options.masterPort) + " is not a port");
     if (options.timeoutSeconds <= 0) throw Error("the worker time-out must be positive");
+    if (options.backend != "auto" && options.backend != "gloo" && options.backend != "nccl")
+        throw Error("--dist-backend must be auto, gloo or nccl, not '" + options.backend + "'");
+    if (options.backend == "nccl" && !kHaveNccl)
+        throw Error(
+            "--dist-backend nccl: this LibTorch has no NCCL (Debian's is built for the CPU "
+            "only); build against PyTorch's wheel (scripts/build --torch=wheel) or use gloo");
     impl_->options = options;
-    const auto timeout = std::chrono::milliseconds(int64_t(options.timeoutSeconds) * 1000);
+    const auto timeout = impl_->timeout();
     const std::string where = options.masterAddr + ":" + std::to_string(options.masterPort);
     try {
         c10d::TCPStoreOptions storeOptions;
@@ -72,8 +145,9 @@ DataParallelGroup::DataParallelGroup(const DistributedOptions& options)
         impl_->store = c10::make_intrusive<c10d::TCPStore>(options.masterAddr, storeOptions);
         auto glooOptions = c10d::ProcessGroupGloo::Options::create(timeout);
         glooOptions->devices.push_back(glooDevice(options.masterAddr));
-        impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, options.rank,
-                                                                   options.worldSize, glooOptions);
+        impl_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
+            c10::make_intrusive<c10d::PrefixStore>("gloo", impl_->store), options.rank,
+            options.worldSize, glooOptions);
     } catch (const std::exception& e) {
         throw Error("worker " + std::to_string(options.rank) + " of " +
                     std::to_string(options.worldSize) + " could not join the group at " + where +
@@ -93,13 +167,14 @@ int DataParallelGroup::size() const {
     return impl_->options.worldSize;
 }
 
-// Gloo reduces CPU tensors; CUDA values travel through a CPU copy.
 void DataParallelGroup::broadcastFromLeader(const std::vector<torch::Tensor>& tensors) {
     torch::NoGradGuard noGrad;
     for (const torch::Tensor& t : tensors) {
-        std::vector<torch::Tensor> buffer{t.detach().to(torch::kCPU).contiguous()};
-        impl_->run("broadcast", [&] { return impl_->group->broadcast(buffer); });
-        t.copy_(buffer[0]);
+        torch::Tensor target = t.detach();
+        impl_->onDeviceOrCpu("broadcast", target,
+                             [](auto& group, std::vector<torch::Tensor>& buffer) {
+                                 return group.broadcast(buffer);
+                             });
     }
 }
 
@@ -113,21 +188,22 @@ void DataParallelGroup::sumGradients(const std::vector<torch::Tensor>& parameter
         grads.push_back(p.grad().reshape({-1}));
     }
     if (grads.empty()) return;
-    std::vector<torch::Tensor> flat{torch::cat(grads).to(torch::kCPU)};
-    impl_->run("gradient sum", [&] { return impl_->group->allreduce(flat); });
-    const torch::Tensor summed = flat[0].to(grads.front().device());
+    torch::Tensor flat = torch::cat(grads);
+    impl_->onDeviceOrCpu("gradient sum", flat, [](auto& group, std::vector<torch::Tensor>& buffer) {
+        return group.allreduce(buffer);
+    });
     int64_t offset = 0;
     for (const torch::Tensor& p : parameters) {
         if (!p.requires_grad()) continue;
         const int64_t n = p.numel();
-        p.mutable_grad().copy_(summed.narrow(0, offset, n).view_as(p));
+        p.mutable_grad().copy_(flat.narrow(0, offset, n).view_as(p));
         offset += n;
     }
 }
 
 double DataParallelGroup::sum(double value) {
     std::vector<torch::Tensor> buffer{torch::full({1}, value, torch::kFloat64)};
-    impl_->run("sum", [&] { return impl_->group->allreduce(buffer); });
+    impl_->run("sum", [&] { return impl_->gloo->allreduce(buffer); });
     return buffer[0].item<double>();
 }
 
@@ -135,7 +211,7 @@ torch::Tensor DataParallelGroup::gatherRows(const torch::Tensor& local) {
     std::vector<torch::Tensor> input{local.to(torch::kCPU).contiguous()};
     std::vector<std::vector<torch::Tensor>> output(1);
     for (int r = 0; r < size(); ++r) output[0].push_back(torch::empty_like(input[0]));
-    impl_->run("gather", [&] { return impl_->group->allgather(output, input); });
+    impl_->run("gather", [&] { return impl_->gloo->allgather(output, input); });
     return torch::cat(output[0], 0);
 }
 
@@ -171,7 +247,7 @@ bool isLeader(const DataParallelGroup* group) {
 }
 
 void DataParallelGroup::barrier() {
-    impl_->run("barrier", [&] { return impl_->group->barrier(); });
+    impl_->run("barrier", [&] { return impl_->gloo->barrier(); });
 }
 
 RankShard shardOf(int64_t n, int rank, int size) {

@@ -64,6 +64,11 @@ struct DistributedOptions {
     int masterPort = 29500;
     // The rendezvous, or any collective, waiting longer than this fails the run.
     int timeoutSeconds = 300;
+    // How CUDA tensors are reduced: "auto" through NCCL where this LibTorch
+    // has it (GPU to GPU), "gloo" through a CPU copy and Gloo, "nccl" NCCL or
+    // an error. CPU tensors always go through Gloo (PyTorch's
+    // "cpu:gloo,cuda:nccl").
+    std::string backend = "auto";
 };
 
 class DataParallelGroup;  // models/DataParallel.h

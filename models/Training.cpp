@@ -366,6 +366,9 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             deviceOptions.device = "cuda:" + std::to_string(dist.localRank);
     }
     const torch::Device device = torchDevice(deviceOptions);
+    if (dist.worldSize > 1 && dist.backend == "nccl" && !device.is_cuda())
+        throw Error("--dist-backend nccl reduces CUDA tensors, and this run trains on " +
+                    device.str() + "; use --device cuda, or --dist-backend gloo on the CPU");
     const std::shared_ptr<DataParallelGroup> group = joinDataParallelGroup(dist);
     const bool leader = isLeader(group.get());
     // Only rank 0 reports progress; the others stay quiet unless they fail.

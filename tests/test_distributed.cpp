@@ -356,6 +356,28 @@ class TestDistributed : public QObject {
         QCOMPARE(f.status, 1);
         QVERIFY2(f.err.contains("worker 2 of 3 could not join"), f.err.constData());
     }
+
+    // NCCL reduces CUDA tensors only: asked for on the CPU, every worker
+    // refuses before the group forms, and says what to use instead.
+    void aBackendThatCannotApplySaysWhy() {
+        RLLM_REQUIRE_FILE(data_);
+        const QString bundle = dir_.filePath("nccl.safetensors");
+        Run a = runRllm(common(bundle, 1) << "--device"
+                                          << "cpu"
+                                          << "--dist-backend"
+                                          << "nccl"
+                                          << "--nproc"
+                                          << "2");
+        QCOMPARE(a.status, 1);
+        QVERIFY2(a.err.contains("--dist-backend nccl reduces CUDA tensors, and this run trains "
+                                "on cpu; use --device cuda, or --dist-backend gloo"),
+                 a.err.constData());
+        QVERIFY(!QFile::exists(bundle));
+        Run b = runRllm(common(bundle, 1) << "--dist-backend"
+                                          << "mpi");
+        QCOMPARE(b.status, 2);
+        QVERIFY2(b.err.contains("--dist-backend must be auto, gloo or nccl"), b.err.constData());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestDistributed)
