@@ -63,15 +63,17 @@ std::vector<CamCandidate> candidatesFor(const BundleDescription& d) {
 
 }  // namespace
 
-CamChoiceSummary chooseCamRecipe(LoadedBundle& bundle, const CamEvalCases& cases,
-                                 const CamChoiceOptions& o) {
+CamChoiceSummary measureCamRecipes(LoadedBundle& bundle, const CamEvalCases& cases,
+                                   const CamChoiceOptions& o) {
     if (cases.split == "test")
         throw Error(
             "the choice is part of the model: make it on the val (or train) split, "
             "never on test");
     CamChoiceSummary summary;
     summary.candidates = candidatesFor(bundle.description);
-    for (CamCandidate& c : summary.candidates) {
+    const int total = static_cast<int>(summary.candidates.size());
+    for (int k = 0; k < total; ++k) {
+        CamCandidate& c = summary.candidates[k];
         CamEvalOptions e;
         e.method = c.method;
         e.layer = c.layer == kRolloutLayer ? std::string() : c.layer;
@@ -80,15 +82,18 @@ CamChoiceSummary chooseCamRecipe(LoadedBundle& bundle, const CamEvalCases& cases
         e.roadSteps = o.roadSteps;
         e.maxCases = o.maxCases;
         e.device = o.device;
+        e.cancel = o.cancel;
         try {
             c.scores = evaluateCams(bundle, cases, e);
         } catch (const FileError&) {
             throw;  // the data: no candidate could be measured
         } catch (const Error& error) {
+            if (o.cancel && o.cancel->load()) throw;
             // A recipe this model cannot give (e.g. a gradient at the last
             // block of a baseline, whose patch tokens never reach the head).
             c.unavailable = error.what();
         }
+        if (o.progress) o.progress(k + 1, total);
     }
     auto margin = [](const CamCandidate& c) {
         return c.insertionMinusDeletion() + c.lerfMinusMorf();
@@ -99,7 +104,12 @@ CamChoiceSummary chooseCamRecipe(LoadedBundle& bundle, const CamEvalCases& cases
             (summary.chosen < 0 || margin(c) > margin(summary.candidates[summary.chosen])))
             summary.chosen = static_cast<int>(i);
     }
-    if (summary.chosen < 0) return summary;
+    return summary;
+}
+
+std::optional<ExplanationChoice> explanationOf(const CamChoiceSummary& summary,
+                                               const CamEvalCases& cases) {
+    if (summary.chosen < 0) return std::nullopt;
     const CamCandidate& best = summary.candidates[summary.chosen];
     ExplanationChoice choice;
     choice.method = best.method;
@@ -110,7 +120,13 @@ CamChoiceSummary chooseCamRecipe(LoadedBundle& bundle, const CamEvalCases& cases
     choice.cases = best.scores.cases;
     choice.insertion_minus_deletion = best.insertionMinusDeletion();
     choice.lerf_minus_morf = best.lerfMinusMorf();
-    bundle.description.explanation = choice;
+    return choice;
+}
+
+CamChoiceSummary chooseCamRecipe(LoadedBundle& bundle, const CamEvalCases& cases,
+                                 const CamChoiceOptions& o) {
+    CamChoiceSummary summary = measureCamRecipes(bundle, cases, o);
+    if (auto choice = explanationOf(summary, cases)) bundle.description.explanation = *choice;
     return summary;
 }
 

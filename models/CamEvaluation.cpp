@@ -73,6 +73,7 @@ CamEvalSummary evaluateCams(LoadedBundle& bundle, const CamEvalCases& cases,
     // Where a map that peaks at one token peaks after upsampling, per token.
     std::vector<int64_t> tokenPeaks;
     for (int64_t i = mine.start; i < mine.start + mine.count; ++i) {
+        if (o.cancel && o.cancel->load()) throw Error("the CAM evaluation was cancelled");
         torch::Tensor bytes = torch::from_blob(
             const_cast<uint8_t*>(raw.data() + i * voxels * channels), shape, torch::kUInt8);
         torch::Tensor image = normaliseStoredBytes(bytes, d.input);

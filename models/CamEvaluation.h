@@ -28,6 +28,14 @@ struct CamEvalCases {
 CamEvalSummary evaluateCams(LoadedBundle& bundle, const CamEvalCases& cases,
                             const CamEvalOptions& options);
 
+// Every candidate of chooseCamRecipe measured on `cases` and the most
+// faithful one marked (summary.chosen), without changing `bundle`.
+CamChoiceSummary measureCamRecipes(LoadedBundle& bundle, const CamEvalCases& cases,
+                                   const CamChoiceOptions& options);
+// What a bundle records of summary's chosen map; nothing when none passed.
+std::optional<ExplanationChoice> explanationOf(const CamChoiceSummary& summary,
+                                               const CamEvalCases& cases);
+
 // chooseCamRecipe without files: on success `bundle.description.explanation`
 // holds the choice (the caller saves it); otherwise it is left as it was.
 // options.split is not read either.

@@ -243,6 +243,9 @@ struct CamEvalOptions {
     // Several workers share the cases and add up their sums; every worker
     // returns the whole split's summary.
     DistributedOptions distributed;
+    // Set from another thread: the evaluation stops at the next case with
+    // Error (the viewer's cancel).
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 struct CamEvalSummary {
@@ -282,6 +285,9 @@ struct CamChoiceOptions {
     int64_t maxCases = 32;      // 0: the whole split
     int steps = 20, roadSteps = 10;
     DeviceOptions device;
+    const std::atomic<bool>* cancel = nullptr;  // as CamEvalOptions::cancel
+    // Called after each candidate map is measured (measured of total).
+    std::function<void(int measured, int total)> progress;
 };
 
 struct CamCandidate {

@@ -8,6 +8,7 @@
 #include "core/Volume.h"
 #include "models/Bundle.h"
 #include "models/Cam.h"
+#include "models/CamEvaluation.h"
 #include "models/CamResult.h"
 #include "models/DeviceFallback.h"
 #include "models/ModelInput.h"
@@ -92,6 +93,26 @@ bool LoadedModel::volumetric() const {
 }
 bool LoadedModel::boosted() const {
     return impl_->bundle.description.boosted();
+}
+
+std::optional<ExplanationChoice> LoadedModel::chooseCam(const std::string& dataPath,
+                                                        const CamChoiceOptions& options,
+                                                        CamChoiceSummary* summary) {
+    const CamEvalCases cases(dataPath, options.split);
+    std::lock_guard<std::mutex> lock(impl_->work);
+    CamChoiceOptions here = options;
+    here.device = impl_->options;
+    here.device.device = impl_->device.str();  // where the model is now: it stays there
+    CamChoiceSummary measured = measureCamRecipes(impl_->bundle, cases, here);
+    std::optional<ExplanationChoice> choice = explanationOf(measured, cases);
+    if (summary) *summary = std::move(measured);
+    return choice;
+}
+
+void LoadedModel::setExplanation(const std::optional<ExplanationChoice>& choice) {
+    std::lock_guard<std::mutex> lock(impl_->work);
+    impl_->bundle.description.explanation = choice;
+    impl_->descriptionText = impl_->bundle.description.toJson().dump(2);
 }
 
 std::string LoadedModel::device() const {

@@ -11,6 +11,7 @@
 #include "models/Engine.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,19 @@ class LoadedModel {
     // input grid); the batched arithmetic agrees with predict() to float
     // rounding (within 1e-6), and is several times faster over a data set.
     std::vector<std::vector<float>> probabilities(const std::vector<Volume>& volumes);
+    // Measures every CAM recipe on this model as `rllm cam-choose` does
+    // (options.maxCases cases of options.split of the MedMNIST archive
+    // `dataPath`; the model stays on its device) and returns what the choice
+    // would record, or nothing when no map passed. The model is not changed:
+    // pass the answer to setExplanation. Throws FileError for an archive that
+    // does not fit the model, Error when options.cancel is set.
+    std::optional<ExplanationChoice> chooseCam(const std::string& dataPath,
+                                               const CamChoiceOptions& options,
+                                               CamChoiceSummary* summary = nullptr);
+    // What `auto` gives from now on, in memory only (the bundle file is not
+    // touched). Waits for a running call; make it from the thread that reads
+    // description().
+    void setExplanation(const std::optional<ExplanationChoice>& choice);
     // The CAM on `volume`'s own grid (see computeCam); options.device is ignored.
     CamResult cam(const Volume& volume, const CamOptions& options);
 

@@ -66,6 +66,9 @@ class ScriptedBackend : public AnalysisBackend {
         emit activityChanged(false, {});
     }
     bool busy() const override { return !pending.empty(); }
+    void chooseAutoCam(int modelIndex, const QString& archive) override {
+        choices.push_back({modelIndex, archive});
+    }
 
     // Answers pending request `i`: predicts class `predicted` of `classes`
     // with a CAM of `marker` and the given faithfulness scores.
@@ -98,6 +101,7 @@ class ScriptedBackend : public AnalysisBackend {
     }
 
     std::vector<Request> pending;
+    std::vector<std::pair<int, QString>> choices;  // chooseAutoCam's model and archive
     int requestsMade = 0, cancelled = 0;
     quint64 focus = 0;
 

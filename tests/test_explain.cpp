@@ -13,11 +13,13 @@
 #include "core/io/ImageReader.h"
 #include "core/io/ItkIo.h"
 #endif
+#include "core/io/MedMnist.h"
 #include "core/io/Npz.h"
 #include "models/Bundle.h"
 #include "models/Cam.h"
 #include "models/CamResult.h"
 #include "models/Engine.h"
+#include "models/LoadedModel.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -208,6 +210,43 @@ class TestExplain : public QObject {
                 1e-6);
         QVERIFY(std::abs(recorded.lerf_minus_morf - copied.lerf_minus_morf) < 1e-6);
         QVERIFY(own.description.training.has_value());  // still the trained bundle
+
+        // The viewer's way (LoadedModel::chooseCam on the model it holds, here
+        // on 8 cases without ROAD to keep the test short): the model unchanged
+        // until setExplanation, then `auto` gives the chosen map; a cancel stops it.
+        LoadedModel held(bundle, o.device);
+        CamChoiceOptions viewer = o;
+        viewer.maxCases = 8;
+        viewer.roadSteps = 0;
+        int reported = 0, total = 0;
+        viewer.progress = [&](int measured, int of) {
+            reported = measured;
+            total = of;
+        };
+        CamChoiceSummary heldSummary;
+        const std::optional<ExplanationChoice> choice =
+            held.chooseCam(dataPath, viewer, &heldSummary);
+        QVERIFY(choice.has_value());
+        QCOMPARE(reported, int(s.candidates.size()));
+        QCOMPARE(total, int(s.candidates.size()));
+        QVERIFY(heldSummary.chosen >= 0);
+        QCOMPARE(choice->method, heldSummary.candidates[heldSummary.chosen].method);
+        QCOMPARE(choice->layer, heldSummary.candidates[heldSummary.chosen].layer);
+        QCOMPARE(choice->cases, int64_t(8));
+        QCOMPARE(choice->split, std::string("val"));
+        QVERIFY(!held.description().explanation.has_value());
+        const Volume valCase = MedMnistDataset(dataPath).image("val", 0);
+        CamOptions automatic;
+        automatic.method = "auto";
+        QCOMPARE(held.cam(valCase, automatic).method, std::string("eigencam"));
+        held.setExplanation(choice);
+        const CamResult chosenMap = held.cam(valCase, automatic);
+        QCOMPARE(chosenMap.method, choice->method);
+        QCOMPARE(chosenMap.layer, choice->layer);
+        QVERIFY(held.descriptionJson().find("\"explanation\"") != std::string::npos);
+        std::atomic<bool> stop{true};
+        viewer.cancel = &stop;
+        QVERIFY_THROWS_EXCEPTION(Error, held.chooseCam(dataPath, viewer));
     }
 
   private slots:

@@ -43,6 +43,8 @@
 #include <QComboBox>
 #include <QElapsedTimer>
 #include <QLabel>
+#include <QListWidget>
+#include <QTextBrowser>
 #include <QLineEdit>
 #include <QSignalSpy>
 #include <QMenu>
@@ -336,6 +338,65 @@ class TestViewer : public QObject {
         };
         QVERIFY(hasWarningColour(a));
         QVERIFY(!hasWarningColour(b));
+    }
+
+    // The model panel's "Choose auto CAM": measured on the open archive's
+    // validation cases (the demo model was trained on it), for the session:
+    // the bundle file keeps its bytes, the panel says where auto now comes
+    // from, and the case on screen is analysed again with the chosen map.
+    void autoCamIsChosenOnValidationCases() {
+        MainWindow window;
+        window.resize(1500, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        openDemo2D(window, demoDir_);
+        AnalysisBackend* backend = window.session()->backend();
+        auto* list = window.findChild<QListWidget*>("modelList");
+        auto* button = window.findChild<QPushButton*>("chooseAutoCamButton");
+        auto* note = window.findChild<QLabel*>("autoCamNote");
+        auto* details = window.findChild<QTextBrowser*>("modelDetails");
+        QVERIFY(list && button && note && details);
+        const int model = window.session()->slot(0).modelIndex;
+        list->setCurrentRow(model);
+        const ModelInfo before = backend->modelInfo(model);
+        QVERIFY(before.description && !before.description->explanation);
+        QVERIFY(!before.autoChosenHere);
+        QFile bundle(before.path);
+        QVERIFY(bundle.open(QIODevice::ReadOnly));
+        const QByteArray bytes = bundle.readAll();
+        bundle.close();
+        QVERIFY(button->isEnabled());
+        QTest::mouseClick(button, Qt::LeftButton);
+        QVERIFY(!button->isEnabled());
+        QVERIFY2(note->text().contains("Measuring every map"), qPrintable(note->text()));
+        QTRY_VERIFY_WITH_TIMEOUT(button->isEnabled(), 300000);
+        QVERIFY(bundle.open(QIODevice::ReadOnly));
+        QCOMPARE(bundle.readAll(), bytes);
+        const ModelInfo after = backend->modelInfo(model);
+        qInfo("choice: %s", qPrintable(note->text()));
+        if (!after.description->explanation) {
+            // Nothing passed on this briefly trained model: auto stays the rule, and says so.
+            QVERIFY2(note->text().contains("auto stays the default rule"),
+                     qPrintable(note->text()));
+            QVERIFY(!after.autoChosenHere);
+            return;
+        }
+        const ExplanationChoice& chosen = *after.description->explanation;
+        QCOMPARE(chosen.split, std::string("val"));
+        QCOMPARE(chosen.cases, int64_t(AnalysisBackend::kAutoCamCases));
+        QVERIFY(chosen.insertion_minus_deletion > 0 && chosen.lerf_minus_morf > 0);
+        QVERIFY(after.autoChosenHere);
+        QVERIFY2(note->text().contains(QString::fromStdString(chosen.method) + " at " +
+                                       QString::fromStdString(chosen.layer)),
+                 qPrintable(note->text()));
+        QVERIFY(details->toPlainText().contains("chosen in this session"));
+        QVERIFY(details->toPlainText().contains("chosen for this model on 32 val cases"));
+        // The slot is answered again, with the chosen map as auto.
+        QTRY_VERIFY_WITH_TIMEOUT(
+            window.session()->slot(0).result &&
+                window.session()->slot(0).result->method.toStdString() == chosen.method,
+            60000);
+        QCOMPARE(window.session()->slot(0).result->layer.toStdString(), chosen.layer);
     }
 
     void comparisonShowsBothModelsProbabilities() {

@@ -1,6 +1,7 @@
 #include "ui/AnalysisService.h"
 
 #include "core/Volume.h"
+#include "models/BundleDescription.h"
 #include "models/CamResult.h"
 #include "models/LoadedModel.h"
 
@@ -78,6 +79,7 @@ void AnalysisService::loadModel(const QString& path) {
             const int existing = indexOf(path);
             if (existing >= 0) {
                 models_[existing].loaded = *loaded;
+                models_[existing].autoChosenHere = false;  // read again from the bundle
             } else {
                 models_.push_back({path, *loaded});
             }
@@ -103,6 +105,7 @@ ModelInfo AnalysisService::modelInfo(int index) const {
     info.description = std::shared_ptr<const BundleDescription>(loaded, &loaded->description());
     if (loaded->description().dataset)
         info.trainedOn = QString::fromStdString(loaded->description().dataset->file);
+    info.autoChosenHere = models_[index].autoChosenHere;
     return info;
 }
 
@@ -118,10 +121,19 @@ int AnalysisService::indexOf(const QString& path) const {
 }
 
 QString AnalysisService::cacheKey(quint64 caseId, int modelIndex, const CamRequest& cam) const {
-    return QStringLiteral("%1|%2|%3|%4")
+    // `auto` is the model's recorded choice where it has one, and that can
+    // change in a session (chooseAutoCam): the key says which map it meant.
+    QString automatic;
+    const std::shared_ptr<LoadedModel> loaded = model(modelIndex);
+    if (cam.method == "auto" && loaded && loaded->description().explanation) {
+        const ExplanationChoice& e = *loaded->description().explanation;
+        automatic =
+            QString::fromStdString(e.method + "@" + e.layer + "x" + std::to_string(e.shifts));
+    }
+    return QStringLiteral("%1|%2|%3|%4|%5")
         .arg(caseId)
-        .arg(model(modelIndex) ? models_[modelIndex].path : QString())
-        .arg(cam.method, cam.layer);
+        .arg(loaded ? models_[modelIndex].path : QString())
+        .arg(cam.method, cam.layer, automatic);
 }
 
 std::shared_ptr<const CaseAnalysis> AnalysisService::cached(quint64 caseId, int modelIndex,
@@ -180,7 +192,59 @@ void AnalysisService::request(quint64 caseId, std::shared_ptr<const Volume> volu
         });
 }
 
+void AnalysisService::chooseAutoCam(int modelIndex, const QString& archive) {
+    std::shared_ptr<LoadedModel> loaded = model(modelIndex);
+    if (!loaded) return;
+    const QString name = modelName(modelIndex);
+    const QString what = tr("choosing auto for %1 on %2").arg(name, QFileInfo(archive).fileName());
+    CamChoiceOptions options;
+    options.maxCases = kAutoCamCases;
+    options.cancel = stopChoice_.get();
+    auto keepStopFlag = stopChoice_;  // alive while the job runs
+    options.progress = [this, what](int measured, int total) {
+        QMetaObject::invokeMethod(
+            this,
+            [this, what, measured, total] {
+                emit activityChanged(
+                    true, tr("%1: %2 of %3 maps measured").arg(what).arg(measured).arg(total));
+            },
+            Qt::QueuedConnection);
+    };
+    auto choice = std::make_shared<std::optional<ExplanationChoice>>();
+    const QString path = models_[modelIndex].path;
+    startJob(
+        what,
+        [loaded, archive, options, choice, keepStopFlag] {
+            *choice = loaded->chooseCam(archive.toStdString(), options);
+        },
+        [this, loaded, path, choice, name] {
+            const int index = indexOf(path);
+            if (index < 0 || models_[index].loaded != loaded) return;  // reloaded meanwhile
+            if (!choice->has_value()) {
+                emit autoCamChosen(index, tr("no map of %1 passed its faithfulness checks on "
+                                             "%2 validation cases; auto stays the default rule")
+                                              .arg(name)
+                                              .arg(kAutoCamCases));
+                return;
+            }
+            loaded->setExplanation(*choice);
+            models_[index].autoChosenHere = true;
+            const ExplanationChoice& e = **choice;
+            emit autoCamChosen(index, tr("auto for %1 is now %2 at %3 (insertion - deletion "
+                                         "%4, LeRF - MoRF %5 on %6 validation cases), for "
+                                         "this session")
+                                          .arg(name, QString::fromStdString(e.method),
+                                               QString::fromStdString(e.layer))
+                                          .arg(e.insertion_minus_deletion, 0, 'f', 3)
+                                          .arg(e.lerf_minus_morf, 0, 'f', 3)
+                                          .arg(e.cases));
+            emit modelsChanged();
+        });
+}
+
 void AnalysisService::cancelPending() {
+    stopChoice_->store(true);
+    stopChoice_ = std::make_shared<std::atomic<bool>>(false);
     ++generation_;
     pending_.clear();
     pool_.clear();

@@ -57,6 +57,7 @@ class AnalysisService : public AnalysisBackend {
     // Drops queued jobs; a running job finishes but its result is ignored.
     void cancelPending() override;
     bool busy() const override { return running_ > 0; }
+    void chooseAutoCam(int modelIndex, const QString& archive) override;
     // How many bytes of results are kept for going back to a case.
     void setCacheLimit(qint64 bytes) { cache_.setMaxBytes(bytes); }
     const AnalysisCache& cache() const { return cache_; }
@@ -69,6 +70,7 @@ class AnalysisService : public AnalysisBackend {
     struct Model {
         QString path;
         std::shared_ptr<LoadedModel> loaded;
+        bool autoChosenHere = false;
     };
     std::vector<Model> models_;
     AnalysisCache cache_;
@@ -76,6 +78,8 @@ class AnalysisService : public AnalysisBackend {
     QString device_ = "auto";
     QThreadPool pool_;
     std::atomic<int> generation_{0};
+    // Set by cancelPending: a running choice (minutes in 3D) stops at its next case.
+    std::shared_ptr<std::atomic<bool>> stopChoice_ = std::make_shared<std::atomic<bool>>(false);
     std::atomic<quint64> focusCase_{0};
     int running_ = 0;
 };

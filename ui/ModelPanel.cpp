@@ -7,8 +7,12 @@
 #include "ui/session/ViewerSession.h"
 #include "ui/VolumeView3D.h"
 
+#include "core/io/MedMnist.h"
+
 #include <QCheckBox>
 #include <QComboBox>
+#include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QGridLayout>
 #include <QGroupBox>
@@ -51,6 +55,27 @@ ModelPanel::ModelPanel(ViewerSession* session, QWidget* parent)
     details_->setMinimumHeight(120);
     layout->addWidget(details_, 1);
     connect(list_, &QListWidget::currentRowChanged, this, &ModelPanel::showDetails);
+    // `auto` measured on this model's own validation cases, for the session.
+    chooseAuto_ = new QPushButton(tr("Choose auto CAM on validation cases..."), this);
+    chooseAuto_->setObjectName("chooseAutoCamButton");
+    chooseAuto_->setToolTip(
+        tr("Measure every CAM method and layer of the selected model on the first %1 "
+           "validation cases of its MedMNIST archive (deletion, insertion, ROAD) and show "
+           "the most faithful map as auto, as rllm cam-choose does. The bundle file is not "
+           "changed.")
+            .arg(AnalysisBackend::kAutoCamCases));
+    connect(chooseAuto_, &QPushButton::clicked, this, &ModelPanel::chooseAutoCam);
+    layout->addWidget(chooseAuto_);
+    autoNote_ = new QLabel(this);
+    autoNote_->setObjectName("autoCamNote");
+    autoNote_->setWordWrap(true);
+    autoNote_->hide();
+    layout->addWidget(autoNote_);
+    connect(session_->backend(), &AnalysisBackend::autoCamChosen, this,
+            [this](int, const QString& summary) { finishAutoCam(summary); });
+    connect(session_->backend(), &AnalysisBackend::failed, this, [this](const QString& message) {
+        if (choosingAuto_) finishAutoCam(message);
+    });
 
     // The comparison's slots: one row each (letter, model, shown over the views).
     auto* slotBox = new QGroupBox(tr("Comparison"), this);
@@ -250,13 +275,51 @@ void ModelPanel::sendOverlayStyle() {
     session_->setOverlayStyle(s);
 }
 
+void ModelPanel::chooseAutoCam() {
+    const int index = list_->currentRow();
+    const ModelInfo model = session_->backend()->modelInfo(index);
+    if (model.name.isEmpty()) return;
+    // The model's own archive when it is the one open; otherwise the user says where it is.
+    QString archive;
+    if (const auto dataset = session_->dataset();
+        dataset && QFileInfo(QString::fromStdString(dataset->path())).fileName() == model.trainedOn)
+        archive = QString::fromStdString(dataset->path());
+    if (archive.isEmpty())
+        archive = QFileDialog::getOpenFileName(
+            this,
+            tr("The validation cases for %1 (its MedMNIST archive%2)")
+                .arg(model.name,
+                     model.trainedOn.isEmpty() ? QString() : tr(": ") + model.trainedOn),
+            {}, tr("MedMNIST archives (*.npz)"));
+    if (archive.isEmpty()) return;
+    choosingAuto_ = true;
+    chooseAuto_->setEnabled(false);
+    autoNote_->setText(
+        tr("Measuring every map of %1 on %2...").arg(model.name, QFileInfo(archive).fileName()));
+    autoNote_->show();
+    session_->backend()->chooseAutoCam(index, archive);
+}
+
+void ModelPanel::finishAutoCam(const QString& summary) {
+    choosingAuto_ = false;
+    autoNote_->setText(summary);
+    autoNote_->show();
+    showDetails(list_->currentRow());
+}
+
 void ModelPanel::showDetails(int index) {
     const ModelInfo model = session_->backend()->modelInfo(index);
+    chooseAuto_->setEnabled(!model.name.isEmpty() && !choosingAuto_);
     if (model.name.isEmpty()) {
         details_->setHtml(tr("<i>No model loaded.</i>"));
         return;
     }
     QString html = model.description ? summarise(*model.description) : QString();
+    if (model.autoChosenHere)
+        html +=
+            tr("<p><b>CAM auto</b> was chosen in this session on validation cases, not "
+               "read from the bundle (unchanged; <tt>rllm cam-choose --out</tt> writes a "
+               "copy that keeps it).</p>");
     html += tr("<p><b>Device:</b> %1 %2</p>").arg(model.device, model.deviceNote.toHtmlEscaped());
     details_->setHtml(html);
 }

@@ -15,6 +15,7 @@ class QComboBox;
 class QGridLayout;
 class QLabel;
 class QListWidget;
+class QPushButton;
 class QSlider;
 class QTextBrowser;
 class QToolButton;
@@ -56,10 +57,15 @@ class ModelPanel : public QWidget {
     void sendCamRequest();
     void sendOverlayStyle();
     void showDetails(int index);
+    void chooseAutoCam();
+    void finishAutoCam(const QString& summary);
 
     ViewerSession* session_;
     QListWidget* list_ = nullptr;
     QTextBrowser* details_ = nullptr;
+    QPushButton* chooseAuto_ = nullptr;
+    QLabel* autoNote_ = nullptr;
+    bool choosingAuto_ = false;
     QGridLayout* slotGrid_ = nullptr;
     std::vector<SlotRow> rows_;
     QComboBox* device_ = nullptr;

@@ -64,6 +64,9 @@ struct ModelInfo {
     bool volumetric = false;  // takes 3D volumes, else 2D images
     QString device, deviceNote;
     QString trainedOn;  // the training data's file name (a MedMNIST archive), if recorded
+    // `auto` was chosen for this model in this session (chooseAutoCam), not
+    // read from its bundle, which is unchanged.
+    bool autoChosenHere = false;
     // The bundle's description, for the details pane and reports (null when
     // the backend has none to give).
     std::shared_ptr<const BundleDescription> description;
@@ -88,9 +91,19 @@ class AnalysisBackend : public QObject {
     // Drops queued work; what is running finishes and is not reported.
     virtual void cancelPending() = 0;
     virtual bool busy() const = 0;
+    // Chooses what `auto` shows on model `modelIndex` as `rllm cam-choose`
+    // does: every CAM method and layer measured on the first validation cases
+    // (kAutoCamCases)
+    // of the MedMNIST archive `archive`, the most faithful map kept. In the
+    // background and for this session only: the bundle file is not changed.
+    // autoCamChosen (then modelsChanged when a map passed) or failed follows.
+    virtual void chooseAutoCam(int modelIndex, const QString& archive) = 0;
+    static constexpr int kAutoCamCases = 32;  // rllm cam-choose's default
 
   signals:
     void modelsChanged();
+    // What the choice found: the map now shown as `auto`, or that none passed.
+    void autoCamChosen(int modelIndex, const QString& summary);
     void resultReady(quint64 caseId, int modelIndex, const rllm::CamRequest& cam,
                      std::shared_ptr<const rllm::CaseAnalysis> result);
     void failed(const QString& message);
