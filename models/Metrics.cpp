@@ -138,4 +138,28 @@ ScoreMetrics evaluateScores(TaskType task, const std::vector<std::vector<float>>
     return m;
 }
 
+bool predictsOneClass(TaskType task, const std::vector<std::vector<float>>& scores,
+                      const std::vector<std::vector<int>>& labels) {
+    if (task == TaskType::MultiLabel || scores.empty()) return false;
+    auto predicted = [task](const std::vector<float>& row) -> std::ptrdiff_t {
+        if (task == TaskType::Binary) return row.back() > 0.5f;
+        return std::max_element(row.begin(), row.end()) - row.begin();
+    };
+    auto label = [task](const std::vector<int>& row) {
+        return task == TaskType::Binary ? int(row[0] != 0) : row[0];
+    };
+    bool labelsDiffer = false, predictionsDiffer = false;
+    for (size_t i = 1; i < scores.size(); ++i) {
+        labelsDiffer = labelsDiffer || label(labels[i]) != label(labels[0]);
+        predictionsDiffer = predictionsDiffer || predicted(scores[i]) != predicted(scores[0]);
+    }
+    return labelsDiffer && !predictionsDiffer;
+}
+
+bool replacesBestEpoch(const EpochValidation& candidate, const EpochValidation& best) {
+    if (candidate.oneClass != best.oneClass) return best.oneClass;
+    const ScoreMetrics &c = candidate.metrics, &b = best.metrics;
+    return c.auc > b.auc || (c.auc == b.auc && c.acc > b.acc);
+}
+
 }  // namespace rllm

@@ -32,4 +32,25 @@ struct ScoreMetrics {
 ScoreMetrics evaluateScores(TaskType task, const std::vector<std::vector<float>>& scores,
                             const std::vector<std::vector<int>>& labels);
 
+// Whether a single-label model gives every case the same class, as
+// evaluateScores counts predictions (the positive column above 0.5 for a
+// binary task, the largest score otherwise), on cases of more than one
+// class. A multi-label task is never called that.
+bool predictsOneClass(TaskType task, const std::vector<std::vector<float>>& scores,
+                      const std::vector<std::vector<int>>& labels);
+
+// One epoch's validation result, as training chooses among epochs.
+struct EpochValidation {
+    ScoreMetrics metrics;
+    bool oneClass = false;  // predictsOneClass on the validation cases
+};
+// Whether `candidate` replaces `best` as the epoch a run keeps: the higher
+// validation AUC, equal AUCs (common where it saturates at 1) going to the
+// higher ACC; but an epoch that gives every validation case one class never
+// replaces one that does not, and always loses to it. Its AUC may rank the
+// cases well, yet as a classifier it is the class prior (an early epoch of a
+// 3D booster won on AUC that way and then predicted one class for every test
+// case; docs/results.md).
+bool replacesBestEpoch(const EpochValidation& candidate, const EpochValidation& best);
+
 }  // namespace rllm

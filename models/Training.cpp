@@ -131,6 +131,7 @@ struct TrainingState {
     double bestAuc = -1;
     int bestEpoch = 0;
     ScoreMetrics bestVal;
+    bool bestPredictsOneClass = false;  // the best epoch gave every validation case one class
     std::vector<EpochRecord> curves;
     std::map<std::string, torch::Tensor> best;      // the best-on-validation weights so far
     std::map<std::string, torch::Tensor> averages;  // --ema: the moving averages
@@ -238,6 +239,7 @@ void writeCheckpoint(const std::string& path, const nlohmann::json& options,
                                  {"best_auc", state.bestAuc},
                                  {"best_epoch", state.bestEpoch},
                                  {"best_val", metricsJson(state.bestVal)},
+                                 {"best_one_class", state.bestPredictsOneClass},
                                  {"adamw_steps", steps},
                                  {"curves", curves}};
     writeSafetensors(path, tensors, {{kCheckpointKey, meta.dump()}});
@@ -285,6 +287,7 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
     state.bestAuc = meta.value("best_auc", -1.0);
     state.bestEpoch = meta.value("best_epoch", 0);
     state.bestVal = {meta["best_val"].value("acc", 0.0), meta["best_val"].value("auc", 0.0)};
+    state.bestPredictsOneClass = meta.value("best_one_class", false);
     for (const auto& r : meta["curves"])
         state.curves.push_back({r[0].get<int>(), r[1].get<double>(), r[2].get<double>(),
                                 r[3].get<double>(), r[4].get<double>(), r[5].get<double>(),
@@ -649,17 +652,18 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         if (group) lossSum = group->sum(lossSum);
         const double seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
         ema.swapIn();  // validated, and kept if best, with the averaged weights
-        ScoreMetrics v = evaluateScores(
-            task,
-            predictScoresOnRanks(model, val.images, input, task, device, columns, group.get()),
-            val.labels);
+        const std::vector<std::vector<float>> valScores =
+            predictScoresOnRanks(model, val.images, input, task, device, columns, group.get());
+        ScoreMetrics v = evaluateScores(task, valScores, val.labels);
+        const bool oneClass = predictsOneClass(task, valScores, val.labels);
         EpochRecord r{epoch, lossSum / n, v.acc, v.auc, lr, n / seconds, seconds};
         summary.curves.push_back(r);
-        // Chosen on validation AUC, never on test; equal AUCs (common on easy
-        // data, where it saturates at 1) go to the higher validation ACC.
-        // --select last keeps every epoch in turn, so the last one stays.
-        if (o.selection == "last" || v.auc > bestAuc ||
-            (v.auc == bestAuc && v.acc > summary.bestVal.acc)) {
+        // Chosen on validation, never on test (replacesBestEpoch, Metrics.h).
+        // --select last keeps every epoch in turn.
+        if (o.selection == "last" || summary.bestEpoch == 0 ||
+            replacesBestEpoch({v, oneClass},
+                              {{summary.bestVal.acc, bestAuc}, state.bestPredictsOneClass})) {
+            state.bestPredictsOneClass = oneClass;
             bestAuc = v.auc;
             summary.bestEpoch = epoch;
             summary.bestVal = v;
@@ -673,6 +677,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             << std::fixed << std::setprecision(4) << r.trainLoss << "  val ACC "
             << std::setprecision(3) << v.acc << " AUC " << v.auc << "  " << std::setprecision(0)
             << r.imagesPerSecond << " img/s  ETA " << clock(elapsed / epoch * (o.epochs - epoch))
+            << (oneClass ? "  one class for all" : "")
             << (epoch == summary.bestEpoch && o.selection == "best" ? "  *best" : "")
             << "          \n"
             << std::flush;

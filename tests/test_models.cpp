@@ -1389,6 +1389,39 @@ class TestModels : public QObject {
     // CUDA's out-of-memory error, injected (no GPU here): a model that
     // answers case by case moves to the CPU once, says why and answers; any
     // other error, or the same error on the CPU, is passed on as an Error.
+    // Training keeps the best validation epoch, but never one that calls
+    // every validation case the same class over one that separates them.
+    void anEpochThatPredictsOneClassIsNotKept() {
+        const std::vector<std::vector<int>> labels{{0}, {1}, {0}, {0}};
+        // Binary: the positive column above 0.5 is the prediction.
+        QVERIFY(predictsOneClass(TaskType::Binary,
+                                 {{0.9f, 0.1f}, {0.6f, 0.4f}, {0.7f, 0.3f}, {0.8f, 0.2f}}, labels));
+        QVERIFY(!predictsOneClass(
+            TaskType::Binary, {{0.9f, 0.1f}, {0.4f, 0.6f}, {0.7f, 0.3f}, {0.8f, 0.2f}}, labels));
+        // One class among the labels too: nothing to separate.
+        QVERIFY(!predictsOneClass(TaskType::Binary, {{0.9f, 0.1f}, {0.8f, 0.2f}}, {{0}, {0}}));
+        const std::vector<std::vector<int>> three{{0}, {2}, {1}};
+        QVERIFY(predictsOneClass(TaskType::MultiClass,
+                                 {{0.2f, 0.5f, 0.3f}, {0.1f, 0.6f, 0.3f}, {0.3f, 0.4f, 0.3f}},
+                                 three));
+        QVERIFY(!predictsOneClass(TaskType::MultiClass,
+                                  {{0.2f, 0.5f, 0.3f}, {0.1f, 0.3f, 0.6f}, {0.3f, 0.4f, 0.3f}},
+                                  three));
+        QVERIFY(!predictsOneClass(TaskType::MultiLabel, {{0.9f, 0.9f}, {0.8f, 0.8f}},
+                                  {{0, 1}, {1, 0}}));
+
+        const EpochValidation ranksWellOneClass{{0.22, 0.90}, true};
+        const EpochValidation separates{{0.70, 0.75}, false};
+        const EpochValidation separatesBetter{{0.72, 0.80}, false};
+        QVERIFY(!replacesBestEpoch(ranksWellOneClass, separates));  // higher AUC, one class
+        QVERIFY(replacesBestEpoch(separates, ranksWellOneClass));
+        QVERIFY(replacesBestEpoch(separatesBetter, separates));
+        QVERIFY(!replacesBestEpoch(separates, separatesBetter));
+        // Equal AUCs: the higher ACC; among one-class epochs, AUC as before.
+        QVERIFY(replacesBestEpoch({{0.75, 0.80}, false}, separatesBetter));
+        QVERIFY(replacesBestEpoch({{0.22, 0.95}, true}, ranksWellOneClass));
+    }
+
     void outOfMemoryOnCudaFallsBackToTheCpu() {
         auto outOfMemory = [] {
             TORCH_CHECK_WITH(OutOfMemoryError, false,
