@@ -171,9 +171,10 @@ Data-parallel training (docs/distributed.md):
   and seed. Rank 0 writes the checkpoints and the bundle; --resume works at
   any number of workers.
 
-The model with the best validation AUC is kept (never chosen on test; --select
-last keeps the last epoch's); the bundle records the command, curves, validation
-and test metrics.
+The model with the best validation AUC is kept (never chosen on test; an epoch
+that gives every validation case one class never wins over one that separates
+them; --select last keeps the last epoch's); the bundle records the command,
+curves, validation and test metrics.
 )";
 }  // namespace
 
