@@ -366,6 +366,15 @@ class TestViewer : public QObject {
         const QByteArray bytes = bundle.readAll();
         bundle.close();
         QVERIFY(button->isEnabled());
+        // Cancelled (the toolbar's Cancel), the choice ends at once (its job
+        // stops at its next case) and the button is back for another try.
+        QTest::mouseClick(button, Qt::LeftButton);
+        QVERIFY(!button->isEnabled());
+        window.session()->cancel();
+        QVERIFY(button->isEnabled());
+        QVERIFY2(note->text().contains("The choice was cancelled; auto is unchanged."),
+                 qPrintable(note->text()));
+        QVERIFY(!backend->modelInfo(model).description->explanation);
         QTest::mouseClick(button, Qt::LeftButton);
         QVERIFY(!button->isEnabled());
         QVERIFY2(note->text().contains("Measuring every map"), qPrintable(note->text()));

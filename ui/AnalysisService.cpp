@@ -196,6 +196,13 @@ void AnalysisService::chooseAutoCam(int modelIndex, const QString& archive) {
     std::shared_ptr<LoadedModel> loaded = model(modelIndex);
     if (!loaded) return;
     const QString name = modelName(modelIndex);
+    if (!choosingFor_.isEmpty()) {
+        emit autoCamChoiceEnded(modelIndex, tr("A choice for %1 is running; wait for it or "
+                                               "cancel it first.")
+                                                .arg(QFileInfo(choosingFor_).fileName()));
+        return;
+    }
+    choosingFor_ = models_[modelIndex].path;
     const QString what = tr("choosing auto for %1 on %2").arg(name, QFileInfo(archive).fileName());
     CamChoiceOptions options;
     options.maxCases = kAutoCamCases;
@@ -211,40 +218,67 @@ void AnalysisService::chooseAutoCam(int modelIndex, const QString& archive) {
             Qt::QueuedConnection);
     };
     auto choice = std::make_shared<std::optional<ExplanationChoice>>();
+    auto error = std::make_shared<QString>();
     const QString path = models_[modelIndex].path;
     startJob(
         what,
-        [loaded, archive, options, choice, keepStopFlag] {
-            *choice = loaded->chooseCam(archive.toStdString(), options);
+        [loaded, archive, options, choice, error, keepStopFlag] {
+            // Caught here, not by startJob: the choice must end (and say why)
+            // for the panel that waits on it.
+            try {
+                *choice = loaded->chooseCam(archive.toStdString(), options);
+            } catch (const std::exception& e) {
+                *error = QString::fromStdString(e.what());
+            }
         },
-        [this, loaded, path, choice, name] {
+        [this, loaded, path, choice, error, name, what] {
+            choosingFor_.clear();
             const int index = indexOf(path);
-            if (index < 0 || models_[index].loaded != loaded) return;  // reloaded meanwhile
+            if (index < 0) return;
+            if (!error->isEmpty()) {
+                emit failed(tr("%1: %2").arg(what, *error));
+                emit autoCamChoiceEnded(index, tr("The choice failed: %1").arg(*error));
+                return;
+            }
+            if (models_[index].loaded != loaded) {
+                emit autoCamChoiceEnded(index, tr("%1 was loaded again before the choice "
+                                                  "finished; auto is what its bundle says.")
+                                                   .arg(name));
+                return;
+            }
             if (!choice->has_value()) {
-                emit autoCamChosen(index, tr("no map of %1 passed its faithfulness checks on "
-                                             "%2 validation cases; auto stays the default rule")
-                                              .arg(name)
-                                              .arg(kAutoCamCases));
+                emit autoCamChoiceEnded(index,
+                                        tr("no map of %1 passed its faithfulness checks on "
+                                           "%2 validation cases; auto stays the default rule")
+                                            .arg(name)
+                                            .arg(kAutoCamCases));
                 return;
             }
             loaded->setExplanation(*choice);
             models_[index].autoChosenHere = true;
             const ExplanationChoice& e = **choice;
-            emit autoCamChosen(index, tr("auto for %1 is now %2 at %3 (insertion - deletion "
-                                         "%4, LeRF - MoRF %5 on %6 validation cases), for "
-                                         "this session")
-                                          .arg(name, QString::fromStdString(e.method),
-                                               QString::fromStdString(e.layer))
-                                          .arg(e.insertion_minus_deletion, 0, 'f', 3)
-                                          .arg(e.lerf_minus_morf, 0, 'f', 3)
-                                          .arg(e.cases));
             emit modelsChanged();
+            emit autoCamChoiceEnded(index, tr("auto for %1 is now %2 at %3 (insertion - deletion "
+                                              "%4, LeRF - MoRF %5 on %6 validation cases), for "
+                                              "this session")
+                                               .arg(name, QString::fromStdString(e.method),
+                                                    QString::fromStdString(e.layer))
+                                               .arg(e.insertion_minus_deletion, 0, 'f', 3)
+                                               .arg(e.lerf_minus_morf, 0, 'f', 3)
+                                               .arg(e.cases));
         });
 }
 
 void AnalysisService::cancelPending() {
+    // A running choice stops at its next case, a queued one never starts;
+    // either way it ends here, unreported by its job.
     stopChoice_->store(true);
     stopChoice_ = std::make_shared<std::atomic<bool>>(false);
+    if (!choosingFor_.isEmpty()) {
+        const int index = indexOf(choosingFor_);
+        choosingFor_.clear();
+        emit autoCamChoiceEnded(index, tr("The choice was cancelled; auto is unchanged."));
+    }
     ++generation_;
     pending_.clear();
     pool_.clear();

@@ -80,6 +80,7 @@ class AnalysisService : public AnalysisBackend {
     std::atomic<int> generation_{0};
     // Set by cancelPending: a running choice (minutes in 3D) stops at its next case.
     std::shared_ptr<std::atomic<bool>> stopChoice_ = std::make_shared<std::atomic<bool>>(false);
+    QString choosingFor_;  // the bundle whose auto is being chosen; empty when none
     std::atomic<quint64> focusCase_{0};
     int running_ = 0;
 };

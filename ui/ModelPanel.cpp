@@ -71,11 +71,8 @@ ModelPanel::ModelPanel(ViewerSession* session, QWidget* parent)
     autoNote_->setWordWrap(true);
     autoNote_->hide();
     layout->addWidget(autoNote_);
-    connect(session_->backend(), &AnalysisBackend::autoCamChosen, this,
+    connect(session_->backend(), &AnalysisBackend::autoCamChoiceEnded, this,
             [this](int, const QString& summary) { finishAutoCam(summary); });
-    connect(session_->backend(), &AnalysisBackend::failed, this, [this](const QString& message) {
-        if (choosingAuto_) finishAutoCam(message);
-    });
 
     // The comparison's slots: one row each (letter, model, shown over the views).
     auto* slotBox = new QGroupBox(tr("Comparison"), this);

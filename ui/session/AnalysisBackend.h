@@ -96,14 +96,16 @@ class AnalysisBackend : public QObject {
     // (kAutoCamCases)
     // of the MedMNIST archive `archive`, the most faithful map kept. In the
     // background and for this session only: the bundle file is not changed.
-    // autoCamChosen (then modelsChanged when a map passed) or failed follows.
+    // autoCamChoiceEnded follows (after modelsChanged when a map passed),
+    // also when the choice is cancelled; or failed.
     virtual void chooseAutoCam(int modelIndex, const QString& archive) = 0;
     static constexpr int kAutoCamCases = 32;  // rllm cam-choose's default
 
   signals:
     void modelsChanged();
-    // What the choice found: the map now shown as `auto`, or that none passed.
-    void autoCamChosen(int modelIndex, const QString& summary);
+    // A choice ended: the map now shown as `auto`, that none passed, or that
+    // it was cancelled.
+    void autoCamChoiceEnded(int modelIndex, const QString& summary);
     void resultReady(quint64 caseId, int modelIndex, const rllm::CamRequest& cam,
                      std::shared_ptr<const rllm::CaseAnalysis> result);
     void failed(const QString& message);
