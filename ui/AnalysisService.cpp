@@ -281,9 +281,10 @@ void AnalysisService::cancelPending() {
     }
     ++generation_;
     pending_.clear();
-    pool_.clear();
-    // Jobs removed from the queue never report; count them out here.
-    running_ = pool_.activeThreadCount();
+    // Queued jobs are left in the queue: each sees the new generation, skips
+    // its work and reports, so running_ stays an exact count. (Clearing the
+    // queue and recounting from the pool's active threads missed a job a
+    // thread was just taking, and a later job's end then read as idle.)
     emit activityChanged(running_ > 0, running_ > 0 ? tr("cancelling") : QString());
 }
 
