@@ -66,9 +66,8 @@ class ScriptedBackend : public AnalysisBackend {
         emit activityChanged(false, {});
     }
     bool busy() const override { return !pending.empty(); }
-    void chooseAutoCam(int modelIndex, const QString& archive) override {
-        choices.push_back({modelIndex, archive});
-    }
+    // No test of the session asks for a choice; the real one is in test_viewer.
+    void chooseAutoCam(int, const QString&) override {}
 
     // Answers pending request `i`: predicts class `predicted` of `classes`
     // with a CAM of `marker` and the given faithfulness scores.
@@ -101,7 +100,6 @@ class ScriptedBackend : public AnalysisBackend {
     }
 
     std::vector<Request> pending;
-    std::vector<std::pair<int, QString>> choices;  // chooseAutoCam's model and archive
     int requestsMade = 0, cancelled = 0;
     quint64 focus = 0;
 
