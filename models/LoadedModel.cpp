@@ -15,6 +15,7 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <mutex>
 
 namespace rllm {
@@ -113,6 +114,15 @@ void LoadedModel::setExplanation(const std::optional<ExplanationChoice>& choice)
     std::lock_guard<std::mutex> lock(impl_->work);
     impl_->bundle.description.explanation = choice;
     impl_->descriptionText = impl_->bundle.description.toJson().dump(2);
+}
+
+void LoadedModel::saveCopy(const std::string& path) {
+    std::error_code ignored;  // a path that does not exist yet is not the bundle
+    if (path.empty() || std::filesystem::equivalent(impl_->path, path, ignored))
+        throw Error("the loaded bundle " + impl_->path +
+                    " is never written; save the copy under another name");
+    std::lock_guard<std::mutex> lock(impl_->work);
+    saveBundle(impl_->bundle.model, impl_->bundle.description, path);
 }
 
 std::string LoadedModel::device() const {

@@ -61,6 +61,11 @@ class LoadedModel {
     // touched). Waits for a running call; make it from the thread that reads
     // description().
     void setExplanation(const std::optional<ExplanationChoice>& choice);
+    // Writes the model as it is now (its weights, and its description with
+    // any setExplanation choice) to a new bundle at `path`, atomically, so a
+    // choice made in a session outlives it. The loaded bundle itself is never
+    // written: Error when `path` is that file.
+    void saveCopy(const std::string& path);
     // The CAM on `volume`'s own grid (see computeCam); options.device is ignored.
     CamResult cam(const Volume& volume, const CamOptions& options);
 

@@ -68,6 +68,7 @@ class ScriptedBackend : public AnalysisBackend {
     bool busy() const override { return !pending.empty(); }
     // No test of the session asks for a choice; the real one is in test_viewer.
     void chooseAutoCam(int, const QString&) override {}
+    void saveModelCopy(int, const QString&) override {}
 
     // Answers pending request `i`: predicts class `predicted` of `classes`
     // with a CAM of `marker` and the given faithfulness scores.

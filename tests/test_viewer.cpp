@@ -42,6 +42,7 @@
 #include <QPushButton>
 #include <QComboBox>
 #include <QElapsedTimer>
+#include <QFileDialog>
 #include <QLabel>
 #include <QListWidget>
 #include <QTextBrowser>
@@ -127,6 +128,21 @@ std::array<int64_t, 3> peakInSlice(const SliceView& view, const Volume& map) {
 }
 
 // Opens the 2D demo with both models and waits for their answers.
+// Answers the next file dialog with `path`, as a user typing it would (the
+// dialog is Qt's own under Xvfb: there is no platform one).
+void answerFileDialog(const QString& path) {
+    auto* poll = new QTimer;
+    QObject::connect(poll, &QTimer::timeout, poll, [poll, path] {
+        auto* dialog = qobject_cast<QFileDialog*>(QApplication::activeModalWidget());
+        if (!dialog) return;
+        poll->stop();
+        poll->deleteLater();
+        dialog->selectFile(path);
+        static_cast<QDialog*>(dialog)->accept();  // public there; QFileDialog's checks still run
+    });
+    poll->start(50);
+}
+
 void openDemo2D(MainWindow& window, const QString& demoDir) {
     window.openDemoWithModels(demoDir, false);
     QVERIFY(window.waitUntilIdle());
@@ -390,13 +406,17 @@ class TestViewer : public QObject {
         QCOMPARE(idleWhileChoosing, 0);
         QVERIFY(bundle.open(QIODevice::ReadOnly));
         QCOMPARE(bundle.readAll(), bytes);
+        bundle.close();
         const ModelInfo after = backend->modelInfo(model);
         qInfo("choice: %s", qPrintable(note->text()));
+        auto* save = window.findChild<QPushButton*>("saveChosenCopyButton");
+        QVERIFY(save);
         if (!after.description->explanation) {
             // Nothing passed on this briefly trained model: auto stays the rule, and says so.
             QVERIFY2(note->text().contains("auto stays the default rule"),
                      qPrintable(note->text()));
             QVERIFY(!after.autoChosenHere);
+            QVERIFY(!save->isEnabled());  // nothing chosen here to keep
             return;
         }
         const ExplanationChoice& chosen = *after.description->explanation;
@@ -415,6 +435,38 @@ class TestViewer : public QObject {
                 window.session()->slot(0).result->method.toStdString() == chosen.method,
             60000);
         QCOMPARE(window.session()->slot(0).result->layer.toStdString(), chosen.layer);
+
+        // The choice kept in a copy of the bundle, through the save dialog;
+        // never written over the loaded bundle.
+        QVERIFY(save->isEnabled());
+        QSignalSpy ended(backend, &AnalysisBackend::modelCopyEnded);
+        backend->saveModelCopy(model, before.path);
+        QTRY_COMPARE_WITH_TIMEOUT(ended.count(), 1, 30000);
+        QCOMPARE(ended[0][1].toBool(), false);
+        QVERIFY2(ended[0][2].toString().contains("is never written"),
+                 qPrintable(ended[0][2].toString()));
+        QVERIFY(bundle.open(QIODevice::ReadOnly));
+        QCOMPARE(bundle.readAll(), bytes);
+        bundle.close();
+        QTemporaryDir out;
+        const QString copy = out.filePath("chosen.safetensors");
+        answerFileDialog(copy);
+        QTest::mouseClick(save, Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(ended.count(), 2, 30000);
+        QVERIFY2(ended[1][1].toBool(), qPrintable(ended[1][2].toString()));
+        QVERIFY2(note->text().startsWith("Saved " + copy), qPrintable(note->text()));
+        QVERIFY(save->isEnabled());
+        // The copy: auto is the chosen map, and the weights are the model's own.
+        LoadedModel reopened(copy.toStdString(), {"cpu", 2});
+        QVERIFY(reopened.description().explanation);
+        QCOMPARE(reopened.description().explanation->method, chosen.method);
+        QCOMPARE(reopened.description().explanation->layer, chosen.layer);
+        QCOMPARE(reopened.description().explanation->cases, chosen.cases);
+        LoadedModel original(before.path.toStdString(), {"cpu", 2});
+        QVERIFY(!original.description().explanation);
+        const Prediction a = original.predict(*window.volume());
+        const Prediction b = reopened.predict(*window.volume());
+        QCOMPARE(b.probabilities, a.probabilities);
     }
 
     void comparisonShowsBothModelsProbabilities() {

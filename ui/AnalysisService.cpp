@@ -26,35 +26,36 @@ AnalysisService::~AnalysisService() {
 }
 
 void AnalysisService::startJob(const QString& what, std::function<void()> work,
-                               std::function<void()> onGuiThread) {
+                               std::function<void()> onGuiThread, Cancel cancel) {
     ++running_;
     emit activityChanged(true, what);
     const int generation = generation_.load();
-    pool_.start(
-        [this, what, generation, work = std::move(work), onGuiThread = std::move(onGuiThread)] {
-            QString error;
-            const bool cancelled = generation != generation_.load();
-            if (!cancelled) {
-                try {
-                    work();
-                } catch (const std::exception& e) {
-                    error = QString::fromStdString(e.what());
-                }
+    const bool cancellable = cancel == Cancel::Allowed;
+    pool_.start([this, what, generation, cancellable, work = std::move(work),
+                 onGuiThread = std::move(onGuiThread)] {
+        QString error;
+        const bool cancelled = cancellable && generation != generation_.load();
+        if (!cancelled) {
+            try {
+                work();
+            } catch (const std::exception& e) {
+                error = QString::fromStdString(e.what());
             }
-            QMetaObject::invokeMethod(
-                this,
-                [this, what, error, generation, onGuiThread] {
-                    running_ = std::max(0, running_ - 1);
-                    if (generation == generation_.load()) {
-                        if (!error.isEmpty())
-                            emit failed(tr("%1: %2").arg(what, error));
-                        else
-                            onGuiThread();
-                    }
-                    emit activityChanged(running_ > 0, running_ > 0 ? tr("working") : QString());
-                },
-                Qt::QueuedConnection);
-        });
+        }
+        QMetaObject::invokeMethod(
+            this,
+            [this, what, error, generation, cancellable, onGuiThread] {
+                running_ = std::max(0, running_ - 1);
+                if (!cancellable || generation == generation_.load()) {
+                    if (!error.isEmpty())
+                        emit failed(tr("%1: %2").arg(what, error));
+                    else
+                        onGuiThread();
+                }
+                emit activityChanged(running_ > 0, running_ > 0 ? tr("working") : QString());
+            },
+            Qt::QueuedConnection);
+    });
 }
 
 void AnalysisService::setDevice(const QString& device) {
@@ -267,6 +268,38 @@ void AnalysisService::chooseAutoCam(int modelIndex, const QString& archive) {
                                                .arg(e.lerf_minus_morf, 0, 'f', 3)
                                                .arg(e.cases));
         });
+}
+
+void AnalysisService::saveModelCopy(int modelIndex, const QString& path) {
+    std::shared_ptr<LoadedModel> loaded = model(modelIndex);
+    if (!loaded) return;
+    const QString name = modelName(modelIndex);
+    auto error = std::make_shared<QString>();
+    startJob(
+        tr("saving a copy of %1").arg(name),
+        [loaded, path, error] {
+            try {
+                loaded->saveCopy(path.toStdString());
+            } catch (const std::exception& e) {
+                *error = QString::fromStdString(e.what());
+            }
+        },
+        [this, modelIndex, loaded, path, error, name] {
+            if (!error->isEmpty()) {
+                emit modelCopyEnded(modelIndex, false,
+                                    tr("No copy of %1 was written: %2").arg(name, *error));
+                return;
+            }
+            const auto& chosen = loaded->description().explanation;
+            emit modelCopyEnded(
+                modelIndex, true,
+                chosen ? tr("Saved %1 with auto = %2 at %3; open it to have that map as auto "
+                            "in later sessions.")
+                             .arg(path, QString::fromStdString(chosen->method),
+                                  QString::fromStdString(chosen->layer))
+                       : tr("Saved %1.").arg(path));
+        },
+        Cancel::Never);
 }
 
 void AnalysisService::cancelPending() {

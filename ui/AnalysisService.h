@@ -58,14 +58,20 @@ class AnalysisService : public AnalysisBackend {
     void cancelPending() override;
     bool busy() const override { return running_ > 0; }
     void chooseAutoCam(int modelIndex, const QString& archive) override;
+    void saveModelCopy(int modelIndex, const QString& path) override;
     // How many bytes of results are kept for going back to a case.
     void setCacheLimit(qint64 bytes) { cache_.setMaxBytes(bytes); }
     const AnalysisCache& cache() const { return cache_; }
 
   private:
     QString cacheKey(quint64 caseId, int modelIndex, const CamRequest& cam) const;
+    // Runs `work` in the pool, then `onGuiThread`. A cancellable job is
+    // skipped, and its answer dropped, once cancelPending has been called; a
+    // job that is not (writing a file the user asked for) always runs and
+    // answers.
+    enum class Cancel { Allowed, Never };
     void startJob(const QString& what, std::function<void()> work,
-                  std::function<void()> onGuiThread);
+                  std::function<void()> onGuiThread, Cancel cancel = Cancel::Allowed);
 
     struct Model {
         QString path;

@@ -12,6 +12,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFileDialog>
+#include <QDir>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QGridLayout>
@@ -66,6 +67,14 @@ ModelPanel::ModelPanel(ViewerSession* session, QWidget* parent)
             .arg(AnalysisBackend::kAutoCamCases));
     connect(chooseAuto_, &QPushButton::clicked, this, &ModelPanel::chooseAutoCam);
     layout->addWidget(chooseAuto_);
+    // A choice made here would be lost with the session: a copy of the bundle keeps it.
+    saveChosen_ = new QPushButton(tr("Save a copy with this auto..."), this);
+    saveChosen_->setObjectName("saveChosenCopyButton");
+    saveChosen_->setToolTip(
+        tr("Write the selected model, with the auto CAM chosen in this session, to a new "
+           "bundle (as rllm cam-choose --out does). The loaded bundle is never written."));
+    connect(saveChosen_, &QPushButton::clicked, this, &ModelPanel::saveChosenCopy);
+    layout->addWidget(saveChosen_);
     autoNote_ = new QLabel(this);
     autoNote_->setObjectName("autoCamNote");
     autoNote_->setWordWrap(true);
@@ -73,6 +82,13 @@ ModelPanel::ModelPanel(ViewerSession* session, QWidget* parent)
     layout->addWidget(autoNote_);
     connect(session_->backend(), &AnalysisBackend::autoCamChoiceEnded, this,
             [this](int, const QString& summary) { finishAutoCam(summary); });
+    connect(session_->backend(), &AnalysisBackend::modelCopyEnded, this,
+            [this](int, bool, const QString& summary) {
+                savingCopy_ = false;
+                autoNote_->setText(summary);
+                autoNote_->show();
+                showDetails(list_->currentRow());
+            });
 
     // The comparison's slots: one row each (letter, model, shown over the views).
     auto* slotBox = new QGroupBox(tr("Comparison"), this);
@@ -304,9 +320,28 @@ void ModelPanel::finishAutoCam(const QString& summary) {
     showDetails(list_->currentRow());
 }
 
+void ModelPanel::saveChosenCopy() {
+    const int index = list_->currentRow();
+    const ModelInfo model = session_->backend()->modelInfo(index);
+    if (model.name.isEmpty()) return;
+    const QFileInfo bundle(model.path);
+    const QString suggested =
+        bundle.dir().filePath(bundle.completeBaseName() + QStringLiteral(".auto.safetensors"));
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Save a copy of %1 with this auto").arg(model.name),
+                                     suggested, tr("Model bundles (*.safetensors)"));
+    if (path.isEmpty()) return;
+    savingCopy_ = true;
+    saveChosen_->setEnabled(false);
+    autoNote_->setText(tr("Writing %1...").arg(path));
+    autoNote_->show();
+    session_->backend()->saveModelCopy(index, path);
+}
+
 void ModelPanel::showDetails(int index) {
     const ModelInfo model = session_->backend()->modelInfo(index);
     chooseAuto_->setEnabled(!model.name.isEmpty() && !choosingAuto_);
+    saveChosen_->setEnabled(model.autoChosenHere && !savingCopy_);
     if (model.name.isEmpty()) {
         details_->setHtml(tr("<i>No model loaded.</i>"));
         return;
@@ -315,8 +350,8 @@ void ModelPanel::showDetails(int index) {
     if (model.autoChosenHere)
         html +=
             tr("<p><b>CAM auto</b> was chosen in this session on validation cases, not "
-               "read from the bundle (unchanged; <tt>rllm cam-choose --out</tt> writes a "
-               "copy that keeps it).</p>");
+               "read from the bundle (unchanged; <i>Save a copy with this auto</i> or "
+               "<tt>rllm cam-choose --out</tt> writes a copy that keeps it).</p>");
     html += tr("<p><b>Device:</b> %1 %2</p>").arg(model.device, model.deviceNote.toHtmlEscaped());
     details_->setHtml(html);
 }

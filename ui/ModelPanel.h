@@ -59,13 +59,16 @@ class ModelPanel : public QWidget {
     void showDetails(int index);
     void chooseAutoCam();
     void finishAutoCam(const QString& summary);
+    void saveChosenCopy();
 
     ViewerSession* session_;
     QListWidget* list_ = nullptr;
     QTextBrowser* details_ = nullptr;
     QPushButton* chooseAuto_ = nullptr;
+    QPushButton* saveChosen_ = nullptr;
     QLabel* autoNote_ = nullptr;
     bool choosingAuto_ = false;
+    bool savingCopy_ = false;
     QGridLayout* slotGrid_ = nullptr;
     std::vector<SlotRow> rows_;
     QComboBox* device_ = nullptr;

@@ -100,12 +100,18 @@ class AnalysisBackend : public QObject {
     // also when the choice is cancelled; or failed.
     virtual void chooseAutoCam(int modelIndex, const QString& archive) = 0;
     static constexpr int kAutoCamCases = 32;  // rllm cam-choose's default
+    // Writes model `modelIndex` as it is in this session (with the auto
+    // chosen here) to a new bundle at `path`, in the background; never over
+    // the loaded bundle. modelCopyEnded follows, also when it failed.
+    virtual void saveModelCopy(int modelIndex, const QString& path) = 0;
 
   signals:
     void modelsChanged();
     // A choice ended: the map now shown as `auto`, that none passed, or that
     // it was cancelled.
     void autoCamChoiceEnded(int modelIndex, const QString& summary);
+    // A copy was written (saved) or not, and the summary says where or why.
+    void modelCopyEnded(int modelIndex, bool saved, const QString& summary);
     void resultReady(quint64 caseId, int modelIndex, const rllm::CamRequest& cam,
                      std::shared_ptr<const rllm::CaseAnalysis> result);
     void failed(const QString& message);
