@@ -147,6 +147,9 @@ struct EpochRecord {
     int epoch = 0;
     double trainLoss = 0, valAcc = 0, valAuc = 0, learningRate = 0, imagesPerSecond = 0,
            seconds = 0;
+    // The epoch's model gave every validation case one class (predictsOneClass):
+    // its AUC may rank well, but its ACC is a class prior.
+    bool valOneClass = false;
 };
 
 struct CamChoiceSummary;

@@ -109,10 +109,12 @@ std::string clock(double seconds) {
 void writeCurves(const std::string& path, const std::vector<EpochRecord>& curves) {
     writeAtomically(path, [&](const std::string& temporary) {
         std::ofstream out(temporary);
-        out << "epoch,train_loss,val_acc,val_auc,learning_rate,images_per_second,seconds\n";
+        out << "epoch,train_loss,val_acc,val_auc,learning_rate,images_per_second,seconds,"
+               "val_one_class\n";
         for (const EpochRecord& r : curves)
             out << r.epoch << "," << r.trainLoss << "," << r.valAcc << "," << r.valAuc << ","
-                << r.learningRate << "," << r.imagesPerSecond << "," << r.seconds << "\n";
+                << r.learningRate << "," << r.imagesPerSecond << "," << r.seconds << ","
+                << (r.valOneClass ? 1 : 0) << "\n";
         if (!out) throw FileError(path, "could not be written.");
     });
 }
@@ -231,7 +233,7 @@ void writeCheckpoint(const std::string& path, const nlohmann::json& options,
     nlohmann::json curves = nlohmann::json::array();
     for (const EpochRecord& r : state.curves)
         curves.push_back({r.epoch, r.trainLoss, r.valAcc, r.valAuc, r.learningRate,
-                          r.imagesPerSecond, r.seconds});
+                          r.imagesPerSecond, r.seconds, r.valOneClass});
     const nlohmann::json meta = {{"format", "rllm-train-checkpoint"},
                                  {"options", options},
                                  {"epoch", state.epoch},
@@ -288,10 +290,10 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
     state.bestEpoch = meta.value("best_epoch", 0);
     state.bestVal = {meta["best_val"].value("acc", 0.0), meta["best_val"].value("auc", 0.0)};
     state.bestPredictsOneClass = meta.value("best_one_class", false);
-    for (const auto& r : meta["curves"])
+    for (const auto& r : meta["curves"])  // checkpoints from before the flag have 7 fields
         state.curves.push_back({r[0].get<int>(), r[1].get<double>(), r[2].get<double>(),
                                 r[3].get<double>(), r[4].get<double>(), r[5].get<double>(),
-                                r[6].get<double>()});
+                                r[6].get<double>(), r.size() > 7 && r[7].get<bool>()});
     torch::NoGradGuard noGrad;
     const nlohmann::json& steps = meta["adamw_steps"];
     for (auto& p : model->named_parameters()) {
@@ -656,7 +658,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             predictScoresOnRanks(model, val.images, input, task, device, columns, group.get());
         ScoreMetrics v = evaluateScores(task, valScores, val.labels);
         const bool oneClass = predictsOneClass(task, valScores, val.labels);
-        EpochRecord r{epoch, lossSum / n, v.acc, v.auc, lr, n / seconds, seconds};
+        EpochRecord r{epoch, lossSum / n, v.acc, v.auc, lr, n / seconds, seconds, oneClass};
         summary.curves.push_back(r);
         // Chosen on validation, never on test (replacesBestEpoch, Metrics.h).
         // --select last keeps every epoch in turn.

@@ -175,7 +175,16 @@ class TestCli : public QObject {
                              "--threads", "2", "--json"});
         QCOMPARE(train.status, 0);
         QVERIFY(QFile::exists(bundle));
-        QVERIFY(QFile::exists(bundle + ".curves.csv"));
+        // The curves: one row per epoch, its one-class flag as the epoch line says.
+        QFile curves(bundle + ".curves.csv");
+        QVERIFY(curves.open(QIODevice::ReadOnly));
+        const QList<QByteArray> rows = curves.readAll().trimmed().split('\n');
+        QCOMPARE(rows.size(), 2);
+        QCOMPARE(rows[0], QByteArray("epoch,train_loss,val_acc,val_auc,learning_rate,"
+                                     "images_per_second,seconds,val_one_class"));
+        const QList<QByteArray> epoch1 = rows[1].split(',');
+        QCOMPARE(epoch1.size(), 8);
+        QCOMPARE(epoch1[7], QByteArray(train.err.contains("one class for all") ? "1" : "0"));
         Run eval = runRllm({"eval", bundle, "--data", data, "--split", "val", "--json"});
         QCOMPARE(eval.status, 0);
         const QJsonObject e = QJsonDocument::fromJson(eval.out).object();
