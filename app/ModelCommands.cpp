@@ -145,6 +145,9 @@ The recipe (docs/training.md has what each one measured):
                             moved by half a patch towards every diagonal corner
   --locality-attention      locality self-attention: a learnt temperature, and
                             no token attends to itself (both from Lee et al. 2021)
+  --no-patch-norm           3D (and shifted patches): no LayerNorm on each patch
+                            vector before its Linear, which makes every patch inside
+                            or outside a uniform region the same token (binary masks)
   --seed S (0)  --max-train N (use the first N training cases)
   --task binary|multi-class|multi-label|ordinal   (default: MedMNIST's flag for the file)
   --log CURVES.csv          (default: BUNDLE.curves.csv)
@@ -179,47 +182,48 @@ curves, validation and test metrics.
 }  // namespace
 
 int runTrain(const std::vector<std::string>& args) {
-    ParsedArgs p = parseArgs(args,
-                             {"help", "random-llm", "no-augment", "json", "llm-trainable",
-                              "shifted-patches", "locality-attention", "choose-cam"},
-                             {"data",
-                              "out",
-                              "arch",
-                              "preset",
-                              "depth",
-                              "patch",
-                              "booster",
-                              "llm",
-                              "layer",
-                              "final-norm",
-                              "epochs",
-                              "batch",
-                              "lr",
-                              "weight-decay",
-                              "label-smoothing",
-                              "warmup-epochs",
-                              "augment",
-                              "mixup",
-                              "cutmix",
-                              "class-balance",
-                              "ema",
-                              "drop-path",
-                              "elastic",
-                              "select",
-                              "llm-lr",
-                              "seed",
-                              "max-train",
-                              "task",
-                              "log",
-                              "resume",
-                              "init",
-                              "stop-after",
-                              "device",
-                              "threads",
-                              "llm-precision",
-                              "nproc",
-                              "worker-timeout",
-                              "dist-backend"});
+    ParsedArgs p =
+        parseArgs(args,
+                  {"help", "random-llm", "no-augment", "json", "llm-trainable", "shifted-patches",
+                   "locality-attention", "no-patch-norm", "choose-cam"},
+                  {"data",
+                   "out",
+                   "arch",
+                   "preset",
+                   "depth",
+                   "patch",
+                   "booster",
+                   "llm",
+                   "layer",
+                   "final-norm",
+                   "epochs",
+                   "batch",
+                   "lr",
+                   "weight-decay",
+                   "label-smoothing",
+                   "warmup-epochs",
+                   "augment",
+                   "mixup",
+                   "cutmix",
+                   "class-balance",
+                   "ema",
+                   "drop-path",
+                   "elastic",
+                   "select",
+                   "llm-lr",
+                   "seed",
+                   "max-train",
+                   "task",
+                   "log",
+                   "resume",
+                   "init",
+                   "stop-after",
+                   "device",
+                   "threads",
+                   "llm-precision",
+                   "nproc",
+                   "worker-timeout",
+                   "dist-backend"});
     if (p.has("help")) {
         std::cout << kTrainUsage;
         return kOk;
@@ -272,6 +276,7 @@ int runTrain(const std::vector<std::string>& args) {
     o.selection = p.get("select", "best");
     o.shiftedPatches = p.has("shifted-patches");
     o.localityAttention = p.has("locality-attention");
+    o.patchNorm = !p.has("no-patch-norm");
     o.llmTrainable = p.has("llm-trainable");
     o.llmLearningRate = number("llm-lr", 1e-4);
     if (p.has("llm-lr") && !o.llmTrainable) throw UsageError("--llm-lr needs --llm-trainable");

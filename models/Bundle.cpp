@@ -40,6 +40,7 @@ VitConfig vitConfigOf(const VitSpec& m) {
     c.volumetric = m.volumetric;
     c.shiftedPatches = m.shifted_patches;
     c.localityAttention = m.locality_attention;
+    c.patchNorm = m.patch_norm;
     return c;
 }
 
@@ -58,6 +59,7 @@ VitSpec vitSpecOf(const VitConfig& c, const std::string& preset) {
     m.volumetric = c.volumetric;
     m.shifted_patches = c.shiftedPatches;
     m.locality_attention = c.localityAttention;
+    m.patch_norm = c.patchNorm;
     return m;
 }
 

@@ -74,6 +74,7 @@ Shapes expectedBundleTensors(const nlohmann::json& d) {
     const bool shifted = m.contains("shifted_patches") && booleanField(m, "shifted_patches", at);
     const bool locality =
         m.contains("locality_attention") && booleanField(m, "locality_attention", at);
+    const bool patchNorm = !m.contains("patch_norm") || booleanField(m, "patch_norm", at);
     if (dim % heads != 0)
         throw Error("the description's model.dim " + std::to_string(dim) +
                     " is not a multiple of model.heads " + std::to_string(heads));
@@ -88,7 +89,7 @@ Shapes expectedBundleTensors(const nlohmann::json& d) {
     if (volumetric || shifted) {
         const int64_t voxels = volumetric ? patch * patch * patch : patch * patch;
         const int64_t vector = (shifted ? 1 + (volumetric ? 8 : 4) : 1) * channels * voxels;
-        addLayerNorm(s, "vit.patch_norm_in", vector);
+        if (patchNorm) addLayerNorm(s, "vit.patch_norm_in", vector);
         addLinear(s, "vit.patch_linear", vector, dim, true);
         addLayerNorm(s, "vit.patch_norm_out", dim);
     } else {

@@ -25,6 +25,9 @@ struct VitSpec {
     bool volumetric = false;
     // Options for small data sets (VitConfig); false in bundles from before them.
     bool shifted_patches = false, locality_attention = false;
+    // LayerNorm on each patch vector before the Linear (VitConfig::patchNorm);
+    // true in bundles from before the option.
+    bool patch_norm = true;
 };
 
 // The frozen transformer block's shape (LLaMA family).

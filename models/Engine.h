@@ -111,6 +111,8 @@ struct TrainOptions {
     std::string selection = "best";
     // Shifted patch tokens and locality self-attention (VitConfig).
     bool shiftedPatches = false, localityAttention = false;
+    // LayerNorm on each patch vector before the Linear (VitConfig::patchNorm).
+    bool patchNorm = true;
     // RQ3: the LLM block is fine-tuned with its own learning rate instead of frozen.
     bool llmTrainable = false;
     double llmLearningRate = 1e-4;

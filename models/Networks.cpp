@@ -165,8 +165,9 @@ VitImpl::VitImpl(const VitConfig& c) : config(c) {
     if (c.dim % c.heads != 0) throw Error("the ViT width must be a multiple of its head count");
     if (c.linearPatchEmbedding()) {
         const int64_t patchVector = c.patchVectorLength();
-        patchNormIn = register_module(
-            "patch_norm_in", torch::nn::LayerNorm(torch::nn::LayerNormOptions({patchVector})));
+        if (c.patchNorm)
+            patchNormIn = register_module(
+                "patch_norm_in", torch::nn::LayerNorm(torch::nn::LayerNormOptions({patchVector})));
         patchLinear = register_module("patch_linear", torch::nn::Linear(patchVector, c.dim));
         patchNormOut = register_module("patch_norm_out",
                                        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim})));
@@ -191,8 +192,10 @@ torch::Tensor VitImpl::embed(const torch::Tensor& images) {
     const int64_t B = images.size(0);
     torch::Tensor tokens;
     if (config.linearPatchEmbedding()) {
-        tokens = patchNormOut(patchLinear(patchNormIn(
-            patchVectors(images, config.patch, config.volumetric, config.shiftedPatches))));
+        torch::Tensor vectors =
+            patchVectors(images, config.patch, config.volumetric, config.shiftedPatches);
+        if (patchNormIn) vectors = patchNormIn(vectors);
+        tokens = patchNormOut(patchLinear(vectors));
     } else {
         tokens = patchConv(images).flatten(2).transpose(1, 2);
     }

@@ -51,6 +51,12 @@ struct VitConfig {
     // (a learnt softmax temperature; no token attends to itself).
     bool shiftedPatches = false;
     bool localityAttention = false;
+    // Whether a linear patch embedding first normalises each patch vector
+    // (LayerNorm over its voxels: the reference 3D design). That removes each
+    // patch's mean and scale, so every patch wholly inside or wholly outside a
+    // uniform region (all of a binary mask's patches away from its surface)
+    // becomes the same token. Off, the Linear sees the voxel values.
+    bool patchNorm = true;
 
     int gridSide() const { return imageSize / patch; }
     int patchCount() const;

@@ -265,9 +265,11 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
         for (const char* key : {"drop_path", "elastic"})
             if (!saved.contains(key)) saved[key] = 0.0;
         if (!saved.contains("select")) saved["select"] = "best";
-        if (saved.contains("model") && saved["model"].is_object())
+        if (saved.contains("model") && saved["model"].is_object()) {
             for (const char* key : {"shifted_patches", "locality_attention"})
                 if (!saved["model"].contains(key)) saved["model"][key] = false;
+            if (!saved["model"].contains("patch_norm")) saved["model"]["patch_norm"] = true;
+        }
     }
     std::string differing;
     for (const auto& item : options.items())
@@ -404,6 +406,11 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     config.volumetric = volumetric;
     config.shiftedPatches = o.shiftedPatches;
     config.localityAttention = o.localityAttention;
+    config.patchNorm = o.patchNorm;
+    if (!config.patchNorm && !config.linearPatchEmbedding())
+        throw Error(
+            "--no-patch-norm applies to the linear patch embedding of 3D models and "
+            "of --shifted-patches; a plain 2D ViT embeds patches by a convolution");
 
     BundleDescription description;
     description.model = vitSpecOf(config, o.preset);

@@ -778,6 +778,50 @@ class TestModels : public QObject {
     // alone, every tensor the network built from it has: names and shapes,
     // for 2D and 3D, baseline, mlp and LLM boosters (grouped-query, qkv bias,
     // two layers). It is what lets a bundle be refused before a module exists.
+    // The LayerNorm on each patch vector maps every uniform patch, whatever
+    // its value, to the same token: an all-0 and an all-1 volume embed alike.
+    // Without it (--no-patch-norm) they differ; the option survives a bundle.
+    void patchNormDecidesWhetherUniformPatchesDiffer() {
+        torch::manual_seed(3);
+        VitConfig c = VitConfig::preset("tiny");
+        c.dim = 24;
+        c.depth = 1;
+        c.heads = 3;
+        c.imageSize = 8;
+        c.patch = 4;
+        c.classes = 2;
+        c.volumetric = true;
+        const torch::Tensor outside = torch::zeros({1, 1, 8, 8, 8});
+        const torch::Tensor inside = torch::ones({1, 1, 8, 8, 8});
+        torch::NoGradGuard noGrad;
+        Vit normed(c);
+        QVERIFY(torch::equal(normed->embed(outside), normed->embed(inside)));
+        c.patchNorm = false;
+        Vit plain(c);
+        const double apart =
+            (plain->embed(outside) - plain->embed(inside)).abs().max().item<double>();
+        QVERIFY2(apart > 0.1, std::to_string(apart).c_str());
+
+        BundleDescription d;
+        d.model = vitSpecOf(c, "tiny");
+        d.task = "binary";
+        d.class_names = {"outside", "inside"};
+        Classifier model = buildClassifier(d);
+        model->eval();
+        QTemporaryDir dir;
+        const std::string path = dir.filePath("plain.safetensors").toStdString();
+        saveBundle(model, d, path);
+        LoadedBundle loaded = loadBundle(path);
+        QVERIFY(!loaded.description.model.patch_norm);
+        QVERIFY(!loaded.model->vit->patchNormIn);
+        const torch::Tensor x = torch::rand({2, 1, 8, 8, 8});
+        QVERIFY(torch::allclose(model->forward(x), loaded.model->forward(x)));
+        // A description without the key (bundles before it) keeps the norm.
+        nlohmann::json old = d.toJson();
+        old["model"].erase("patch_norm");
+        QVERIFY(BundleDescription::fromJson(old).model.patch_norm);
+    }
+
     void bundleCheckPredictsEveryTensorOfTheNetwork() {
         auto description = [](bool volumetric, const std::string& mode, bool qkvBias,
                               bool smallData = false) {
@@ -791,10 +835,12 @@ class TestModels : public QObject {
                           {"channels", volumetric ? 1 : 3},
                           {"classes", 3},
                           {"volumetric", volumetric}};
-            // Bundles from before the small-data options have neither key.
+            // Bundles from before the small-data options have neither key
+            // (nor patch_norm, which is then on).
             if (smallData) {
                 d["model"]["shifted_patches"] = true;
                 d["model"]["locality_attention"] = true;
+                d["model"]["patch_norm"] = !volumetric;  // off: no vit.patch_norm_in
             }
             if (mode == "mlp") d["booster"] = {{"mode", "mlp"}, {"llm_dim", 12}};
             if (!mode.empty() && mode != "mlp")
