@@ -317,6 +317,13 @@ class TestViewer : public QObject {
                                   "MoRF 0.180)"),
                  qPrintable(summary));
         QVERIFY(ModelPanel::summarise(BundleDescription{}).contains("the default rule"));
+        // The token options a bundle records are named; the defaults are not.
+        QVERIFY(!ModelPanel::summarise(BundleDescription{}).contains("Tokens"));
+        BundleDescription options;
+        options.model.locality_attention = true;
+        options.model.patch_norm = false;
+        QVERIFY(ModelPanel::summarise(options).contains(
+            "<b>Tokens</b></td><td>locality self-attention, no LayerNorm on patch vectors"));
         ViewerSession session(&backend);
         ComparisonPanel panel(&session);
         panel.resize(900, 700);

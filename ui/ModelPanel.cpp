@@ -376,6 +376,12 @@ QString ModelPanel::summarise(const BundleDescription& d) {
                                 .arg(m.heads)
                                 .arg(m.patch)
                                 .arg(m.image_size));
+    // Options that change what the network sees, named where they are set.
+    QStringList tokens;
+    if (m.shifted_patches) tokens << tr("shifted patch tokens");
+    if (m.locality_attention) tokens << tr("locality self-attention");
+    if (!m.patch_norm) tokens << tr("no LayerNorm on patch vectors");
+    if (!tokens.isEmpty()) row(tr("Tokens"), tokens.join(", "));
     if (d.dataset) row(tr("Dataset"), text(d.dataset->file));
     row(tr("Input"), tr("(x * %1 - %2) / %3 of the stored values")
                          .arg(d.input.scale, 0, 'g', 4)
