@@ -127,22 +127,25 @@ std::array<int64_t, 3> peakInSlice(const SliceView& view, const Volume& map) {
     return best;
 }
 
-// Opens the 2D demo with both models and waits for their answers.
 // Answers the next file dialog with `path`, as a user typing it would (the
 // dialog is Qt's own under Xvfb: there is no platform one).
 void answerFileDialog(const QString& path) {
     auto* poll = new QTimer;
     QObject::connect(poll, &QTimer::timeout, poll, [poll, path] {
         auto* dialog = qobject_cast<QFileDialog*>(QApplication::activeModalWidget());
-        if (!dialog) return;
+        auto* name = dialog ? dialog->findChild<QLineEdit*>("fileNameEdit") : nullptr;
+        if (!name || !dialog->isVisible()) return;
         poll->stop();
         poll->deleteLater();
-        dialog->selectFile(path);
+        // Typed into the name field (selectFile could be undone by the
+        // dialog's own first selection when the machine is slow).
+        name->setText(path);
         static_cast<QDialog*>(dialog)->accept();  // public there; QFileDialog's checks still run
     });
     poll->start(50);
 }
 
+// Opens the 2D demo with both models and waits for their answers.
 void openDemo2D(MainWindow& window, const QString& demoDir) {
     window.openDemoWithModels(demoDir, false);
     QVERIFY(window.waitUntilIdle());
