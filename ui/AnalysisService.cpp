@@ -272,7 +272,11 @@ void AnalysisService::chooseAutoCam(int modelIndex, const QString& archive) {
 
 void AnalysisService::saveModelCopy(int modelIndex, const QString& path) {
     std::shared_ptr<LoadedModel> loaded = model(modelIndex);
-    if (!loaded) return;
+    if (!loaded) {  // the panel waits for an answer either way
+        emit modelCopyEnded(modelIndex, false,
+                            tr("No copy was written: no model is loaded there."));
+        return;
+    }
     const QString name = modelName(modelIndex);
     auto error = std::make_shared<QString>();
     startJob(
