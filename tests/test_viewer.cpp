@@ -52,6 +52,7 @@
 #include <QMenuBar>
 #include <QProcess>
 #include <QSettings>
+#include <QFile>
 #include <QTemporaryDir>
 #include <QSpinBox>
 #include <QTableWidget>
@@ -177,6 +178,10 @@ class TestViewer : public QObject {
         demo.device.threads = 2;
         std::ostringstream log;
         makeDemo(demo, log);
+        // main() gave the program a configuration folder of its own.
+        const QString configHome = qEnvironmentVariable("XDG_CONFIG_HOME");
+        QVERIFY(!configHome.isEmpty());
+        QVERIFY2(QSettings().fileName().startsWith(configHome), qPrintable(QSettings().fileName()));
         QSettings().clear();
     }
 
@@ -1469,9 +1474,15 @@ class TestViewer : public QObject {
 };
 
 int main(int argc, char** argv) {
+    // A configuration folder of their own for the life of the program: the
+    // tests' settings and Qt's file-dialog history (QtProject.conf) never
+    // touch the configuration of the user who runs them. Set before any
+    // QSettings exists, since Qt reads the folder once.
+    QTemporaryDir configHome;
+    if (!configHome.isValid()) return 1;
+    qputenv("XDG_CONFIG_HOME", QFile::encodeName(configHome.path()));
     VtkRenderWidget::setDefaultSurfaceFormat();
     QApplication app(argc, argv);
-    // Settings of their own, so the tests never touch a user's.
     QApplication::setOrganizationName("R-LLM Viewer tests");
     QApplication::setApplicationName("test_viewer");
     TestViewer test;
