@@ -88,9 +88,9 @@ declare -A recipes=(
     [light_ema_nopn]="--depth 2 $long --class-balance loss --ema 0.995 --no-patch-norm"
     [light_ema_batch16_lr_nopn]="--depth 2 $long --class-balance loss --ema 0.995 --batch 16 --lr 2.5e-4 --no-patch-norm"
     # 3D: 4-voxel patches (a 7x7x7 token grid) instead of 7-voxel ones (4x4x4).
+    [nopn_patch4]="--depth 2 $long --class-balance loss --ema 0.995 --batch 16 --lr 2.5e-4 --no-patch-norm --patch 4"
     # 2D: spt_lsa with 2-pixel patches (a 14x14 token grid instead of 7x7).
     [spt_lsa_patch2]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --patch 2"
-    [nopn_patch4]="--depth 2 $long --class-balance loss --ema 0.995 --batch 16 --lr 2.5e-4 --no-patch-norm --patch 4"
 )
 order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
