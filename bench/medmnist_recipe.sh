@@ -91,8 +91,20 @@ declare -A recipes=(
     [nopn_patch4]="--depth 2 $long --class-balance loss --ema 0.995 --batch 16 --lr 2.5e-4 --no-patch-norm --patch 4"
     # 2D: spt_lsa with 2-pixel patches (a 14x14 token grid instead of 7x7).
     [spt_lsa_patch2]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --patch 2"
+    # 2D: spt_lsa with mixed cases (mixup alone, then mixup or cutmix per
+    # batch), with the balanced sampler in place of the weighted loss, and
+    # with three times the schedule.
+    [spt_lsa_mixup]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2"
+    [spt_lsa_mix]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
+    [spt_lsa_sampler]="--depth 2 $long --augment strong --class-balance sampler --ema 0.995 --shifted-patches --locality-attention"
+    [spt_lsa_longest]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention"
+    # 2D: the two that paid on their own together, with the longer schedule,
+    # and at ViT-S width.
+    [spt_lsa_mix_sampler]="--depth 2 $long --augment strong --class-balance sampler --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
+    [spt_lsa_mix_longest]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
+    [spt_lsa_mix_small]="--preset small --depth 2 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
 )
-order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2)
+order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_small)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }
