@@ -103,8 +103,10 @@ declare -A recipes=(
     [spt_lsa_mix_sampler]="--depth 2 $long --augment strong --class-balance sampler --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
     [spt_lsa_mix_longest]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
     [spt_lsa_mix_small]="--preset small --depth 2 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
+    # 2D: the mixed recipe still improved near the end of 180 epochs.
+    [spt_lsa_mix_360]="--depth 2 --epochs 360 --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
 )
-order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_small)
+order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_small spt_lsa_mix_360)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }
