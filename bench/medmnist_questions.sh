@@ -50,7 +50,7 @@ case "$which" in
     adrenal3d) archive="$data/medmnist/adrenalmnist3d.npz"
         base=(--data "$archive" --arch vit3d --preset tiny --depth 2 --patch 7 --epochs 30) ;;
     # MedMNIST+'s 64³ archive: 8-voxel patches, an 8x8x8 token grid (a
-    # baseline run takes 35 minutes on one core here: for a GPU machine).
+    # baseline run takes 33-41 minutes on one core here: for a GPU machine).
     adrenal3d_64) archive="$data/medmnist/adrenalmnist3d_64.npz"
         base=(--data "$archive" --arch vit3d --preset tiny --depth 2 --patch 8 --epochs 30) ;;
     *) echo "unknown set $which" >&2; exit 2 ;;

@@ -98,8 +98,8 @@ declare -A recipes=(
     [spt_lsa_mix]="--depth 2 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
     [spt_lsa_sampler]="--depth 2 $long --augment strong --class-balance sampler --ema 0.995 --shifted-patches --locality-attention"
     [spt_lsa_longest]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention"
-    # 2D: the two that paid on their own together, with the longer schedule,
-    # and at ViT-S width.
+    # 2D: the two with the best means alone (mix, sampler) together; mix with
+    # the longer schedule; mix at ViT-S width.
     [spt_lsa_mix_sampler]="--depth 2 $long --augment strong --class-balance sampler --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
     [spt_lsa_mix_longest]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
     [spt_lsa_mix_small]="--preset small --depth 2 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
