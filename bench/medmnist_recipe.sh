@@ -109,14 +109,13 @@ declare -A recipes=(
     # nothing at 60 epochs; longer schedules leave more to regularise).
     [spt_lsa_mix_longest_dp]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0 --drop-path 0.1"
     # 3D: nopn_patch4 with mixed cases (mixup or cutmix per batch, cuboids
-    # in 3D), as paid in 2D, at 30 and at 60 epochs.
+    # in 3D), which paid in 2D.
     [nopn_patch4_mix]="--depth 2 $long --class-balance loss --ema 0.995 --batch 16 --lr 2.5e-4 --no-patch-norm --patch 4 --mixup 0.2 --cutmix 1.0"
-    [nopn_patch4_mix_longer]="--depth 2 --epochs 60 --class-balance loss --ema 0.995 --batch 16 --lr 2.5e-4 --no-patch-norm --patch 4 --mixup 0.2 --cutmix 1.0"
     # 3D: nopn_patch4 with shifted patches and locality attention (each
     # 4-voxel token then also sees its neighbours' halves).
     [nopn_patch4_spt_lsa]="--depth 2 $long --class-balance loss --ema 0.995 --batch 16 --lr 2.5e-4 --no-patch-norm --patch 4 --shifted-patches --locality-attention"
 )
-order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_small spt_lsa_mix_360 spt_lsa_mix_longest_dp nopn_patch4_mix nopn_patch4_mix_longer nopn_patch4_spt_lsa)
+order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_small spt_lsa_mix_360 spt_lsa_mix_longest_dp nopn_patch4_mix nopn_patch4_spt_lsa)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }
