@@ -139,8 +139,10 @@ The recipe (docs/training.md has what each one measured):
                             first block to R at the last (0: off)
   --elastic V               bend each training image by a smooth random field,
                             up to V voxels (pixels) along every axis (0: off)
-  --select best|last        keep the epoch with the best validation AUC (default),
-                            or the last epoch's weights (validation still reported)
+  --select best|last|mean:K keep the epoch with the best validation AUC (default),
+                            the last epoch's weights (validation still reported), or
+                            the epoch whose validation AUC averaged with the K-1
+                            epochs before it is best (small validation splits)
   --shifted-patches         shifted patch tokens: each patch also sees the image
                             moved by half a patch towards every diagonal corner
   --locality-attention      locality self-attention: a learnt temperature, and
@@ -176,7 +178,8 @@ Data-parallel training (docs/distributed.md):
 
 The model with the best validation AUC is kept (never chosen on test; an epoch
 that gives every validation case one class never wins over one that separates
-them; --select last keeps the last epoch's); the bundle records the command,
+them; --select last keeps the last epoch's, --select mean:K the best K-epoch
+mean); the bundle records the command,
 curves, validation and test metrics.
 )";
 }  // namespace

@@ -162,4 +162,55 @@ bool replacesBestEpoch(const EpochValidation& candidate, const EpochValidation& 
     return c.auc > b.auc || (c.auc == b.auc && c.acc > b.acc);
 }
 
+EpochSelection EpochSelection::parse(const std::string& text) {
+    if (text == "best") return {};
+    if (text == "last") return {Rule::Last, 1};
+    const std::string prefix = "mean:";
+    if (text.rfind(prefix, 0) == 0) {
+        const std::string digits = text.substr(prefix.size());
+        if (!digits.empty() && digits.size() <= 4 &&
+            std::all_of(digits.begin(), digits.end(),
+                        [](char c) { return c >= '0' && c <= '9'; })) {
+            const int window = std::stoi(digits);
+            if (window >= 2) return {Rule::Mean, window};
+        }
+    }
+    throw Error("--select must be best, last or mean:K with K >= 2 epochs (e.g. mean:5), not '" +
+                text + "'");
+}
+
+std::string EpochSelection::text() const {
+    switch (rule) {
+        case Rule::Last:
+            return "last";
+        case Rule::Mean:
+            return "mean:" + std::to_string(window);
+        case Rule::Best:
+            break;
+    }
+    return "best";
+}
+
+bool EpochSelection::canKeep(int epoch, int epochs) const {
+    if (rule == Rule::Mean) return epoch >= std::min(window, epochs);
+    return true;
+}
+
+EpochValidation judgedValidation(const std::vector<EpochValidation>& history, int epoch,
+                                 int window) {
+    if (epoch < 1 || epoch > static_cast<int>(history.size()) || window < 1)
+        throw Error("judgedValidation: epoch " + std::to_string(epoch) + " of " +
+                    std::to_string(history.size()) + ", window " + std::to_string(window));
+    const int first = std::max(1, epoch - window + 1);
+    EpochValidation judged{{0, 0}, history[epoch - 1].oneClass};
+    for (int e = first; e <= epoch; ++e) {
+        judged.metrics.acc += history[e - 1].metrics.acc;
+        judged.metrics.auc += history[e - 1].metrics.auc;
+    }
+    const double count = epoch - first + 1;
+    judged.metrics.acc /= count;
+    judged.metrics.auc /= count;
+    return judged;
+}
+
 }  // namespace rllm

@@ -53,4 +53,35 @@ struct EpochValidation {
 // case; docs/results.md).
 bool replacesBestEpoch(const EpochValidation& candidate, const EpochValidation& best);
 
+// Which epoch's weights a run keeps (`rllm train --select`).
+struct EpochSelection {
+    enum class Rule {
+        Best,  // the best validation (replacesBestEpoch)
+        Last,  // the schedule's last epoch
+        Mean,  // the best validation averaged over the epoch and the window - 1 before it
+    };
+    Rule rule = Rule::Best;
+    int window = 1;  // epochs each candidate is judged on (1 unless Mean)
+
+    // "best", "last" or "mean:K" (K >= 2); throws rllm::Error otherwise.
+    static EpochSelection parse(const std::string& text);
+    std::string text() const;  // as parse reads it
+    // Whether `epoch` (from 1) of a run of `epochs` may be kept: under mean:K
+    // only epochs with a full window (from the K-th on; every epoch when the
+    // run is shorter than K), since a window of one or two early epochs is as
+    // noisy as the single-epoch choice the rule replaces.
+    bool canKeep(int epoch, int epochs) const;
+};
+
+// What epoch `epoch` (from 1) is judged on under a window of `window`
+// epochs: the mean validation ACC and AUC of it and the window - 1 epochs
+// before it (fewer at the start), `history` holding every epoch's validation
+// in order; one class where the epoch itself gave one class. With a small
+// validation split one epoch's AUC is partly chance, and the maximum over
+// many epochs picks the luckiest; the mean of neighbouring epochs is less
+// so. With --ema the weights of an epoch are themselves an average over the
+// steps before it, the span this window looks back over.
+EpochValidation judgedValidation(const std::vector<EpochValidation>& history, int epoch,
+                                 int window);
+
 }  // namespace rllm

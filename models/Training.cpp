@@ -359,8 +359,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     if (!(o.elasticVoxels >= 0)) throw Error("--elastic must be a displacement >= 0 (voxels)");
     if (!(o.learningRate >= 0) || !(o.llmLearningRate >= 0))
         throw Error("--lr and --llm-lr must be >= 0");
-    if (o.selection != "best" && o.selection != "last")
-        throw Error("--select must be best or last");
+    const EpochSelection selection = EpochSelection::parse(o.selection);
     const DistributedOptions& dist = o.distributed;
     DeviceOptions deviceOptions = o.device;
     if (dist.worldSize > 1) {
@@ -667,11 +666,20 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         const bool oneClass = predictsOneClass(task, valScores, val.labels);
         EpochRecord r{epoch, lossSum / n, v.acc, v.auc, lr, n / seconds, seconds, oneClass};
         summary.curves.push_back(r);
-        // Chosen on validation, never on test (replacesBestEpoch, Metrics.h).
-        // --select last keeps every epoch in turn.
-        if (o.selection == "last" || summary.bestEpoch == 0 ||
-            replacesBestEpoch({v, oneClass},
-                              {{summary.bestVal.acc, bestAuc}, state.bestPredictsOneClass})) {
+        // Chosen on validation, never on test (replacesBestEpoch, Metrics.h),
+        // this epoch and the one kept so far each judged on their window
+        // (one epoch unless --select mean:K). --select last keeps every epoch
+        // in turn; so does mean:K until the K-th, the first it may keep.
+        std::vector<EpochValidation> history;
+        for (const EpochRecord& c : summary.curves)
+            history.push_back({{c.valAcc, c.valAuc}, c.valOneClass});
+        const bool heldInPlace =
+            summary.bestEpoch == 0 || !selection.canKeep(summary.bestEpoch, o.epochs);
+        const EpochValidation judged = judgedValidation(history, epoch, selection.window);
+        if (selection.rule == EpochSelection::Rule::Last || heldInPlace ||
+            (selection.canKeep(epoch, o.epochs) &&
+             replacesBestEpoch(judged,
+                               judgedValidation(history, summary.bestEpoch, selection.window)))) {
             state.bestPredictsOneClass = oneClass;
             bestAuc = v.auc;
             summary.bestEpoch = epoch;
@@ -681,14 +689,20 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                 bestState[p.key()] = p.value().detach().clone();
         }
         ema.swapIn();  // the live weights back, to train on
+        std::ostringstream keptMark;
+        if (epoch == summary.bestEpoch && selection.rule != EpochSelection::Rule::Last &&
+            selection.canKeep(epoch, o.epochs)) {
+            keptMark << "  *best";
+            if (selection.rule == EpochSelection::Rule::Mean)
+                keptMark << " (mean AUC of " << selection.window << " epochs " << std::fixed
+                         << std::setprecision(3) << judged.metrics.auc << ")";
+        }
         const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
         out << (o.progressBar ? "\r" : "") << "Epoch " << epoch << "/" << o.epochs << "  loss "
             << std::fixed << std::setprecision(4) << r.trainLoss << "  val ACC "
             << std::setprecision(3) << v.acc << " AUC " << v.auc << "  " << std::setprecision(0)
             << r.imagesPerSecond << " img/s  ETA " << clock(elapsed / epoch * (o.epochs - epoch))
-            << (oneClass ? "  one class for all" : "")
-            << (epoch == summary.bestEpoch && o.selection == "best" ? "  *best" : "")
-            << "          \n"
+            << (oneClass ? "  one class for all" : "") << keptMark.str() << "          \n"
             << std::flush;
         state.epoch = epoch;
         state.step = step;
@@ -741,13 +755,16 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     record.llm_trainable = o.llmTrainable;
     record.llm_learning_rate = o.llmTrainable ? o.llmLearningRate : 0.0;
     record.train_cases = n;
-    if (o.selection == "last")
+    const std::string weights = o.emaDecay > 0 ? " of the weights' moving average" : "";
+    if (selection.rule == EpochSelection::Rule::Last)
         record.selected_on =
-            o.emaDecay > 0 ? "the last epoch (the weights' moving average)" : "the last epoch";
+            "the last epoch" + (o.emaDecay > 0 ? " (the weights' moving average)" : std::string());
+    else if (selection.rule == EpochSelection::Rule::Mean)
+        record.selected_on = "validation AUC" + weights + " averaged over the epoch and the " +
+                             std::to_string(selection.window - 1) +
+                             " before it (ties: validation ACC averaged likewise)";
     else
-        record.selected_on =
-            o.emaDecay > 0 ? "validation AUC of the weights' moving average (ties: validation ACC)"
-                           : "validation AUC (ties: validation ACC)";
+        record.selected_on = "validation AUC" + weights + " (ties: validation ACC)";
     record.best_epoch = summary.bestEpoch;
     record.val = {summary.bestVal.acc, summary.bestVal.auc};
     record.test = {summary.test.acc, summary.test.auc};

@@ -1864,6 +1864,81 @@ class TestModels : public QObject {
         QVERIFY_THROWS_EXCEPTION(Error, trainClassifier(o, log));
     }
 
+    // --select mean:K: each epoch judged on the mean validation of itself and
+    // the K-1 epochs before it; only epochs with a full window may be kept.
+    void meanSelectionJudgesAWindowOfEpochs() {
+        QCOMPARE(EpochSelection::parse("best").rule, EpochSelection::Rule::Best);
+        QCOMPARE(EpochSelection::parse("last").rule, EpochSelection::Rule::Last);
+        const EpochSelection mean5 = EpochSelection::parse("mean:5");
+        QCOMPARE(mean5.rule, EpochSelection::Rule::Mean);
+        QCOMPARE(mean5.window, 5);
+        QCOMPARE(mean5.text(), std::string("mean:5"));
+        QCOMPARE(EpochSelection::parse("mean:12").text(), std::string("mean:12"));
+        for (const char* bad : {"mean:1", "mean:0", "mean:", "mean:x", "mean:-3", "mean:3.5",
+                                "mean:99999", "mean", "smoothed", "", "Best"})
+            QVERIFY_THROWS_EXCEPTION(Error, EpochSelection::parse(bad));
+        QVERIFY(!mean5.canKeep(4, 30));
+        QVERIFY(mean5.canKeep(5, 30));
+        QVERIFY(mean5.canKeep(3, 3));  // a run shorter than the window: its last epoch
+        QVERIFY(!mean5.canKeep(2, 3));
+        QVERIFY(EpochSelection::parse("best").canKeep(1, 30));
+
+        const std::vector<EpochValidation> history{
+            {{0.50, 0.60}, false}, {{0.70, 0.90}, false},  // a lucky spike
+            {{0.60, 0.70}, false}, {{0.64, 0.80}, false},
+            {{0.66, 0.82}, true},  {{0.68, 0.84}, false}};
+        const EpochValidation third = judgedValidation(history, 3, 3);
+        QVERIFY(std::abs(third.metrics.auc - (0.60 + 0.90 + 0.70) / 3) < 1e-12);
+        QVERIFY(std::abs(third.metrics.acc - (0.50 + 0.70 + 0.60) / 3) < 1e-12);
+        QVERIFY(!third.oneClass);
+        QVERIFY(judgedValidation(history, 5, 3).oneClass);  // the epoch's own flag
+        // The window is shorter at the start; a window of 1 is the epoch itself.
+        QVERIFY(std::abs(judgedValidation(history, 2, 3).metrics.auc - 0.75) < 1e-12);
+        QCOMPARE(judgedValidation(history, 2, 1).metrics.auc, 0.90);
+        QVERIFY_THROWS_EXCEPTION(Error, judgedValidation(history, 7, 3));
+        QVERIFY_THROWS_EXCEPTION(Error, judgedValidation(history, 0, 3));
+        // Epoch 2's spike wins alone; over three epochs the steady rise does.
+        QVERIFY(judgedValidation(history, 6, 3).metrics.auc >
+                judgedValidation(history, 3, 3).metrics.auc);
+        QVERIFY(judgedValidation(history, 2, 1).metrics.auc >
+                judgedValidation(history, 6, 1).metrics.auc);
+    }
+
+    // A run with --select mean:3 keeps the epoch (from the third on) whose
+    // three-epoch mean validation AUC is highest, as recomputed here from the
+    // run's own curves, and the bundle holds that epoch's weights.
+    void meanSelectionKeepsTheBestWindow() {
+        QTemporaryDir dir;
+        TrainOptions o = phantomTraining(dir, 64, "mean.safetensors");
+        o.epochs = 7;
+        o.batchSize = 16;
+        o.learningRate = 3e-3;
+        o.selection = "mean:3";
+        std::ostringstream log;
+        const TrainSummary s = trainClassifier(o, log);
+        QCOMPARE(int(s.curves.size()), 7);
+        int expected = 0;
+        double expectedMean = -1;
+        for (int e = 3; e <= 7; ++e) {
+            double mean = 0;
+            for (int k = e - 2; k <= e; ++k) mean += s.curves[k - 1].valAuc;
+            mean /= 3;
+            if (mean > expectedMean + 1e-12) expectedMean = mean, expected = e;
+        }
+        QCOMPARE(s.bestEpoch, expected);
+        QCOMPARE(s.bestVal.auc, s.curves[expected - 1].valAuc);
+        const EvalSummary e = evaluateBundle(o.outPath, o.dataPath, "val", o.device);
+        QVERIFY2(
+            std::abs(e.metrics.auc - s.curves[expected - 1].valAuc) < 1e-6,
+            qPrintable(QString("%1 vs %2").arg(e.metrics.auc).arg(s.curves[expected - 1].valAuc)));
+        const std::string selectedOn = loadBundle(o.outPath).description.training->selected_on;
+        QVERIFY2(
+            selectedOn.find("averaged over the epoch and the 2 before it") != std::string::npos,
+            selectedOn.c_str());
+        QVERIFY2(log.str().find("*best (mean AUC of 3 epochs") != std::string::npos,
+                 log.str().c_str());
+    }
+
     // Cutmix pastes the partner's box and lambda is the part left; mixup blends.
     void cutmixAndMixupFollowTheirDefinitions() {
         torch::manual_seed(11);
