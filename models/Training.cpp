@@ -159,7 +159,7 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
             {"ema", o.emaDecay},
             {"drop_path", o.dropPath},
             {"elastic", o.elasticVoxels},
-            {"select", o.selection},
+            {"select", EpochSelection::parse(o.selection).text()},  // mean:05 is mean:5
             {"llm_trainable", o.llmTrainable},
             {"llm_learning_rate", o.llmLearningRate},
             {"seed", o.seed},
