@@ -7,7 +7,10 @@
 # the seeds (mean difference with a t-based 95 % CI, 2 degrees of freedom).
 #
 #   bench/medmnist_questions.sh breast|pneumonia|adrenal3d|adrenal3d_64 OUTDIR [THREADS] [QUESTION...]
-#   QUESTION: rq1 rq2 rq3 rq4 layer smollm2 (default: all but smollm2)
+#   QUESTION: rq1 rq2 rq3 rq4 layer smollm2 (default: all but smollm2), or a
+#   variant's name (pretrained, mlp, ...) to train just that variant's seeds:
+#   two instances on the same OUTDIR, one per variant, use both cores; a
+#   later run with the question compares what they trained.
 #
 # Needs ../shared/data (MedMNIST, stories260K); smollm2 needs scripts/fetch-llm.
 # RLLM_EXTRA="OPTIONS" adds training options to every variant.
@@ -92,8 +95,14 @@ json.dump(r, open(sys.argv[1], "w"), indent=2)
 PY
     mv "$out/$name.json.tmp" "$out/$name.json"
 }
+tabled=()
 for q in "${questions[@]}"; do
+    if [[ -n "${variants[$q]+x}" ]]; then
+        for seed in 0 1 2; do train "$q" "$seed"; done
+        continue
+    fi
     [[ -n "${pairs[$q]+x}" ]] || { echo "unknown question $q" >&2; exit 2; }
+    tabled+=("$q")
     for pair in ${pairs[$q]}; do
         b=${pair%%:*} a=${pair##*:}
         for seed in 0 1 2; do
@@ -108,7 +117,8 @@ for q in "${questions[@]}"; do
         done
     done
 done
-python3 "$here/bench/questions_table.py" "$out" "$which" "${questions[@]}" \
-    --pairs "$(for q in "${questions[@]}"; do echo "$q=${pairs[$q]}"; done)"
+[[ ${#tabled[@]} -gt 0 ]] || exit 0
+python3 "$here/bench/questions_table.py" "$out" "$which" "${tabled[@]}" \
+    --pairs "$(for q in "${tabled[@]}"; do echo "$q=${pairs[$q]}"; done)"
 exit
 }

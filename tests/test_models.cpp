@@ -1906,7 +1906,8 @@ class TestModels : public QObject {
 
     // A run with --select mean:3 keeps the epoch (from the third on) whose
     // three-epoch mean validation AUC is highest, as recomputed here from the
-    // run's own curves, and the bundle holds that epoch's weights.
+    // run's own curves (on which the best single epoch is another one), and
+    // the bundle holds that epoch's weights.
     void meanSelectionKeepsTheBestWindow() {
         QTemporaryDir dir;
         TrainOptions o = phantomTraining(dir, 64, "mean.safetensors");
@@ -1925,6 +1926,15 @@ class TestModels : public QObject {
             mean /= 3;
             if (mean > expectedMean + 1e-12) expectedMean = mean, expected = e;
         }
+        // The run must be one where the window matters, else a rule that
+        // ignored it would pass: the best single epoch it may keep is another.
+        int singleBest = 3;
+        for (int e = 4; e <= 7; ++e)
+            if (s.curves[e - 1].valAuc > s.curves[singleBest - 1].valAuc) singleBest = e;
+        QVERIFY2(singleBest != expected,
+                 qPrintable(QString("epoch %1 is best alone and over three epochs: choose a run "
+                                    "whose curve tells the rules apart")
+                                .arg(expected)));
         QCOMPARE(s.bestEpoch, expected);
         QCOMPARE(s.bestVal.auc, s.curves[expected - 1].valAuc);
         const EvalSummary e = evaluateBundle(o.outPath, o.dataPath, "val", o.device);
