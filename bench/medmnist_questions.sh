@@ -13,7 +13,8 @@
 #   later run with the question compares what they trained.
 #
 # Needs ../shared/data (MedMNIST, stories260K); smollm2 needs scripts/fetch-llm.
-# RLLM_EXTRA="OPTIONS" adds training options to every variant.
+# RLLM_EXTRA="OPTIONS" adds training options to every variant; RLLM_SEEDS="1 2"
+# other seeds than 0-2 (one seed per instance spreads a variant over cores).
 # Writes one bundle and JSON per run, one JSON per comparison and
 # OUTDIR/questions.md. Runs already in OUTDIR are kept.
 set -euo pipefail
@@ -98,14 +99,14 @@ PY
 tabled=()
 for q in "${questions[@]}"; do
     if [[ -n "${variants[$q]+x}" ]]; then
-        for seed in 0 1 2; do train "$q" "$seed"; done
+        for seed in ${RLLM_SEEDS:-0 1 2}; do train "$q" "$seed"; done
         continue
     fi
     [[ -n "${pairs[$q]+x}" ]] || { echo "unknown question $q" >&2; exit 2; }
     tabled+=("$q")
     for pair in ${pairs[$q]}; do
         b=${pair%%:*} a=${pair##*:}
-        for seed in 0 1 2; do
+        for seed in ${RLLM_SEEDS:-0 1 2}; do
             train "$a" "$seed"
             train "$b" "$seed"
             result="$out/${which}_${b}_vs_${a}_seed${seed}.json"
