@@ -9,15 +9,11 @@
 # Writes OUTDIR/<set>_<variant>_vs_baseline_seed<S>.json and OUTDIR/paired.md.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-data="$here/../shared/data/medmnist"
+source "$here/bench/medmnist_common.sh"
 which="${1:?breast or adrenal3d}"
 out="${2:?output folder}"
 threads="${3:-2}"
-case "$which" in
-    breast) archive="$data/breastmnist.npz" ;;
-    adrenal3d) archive="$data/adrenalmnist3d.npz" ;;
-    *) echo "unknown set $which" >&2; exit 2 ;;
-esac
+archive=$(medmnist_archive "$which")
 for variant in booster_pretrained booster_random mlp_ablation; do
     for seed in 0 1 2; do
         a="$out/${which}_baseline_seed${seed}.safetensors"
@@ -29,11 +25,10 @@ for variant in booster_pretrained booster_random mlp_ablation; do
         mv "$result.tmp" "$result"
     done
 done
-python3 - "$out" "$which" <<'PY'
+PYTHONPATH="$here/bench" python3 - "$out" "$which" <<'PY'
 import json, sys, pathlib
+from paired_stats import p_text as p
 out, which = pathlib.Path(sys.argv[1]), sys.argv[2]
-def p(v):
-    return "< 0.001" if v < 0.001 else f"{v:.3f}"
 lines = ["| data | B (A: baseline, same seed) | seed | test AUC A / B | AUC B - A (95 % CI) | DeLong p | ACC B - A | McNemar p | disagree |",
          "|---|---|---|---|---|---|---|---|---|"]
 for variant in ["booster_pretrained", "booster_random", "mlp_ablation"]:

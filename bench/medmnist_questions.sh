@@ -4,17 +4,18 @@
 # seeds 0-2, model chosen on validation AUC; then each comparison of a
 # question evaluated per seed on the test split with `rllm compare` (DeLong's
 # test for the AUC difference, McNemar's exact test for accuracy) and over
-# the seeds (mean difference with a t-based 95 % CI, 2 degrees of freedom).
+# the seeds (mean difference with a t-based 95 % CI).
 #
 #   bench/medmnist_questions.sh breast|pneumonia|adrenal3d|adrenal3d_64 OUTDIR [THREADS] [QUESTION...]
 #   QUESTION: rq1 rq2 rq3 rq4 layer smollm2 (default: all but smollm2), or a
-#   variant's name (pretrained, mlp, ...) to train just that variant's seeds:
-#   two instances on the same OUTDIR, one per variant, use both cores; a
-#   later run with the question compares what they trained.
+#   variant's name (pretrained, mlp, ...) to train just that variant's seeds.
+#   Instances on one OUTDIR share its runs (each run is locked while it
+#   trains): two instances given the same variants split them between the
+#   cores, and one given a question waits for the runs it compares.
 #
 # Needs ../shared/data (MedMNIST, stories260K); smollm2 needs scripts/fetch-llm.
 # RLLM_EXTRA="OPTIONS" adds training options to every variant; RLLM_SEEDS="1 2"
-# other seeds than 0-2 (one seed per instance spreads a variant over cores).
+# other seeds than 0-2.
 # Writes one bundle and JSON per run, one JSON per comparison and
 # OUTDIR/questions.md. Runs already in OUTDIR are kept.
 set -euo pipefail
@@ -22,7 +23,9 @@ set -euo pipefail
 # change an instance that is running.
 {
 here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$here/bench/medmnist_common.sh"
 which="${1:?breast, pneumonia, adrenal3d or adrenal3d_64}"
+archive=$(medmnist_archive "$which")
 out="${2:?output folder}"
 threads="${3:-2}"
 shift $(( $# < 3 ? $# : 3 ))
@@ -47,18 +50,14 @@ recipe="--class-balance loss --ema 0.995"
 # --locality-attention"); use another OUTDIR for it, runs there are kept.
 recipe+=" ${RLLM_EXTRA:-}"
 case "$which" in
-    breast) archive="$data/medmnist/breastmnist.npz"
-        base=(--data "$archive" --arch vit2d --preset tiny --depth 2 --epochs 60) ;;
-    pneumonia) archive="$data/medmnist/pneumoniamnist.npz"
-        base=(--data "$archive" --arch vit2d --preset tiny --depth 2 --epochs 20) ;;
-    adrenal3d) archive="$data/medmnist/adrenalmnist3d.npz"
-        base=(--data "$archive" --arch vit3d --preset tiny --depth 2 --patch 7 --epochs 30) ;;
+    breast) base=(--arch vit2d --preset tiny --depth 2 --epochs 60) ;;
+    pneumonia) base=(--arch vit2d --preset tiny --depth 2 --epochs 20) ;;
+    adrenal3d) base=(--arch vit3d --preset tiny --depth 2 --patch 7 --epochs 30) ;;
     # MedMNIST+'s 64³ archive: 8-voxel patches, an 8x8x8 token grid (a
     # baseline run takes 33-41 minutes on one core here: for a GPU machine).
-    adrenal3d_64) archive="$data/medmnist/adrenalmnist3d_64.npz"
-        base=(--data "$archive" --arch vit3d --preset tiny --depth 2 --patch 8 --epochs 30) ;;
-    *) echo "unknown set $which" >&2; exit 2 ;;
+    adrenal3d_64) base=(--arch vit3d --preset tiny --depth 2 --patch 8 --epochs 30) ;;
 esac
+base+=(--data "$archive")
 declare -A variants=(
     [baseline]=""
     [pretrained]="--booster in --llm $llm"
@@ -82,39 +81,42 @@ declare -A pairs=(
     [layer]="layer_first:pretrained layer_middle:pretrained"
     [smollm2]="smol_pretrained:baseline smol_pretrained:smol_random"
 )
+# train POLICY VARIANT SEED (POLICY as in medmnist_train_once).
 train() {
-    local variant=$1 seed=$2 name="${which}_${1}_seed${2}"
-    [[ -f "$out/$name.json" ]] && return 0
-    local start; start=$(date +%s)
     # shellcheck disable=SC2086
-    "$rllm" train "${base[@]}" $recipe ${variants[$variant]} --seed "$seed" --threads "$threads" \
-        --out "$out/$name.safetensors" --json > "$out/$name.json.tmp" 2> "$out/$name.log"
-    python3 - "$out/$name.json.tmp" "$(( $(date +%s) - start ))" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1])); r["seconds"] = int(sys.argv[2])
-json.dump(r, open(sys.argv[1], "w"), indent=2)
-PY
-    mv "$out/$name.json.tmp" "$out/$name.json"
+    medmnist_train_once "$1" "$out" "${which}_${2}_seed${3}" \
+        "$rllm" train "${base[@]}" $recipe ${variants[$2]} --seed "$3" --threads "$threads"
 }
+# First every run the questions need, going past those another instance is
+# training (so instances given the same questions split the runs); then each
+# comparison, once the two runs it needs are there.
 tabled=()
 for q in "${questions[@]}"; do
     if [[ -n "${variants[$q]+x}" ]]; then
-        for seed in ${RLLM_SEEDS:-0 1 2}; do train "$q" "$seed"; done
+        for seed in ${RLLM_SEEDS:-0 1 2}; do train skip "$q" "$seed"; done
         continue
     fi
     [[ -n "${pairs[$q]+x}" ]] || { echo "unknown question $q" >&2; exit 2; }
     tabled+=("$q")
     for pair in ${pairs[$q]}; do
+        for seed in ${RLLM_SEEDS:-0 1 2}; do
+            train skip "${pair##*:}" "$seed"
+            train skip "${pair%%:*}" "$seed"
+        done
+    done
+done
+for q in "${tabled[@]}"; do
+    for pair in ${pairs[$q]}; do
         b=${pair%%:*} a=${pair##*:}
         for seed in ${RLLM_SEEDS:-0 1 2}; do
-            train "$a" "$seed"
-            train "$b" "$seed"
+            train wait "$a" "$seed"
+            train wait "$b" "$seed"
             result="$out/${which}_${b}_vs_${a}_seed${seed}.json"
             [[ -f "$result" ]] && continue
             "$rllm" compare "$out/${which}_${a}_seed${seed}.safetensors" \
                 "$out/${which}_${b}_seed${seed}.safetensors" --data "$archive" --split test \
-                --threads "$threads" --json > "$result.tmp"
-            mv "$result.tmp" "$result"
+                --threads "$threads" --json > "$result.$$.tmp"
+            mv "$result.$$.tmp" "$result"
         done
     done
 done

@@ -8,6 +8,7 @@
 #
 # Needs ../shared/data. Writes one bundle and one JSON summary per run and
 # OUTDIR/recipe.md; runs already in OUTDIR are kept (delete them to redo).
+# Instances on one OUTDIR split its runs (each is locked while it trains).
 # RLLM_SEEDS="0" runs fewer seeds (a quick look; the table says how many).
 # RLLM_EXTRA="..." adds options after the recipe's (a later option wins, e.g.
 # "--epochs 20"); use another OUTDIR for it, runs there are kept.
@@ -16,7 +17,9 @@ set -euo pipefail
 # change an instance that is running.
 {
 here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$here/bench/medmnist_common.sh"
 which="${1:?breast, pneumonia, adrenal3d or adrenal3d_64}"
+archive=$(medmnist_archive "$which")
 out="${2:?output folder}"
 threads="${3:-2}"
 shift $(( $# < 3 ? $# : 3 ))
@@ -29,14 +32,12 @@ trap 'rm -f "$rllm"' EXIT
 # The binary tells which OpenBLAS kernels it gets (scripts/openblas-coretype).
 coretype=$("$here/scripts/openblas-coretype" "$rllm" || true)
 [[ -z "$coretype" ]] || export OPENBLAS_CORETYPE="$coretype"
-data="$here/../shared/data/medmnist"
 case "$which" in
-    breast) base=(--data "$data/breastmnist.npz" --arch vit2d --preset tiny) ;;
-    pneumonia) base=(--data "$data/pneumoniamnist.npz" --arch vit2d --preset tiny) ;;
-    adrenal3d) base=(--data "$data/adrenalmnist3d.npz" --arch vit3d --preset tiny --patch 7) ;;
-    adrenal3d_64) base=(--data "$data/adrenalmnist3d_64.npz" --arch vit3d --preset tiny --patch 8) ;;
-    *) echo "unknown set $which" >&2; exit 2 ;;
+    breast | pneumonia) base=(--arch vit2d --preset tiny) ;;
+    adrenal3d) base=(--arch vit3d --preset tiny --patch 7) ;;
+    adrenal3d_64) base=(--arch vit3d --preset tiny --patch 8) ;;
 esac
+base+=(--data "$archive")
 # Each recipe adds one thing to the one above it (the first is the first
 # wave's recipe: 2 blocks, light augmentation, 20 epochs in 2D, 10 in 3D).
 # The longer schedules: 60 epochs in 2D, 30 in 3D (each 3D epoch costs more).
@@ -125,19 +126,9 @@ order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa d
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }
     for seed in ${RLLM_SEEDS:-0 1 2}; do
-        name="${which}_${recipe}_seed${seed}"
-        [[ -f "$out/$name.json" ]] && continue
-        start=$(date +%s)
         # shellcheck disable=SC2086
-        "$rllm" train "${base[@]}" ${recipes[$recipe]} ${RLLM_EXTRA:-} --seed "$seed" --threads "$threads" \
-            --out "$out/$name.safetensors" --json > "$out/$name.json.tmp" 2> "$out/$name.log"
-        python3 - "$out/$name.json.tmp" "$(( $(date +%s) - start ))" <<'PY'
-import json, sys
-path, seconds = sys.argv[1], int(sys.argv[2])
-r = json.load(open(path)); r["seconds"] = seconds
-json.dump(r, open(path, "w"), indent=2)
-PY
-        mv "$out/$name.json.tmp" "$out/$name.json"
+        medmnist_train_once skip "$out" "${which}_${recipe}_seed${seed}" \
+            "$rllm" train "${base[@]}" ${recipes[$recipe]} ${RLLM_EXTRA:-} --seed "$seed" --threads "$threads"
     done
 done
 python3 - "$out" "$which" "${order[@]}" <<'PY'

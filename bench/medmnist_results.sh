@@ -10,6 +10,7 @@
 # one JSON summary per run and OUTDIR/table.md.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$here/bench/medmnist_common.sh"
 # A private copy of the binary: a rebuild during the hours this runs must
 # neither break it nor mix two versions into one table.
 mkdir -p "${2:?output folder}"
@@ -18,15 +19,16 @@ cp "$here/build/bin/rllm" "$rllm"
 trap 'rm -f "$rllm"' EXIT
 data="$here/../shared/data"
 which="${1:?breast or adrenal3d}"
+archive=$(medmnist_archive "$which")
 out="${2:?output folder}"
 threads="${3:-2}"
 shift $(( $# < 3 ? $# : 3 ))
 chosen=("$@")
 llm="$data/llm/stories260K.bin"
 case "$which" in
-    breast) args=(--data "$data/medmnist/breastmnist.npz" --arch vit2d --preset tiny --depth 2 --epochs 20) ;;
-    adrenal3d) args=(--data "$data/medmnist/adrenalmnist3d.npz" --arch vit3d --preset tiny --depth 2 --patch 7 --epochs 10) ;;
-    *) echo "unknown set $which" >&2; exit 2 ;;
+    breast) args=(--data "$archive" --arch vit2d --preset tiny --depth 2 --epochs 20) ;;
+    adrenal3d) args=(--data "$archive" --arch vit3d --preset tiny --depth 2 --patch 7 --epochs 10) ;;
+    *) echo "this table covers breast and adrenal3d, not $which" >&2; exit 2 ;;
 esac
 declare -A variants=(
     [baseline]=""
@@ -37,12 +39,9 @@ declare -A variants=(
 [[ ${#chosen[@]} -gt 0 ]] || chosen=(baseline booster_pretrained booster_random mlp_ablation)
 for variant in "${chosen[@]}"; do
     for seed in 0 1 2; do
-        name="${which}_${variant}_seed${seed}"
-        [[ -f "$out/$name.json" ]] && continue
         # shellcheck disable=SC2086
-        "$rllm" train "${args[@]}" ${variants[$variant]} --seed "$seed" --threads "$threads" \
-            --out "$out/$name.safetensors" --json > "$out/$name.json.tmp" 2> "$out/$name.log"
-        mv "$out/$name.json.tmp" "$out/$name.json"
+        medmnist_train_once skip "$out" "${which}_${variant}_seed${seed}" \
+            "$rllm" train "${args[@]}" ${variants[$variant]} --seed "$seed" --threads "$threads"
     done
 done
 python3 - "$out" "$which" <<'PY'

@@ -12,13 +12,7 @@ import pathlib
 import statistics
 import sys
 
-# Two-sided 95 % quantiles of Student's t for 1-10 degrees of freedom.
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-       9: 2.262, 10: 2.228}
-
-
-def p_text(p):
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+from paired_stats import mean_ci, p_text, seed_of
 
 
 def mean_sd(values):
@@ -64,25 +58,16 @@ def main():
                      "| mean ACC B - A | McNemar p per seed | reading |")
         lines.append("|---|---|---|---|---|---|")
         for b, a in pairs.get(q, []):
-            results = []
-            for seed in range(3):
-                path = out / f"{which}_{b}_vs_{a}_seed{seed}.json"
-                if path.exists():
-                    results.append(json.loads(path.read_text())["paired"])
+            results = [json.loads(path.read_text())["paired"]
+                       for path in sorted(out.glob(f"{which}_{b}_vs_{a}_seed*.json"), key=seed_of)]
             if not results:
                 continue
             per_seed = "; ".join(
                 f"{r['auc_difference']:+.3f} ({r['auc_difference_ci_low']:+.3f}, "
                 f"{r['auc_difference_ci_high']:+.3f}) p {p_text(r['auc_difference_p'])}"
                 for r in results)
-            diffs = [r["auc_difference"] for r in results]
-            mean = statistics.mean(diffs)
-            if len(diffs) > 1:
-                half = T95[len(diffs) - 1] * statistics.stdev(diffs) / len(diffs) ** 0.5
-                ci = f"{mean:+.3f} ({mean - half:+.3f}, {mean + half:+.3f})"
-                low, high = mean - half, mean + half
-            else:
-                ci, low, high = f"{mean:+.3f}", float("-inf"), float("inf")
+            mean, low, high = mean_ci([r["auc_difference"] for r in results])
+            ci = f"{mean:+.3f} ({low:+.3f}, {high:+.3f})" if len(results) > 1 else f"{mean:+.3f}"
             significant = [r for r in results if r["auc_difference_p"] < 0.05]
             if low > 0:
                 reading = "B above A here"

@@ -1,0 +1,54 @@
+# shellcheck shell=bash
+# Sourced by the MedMNIST bench scripts: what they share about sets and runs.
+
+# The archive a set name stands for (prints the path):
+#   medmnist_archive breast|pneumonia|adrenal3d|adrenal3d_64
+# The archives are the real MedMNIST files of the data folder beside the
+# repository (README.md, "Tests"); a set name not listed is an error.
+medmnist_archive() {
+    local data
+    data="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/../shared/data/medmnist"
+    case "$1" in
+        breast) echo "$data/breastmnist.npz" ;;
+        pneumonia) echo "$data/pneumoniamnist.npz" ;;
+        adrenal3d) echo "$data/adrenalmnist3d.npz" ;;
+        # MedMNIST+'s 64³ archive of the same cases.
+        adrenal3d_64) echo "$data/adrenalmnist3d_64.npz" ;;
+        *) echo "unknown MedMNIST set '$1' (breast, pneumonia, adrenal3d or adrenal3d_64)" >&2; return 2 ;;
+    esac
+}
+
+# One training run, unless OUTDIR already has it:
+#   medmnist_train_once wait|skip OUTDIR NAME RLLM train ARG...
+# writes OUTDIR/NAME.safetensors, NAME.json (the run's --json summary plus
+# "seconds", its wall time) and NAME.log. Each run holds OUTDIR/NAME.lock
+# while it trains, so instances sharing an OUTDIR never train a run twice:
+# when another instance holds it, `skip` goes on to the next run (two
+# instances given the same runs split them) and `wait` waits for it (for a
+# comparison that needs the run).
+medmnist_train_once() {
+    local policy=$1 out=$2 name=$3 lock start
+    shift 3
+    [[ -f "$out/$name.json" ]] && return 0
+    exec {lock}> "$out/$name.lock"
+    if [[ $policy == wait ]]; then
+        flock "$lock"
+    elif ! flock -n "$lock"; then
+        echo "$name: another instance is training it; going on" >&2
+        exec {lock}>&-
+        return 0
+    fi
+    # Another instance may have finished it while this one waited.
+    if [[ ! -f "$out/$name.json" ]]; then
+        start=$(date +%s)
+        "$@" --out "$out/$name.safetensors" --json > "$out/$name.json.tmp" 2> "$out/$name.log"
+        python3 - "$out/$name.json.tmp" "$(( $(date +%s) - start ))" <<'PY'
+import json, sys
+path, seconds = sys.argv[1], int(sys.argv[2])
+r = json.load(open(path)); r["seconds"] = seconds
+json.dump(r, open(path, "w"), indent=2)
+PY
+        mv "$out/$name.json.tmp" "$out/$name.json"
+    fi
+    exec {lock}>&-
+}
