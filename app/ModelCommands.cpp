@@ -352,13 +352,14 @@ int runTrain(const std::vector<std::string>& args) {
 }
 
 int runEval(const std::vector<std::string>& args) {
-    ParsedArgs p =
-        parseArgs(args, {"help", "json"}, {"data", "split", "device", "threads", "llm-precision"});
+    ParsedArgs p = parseArgs(args, {"help", "json", "flips"},
+                             {"data", "split", "device", "threads", "llm-precision"});
     const char* usage =
-        "Usage: rllm eval BUNDLE --data X.npz [--split val|test] [--json] [--device D] "
-        "[--llm-precision P] [--threads "
-        "T]\n"
-        "ACC and AUC as MedMNIST's Evaluator computes them (JSON keys acc, auc).\n";
+        "Usage: rllm eval BUNDLE --data X.npz [--split val|test] [--flips] [--json] [--device D] "
+        "[--llm-precision P] [--threads T]\n"
+        "ACC and AUC as MedMNIST's Evaluator computes them (JSON keys acc, auc).\n"
+        "--flips: each case's probabilities averaged over its mirror images along every\n"
+        "subset of the axes (4 in 2D, 8 in 3D; test-time augmentation).\n";
     if (p.has("help")) {
         std::cout << usage;
         return kOk;
@@ -366,10 +367,12 @@ int runEval(const std::vector<std::string>& args) {
     if (p.positional.size() != 1 || !p.has("data"))
         throw UsageError(std::string("expected BUNDLE and --data\n") + usage);
     const std::string split = splitOption(p);
-    EvalSummary s = evaluateBundle(p.positional[0], p.get("data"), split, deviceOptions(p));
+    EvalSummary s =
+        evaluateBundle(p.positional[0], p.get("data"), split, deviceOptions(p), p.has("flips"));
     if (p.has("json"))
-        std::cout << json{{"acc", s.metrics.acc}, {"auc", s.metrics.auc}, {"split", s.split},
-                          {"cases", s.cases},     {"task", s.task},       {"device", s.device}}
+        std::cout << json{{"acc", s.metrics.acc},   {"auc", s.metrics.auc}, {"split", s.split},
+                          {"cases", s.cases},       {"task", s.task},       {"device", s.device},
+                          {"flips", p.has("flips")}}
                          .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
                   << "\n";
     else

@@ -175,11 +175,15 @@ TrainSummary trainClassifier(const TrainOptions& options, std::ostream& progress
 
 struct EvalSummary {
     ScoreMetrics metrics;
+    std::vector<std::vector<float>> scores;  // each case's class probabilities, in case order
     int64_t cases = 0;
     std::string split, task, device;
 };
+// With `averageFlips`, each case's probabilities are averaged over its
+// mirror images along every subset of the spatial axes (test-time flips).
 EvalSummary evaluateBundle(const std::string& bundlePath, const std::string& dataPath,
-                           const std::string& split, const DeviceOptions& device);
+                           const std::string& split, const DeviceOptions& device,
+                           bool averageFlips = false);
 
 // ---- Bundles and prediction -------------------------------------------------------
 

@@ -65,20 +65,36 @@ SplitData loadSplit(const MedMnistDataset& data, const std::string& split, TaskT
     return out;
 }
 
+// The model's class probabilities for each case. With `averageFlips` they are
+// the mean over the case and its mirror images along every subset of the
+// spatial axes (4 in 2D, 8 in 3D): test-time augmentation by the flips the
+// training augmentation draws.
 std::vector<std::vector<float>> predictScores(Classifier& model, const torch::Tensor& images,
                                               const InputNormalisation& input, TaskType task,
-                                              torch::Device device, int64_t batch = 128) {
+                                              torch::Device device, bool averageFlips = false,
+                                              int64_t batch = 128) {
     torch::NoGradGuard noGrad;
     model->eval();
+    const auto probabilities = [task](const torch::Tensor& logits) {
+        return task == TaskType::MultiLabel ? torch::sigmoid(logits) : torch::softmax(logits, 1);
+    };
     std::vector<std::vector<float>> scores;
     for (int64_t start = 0; start < images.size(0); start += batch) {
         auto x = normaliseStoredBytes(
                      images.narrow(0, start, std::min(batch, images.size(0) - start)), input)
                      .to(device);
-        auto logits = model->forward(x);
-        auto p = (task == TaskType::MultiLabel ? torch::sigmoid(logits) : torch::softmax(logits, 1))
-                     .to(torch::kCPU)
-                     .contiguous();
+        auto p = probabilities(model->forward(x));
+        if (averageFlips) {
+            const int64_t spatial = x.dim() - 2;  // after the case and channel axes
+            for (int64_t subset = 1; subset < (int64_t(1) << spatial); ++subset) {
+                std::vector<int64_t> axes;
+                for (int64_t a = 0; a < spatial; ++a)
+                    if (subset & (int64_t(1) << a)) axes.push_back(2 + a);
+                p = p + probabilities(model->forward(torch::flip(x, axes)));
+            }
+            p = p / double(int64_t(1) << spatial);
+        }
+        p = p.to(torch::kCPU).contiguous();
         for (int64_t i = 0; i < p.size(0); ++i)
             scores.emplace_back(p[i].data_ptr<float>(), p[i].data_ptr<float>() + p.size(1));
     }
@@ -788,7 +804,8 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
 }
 
 EvalSummary evaluateBundle(const std::string& bundlePath, const std::string& dataPath,
-                           const std::string& split, const DeviceOptions& deviceOptions) {
+                           const std::string& split, const DeviceOptions& deviceOptions,
+                           bool averageFlips) {
     const torch::Device device = torchDevice(deviceOptions);
     LoadedBundle bundle = loadBundle(bundlePath);
     MedMnistDataset data(dataPath);
@@ -804,9 +821,9 @@ EvalSummary evaluateBundle(const std::string& bundlePath, const std::string& dat
     SplitData s = loadSplit(data, split, task, 0);
     placeModel(*bundle.model, device, deviceOptions);
     EvalSummary summary;
-    summary.metrics = evaluateScores(
-        task, predictScores(bundle.model, s.images, bundle.description.input, task, device),
-        s.labels);
+    summary.scores =
+        predictScores(bundle.model, s.images, bundle.description.input, task, device, averageFlips);
+    summary.metrics = evaluateScores(task, summary.scores, s.labels);
     summary.cases = s.images.size(0);
     summary.split = split;
     summary.task = taskTypeName(task);
