@@ -60,7 +60,12 @@ command -v nvidia-smi > /dev/null && nvidia-smi > "$out/nvidia-smi.txt" 2>&1
 # ---- the engine's -dev packages, where carried ------------------------------
 if [[ -n "${RLLM_DEPS_DEBS:-}" ]]; then
     sysroot=$(mktemp -d /tmp/rllm-deps.XXXXXX)
-    for deb in "$RLLM_DEPS_DEBS"/*.deb; do dpkg -x "$deb" "$sysroot" || log "could not unpack $deb"; done
+    unpack() {  # dpkg -x, or binutils' ar and tar where there is no dpkg
+        if command -v dpkg > /dev/null; then dpkg -x "$1" "$sysroot"; return; fi
+        local member
+        member=$(ar t "$1" | grep '^data\.tar\.xz$') && ar p "$1" "$member" | tar -xJ -C "$sysroot"
+    }
+    for deb in "$RLLM_DEPS_DEBS"/*.deb; do unpack "$deb" || log "could not unpack $deb"; done
     lib="$sysroot/usr/lib/x86_64-linux-gnu"
     export RLLM_EXTRA_PREFIX="$sysroot/usr"
     export PKG_CONFIG_SYSROOT_DIR="$sysroot"
