@@ -182,6 +182,8 @@ CamResult LoadedModel::cam(const Volume& volume, const CamOptions& options) {
     ModelInput input = prepareInput(d, volume);
     const bool volumetric = this->volumetric();
     return impl_->run([&] {
+        // Gradient CAMs need autograd whatever mode the caller runs in.
+        torch::AutoGradMode gradients(true);
         Classifier& model = impl_->bundle.model;
         torch::Tensor image = input.image.to(impl_->device);
         ModelCam cam = camAveragedOverShifts(model, d, image, layer, recipe.method, options.target,

@@ -368,6 +368,8 @@ void chooseCamForTrainedBundle(Classifier& model, const BundleDescription& descr
 }  // namespace
 
 TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
+    // Training needs autograd whatever mode the caller runs in.
+    torch::AutoGradMode gradients(true);
     if (o.dataPath.empty() || o.outPath.empty()) throw Error("training needs --data and --out");
     if (o.epochs <= 0 || o.batchSize <= 0) throw Error("--epochs and --batch must be positive");
     // Checked before any data is read (the draws check them again, per step).

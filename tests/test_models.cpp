@@ -956,24 +956,26 @@ class TestModels : public QObject {
         model->eval();
         torch::manual_seed(6);
         const torch::Tensor x = torch::randn({5, 1, 16, 16});
-        torch::NoGradGuard noGrad;
-        const torch::Tensor onCpu = model->forward(x);
-        DeviceOptions options;
-        options.llmPrecision = "fp32";
-        placeModel(*model, gpu, options);
-        const torch::Tensor xg = x.to(gpu);
-        const torch::Tensor onGpu = model->forward(xg).cpu();
-        const double scale = std::max(1.0, onCpu.abs().max().item<double>());
-        QVERIFY2(((onGpu - onCpu).abs().max().item<double>() / scale) < 1e-4,
-                 qPrintable(QString::number((onGpu - onCpu).abs().max().item<double>())));
-        const TokenTap reader = [](const std::string&, const torch::Tensor& t) { return t; };
-        const torch::Tensor explicitPath = model->forward(xg, reader).cpu();
-        QVERIFY(((explicitPath - onGpu).abs().max().item<double>() / scale) < 1e-4);
-        options.llmPrecision = "auto";
-        placeModel(*model, gpu, options);
-        QCOMPARE(model->booster->llm->computeType(), torch::kBFloat16);
-        const torch::Tensor inBf16 = model->forward(xg).cpu();
-        QVERIFY(((inBf16 - onCpu).abs().max().item<double>() / scale) < 8 * std::pow(2.0, -8));
+        {
+            torch::NoGradGuard noGrad;
+            const torch::Tensor onCpu = model->forward(x);
+            DeviceOptions options;
+            options.llmPrecision = "fp32";
+            placeModel(*model, gpu, options);
+            const torch::Tensor xg = x.to(gpu);
+            const torch::Tensor onGpu = model->forward(xg).cpu();
+            const double scale = std::max(1.0, onCpu.abs().max().item<double>());
+            QVERIFY2(((onGpu - onCpu).abs().max().item<double>() / scale) < 1e-4,
+                     qPrintable(QString::number((onGpu - onCpu).abs().max().item<double>())));
+            const TokenTap reader = [](const std::string&, const torch::Tensor& t) { return t; };
+            const torch::Tensor explicitPath = model->forward(xg, reader).cpu();
+            QVERIFY(((explicitPath - onGpu).abs().max().item<double>() / scale) < 1e-4);
+            options.llmPrecision = "auto";
+            placeModel(*model, gpu, options);
+            QCOMPARE(model->booster->llm->computeType(), torch::kBFloat16);
+            const torch::Tensor inBf16 = model->forward(xg).cpu();
+            QVERIFY(((inBf16 - onCpu).abs().max().item<double>() / scale) < 8 * std::pow(2.0, -8));
+        }
 
         QTemporaryDir dir;
         TrainOptions o = phantomTraining(dir, 96, "gpu.safetensors");
@@ -1002,6 +1004,30 @@ class TestModels : public QObject {
         for (size_t i = 0; i < a.cam.voxels().size(); ++i)
             largest = std::max(largest, double(std::abs(a.cam.voxels()[i] - b.cam.voxels()[i])));
         QVERIFY2(largest < 1e-3, qPrintable(QString::number(largest)));
+    }
+
+    // Training and the gradient CAMs switch autograd on themselves: a caller
+    // that holds a no-grad guard (as the CUDA case above did at first, and
+    // crashed with "element 0 of tensors does not require grad") still gets
+    // a trained bundle and a Grad-CAM map.
+    void trainingAndGradCamIgnoreACallersNoGradMode() {
+        QTemporaryDir dir;
+        TrainOptions o = phantomTraining(dir, 64, "nograd.safetensors");
+        o.epochs = 1;
+        torch::NoGradGuard callersMode;
+        std::ostringstream progress;
+        const TrainSummary s = trainClassifier(o, progress);
+        QCOMPARE(s.bestEpoch, 1);
+        QVERIFY(std::isfinite(s.bestVal.auc));
+        MedMnistDataset data(o.dataPath);
+        CamOptions cam;
+        cam.method = "gradcam";
+        cam.device.device = "cpu";
+        const CamResult map = computeCam(o.outPath, data.image("test", 0), cam);
+        double largest = 0;
+        for (float v : map.cam.voxels()) largest = std::max(largest, double(std::abs(v)));
+        QVERIFY2(largest > 0, "the Grad-CAM map is all zeros");
+        QVERIFY(!torch::GradMode::is_enabled());  // the caller's mode is back
     }
 
     void frozenBlockNeverChangesButPassesGradients() {
