@@ -14,6 +14,7 @@ DeviceOptions deviceOptions(const ParsedArgs& args) {
     d.device = args.get("device", "auto");
     d.threads = static_cast<int>(args.getInt("threads", 0));
     d.llmPrecision = args.get("llm-precision", "auto");
+    d.deterministic = args.has("deterministic");
     return d;
 }
 

@@ -160,6 +160,9 @@ The recipe (docs/training.md has what each one measured):
   --stop-after E            stop after epoch E, leaving the checkpoint to resume from
   --device auto|cpu|cuda[:N]  --threads T
   --llm-precision auto|fp32|bf16   the frozen block's products (auto: bf16 on CUDA)
+  --deterministic           on CUDA, PyTorch's deterministic kernels only, so the
+                            same command repeats to the bit (slower; runs on the
+                            CPU repeat without it)
   --choose-cam              then choose what the `auto` CAM shows on this model,
                             as rllm cam-choose does on the first 32 validation
                             cases, and record it in the bundle
@@ -188,7 +191,7 @@ int runTrain(const std::vector<std::string>& args) {
     ParsedArgs p =
         parseArgs(args,
                   {"help", "random-llm", "no-augment", "json", "llm-trainable", "shifted-patches",
-                   "locality-attention", "no-patch-norm", "choose-cam"},
+                   "locality-attention", "no-patch-norm", "choose-cam", "deterministic"},
                   {"data",
                    "out",
                    "arch",

@@ -108,10 +108,12 @@ stage "built"
 
 # ---- checks -----------------------------------------------------------------
 if [[ -x $build/tests/test_models ]]; then
-    # The CUDA case first (cudaGivesTheCpusResults and the out-of-memory
-    # fallback), then the whole suite on this machine.
+    # The CUDA cases first (results against the CPU's, the out-of-memory
+    # fallback, --deterministic training repeated to the bit, the
+    # multi-tensor AdamW against LibTorch's), then the whole suite later.
     if bounded $build/tests/test_models cudaGivesTheCpusResults \
-            outOfMemoryOnCudaFallsBackToTheCpu > "$out/test_models_cuda.txt" 2>&1; then
+            outOfMemoryOnCudaFallsBackToTheCpu cudaTrainingRepeatsWhenDeterministic \
+            multiTensorAdamWMatchesLibTorchsAdamW > "$out/test_models_cuda.txt" 2>&1; then
         log "test_models, CUDA cases: passed"
     else log "test_models, CUDA cases: FAILED"; status=1; fi
     grep -E "^(PASS|FAIL|SKIP|Totals)" "$out/test_models_cuda.txt" | tee -a "$out/summary.txt"
@@ -147,8 +149,8 @@ import json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
 # Like for like: every token through every layer, in the forward and the
 # training step (the engine's own step, class-token tail, in its own column).
-print("| model | batch | LLM block | C++ forward ms | eager forward ms | C++/eager | C++ train img/s | eager train img/s | C++/eager train | C++ train img/s, class-token tail |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| model | batch | LLM block | C++ forward ms | eager forward ms | C++/eager | C++ train img/s | eager train img/s | C++/eager train | C++ train img/s, LibTorch's per-tensor AdamW | C++ train img/s, class-token tail |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for batch in sys.argv[3].split():
     for precision in ("fp32", "bf16"):
         tag = f"b{batch}_{precision}"
@@ -163,8 +165,10 @@ for batch in sys.argv[3].split():
                 continue
             cf, ef = c[key]["forward_all_tokens_ms"], e[key]["forward_ms"]
             ct, et = c[key]["train_all_tokens_images_per_second"], e[key]["train_images_per_second"]
+            per_tensor = c[key].get("train_step_all_tokens_per_tensor_adamw_ms")
+            pt = f"{int(batch) * 1000.0 / per_tensor:.1f}" if per_tensor else "-"
             print(f"| {key} | {batch} | {precision} | {cf:.2f} | {ef:.2f} | {cf / ef:.2f} | "
-                  f"{ct:.1f} | {et:.1f} | {ct / et:.2f} | {c[key]['train_images_per_second']:.1f} |")
+                  f"{ct:.1f} | {et:.1f} | {ct / et:.2f} | {pt} | {c[key]['train_images_per_second']:.1f} |")
 PY
 
 # ---- training on the device, and its bundle on both devices -----------------

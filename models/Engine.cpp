@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <thread>
 
 namespace rllm {
@@ -33,9 +34,24 @@ void setCpuThreads(int threads) {
     }
 }
 
+namespace {
+// PyTorch's recipe for bit-reproducible CUDA runs. cuBLAS reads its
+// workspace setting when it creates a handle, so it is set before the
+// first product (an explicit setting in the environment is kept); an
+// operation with no deterministic kernel then fails with PyTorch's message
+// naming it, rather than silently varying.
+void requireDeterministicKernels() {
+    setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+    at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
+    at::globalContext().setDeterministicCuDNN(true);
+    at::globalContext().setBenchmarkCuDNN(false);
+}
+}  // namespace
+
 torch::Device torchDevice(const DeviceOptions& options) {
     if (options.threads < 0) throw Error("--threads must be positive");
     setCpuThreads(options.threads);
+    if (options.deterministic) requireDeterministicKernels();
     const std::string& d = options.device;
     if (d == "auto")
         return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0)

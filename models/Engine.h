@@ -26,6 +26,10 @@ struct DeviceOptions {
     // CUDA, fp32 on the CPU), fp32 or bf16. Norms, residuals, adapters and
     // the weights themselves stay float32 (models/Networks.h).
     std::string llmPrecision = "auto";
+    // Same seed, same data, same weights to the bit on CUDA too: PyTorch's
+    // deterministic kernels (attention's backward, index_add, cuBLAS with a
+    // fixed workspace). Slower; the CPU's kernels are deterministic anyway.
+    bool deterministic = false;
 };
 // Gives the models `threads` CPU threads (0: one per core). With OpenBLAS
 // behind LibTorch (Debian's build), the matrix products get them and

@@ -9,6 +9,7 @@
 #include "models/DeviceFallback.h"
 #include "models/Engine.h"
 #include "models/ModelInput.h"
+#include "models/MultiTensorAdamW.h"
 #include "models/Safetensors.h"
 #include "models/TrainingRecipe.h"
 
@@ -183,35 +184,10 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
             {"task", o.task}};
 }
 
-// LibTorch keeps an optimizer's per-parameter state in a map keyed by the
-// parameter's TensorImpl: its address as text up to 2.x, the address itself
-// in later versions (its own serialisation keys it the same way); this is
-// the one place that knows. The checkpoint file itself names every moment by
-// its parameter's name ("adamw.NAME.exp_avg").
-using OptimizerStateKey =
-    std::decay_t<decltype(std::declval<torch::optim::AdamW&>().state())>::key_type;
-
-template <class Key = OptimizerStateKey>
-Key optimizerStateKey(const torch::Tensor& parameter) {
-    if constexpr (std::is_same_v<Key, std::string>) {
-        std::ostringstream text;  // as LibTorch 1.x writes it (c10::guts::to_string)
-        text << parameter.unsafeGetTensorImpl();
-        return text.str();
-    } else
-        return static_cast<Key>(parameter.unsafeGetTensorImpl());
-}
-
-torch::optim::AdamWParamState* adamState(torch::optim::AdamW& optimizer, const torch::Tensor& p) {
-    auto& states = optimizer.state();
-    auto found = states.find(optimizerStateKey(p));
-    return found == states.end() ? nullptr
-                                 : static_cast<torch::optim::AdamWParamState*>(found->second.get());
-}
-
 void moveOptimizerState(Classifier& model, torch::optim::AdamW& optimizer,
                         const torch::Device& device) {
     for (const auto& p : model->parameters())
-        if (auto* s = adamState(optimizer, p)) {
+        if (auto* s = adamWState(optimizer, p)) {
             s->exp_avg(s->exp_avg().to(device));
             s->exp_avg_sq(s->exp_avg_sq().to(device));
         }
@@ -234,7 +210,7 @@ void writeCheckpoint(const std::string& path, const nlohmann::json& options,
         if (!p.value().requires_grad()) continue;
         add("model." + p.key(), p.value());
         add("best." + p.key(), state.best.at(p.key()));
-        if (auto* s = adamState(optimizer, p.value())) {
+        if (auto* s = adamWState(optimizer, p.value())) {
             add("adamw." + p.key() + ".exp_avg", s->exp_avg());
             add("adamw." + p.key() + ".exp_avg_sq", s->exp_avg_sq());
             steps[p.key()] = s->step();
@@ -324,11 +300,9 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
         if (options.value("ema", 0.0) > 0)
             state.averages[p.key()] = load("ema." + p.key(), p.value());
         if (steps.contains(p.key())) {
-            auto s = std::make_unique<torch::optim::AdamWParamState>();
-            s->step(steps[p.key()].get<int64_t>());
-            s->exp_avg(load("adamw." + p.key() + ".exp_avg", p.value()));
-            s->exp_avg_sq(load("adamw." + p.key() + ".exp_avg_sq", p.value()));
-            optimizer.state()[optimizerStateKey(p.value())] = std::move(s);
+            setAdamWState(optimizer, p.value(), steps[p.key()].get<int64_t>(),
+                          load("adamw." + p.key() + ".exp_avg", p.value()),
+                          load("adamw." + p.key() + ".exp_avg_sq", p.value()));
         }
     }
     if (!file.contains("rng.cpu")) throw FileError(path, "lacks the random state.");
@@ -660,7 +634,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                                    : ""));
                 }
             if (group) group->sumGradients(trainable);
-            optimizer.step();
+            stepAdamWMultiTensor(optimizer);
             ema.update(step);
             lossSum += lossValue;
             if (o.progressBar) {

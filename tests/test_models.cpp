@@ -21,6 +21,7 @@
 #include "models/LoadedModel.h"
 #include "models/Metrics.h"
 #include "models/ModelInput.h"
+#include "models/MultiTensorAdamW.h"
 #include "models/Networks.h"
 #include "models/Safetensors.h"
 #include "models/Sha256.h"
@@ -35,6 +36,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -943,6 +945,148 @@ class TestModels : public QObject {
         QVERIFY(torch::equal(run().first, logits32));
         cpu.llmPrecision = "fp8";
         QVERIFY_THROWS_EXCEPTION(Error, placeModel(*model, torch::kCPU, cpu));
+    }
+
+    // --deterministic asks PyTorch for its deterministic kernels and fixes
+    // cuBLAS's workspace (kept where the environment sets it); without it
+    // nothing changes. The CPU's part of the switch; the next case shows
+    // what it is for, on a GPU.
+    void deterministicOptionRequestsDeterministicKernels() {
+        const bool before = at::globalContext().deterministicAlgorithms();
+        DeviceOptions plain;
+        plain.device = "cpu";
+        resolveDevice(plain);
+        QCOMPARE(at::globalContext().deterministicAlgorithms(), before);
+        DeviceOptions strict = plain;
+        strict.deterministic = true;
+        const char* previous = std::getenv("CUBLAS_WORKSPACE_CONFIG");
+        const std::string kept = previous ? previous : "";
+        resolveDevice(strict);
+        QVERIFY(at::globalContext().deterministicAlgorithms());
+        QVERIFY(!at::globalContext().deterministicAlgorithmsWarnOnly());
+        QVERIFY(!at::globalContext().benchmarkCuDNN());
+        QCOMPARE(std::string(std::getenv("CUBLAS_WORKSPACE_CONFIG")),
+                 previous ? kept : std::string(":4096:8"));
+        at::globalContext().setDeterministicAlgorithms(before, false);
+        if (!previous) unsetenv("CUBLAS_WORKSPACE_CONFIG");
+    }
+
+    // On a GPU (skipped elsewhere): the full recipe with plain (fused)
+    // attention, trained twice on CUDA with --deterministic, gives the same
+    // losses and weights to the bit. Without the switch the resumed-run
+    // comparison failed there in the last bits (phantomTraining's comment).
+    void cudaTrainingRepeatsWhenDeterministic() {
+        if (cudaDeviceCount() == 0)
+            QSKIP("no CUDA device for this LibTorch: run on a GPU machine (bench/gpu_check.sh)");
+        const bool before = at::globalContext().deterministicAlgorithms();
+        QTemporaryDir dir;
+        auto train = [&](const QString& out) {
+            TrainOptions o = phantomTraining(dir, 96, out);
+            o.seed = 5;
+            o.booster = "in";
+            o.randomLlm = true;
+            o.llmTrainable = true;
+            o.augmentation = "strong";
+            o.mixupAlpha = 0.4;
+            o.emaDecay = 0.9;
+            o.elasticVoxels = 1.5;
+            o.device.device = "cuda";
+            o.device.llmPrecision = "fp32";
+            o.device.deterministic = true;
+            std::ostringstream log;
+            const TrainSummary s = trainClassifier(o, log);
+            return std::make_pair(s, o.outPath);
+        };
+        const auto [first, firstPath] = train("first.safetensors");
+        const auto [second, secondPath] = train("second.safetensors");
+        at::globalContext().setDeterministicAlgorithms(before, false);
+        QCOMPARE(first.device, std::string("cuda:0"));
+        for (size_t e = 0; e < first.curves.size(); ++e)
+            QVERIFY2(second.curves[e].trainLoss == first.curves[e].trainLoss,
+                     qPrintable(QString("epoch %1: %2 vs %3")
+                                    .arg(e + 1)
+                                    .arg(second.curves[e].trainLoss, 0, 'g', 17)
+                                    .arg(first.curves[e].trainLoss, 0, 'g', 17)));
+        LoadedBundle a = loadBundle(firstPath);
+        LoadedBundle b = loadBundle(secondPath);
+        auto bParameters = b.model->named_parameters();
+        for (const auto& p : a.model->named_parameters())
+            QVERIFY2(torch::equal(p.value(), bParameters[p.key()]), p.key().c_str());
+    }
+
+    // The training loop's AdamW step (MultiTensorAdamW.h) against LibTorch's
+    // own AdamW::step: two groups with their own rates, decays and betas, a
+    // tensor that never gets a gradient and one that joins at the third step
+    // (its step count lags: another bucket), five steps. On the CPU the
+    // weights and both moments are the same to the bit; on a GPU, where the
+    // foreach kernels are fused, within float32 rounding of the CPU's.
+    void multiTensorAdamWMatchesLibTorchsAdamW() {
+        struct Outcome {
+            std::vector<torch::Tensor> initial, weights, moments;
+            std::vector<int64_t> steps;
+        };
+        auto run = [](const torch::Device& device, bool multiTensor) {
+            torch::manual_seed(11);
+            std::vector<torch::Tensor> first{torch::randn({7, 5}), torch::randn({5}),
+                                             torch::randn({3, 3, 2})};
+            std::vector<torch::Tensor> second{torch::randn({4, 6}), torch::randn({2})};
+            for (auto* list : {&first, &second})
+                for (auto& t : *list) t = t.to(device).requires_grad_();
+            using torch::optim::AdamWOptions;
+            std::vector<torch::optim::OptimizerParamGroup> groups;
+            groups.emplace_back(
+                first, std::make_unique<AdamWOptions>(AdamWOptions(1e-2).weight_decay(0.05)));
+            groups.emplace_back(
+                second, std::make_unique<AdamWOptions>(
+                            AdamWOptions(3e-3).weight_decay(0).betas({0.8, 0.99}).eps(1e-6)));
+            torch::optim::AdamW optimizer(std::move(groups), AdamWOptions(1e-3));
+            Outcome o;
+            for (const auto* list : {&first, &second})
+                for (const auto& t : *list) o.initial.push_back(t.detach().cpu().clone());
+            for (int step = 0; step < 5; ++step) {
+                optimizer.zero_grad();
+                torch::Tensor loss = (first[0] * first[0]).sum() * 0.3 + first[1].sin().sum() +
+                                     (second[0].pow(3) - second[0]).sum();
+                if (step >= 2) loss = loss + (first[2] * first[2].cos()).sum();
+                loss.backward();
+                if (multiTensor)
+                    stepAdamWMultiTensor(optimizer);
+                else
+                    optimizer.step();
+            }
+            for (const auto* list : {&first, &second})
+                for (const auto& t : *list) {
+                    o.weights.push_back(t.detach().cpu());
+                    auto* s = adamWState(optimizer, t);
+                    o.steps.push_back(s ? s->step() : -1);
+                    if (s) {
+                        o.moments.push_back(s->exp_avg().cpu());
+                        o.moments.push_back(s->exp_avg_sq().cpu());
+                    }
+                }
+            return o;
+        };
+        const Outcome reference = run(torch::kCPU, false);
+        QCOMPARE(reference.steps, (std::vector<int64_t>{5, 5, 3, 5, -1}));
+        const Outcome cpu = run(torch::kCPU, true);
+        QCOMPARE(cpu.steps, reference.steps);
+        QCOMPARE(cpu.moments.size(), reference.moments.size());
+        for (size_t i = 0; i < reference.weights.size(); ++i)
+            QVERIFY2(torch::equal(cpu.weights[i], reference.weights[i]),
+                     qPrintable(QString("weight %1").arg(i)));
+        for (size_t i = 0; i < reference.moments.size(); ++i)
+            QVERIFY2(torch::equal(cpu.moments[i], reference.moments[i]),
+                     qPrintable(QString("moment %1").arg(i)));
+        // Every tensor with a gradient moved; the one without stayed.
+        for (size_t i = 0; i < 4; ++i) QVERIFY(!torch::equal(cpu.weights[i], cpu.initial[i]));
+        QVERIFY(torch::equal(cpu.weights[4], cpu.initial[4]));
+        if (cudaDeviceCount() == 0) return;
+        const Outcome gpu = run(torch::Device(torch::kCUDA, 0), true);
+        QCOMPARE(gpu.steps, reference.steps);
+        for (size_t i = 0; i < reference.weights.size(); ++i)
+            QVERIFY(torch::allclose(gpu.weights[i], reference.weights[i], 1e-5, 1e-6));
+        for (size_t i = 0; i < reference.moments.size(); ++i)
+            QVERIFY(torch::allclose(gpu.moments[i], reference.moments[i], 1e-5, 1e-7));
     }
 
     // On a CUDA LibTorch with a GPU (skipped elsewhere, CI included): the
