@@ -35,9 +35,9 @@ void setCpuThreads(int threads) {
 }
 
 namespace {
-// PyTorch's recipe for bit-reproducible CUDA runs. cuBLAS reads its
-// workspace setting when it creates a handle, so it is set before the
-// first product (an explicit setting in the environment is kept); an
+// PyTorch's recipe for bit-reproducible CUDA runs. The cuBLAS workspace
+// setting comes from the environment, so it is set before the first
+// product (an explicit setting in the environment is kept); an
 // operation with no deterministic kernel then fails with PyTorch's message
 // naming it, rather than silently varying.
 void requireDeterministicKernels() {

@@ -2,10 +2,11 @@
 // AdamW's update for all of an optimizer's parameters at once.
 //
 // LibTorch's C++ torch::optim::AdamW updates one parameter at a time: about
-// ten small kernels per tensor, some 1,500 launches a step for a ViT-S. On
-// a GPU at small batches that launch count, not arithmetic, sets the step's
-// time, and PyTorch's Python AdamW avoids it with its multi-tensor
-// ("foreach") path. stepAdamWMultiTensor applies the same update through
+// ten small kernels per tensor, some 1,500 launches a step for a ViT-S
+// (about 150 parameter tensors). On a GPU at small batches the launches,
+// not the arithmetic, are the suspect for the step's time (docs/gpu.md),
+// and PyTorch's Python AdamW avoids them with its multi-tensor ("foreach")
+// path. stepAdamWMultiTensor applies the same update through
 // ATen's _foreach_ kernels, on the optimizer's own parameter groups and
 // state, so checkpoints and resuming are unchanged. On the CPU the foreach
 // kernels run the per-tensor operations in the same order: the result is
@@ -33,7 +34,7 @@ void stepAdamWMultiTensor(torch::optim::AdamW& optimizer);
 torch::optim::AdamWParamState* adamWState(torch::optim::AdamW& optimizer,
                                           const torch::Tensor& parameter);
 
-// Makes `state` the optimizer's state of `parameter` (resuming a checkpoint).
+// Sets the optimizer's state of `parameter` (resuming a checkpoint).
 void setAdamWState(torch::optim::AdamW& optimizer, const torch::Tensor& parameter, int64_t step,
                    const torch::Tensor& expAvg, const torch::Tensor& expAvgSq);
 

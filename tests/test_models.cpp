@@ -374,6 +374,19 @@ TrainOptions phantomTraining(const QTemporaryDir& dir, int trainCases, const QSt
     return o;
 }
 
+// PyTorch's process-wide kernel choices that --deterministic changes, kept
+// and put back so that one test case does not change the others'.
+struct KernelChoice {
+    bool deterministic = at::globalContext().deterministicAlgorithms();
+    bool deterministicCuDnn = at::globalContext().deterministicCuDNN();
+    bool benchmarkCuDnn = at::globalContext().benchmarkCuDNN();
+    void restore() const {
+        at::globalContext().setDeterministicAlgorithms(deterministic, false);
+        at::globalContext().setDeterministicCuDNN(deterministicCuDnn);
+        at::globalContext().setBenchmarkCuDNN(benchmarkCuDnn);
+    }
+};
+
 }  // namespace
 
 class TestModels : public QObject {
@@ -952,11 +965,11 @@ class TestModels : public QObject {
     // nothing changes. The CPU's part of the switch; the next case shows
     // what it is for, on a GPU.
     void deterministicOptionRequestsDeterministicKernels() {
-        const bool before = at::globalContext().deterministicAlgorithms();
+        const KernelChoice before;
         DeviceOptions plain;
         plain.device = "cpu";
         resolveDevice(plain);
-        QCOMPARE(at::globalContext().deterministicAlgorithms(), before);
+        QCOMPARE(at::globalContext().deterministicAlgorithms(), before.deterministic);
         DeviceOptions strict = plain;
         strict.deterministic = true;
         const char* previous = std::getenv("CUBLAS_WORKSPACE_CONFIG");
@@ -967,7 +980,7 @@ class TestModels : public QObject {
         QVERIFY(!at::globalContext().benchmarkCuDNN());
         QCOMPARE(std::string(std::getenv("CUBLAS_WORKSPACE_CONFIG")),
                  previous ? kept : std::string(":4096:8"));
-        at::globalContext().setDeterministicAlgorithms(before, false);
+        before.restore();
         if (!previous) unsetenv("CUBLAS_WORKSPACE_CONFIG");
     }
 
@@ -978,7 +991,7 @@ class TestModels : public QObject {
     void cudaTrainingRepeatsWhenDeterministic() {
         if (cudaDeviceCount() == 0)
             QSKIP("no CUDA device for this LibTorch: run on a GPU machine (bench/gpu_check.sh)");
-        const bool before = at::globalContext().deterministicAlgorithms();
+        const KernelChoice before;
         QTemporaryDir dir;
         auto train = [&](const QString& out) {
             TrainOptions o = phantomTraining(dir, 96, out);
@@ -999,7 +1012,7 @@ class TestModels : public QObject {
         };
         const auto [first, firstPath] = train("first.safetensors");
         const auto [second, secondPath] = train("second.safetensors");
-        at::globalContext().setDeterministicAlgorithms(before, false);
+        before.restore();
         QCOMPARE(first.device, std::string("cuda:0"));
         for (size_t e = 0; e < first.curves.size(); ++e)
             QVERIFY2(second.curves[e].trainLoss == first.curves[e].trainLoss,
