@@ -59,13 +59,17 @@ torch::optim::AdamWParamState* adamWState(torch::optim::AdamW& optimizer,
                                  : static_cast<torch::optim::AdamWParamState*>(found->second.get());
 }
 
-void setAdamWState(torch::optim::AdamW& optimizer, const torch::Tensor& parameter, int64_t step,
-                   const torch::Tensor& expAvg, const torch::Tensor& expAvgSq) {
+torch::optim::AdamWParamState& setAdamWState(torch::optim::AdamW& optimizer,
+                                             const torch::Tensor& parameter, int64_t step,
+                                             const torch::Tensor& expAvg,
+                                             const torch::Tensor& expAvgSq) {
     auto s = std::make_unique<torch::optim::AdamWParamState>();
     s->step(step);
     s->exp_avg(expAvg);
     s->exp_avg_sq(expAvgSq);
-    optimizer.state()[stateKey(parameter)] = std::move(s);
+    auto& slot = optimizer.state()[stateKey(parameter)];
+    slot = std::move(s);
+    return static_cast<torch::optim::AdamWParamState&>(*slot);
 }
 
 void stepAdamWMultiTensor(torch::optim::AdamW& optimizer) {
@@ -80,11 +84,10 @@ void stepAdamWMultiTensor(torch::optim::AdamW& optimizer) {
             if (p.grad().is_sparse())
                 throw std::invalid_argument("stepAdamWMultiTensor: sparse gradients");
             auto* s = adamWState(optimizer, p);
-            if (!s) {
-                setAdamWState(optimizer, p, 0, torch::zeros_like(p, at::MemoryFormat::Preserve),
-                              torch::zeros_like(p, at::MemoryFormat::Preserve));
-                s = adamWState(optimizer, p);
-            }
+            if (!s)
+                s = &setAdamWState(optimizer, p, 0,
+                                   torch::zeros_like(p, at::MemoryFormat::Preserve),
+                                   torch::zeros_like(p, at::MemoryFormat::Preserve));
             s->step(s->step() + 1);
             Bucket& b = buckets[s->step()];
             b.parameters.push_back(p);

@@ -34,8 +34,11 @@ void stepAdamWMultiTensor(torch::optim::AdamW& optimizer);
 torch::optim::AdamWParamState* adamWState(torch::optim::AdamW& optimizer,
                                           const torch::Tensor& parameter);
 
-// Sets the optimizer's state of `parameter` (resuming a checkpoint).
-void setAdamWState(torch::optim::AdamW& optimizer, const torch::Tensor& parameter, int64_t step,
-                   const torch::Tensor& expAvg, const torch::Tensor& expAvgSq);
+// Sets the optimizer's state of `parameter` (resuming a checkpoint) and
+// returns it.
+torch::optim::AdamWParamState& setAdamWState(torch::optim::AdamW& optimizer,
+                                             const torch::Tensor& parameter, int64_t step,
+                                             const torch::Tensor& expAvg,
+                                             const torch::Tensor& expAvgSq);
 
 }  // namespace rllm

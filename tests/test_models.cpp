@@ -374,6 +374,20 @@ TrainOptions phantomTraining(const QTemporaryDir& dir, int trainCases, const QSt
     return o;
 }
 
+// Every ingredient of the training recipe that keeps state or draws random
+// numbers (the moving average, the fine-tuned block's moments, sampling,
+// mixing, augmentation, stochastic depth), for the bit-for-bit comparisons.
+void addFullRecipe(TrainOptions& o) {
+    o.augmentation = "strong";
+    o.mixupAlpha = 0.4;
+    o.cutmixAlpha = 1.0;
+    o.classBalance = "sampler";
+    o.emaDecay = 0.9;
+    o.llmTrainable = true;
+    o.dropPath = 0.2;
+    o.elasticVoxels = 1.5;
+}
+
 // PyTorch's process-wide kernel choices that --deterministic changes, kept
 // and put back so that one test case does not change the others'.
 struct KernelChoice {
@@ -998,11 +1012,7 @@ class TestModels : public QObject {
             o.seed = 5;
             o.booster = "in";
             o.randomLlm = true;
-            o.llmTrainable = true;
-            o.augmentation = "strong";
-            o.mixupAlpha = 0.4;
-            o.emaDecay = 0.9;
-            o.elasticVoxels = 1.5;
+            addFullRecipe(o);  // and plain attention: the fused kernels
             o.device.device = "cuda";
             o.device.llmPrecision = "fp32";
             o.device.deterministic = true;
@@ -1730,14 +1740,7 @@ class TestModels : public QObject {
             o.booster = "in";
             o.randomLlm = true;
             if (fullRecipe) {
-                o.augmentation = "strong";
-                o.mixupAlpha = 0.4;
-                o.cutmixAlpha = 1.0;
-                o.classBalance = "sampler";
-                o.emaDecay = 0.9;
-                o.llmTrainable = true;
-                o.dropPath = 0.2;
-                o.elasticVoxels = 1.5;
+                addFullRecipe(o);
                 o.shiftedPatches = o.localityAttention = true;
             }
             return o;
