@@ -15,6 +15,7 @@
 // figures stay the process's (host) RSS.
 
 #include "models/Cam.h"
+#include "models/MatrixProducts.h"
 #include "models/Engine.h"
 #include "models/ModelInput.h"
 #include "models/MultiTensorAdamW.h"
@@ -163,21 +164,26 @@ int main(int argc, char** argv) {
     report["batch"] = batch;
     report["llm_precision"] = deviceOptions.llmPrecision;
 
-    // sgemm peak of this machine, now.
+    // sgemm peak of this machine, now: the better of LibTorch's product and
+    // the dense layers' own (oneDNN on the CPU where built; with it LibTorch's
+    // BLAS keeps one thread, see setCpuThreads).
     double peak = 0;
     for (int n : {1024, 2048}) {
         auto x = torch::randn({n, n}, device), y = torch::randn({n, n}, device);
         torch::NoGradGuard noGrad;
-        const double ms = medianMs([&] { torch::mm(x, y); }, reps);
-        peak = std::max(peak, 2.0 * n * n * n / (ms * 1e6));
+        const double mm = medianMs([&] { torch::mm(x, y); }, reps);
+        const double dense = medianMs([&] { denseLinear(x, y, {}); }, reps);
+        peak = std::max(peak, 2.0 * n * n * n / (std::min(mm, dense) * 1e6));
     }
     report["sgemm_peak_gflops"] = peak;
+    report["cpu_gemm"] = cpuGemmName(cpuGemm());
     // What the process holds before any model: the LibTorch and OpenBLAS
     // runtime (code, thread buffers). The booster's peak is read against it too.
     const double runtimeRss = statusMb("VmRSS");
     report["rss_mb_before_models"] = runtimeRss;
     std::cout << std::fixed << std::setprecision(1) << "sgemm peak: " << peak << " GFLOP/s ("
-              << threads << " threads)\n";
+              << threads << " threads; dense layers on the CPU: " << cpuGemmName(cpuGemm())
+              << ")\n";
 
     VitConfig paper = VitConfig::preset("small");
     paper.imageSize = 224, paper.patch = 16, paper.channels = 3, paper.classes = 2;
@@ -257,30 +263,32 @@ int main(int argc, char** argv) {
             torch::optim::AdamW optimizer(trainable, torch::optim::AdamWOptions(1e-4));
             model->train();
             auto label = torch::zeros({batch}, torch::kInt64).to(device);
-            // AdamW's update as training runs it (multi-tensor kernels).
+            // AdamW's update as training runs it (multi-tensor kernels on a
+            // GPU, a tensor at a time on the CPU: stepAdamW).
             const double step = medianMs(
                 [&] {
                     optimizer.zero_grad();
                     torch::cross_entropy_loss(model->forward(image), label).backward();
-                    stepAdamWMultiTensor(optimizer);
+                    stepAdamW(optimizer);
                 },
                 reps);
             // Like for like with PyTorch eager's step: every token through the last layer.
-            auto everyTokenStep = [&](bool multiTensor) {
+            auto everyTokenStep = [&](bool asTraining) {
                 return medianMs(
                     [&] {
                         optimizer.zero_grad();
                         torch::cross_entropy_loss(model->forward(image, TailTokens::All), label)
                             .backward();
-                        if (multiTensor)
-                            stepAdamWMultiTensor(optimizer);
+                        if (asTraining)
+                            stepAdamW(optimizer);
                         else
                             optimizer.step();
                     },
                     reps);
             };
             const double stepAll = everyTokenStep(true);
-            // LibTorch's own AdamW, a tensor at a time: what the multi-tensor step saves.
+            // LibTorch's own AdamW, a tensor at a time: what the multi-tensor
+            // step saves on a GPU (on the CPU training takes this one too).
             const double stepAllPerTensor = everyTokenStep(false);
             const double flops = batch * forwardFlops(c, boosted, block, true),
                          flopsAll = batch * forwardFlops(c, boosted, block, false);

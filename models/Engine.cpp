@@ -2,6 +2,7 @@
 // single-image prediction.
 
 #include "models/Engine.h"
+#include "models/MatrixProducts.h"
 
 #include "core/Error.h"
 #include "core/Volume.h"
@@ -26,11 +27,20 @@ void setCpuThreads(int threads) {
     using SetThreads = void (*)(int);
     static const auto openblasSetThreads =
         reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    if (openblasSetThreads) {
+    if (!openblasSetThreads) {
+        torch::set_num_threads(threads);
+    } else if (cpuGemm() == CpuGemm::OneDnn) {
+        // One pool: LibTorch's OpenMP threads, which oneDNN's products use
+        // too; OpenBLAS is left the attention's small products, in the
+        // calling thread, so no second set of threads spins beside the first.
+        openblasSetThreads(1);
+        torch::set_num_threads(threads);
+    } else {
+        // OpenBLAS's threads and LibTorch's OpenMP ones both spin while they
+        // wait: side by side on the same cores they take them from each
+        // other, so OpenBLAS gets them all (docs/results.md, "Thread split").
         openblasSetThreads(threads);
         torch::set_num_threads(1);
-    } else {
-        torch::set_num_threads(threads);
     }
 }
 

@@ -31,11 +31,13 @@ struct DeviceOptions {
     // fixed workspace). Slower; the CPU's kernels are deterministic anyway.
     bool deterministic = false;
 };
-// Gives the models `threads` CPU threads (0: one per core). With OpenBLAS
-// behind LibTorch (Debian's build), the matrix products get them and
-// LibTorch's own pool keeps one thread: both pools spin while they wait, and
-// side by side they took cores from each other (docs/results.md, "Thread
-// split"). Without OpenBLAS, LibTorch gets them.
+// Gives the models `threads` CPU threads (0: one per core), to one pool of
+// them: both OpenBLAS's and LibTorch's OpenMP threads spin while they wait,
+// and side by side they took cores from each other (docs/results.md, "Thread
+// split"). With oneDNN for the dense layers (MatrixProducts.h) LibTorch's pool,
+// which oneDNN shares, gets them and OpenBLAS one; with OpenBLAS for them
+// (Debian's LibTorch, RLLM_CPU_GEMM=blas) OpenBLAS gets them and LibTorch
+// one. Without OpenBLAS, LibTorch gets them.
 void setCpuThreads(int threads);
 // Applies the thread count and returns the device that will be used, e.g. "cpu", "cuda:0".
 std::string resolveDevice(const DeviceOptions& options);

@@ -99,4 +99,16 @@ void stepAdamWMultiTensor(torch::optim::AdamW& optimizer) {
     }
 }
 
+void stepAdamW(torch::optim::AdamW& optimizer) {
+    for (const auto& group : optimizer.param_groups())
+        for (const auto& p : group.params())
+            if (p.grad().defined()) {
+                if (p.is_cuda())
+                    stepAdamWMultiTensor(optimizer);
+                else
+                    optimizer.step();
+                return;
+            }
+}
+
 }  // namespace rllm

@@ -1,6 +1,7 @@
 #include "models/Networks.h"
 
 #include "core/Error.h"
+#include "models/MatrixProducts.h"
 
 #include <torch/version.h>
 
@@ -63,6 +64,11 @@ VitConfig VitConfig::preset(const std::string& name) {
 }
 
 namespace {
+// A torch::nn::Linear's forward, its product through denseLinear (oneDNN on the CPU).
+torch::Tensor dense(const torch::nn::Linear& layer, const torch::Tensor& x) {
+    return denseLinear(x, layer->weight, layer->bias);
+}
+
 // The plain forwards are the tapped ones with a tap that only passes the tokens on.
 const TokenTap kPassThrough = [](const std::string&, const torch::Tensor& t) { return t; };
 
@@ -75,7 +81,7 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
     return at::scaled_dot_product_attention(q, k, v);
 #else
     const double root = std::sqrt(double(q.size(-1)));
-    return torch::matmul(torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / root, -1), v);
+    return batchedMatmul(torch::softmax(batchedMatmul(q, k.transpose(-2, -1)) / root, -1), v);
 #endif
 }
 }  // namespace
@@ -105,17 +111,15 @@ torch::Tensor VitBlockImpl::attention(const torch::Tensor& x, const TokenTap* ta
     if (classRowOnly) {
         // The query of the class token alone; keys and values of every token.
         const int64_t Q = 1;
-        q = torch::nn::functional::linear(x.narrow(1, 0, 1), qkv->weight.narrow(0, 0, C),
-                                          qkv->bias.narrow(0, 0, C))
+        q = denseLinear(x.narrow(1, 0, 1), qkv->weight.narrow(0, 0, C), qkv->bias.narrow(0, 0, C))
                 .reshape({B, Q, heads, hd})
                 .transpose(1, 2);
-        auto kv = torch::nn::functional::linear(x, qkv->weight.narrow(0, C, 2 * C),
-                                                qkv->bias.narrow(0, C, 2 * C))
+        auto kv = denseLinear(x, qkv->weight.narrow(0, C, 2 * C), qkv->bias.narrow(0, C, 2 * C))
                       .reshape({B, T, 2, heads, hd})
                       .permute({2, 0, 3, 1, 4});
         k = kv[0], v = kv[1];
     } else {
-        auto parts = qkv(x).reshape({B, T, 3, heads, hd}).permute({2, 0, 3, 1, 4});
+        auto parts = dense(qkv, x).reshape({B, T, 3, heads, hd}).permute({2, 0, 3, 1, 4});
         q = parts[0], k = parts[1], v = parts[2];
     }
     const bool tapped = tap && tap != &kPassThrough;
@@ -124,7 +128,7 @@ torch::Tensor VitBlockImpl::attention(const torch::Tensor& x, const TokenTap* ta
         mixed =
             attend(q, k, v);  // nobody looks at the weights: the fused kernel where there is one
     } else {
-        auto scores = torch::matmul(q, k.transpose(-2, -1));
+        auto scores = batchedMatmul(q, k.transpose(-2, -1));
         if (attnLogScale.defined()) {
             // Locality self-attention: the learnt scale, and no token attends
             // to itself (query row i is token i; the class row alone is row 0).
@@ -137,9 +141,9 @@ torch::Tensor VitBlockImpl::attention(const torch::Tensor& x, const TokenTap* ta
         }
         auto weights = torch::softmax(scores, -1);
         if (tapped) weights = (*tap)(name + ":attn", weights);
-        mixed = torch::matmul(weights, v);
+        mixed = batchedMatmul(weights, v);
     }
-    return proj(mixed.transpose(1, 2).reshape({B, q.size(2), C}));
+    return dense(proj, mixed.transpose(1, 2).reshape({B, q.size(2), C}));
 }
 
 torch::Tensor VitBlockImpl::forward(const torch::Tensor& x, bool classRowOnly) {
@@ -153,7 +157,7 @@ torch::Tensor VitBlockImpl::forward(const torch::Tensor& x, const TokenTap& tap,
     auto mixed = attention(tap(name + ":norm1", norm1(x)), &tap, name, classRowOnly);
     if (branchScales.defined()) mixed = mixed * branchScales.select(1, 0).view({-1, 1, 1});
     auto h = rows + mixed;
-    auto mlp = fc2(torch::gelu(fc1(norm2(h))));
+    auto mlp = dense(fc2, torch::gelu(dense(fc1, norm2(h))));
     if (branchScales.defined()) mlp = mlp * branchScales.select(1, 1).view({-1, 1, 1});
     return tap(name, h + mlp);
 }
@@ -195,7 +199,7 @@ torch::Tensor VitImpl::embed(const torch::Tensor& images) {
         torch::Tensor vectors =
             patchVectors(images, config.patch, config.volumetric, config.shiftedPatches);
         if (patchNormIn) vectors = patchNormIn(vectors);
-        tokens = patchNormOut(patchLinear(vectors));
+        tokens = patchNormOut(dense(patchLinear, vectors));
     } else {
         tokens = patchConv(images).flatten(2).transpose(1, 2);
     }
@@ -239,10 +243,10 @@ void LlamaLayerImpl::setComputeType(torch::ScalarType type) {
 }
 
 torch::Tensor LlamaLayerImpl::linear(const torch::nn::Linear& layer, const torch::Tensor& x) const {
-    if (computeType_ == torch::kFloat32)  // what LinearImpl::forward computes
-        return torch::nn::functional::linear(x, layer->weight, layer->bias);
+    if (computeType_ == torch::kFloat32)  // the layer's own weights
+        return dense(layer, x);
     const auto& [weight, bias] = lowered_.at(layer.get());
-    return torch::nn::functional::linear(x, weight, bias);
+    return denseLinear(x, weight, bias);
 }
 
 torch::Tensor LlamaLayerImpl::forward(const torch::Tensor& z, bool classRowOnly) {
@@ -401,9 +405,9 @@ torch::Tensor BoosterImpl::forward(const torch::Tensor& x, bool classRowOnly) {
 torch::Tensor BoosterImpl::forward(const torch::Tensor& x, const TokenTap& tap, bool classRowOnly) {
     if (mode == ResidualMode::Mlp) {  // the adapters alone, no LLM: token by token
         auto rows = classRowOnly ? x.narrow(1, 0, 1) : x;
-        return decoder(encoder(rows)) + rows;
+        return dense(decoder, dense(encoder, rows)) + rows;
     }
-    auto z = encoder(x);  // every token: the LLM's keys and values read them all
+    auto z = dense(encoder, x);  // every token: the LLM's keys and values read them all
     auto l = tap("booster:llm", llm->forward(z, classRowOnly));
     if (classRowOnly) {
         z = z.narrow(1, 0, 1);
@@ -417,13 +421,13 @@ torch::Tensor BoosterImpl::residual(const torch::Tensor& l, const torch::Tensor&
                                     const torch::Tensor& x) {
     switch (mode) {
         case ResidualMode::In:
-            return decoder(l + z);
+            return dense(decoder, l + z);
         case ResidualMode::Out:
-            return decoder(l) + x;
+            return dense(decoder, l) + x;
         case ResidualMode::Hybrid:
-            return decoder(l + z) + x;
+            return dense(decoder, l + z) + x;
         case ResidualMode::None:
-            return decoder(l);
+            return dense(decoder, l);
         case ResidualMode::Mlp:
             break;
     }
@@ -464,7 +468,7 @@ torch::Tensor ClassifierImpl::run(const torch::Tensor& images, const TokenTap& t
             tokens, tap, "block:" + std::to_string(i), classRow && !llmIsLastMixer() && i == last,
             branchScales.defined() ? branchScales.select(1, int64_t(i)) : torch::Tensor());
     if (booster) tokens = booster->forward(tokens, tap, classRow && llmIsLastMixer());
-    return vit->head(vit->norm(tokens).select(1, 0));
+    return dense(vit->head, vit->norm(tokens).select(1, 0));
 }
 
 void initialiseTrainable(torch::nn::Module& module, uint64_t seed) {

@@ -634,7 +634,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                                    : ""));
                 }
             if (group) group->sumGradients(trainable);
-            stepAdamWMultiTensor(optimizer);
+            stepAdamW(optimizer);
             ema.update(step);
             lossSum += lossValue;
             if (o.progressBar) {

@@ -12,6 +12,7 @@
 #include "core/io/MedMnist.h"
 #include "core/Volume.h"
 #include "models/Bundle.h"
+#include "models/MatrixProducts.h"
 #include "models/DeviceFallback.h"
 #include "models/BundleCheck.h"
 #include "models/BundleDescription.h"
@@ -716,7 +717,9 @@ class TestModels : public QObject {
                     expected = b->decoder(z) + x;
                     break;
             }
-            QVERIFY(torch::allclose(b->forward(x), expected));
+            // The booster's products (oneDNN on the CPU where built) against
+            // the modules' own (LibTorch's): float32 rounding apart.
+            QVERIFY(torch::allclose(b->forward(x), expected, 1e-5, 1e-6));
             QCOMPARE(b->encoder->bias.defined(), false);  // F_E and F_D have no bias
         }
     }
@@ -1110,6 +1113,70 @@ class TestModels : public QObject {
             QVERIFY(torch::allclose(gpu.weights[i], reference.weights[i], 1e-5, 1e-6));
         for (size_t i = 0; i < reference.moments.size(); ++i)
             QVERIFY(torch::allclose(gpu.moments[i], reference.moments[i], 1e-5, 1e-7));
+    }
+
+    // The dense layers' oneDNN path (the CPU's default where built) against
+    // the same product in float64 by LibTorch's own BLAS: the output and the
+    // three gradients, for a batch of token rows with a bias, a matrix with
+    // none, a transposed (non-contiguous) input, and a frozen weight (no
+    // gradient asked for it). Within float32 rounding of the sums.
+    void denseLayersMatchAFloat64Reference() {
+        if (!oneDnnBuilt())
+            QSKIP(
+                "this build has no oneDNN (RLLM_WITH_ONEDNN=OFF): its dense layers are LibTorch's "
+                "linear");
+        const CpuGemm saved = cpuGemm();
+        setCpuGemm(CpuGemm::OneDnn);
+        struct Case {
+            std::vector<int64_t> input;
+            int64_t out;
+            bool bias, transposedInput, frozenWeight;
+        };
+        torch::manual_seed(7);
+        for (const Case& c :
+             {Case{{3, 50, 96}, 160, true, false, false}, Case{{37, 64}, 200, false, false, false},
+              Case{{64, 45}, 72, true, true, false}, Case{{2, 17, 48}, 33, false, false, true}}) {
+            auto x = torch::randn(c.input);
+            if (c.transposedInput) x = x.t();  // (45, 64) with strides (1, 45)
+            const int64_t in = x.size(-1);
+            auto w = torch::randn({c.out, in}) / std::sqrt(double(in));
+            auto b = c.bias ? torch::randn({c.out}) : torch::Tensor();
+            auto upstream = torch::randn_like(torch::nn::functional::linear(x, w, b));
+
+            auto xv = x.detach().clone().set_requires_grad(true);
+            auto wv = w.detach().clone().set_requires_grad(!c.frozenWeight);
+            auto bv = c.bias ? b.detach().clone().set_requires_grad(true) : torch::Tensor();
+            QCOMPARE(xv.is_contiguous(), !c.transposedInput);
+            auto y = denseLinear(xv, wv, bv);
+            (y * upstream).sum().backward();
+
+            auto xr = x.to(torch::kFloat64).set_requires_grad(true);
+            auto wr = w.to(torch::kFloat64).set_requires_grad(true);
+            auto br = c.bias ? b.to(torch::kFloat64).set_requires_grad(true) : torch::Tensor();
+            auto yr = torch::nn::functional::linear(xr, wr, br);
+            (yr * upstream.to(torch::kFloat64)).sum().backward();
+
+            // float32 sums of `terms` products: rounding grows about as
+            // their square root, relative to the largest value.
+            auto near = [](const torch::Tensor& got, const torch::Tensor& want, int64_t terms) {
+                const double scale = 1.0 + want.abs().max().item<double>();
+                const double tolerance = 1e-6 * std::sqrt(double(terms)) * scale;
+                const double error = (got.to(torch::kFloat64) - want).abs().max().item<double>();
+                if (error > tolerance) qWarning("max error %g above %g", error, tolerance);
+                return error <= tolerance;
+            };
+            const int64_t rows = x.numel() / in;
+            QCOMPARE(y.sizes(), yr.sizes());
+            QVERIFY(near(y, yr.detach(), in));
+            QVERIFY(near(xv.grad(), xr.grad(), c.out));
+            if (c.frozenWeight) {
+                QVERIFY(!wv.grad().defined());
+            } else {
+                QVERIFY(near(wv.grad(), wr.grad(), rows));
+            }
+            if (c.bias) QVERIFY(near(bv.grad(), br.grad(), rows));
+        }
+        setCpuGemm(saved);
     }
 
     // On a CUDA LibTorch with a GPU (skipped elsewhere, CI included): the
