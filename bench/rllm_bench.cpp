@@ -10,6 +10,9 @@
 //   rllm-bench [--threads N] [--reps R] [--json OUT]
 //              [--device cpu|cuda[:N]] [--batch B] [--llm-precision auto|fp32|bf16]
 //              [--only KEY,...]        (e.g. paper_224_booster)
+//   rllm-bench --kernels [--threads N] [--reps R] [--json OUT]
+//              (the CPU's kernel choices alone: OpenBLAS against oneDNN for
+//              the dense layers, multi-tensor against per-tensor AdamW)
 //   rllm-bench --export-weights DIR     (writes the four models' weights, times nothing)
 // On CUDA every timing ends with a device synchronisation; the memory
 // figures stay the process's (host) RSS.
@@ -116,12 +119,81 @@ void exportWeights(Classifier& model, const std::string& path) {
     writeSafetensors(path, tensors, {});
 }
 
+// --kernels: the two CPU kernels this engine chooses between, each with
+// its own thread split (setCpuThreads), on the same inputs. The dense
+// layers' products at a ViT-S's and the 7B-shaped block's shapes, OpenBLAS
+// (LibTorch's linear) against oneDNN (denseLinear); and one AdamW step over
+// a ViT-S's parameters, multi-tensor against LibTorch's a tensor at a time.
+int benchKernels(int threads, int reps, const std::string& jsonPath) {
+    nlohmann::json report;
+    report["threads"] = threads;
+    report["reps"] = reps;
+    auto useGemm = [&](CpuGemm gemm) {
+        setCpuGemm(gemm);
+        setCpuThreads(threads);
+    };
+    torch::NoGradGuard noGrad;
+    std::cout << std::fixed << std::setprecision(3) << "dense layer products, " << threads
+              << " threads, median of " << reps
+              << " (rows x in -> out; ViT-S at 28 px: 50 rows, at 224 px: 197)\n"
+              << "| rows | in | out | OpenBLAS ms | oneDNN ms | oneDNN / OpenBLAS "
+                 "|\n|---|---|---|---|---|---|\n";
+    struct Shape {
+        int64_t rows, in, out;
+    };
+    for (const Shape& s :
+         {Shape{50, 384, 1152}, Shape{50, 384, 384}, Shape{50, 384, 1536}, Shape{50, 1536, 384},
+          Shape{197, 384, 1152}, Shape{197, 384, 384}, Shape{197, 384, 1536}, Shape{197, 1536, 384},
+          Shape{50, 4096, 11008}, Shape{197, 4096, 4096}, Shape{197, 4096, 11008}}) {
+        auto x = torch::randn({1, s.rows, s.in}), w = torch::randn({s.out, s.in}),
+             b = torch::randn({s.out});
+        const int r = s.in * s.out > 10000000 ? std::max(3, reps / 4) : reps * 20;
+        useGemm(CpuGemm::Blas);
+        const double blas = medianMs([&] { denseLinear(x, w, b); }, r);
+        double onednn = blas;
+        if (oneDnnBuilt()) {
+            useGemm(CpuGemm::OneDnn);
+            onednn = medianMs([&] { denseLinear(x, w, b); }, r);
+        }
+        std::cout << "| " << s.rows << " | " << s.in << " | " << s.out << " | " << blas << " | "
+                  << onednn << " | " << std::setprecision(2) << onednn / blas
+                  << std::setprecision(3) << " |\n";
+        report["dense"].push_back(
+            {{"rows", s.rows},
+             {"in", s.in},
+             {"out", s.out},
+             {"openblas_ms", blas},
+             {"onednn_ms", oneDnnBuilt() ? nlohmann::json(onednn) : nullptr}});
+    }
+    // AdamW over a ViT-S/4's parameters with made-up gradients.
+    VitConfig small = VitConfig::preset("small");
+    small.imageSize = 28, small.patch = 4, small.channels = 1, small.classes = 2;
+    Classifier model(small, nullptr);
+    torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-4));
+    for (auto& p : model->parameters()) p.mutable_grad() = torch::randn_like(p);
+    std::cout << "\nAdamW step over ViT-S/4's " << model->parameters().size()
+              << " parameter tensors, median of " << reps << ":\n";
+    for (CpuGemm gemm : {CpuGemm::Blas, CpuGemm::OneDnn}) {
+        if (gemm == CpuGemm::OneDnn && !oneDnnBuilt()) continue;
+        useGemm(gemm);  // the thread split that goes with it
+        const double multi = medianMs([&] { stepAdamWMultiTensor(optimizer); }, reps);
+        const double perTensor = medianMs([&] { optimizer.step(); }, reps);
+        std::cout << "  threads as with " << cpuGemmName(gemm) << ": multi-tensor " << multi
+                  << " ms, a tensor at a time " << perTensor << " ms\n";
+        report["adamw"][cpuGemmName(gemm)] = {{"multi_tensor_ms", multi},
+                                              {"per_tensor_ms", perTensor}};
+    }
+    if (!jsonPath.empty()) std::ofstream(jsonPath) << report.dump(2) << "\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     int threads = 2, reps = 5;
     int64_t batch = 1;
     std::string exportDir, jsonPath, only;
+    bool kernels = false;
     DeviceOptions deviceOptions;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -145,14 +217,17 @@ int main(int argc, char** argv) {
             deviceOptions.llmPrecision = value();
         else if (a == "--only")
             only = "," + value() + ",";
+        else if (a == "--kernels")
+            kernels = true;
         else {
-            std::cerr
-                << "usage: rllm-bench [--threads N] [--reps R] [--export-weights DIR] "
-                   "[--json OUT] [--device D] [--batch B] [--llm-precision P] [--only K,...]\n";
+            std::cerr << "usage: rllm-bench [--threads N] [--reps R] [--export-weights DIR] "
+                         "[--json OUT] [--device D] [--batch B] [--llm-precision P] [--only K,...] "
+                         "[--kernels]\n";
             return 2;
         }
     }
     deviceOptions.threads = threads;
+    if (kernels) return benchKernels(threads, reps, jsonPath);
     const torch::Device device = torchDevice(deviceOptions);  // also the engine's thread split
     if (device.is_cuda()) deviceSync = [] { torch::cuda::synchronize(); };
     torch::manual_seed(0);

@@ -1,12 +1,13 @@
 #pragma once
 // The networks' matrix products: the dense (fully connected) layers and the
 // attention's batched products. On the CPU in float32 they go through
-// oneDNN's matrix multiply where this build has oneDNN: at a ViT's shapes
-// (50-200 rows of 64-1536 columns) OpenBLAS's threads barely help (one
-// thread about as fast as two) and its small batched products are slower
-// still, while oneDNN's JIT kernels scale, about twice OpenBLAS's speed on
-// two cores (docs/results.md). Elsewhere (CUDA, other types, a build
-// without oneDNN) they are LibTorch's own linear and matmul.
+// oneDNN's matrix multiply where this build has oneDNN: at a ViT-S's shapes
+// (50-200 rows of 384-1536 columns) its JIT kernels take 0.7-0.9x the time
+// of OpenBLAS's on two cores (the 7B-shaped block's larger products: the
+// same), and with them every CPU thread sits in one OpenMP pool that
+// LibTorch's own kernels share (setCpuThreads); `rllm-bench --kernels`
+// measures both, docs/results.md has the figures. Elsewhere (CUDA, other
+// types, a build without oneDNN) they are LibTorch's own linear and matmul.
 //
 // The results are the same products up to float32 rounding (another
 // summation order), and so are the gradients: the oneDNN path is an

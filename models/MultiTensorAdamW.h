@@ -33,9 +33,9 @@ void stepAdamWMultiTensor(torch::optim::AdamW& optimizer);
 // The step training takes: the multi-tensor one for parameters on a GPU,
 // LibTorch's own a tensor at a time on the CPU, where it is the faster (each
 // tensor's whole update runs while the tensor is in cache; the foreach
-// kernels make eight passes over all the weights: a ViT-S step 30 against
-// 73 ms on two cores, docs/results.md). Both give the same result to the
-// bit on the CPU.
+// kernels make eight passes over all the weights: a ViT-S step 37-39
+// against 85-93 ms on two cores, `rllm-bench --kernels`). Both give the
+// same result to the bit on the CPU.
 void stepAdamW(torch::optim::AdamW& optimizer);
 
 // The optimizer's state of one parameter, or nullptr before its first step.
