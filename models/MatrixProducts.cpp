@@ -11,7 +11,6 @@
 
 #include <dnnl.hpp>
 #include <map>
-#include <mutex>
 #include <vector>
 #endif
 
@@ -71,7 +70,9 @@ const dnnl::engine& cpuEngine() {
 // One matmul primitive per shape, layout and thread count, created once: a
 // primitive's creation (JIT code generation) costs far more than running it
 // at these sizes. oneDNN's OpenMP team is LibTorch's pool (setCpuThreads
-// sizes it), and a primitive may be tuned to its size.
+// sizes it), and a primitive may be tuned to its size. One cache per
+// thread: with oneDNN's default (shared) scratchpad a primitive must run in
+// the thread that created it, and the viewer runs models on worker threads.
 class MatmulCache {
   public:
     dnnl::matmul get(const torch::Tensor& a, const torch::Tensor& b, bool bias,
@@ -81,7 +82,6 @@ class MatmulCache {
             key.insert(key.end(), part.begin(), part.end());
         key.push_back(bias);
         key.push_back(omp_get_max_threads());
-        std::lock_guard<std::mutex> lock(mutex_);
         auto found = primitives_.find(key);
         if (found != primitives_.end()) return found->second;
         dnnl::memory::desc biasDesc;
@@ -106,12 +106,11 @@ class MatmulCache {
     }
 
   private:
-    std::mutex mutex_;
     std::map<std::vector<int64_t>, dnnl::matmul> primitives_;
 };
 
 MatmulCache& cache() {
-    static MatmulCache instance;
+    thread_local MatmulCache instance;
     return instance;
 }
 

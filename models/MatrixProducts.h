@@ -11,7 +11,8 @@
 //
 // The results are the same products up to float32 rounding (another
 // summation order), and so are the gradients: the oneDNN path is an
-// autograd function with its own backward, also through oneDNN.
+// autograd function with its own backward, also through oneDNN (first
+// derivatives only: nothing here takes second ones).
 #include <torch/types.h>
 
 #include <string>
