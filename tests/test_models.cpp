@@ -1115,6 +1115,18 @@ class TestModels : public QObject {
             QVERIFY(torch::allclose(gpu.moments[i], reference.moments[i], 1e-5, 1e-7));
     }
 
+    // A float32 result against its float64 reference, each value a sum of
+    // `terms` products: rounding grows about as their square root, relative
+    // to the largest value.
+    static bool withinFloat32Rounding(const torch::Tensor& got, const torch::Tensor& want,
+                                      int64_t terms) {
+        const double scale = 1.0 + want.abs().max().item<double>();
+        const double tolerance = 1e-6 * std::sqrt(double(terms)) * scale;
+        const double error = (got.to(torch::kFloat64) - want).abs().max().item<double>();
+        if (error > tolerance) qWarning("max error %g above %g", error, tolerance);
+        return error <= tolerance;
+    }
+
     // The dense layers' oneDNN path (the CPU's default where built) against
     // the same product in float64 by LibTorch's own BLAS: the output and the
     // three gradients, for a batch of token rows with a bias, a matrix with
@@ -1156,15 +1168,7 @@ class TestModels : public QObject {
             auto yr = torch::nn::functional::linear(xr, wr, br);
             (yr * upstream.to(torch::kFloat64)).sum().backward();
 
-            // float32 sums of `terms` products: rounding grows about as
-            // their square root, relative to the largest value.
-            auto near = [](const torch::Tensor& got, const torch::Tensor& want, int64_t terms) {
-                const double scale = 1.0 + want.abs().max().item<double>();
-                const double tolerance = 1e-6 * std::sqrt(double(terms)) * scale;
-                const double error = (got.to(torch::kFloat64) - want).abs().max().item<double>();
-                if (error > tolerance) qWarning("max error %g above %g", error, tolerance);
-                return error <= tolerance;
-            };
+            auto near = withinFloat32Rounding;
             const int64_t rows = x.numel() / in;
             QCOMPARE(y.sizes(), yr.sizes());
             QVERIFY(near(y, yr.detach(), in));
@@ -1175,6 +1179,48 @@ class TestModels : public QObject {
                 QVERIFY(near(wv.grad(), wr.grad(), rows));
             }
             if (c.bias) QVERIFY(near(bv.grad(), br.grad(), rows));
+        }
+        setCpuGemm(saved);
+    }
+
+    // The attention's batched products the same way: q k^T with k a
+    // transposed view (read in place), then weights times v, over (batch,
+    // heads) and over one batch dimension; and a product that broadcasts,
+    // which falls back to LibTorch's matmul. Gradients of both factors.
+    void attentionProductsMatchAFloat64Reference() {
+        const CpuGemm saved = cpuGemm();
+        setCpuGemm(CpuGemm::OneDnn);
+        torch::manual_seed(8);
+        struct Case {
+            std::vector<int64_t> a, b;
+            bool transposedB;
+        };
+        for (const Case& c :
+             {Case{{2, 3, 50, 16}, {2, 3, 50, 16}, true},
+              Case{{2, 3, 50, 50}, {2, 3, 50, 16}, false}, Case{{4, 7, 9}, {4, 9, 5}, false},
+              Case{{2, 3, 6, 8}, {8, 5}, false}}) {
+            auto a = torch::randn(c.a);
+            auto b = torch::randn(c.b);
+            if (c.transposedB) b = b.transpose(-2, -1);
+            auto upstream = torch::randn_like(torch::matmul(a, b));
+            auto av = a.detach().clone().set_requires_grad(true);
+            auto bStored = (c.transposedB ? b.transpose(-2, -1) : b).detach().clone();
+            bStored.set_requires_grad(true);
+            auto bv = c.transposedB ? bStored.transpose(-2, -1) : bStored;
+            auto y = batchedMatmul(av, bv);
+            (y * upstream).sum().backward();
+            auto ar = a.to(torch::kFloat64).set_requires_grad(true);
+            auto br = b.to(torch::kFloat64).detach().set_requires_grad(true);
+            auto yr = torch::matmul(ar, br);
+            (yr * upstream.to(torch::kFloat64)).sum().backward();
+            QCOMPARE(y.sizes(), yr.sizes());
+            const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
+            QVERIFY(withinFloat32Rounding(y, yr.detach(), k));
+            QVERIFY(withinFloat32Rounding(av.grad(), ar.grad(), n));
+            auto bGrad = c.transposedB ? bStored.grad().transpose(-2, -1) : bStored.grad();
+            // b's gradient sums over a's rows, and over a's batch where b is broadcast.
+            const int64_t bTerms = b.dim() == 2 ? a.numel() / k : m;
+            QVERIFY(withinFloat32Rounding(bGrad, br.grad(), bTerms));
         }
         setCpuGemm(saved);
     }
