@@ -75,34 +75,24 @@ const dnnl::engine& cpuEngine() {
 // the thread that created it, and the viewer runs models on worker threads.
 class MatmulCache {
   public:
-    dnnl::matmul get(const torch::Tensor& a, const torch::Tensor& b, bool bias,
-                     const std::vector<int64_t>& outSizes) {
+    // `bias` may be undefined; the others are the operands as product()
+    // passes them, whose sizes and strides describe the primitive.
+    dnnl::matmul get(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias,
+                     const torch::Tensor& out) {
         std::vector<int64_t> key = a.sizes().vec();
         for (const auto& part : {a.strides(), b.sizes(), b.strides()})
             key.insert(key.end(), part.begin(), part.end());
-        key.push_back(bias);
+        key.push_back(bias.defined());
         key.push_back(omp_get_max_threads());
         auto found = primitives_.find(key);
         if (found != primitives_.end()) return found->second;
-        dnnl::memory::desc biasDesc;
-        if (bias) {
-            std::vector<int64_t> ones(outSizes.size(), 1);
-            ones.back() = outSizes.back();
-            biasDesc =
-                dnnl::memory::desc(ones, dnnl::memory::data_type::f32, contiguousStrides(ones));
-        }
-        const dnnl::memory::desc out(outSizes, dnnl::memory::data_type::f32,
-                                     contiguousStrides(outSizes));
         dnnl::matmul primitive(dnnl::matmul::primitive_desc(
-            dnnl::matmul::desc(describe(a), describe(b), biasDesc, out), cpuEngine()));
+            dnnl::matmul::desc(describe(a), describe(b),
+                               bias.defined() ? describe(bias) : dnnl::memory::desc(),
+                               describe(out)),
+            cpuEngine()));
         primitives_.emplace(std::move(key), primitive);
         return primitive;
-    }
-
-    static std::vector<int64_t> contiguousStrides(const std::vector<int64_t>& sizes) {
-        std::vector<int64_t> strides(sizes.size(), 1);
-        for (size_t i = sizes.size() - 1; i > 0; --i) strides[i - 1] = strides[i] * sizes[i];
-        return strides;
     }
 
   private:
@@ -121,21 +111,22 @@ torch::Tensor product(torch::Tensor a, torch::Tensor b, const torch::Tensor& bia
     b = unitStrided(b);
     std::vector<int64_t> outSizes = a.sizes().vec();
     outSizes.back() = b.size(-1);
-    dnnl::matmul primitive = cache().get(a, b, bias.defined(), outSizes);
     auto out = torch::empty(outSizes, a.options());
+    torch::Tensor biasRow;  // (1, n) or (1, 1, n): oneDNN's bias has the output's rank
+    if (bias.defined()) {
+        std::vector<int64_t> ones(outSizes.size(), 1);
+        ones.back() = outSizes.back();
+        biasRow = bias.contiguous().view(ones);
+    }
+    dnnl::matmul primitive = cache().get(a, b, biasRow, out);
     const auto& engine = cpuEngine();
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, dnnl::memory(describe(a), engine, a.data_ptr<float>())},
         {DNNL_ARG_WEIGHTS, dnnl::memory(describe(b), engine, b.data_ptr<float>())},
         {DNNL_ARG_DST, dnnl::memory(describe(out), engine, out.data_ptr<float>())}};
-    torch::Tensor biasRow;
-    if (bias.defined()) {
-        std::vector<int64_t> ones(outSizes.size(), 1);
-        ones.back() = outSizes.back();
-        biasRow = bias.contiguous().view(ones);
+    if (biasRow.defined())
         args.emplace(DNNL_ARG_BIAS,
                      dnnl::memory(describe(biasRow), engine, biasRow.data_ptr<float>()));
-    }
     dnnl::stream stream(engine);
     primitive.execute(stream, args);
     stream.wait();
