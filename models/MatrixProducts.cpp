@@ -1,8 +1,10 @@
 #include "MatrixProducts.h"
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -11,6 +13,7 @@
 
 #include <dnnl.hpp>
 #include <map>
+#include <unordered_map>
 #include <vector>
 #endif
 
@@ -48,13 +51,42 @@ std::string cpuGemmName(CpuGemm gemm) {
     return gemm == CpuGemm::OneDnn ? "onednn" : "blas";
 }
 
+torch::Tensor DenseEpilogue::applyTo(torch::Tensor y) const {
+    if (activation == Activation::Gelu) y = torch::gelu(y);
+    if (activation == Activation::Silu) y = torch::silu(y);
+    if (multiply.defined()) y = y * multiply;
+    if (add.defined()) y = add + y;
+    return y;
+}
+
+namespace {
+
+torch::Tensor attentionStepByStep(const torch::Tensor& q, const torch::Tensor& k,
+                                  const torch::Tensor& v) {
+#if TORCH_VERSION_MAJOR >= 2
+    const torch::Tensor mixed = at::scaled_dot_product_attention(q, k, v);
+#else
+    const double root = std::sqrt(double(q.size(-1)));
+    const torch::Tensor mixed =
+        batchedMatmul(torch::softmax(batchedMatmul(q, k.transpose(-2, -1)) / root, -1), v);
+#endif
+    // (B, H, Tq, d) -> (B, Tq, H d)
+    return mixed.transpose(1, 2).reshape({q.size(0), q.size(2), q.size(1) * q.size(3)});
+}
+
+}  // namespace
+
 #ifdef RLLM_HAVE_ONEDNN
 namespace {
 
-// A float32 matrix, or a batch of them, as oneDNN sees it: its sizes and
-// strides, so a transposed view is read in place rather than copied.
+// A float32 tensor as oneDNN sees it: its sizes and strides, so a
+// transposed or permuted view is read (or written) in place rather than copied.
 dnnl::memory::desc describe(const torch::Tensor& t) {
     return dnnl::memory::desc(t.sizes().vec(), dnnl::memory::data_type::f32, t.strides().vec());
+}
+
+dnnl::memory wrap(const torch::Tensor& t, const dnnl::engine& engine) {
+    return dnnl::memory(describe(t), engine, t.data_ptr<float>());
 }
 
 // oneDNN's kernels read each matrix along rows or along columns.
@@ -67,46 +99,112 @@ const dnnl::engine& cpuEngine() {
     return cpu;
 }
 
-// One matmul primitive per shape, layout and thread count, created once: a
-// primitive's creation (JIT code generation) costs far more than running it
-// at these sizes. oneDNN's OpenMP team is LibTorch's pool (setCpuThreads
-// sizes it), and a primitive may be tuned to its size. One cache per
-// thread: with oneDNN's default (shared) scratchpad a primitive must run in
-// the thread that created it, and the viewer runs models on worker threads.
-class MatmulCache {
+void execute(const dnnl::primitive& primitive,
+             const std::unordered_map<int, dnnl::memory>& arguments) {
+    thread_local dnnl::stream stream(cpuEngine());
+    primitive.execute(stream, arguments);
+    stream.wait();
+}
+
+// A key part per tensor: rank, sizes and strides (or a mark for none).
+void appendLayout(std::vector<int64_t>& key, const torch::Tensor& t) {
+    if (!t.defined()) {
+        key.push_back(-1);
+        return;
+    }
+    key.push_back(t.dim());
+    key.insert(key.end(), t.sizes().begin(), t.sizes().end());
+    key.insert(key.end(), t.strides().begin(), t.strides().end());
+}
+
+// One primitive per kind, layout, fused work and thread count, created
+// once: a primitive's creation (JIT code generation) costs far more than
+// running it at these sizes. oneDNN's OpenMP team is LibTorch's pool
+// (setCpuThreads sizes it), and a primitive may be tuned to its size. One
+// cache per thread: with oneDNN's default (shared) scratchpad a primitive
+// must run in the thread that created it, and the viewer runs models on
+// worker threads.
+class PrimitiveCache {
   public:
-    // `bias` may be undefined; the others are the operands as product()
-    // passes them, whose sizes and strides describe the primitive.
-    dnnl::matmul get(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias,
-                     const torch::Tensor& out) {
-        std::vector<int64_t> key = a.sizes().vec();
-        for (const auto& part : {a.strides(), b.sizes(), b.strides()})
-            key.insert(key.end(), part.begin(), part.end());
-        key.push_back(bias.defined());
+    template <typename Make>
+    dnnl::primitive get(std::vector<int64_t> key, Make make) {
         key.push_back(omp_get_max_threads());
         auto found = primitives_.find(key);
         if (found != primitives_.end()) return found->second;
-        dnnl::matmul primitive(dnnl::matmul::primitive_desc(
-            dnnl::matmul::desc(describe(a), describe(b),
-                               bias.defined() ? describe(bias) : dnnl::memory::desc(),
-                               describe(out)),
-            cpuEngine()));
+        dnnl::primitive primitive = make();
         primitives_.emplace(std::move(key), primitive);
         return primitive;
     }
 
   private:
-    std::map<std::vector<int64_t>, dnnl::matmul> primitives_;
+    std::map<std::vector<int64_t>, dnnl::primitive> primitives_;
 };
 
-MatmulCache& cache() {
-    thread_local MatmulCache instance;
+PrimitiveCache& cache() {
+    thread_local PrimitiveCache instance;
     return instance;
 }
 
-// a (m, k) or (batch, m, k) times b (k, n) or (batch, k, n), plus bias (n)
-// if defined: a new contiguous (m, n) or (batch, m, n).
-torch::Tensor product(torch::Tensor a, torch::Tensor b, const torch::Tensor& bias) {
+// What oneDNN does to a product in the same pass: dst = post-ops(scale *
+// (a b + bias)). The factor and the addend have the result's sizes.
+struct Fused {
+    float scale = 1.0f;
+    DenseEpilogue::Activation activation = DenseEpilogue::Activation::None;
+    torch::Tensor multiply, add;
+};
+
+enum PrimitiveKind : int64_t { kMatmul, kSoftmax };
+
+// a (m, k) or (batch..., m, k) times b (k, n) or (batch..., k, n), plus
+// biasRow (of the result's rank, 1 everywhere but n) if defined, into `out`
+// (any strides), then `fused`.
+void productInto(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& biasRow,
+                 const torch::Tensor& out, const Fused& fused) {
+    using Activation = DenseEpilogue::Activation;
+    std::vector<int64_t> key{kMatmul, int64_t(fused.activation)};
+    int32_t scaleBits;
+    std::memcpy(&scaleBits, &fused.scale, sizeof scaleBits);
+    key.push_back(scaleBits);
+    for (const auto* t : {&a, &b, &biasRow, &out, &fused.multiply, &fused.add})
+        appendLayout(key, *t);
+    const auto& engine = cpuEngine();
+    dnnl::primitive primitive = cache().get(std::move(key), [&] {
+        dnnl::primitive_attr attributes;
+        if (fused.scale != 1.0f) attributes.set_output_scales(0, {fused.scale});
+        dnnl::post_ops steps;
+        if (fused.activation == Activation::Gelu)
+            steps.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+        if (fused.activation == Activation::Silu)  // swish with beta 1 is SiLU
+            steps.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
+        if (fused.multiply.defined())
+            steps.append_binary(dnnl::algorithm::binary_mul, describe(fused.multiply));
+        if (fused.add.defined())
+            steps.append_binary(dnnl::algorithm::binary_add, describe(fused.add));
+        attributes.set_post_ops(steps);
+        return dnnl::matmul(dnnl::matmul::primitive_desc(
+            dnnl::matmul::desc(describe(a), describe(b),
+                               biasRow.defined() ? describe(biasRow) : dnnl::memory::desc(),
+                               describe(out)),
+            attributes, engine));
+    });
+    std::unordered_map<int, dnnl::memory> arguments{{DNNL_ARG_SRC, wrap(a, engine)},
+                                                    {DNNL_ARG_WEIGHTS, wrap(b, engine)},
+                                                    {DNNL_ARG_DST, wrap(out, engine)}};
+    if (biasRow.defined()) arguments.emplace(DNNL_ARG_BIAS, wrap(biasRow, engine));
+    // A binary step's operand is an argument of its place in the chain.
+    int step = fused.activation == Activation::None ? 0 : 1;
+    for (const auto* operand : {&fused.multiply, &fused.add}) {
+        if (!operand->defined()) continue;
+        arguments.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(step) | DNNL_ARG_SRC_1,
+                          wrap(*operand, engine));
+        ++step;
+    }
+    execute(primitive, arguments);
+}
+
+// The same into a new contiguous result.
+torch::Tensor product(torch::Tensor a, torch::Tensor b, const torch::Tensor& bias,
+                      const Fused& fused = {}) {
     a = unitStrided(a);
     b = unitStrided(b);
     std::vector<int64_t> outSizes = a.sizes().vec();
@@ -118,19 +216,23 @@ torch::Tensor product(torch::Tensor a, torch::Tensor b, const torch::Tensor& bia
         ones.back() = outSizes.back();
         biasRow = bias.contiguous().view(ones);
     }
-    dnnl::matmul primitive = cache().get(a, b, biasRow, out);
-    const auto& engine = cpuEngine();
-    std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, dnnl::memory(describe(a), engine, a.data_ptr<float>())},
-        {DNNL_ARG_WEIGHTS, dnnl::memory(describe(b), engine, b.data_ptr<float>())},
-        {DNNL_ARG_DST, dnnl::memory(describe(out), engine, out.data_ptr<float>())}};
-    if (biasRow.defined())
-        args.emplace(DNNL_ARG_BIAS,
-                     dnnl::memory(describe(biasRow), engine, biasRow.data_ptr<float>()));
-    dnnl::stream stream(engine);
-    primitive.execute(stream, args);
-    stream.wait();
+    productInto(a, b, biasRow, out, fused);
     return out;
+}
+
+// softmax over the last axis, in place.
+void softmaxInPlace(const torch::Tensor& t) {
+    std::vector<int64_t> key{kSoftmax};
+    appendLayout(key, t);
+    const auto& engine = cpuEngine();
+    dnnl::primitive primitive = cache().get(std::move(key), [&] {
+        return dnnl::softmax_forward(dnnl::softmax_forward::primitive_desc(
+            dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, describe(t),
+                                        int(t.dim() - 1)),
+            engine));
+    });
+    const dnnl::memory memory = wrap(t, engine);
+    execute(primitive, {{DNNL_ARG_SRC, memory}, {DNNL_ARG_DST, memory}});
 }
 
 // The rows of x as a matrix (rows, in); a view where the layout allows.
@@ -213,21 +315,55 @@ bool tracked(std::initializer_list<torch::Tensor> inputs) {
     return false;
 }
 
+// Whether oneDNN can take `after` in the product's pass for a result of `sizes`.
+bool fusable(const DenseEpilogue& after, at::IntArrayRef sizes) {
+    for (const auto* t : {&after.multiply, &after.add})
+        if (t->defined() && (!isCpuFloat(*t) || t->sizes() != sizes)) return false;
+    return true;
+}
+
+// An epilogue's operand as rows of the result, read in place when contiguous.
+torch::Tensor operandRows(const torch::Tensor& t) {
+    return t.defined() ? asRows(t.contiguous()) : t;
+}
+
+torch::Tensor fusedAttention(const torch::Tensor& q, const torch::Tensor& k,
+                             const torch::Tensor& v) {
+    const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), d = q.size(3), T = k.size(2);
+    auto scores = torch::empty({B, H, Tq, T}, q.options());
+    Fused scaled;
+    scaled.scale = float(1.0 / std::sqrt(double(d)));
+    productInto(unitStrided(q), unitStrided(k.transpose(-2, -1)), {}, scores, scaled);
+    softmaxInPlace(scores);
+    // Written as (B, Tq, H, d): the heads side by side with no copy after.
+    auto merged = torch::empty({B, Tq, H, d}, q.options());
+    productInto(scores, unitStrided(v), {}, merged.transpose(1, 2), {});
+    return merged.view({B, Tq, H * d});
+}
+
 }  // namespace
 #endif
 
 torch::Tensor denseLinear(const torch::Tensor& x, const torch::Tensor& weight,
-                          const torch::Tensor& bias) {
+                          const torch::Tensor& bias, const DenseEpilogue& after) {
 #ifdef RLLM_HAVE_ONEDNN
     if (cpuGemm() == CpuGemm::OneDnn && x.dim() >= 2 && x.numel() > 0 && isCpuFloat(x) &&
         isCpuFloat(weight) && weight.dim() == 2 && (!bias.defined() || isCpuFloat(bias))) {
-        if (tracked({x, weight, bias}))
-            return OneDnnLinear::apply(x, weight,
-                                       bias.defined() ? bias : torch::empty({0}, x.options()));
-        return shapedLike(product(asRows(x), weight.t(), bias), x, weight.size(0));
+        if (tracked({x, weight, bias, after.multiply, after.add}))
+            return after.applyTo(OneDnnLinear::apply(
+                x, weight, bias.defined() ? bias : torch::empty({0}, x.options())));
+        auto sizes = x.sizes().vec();
+        sizes.back() = weight.size(0);
+        if (!fusable(after, sizes))
+            return after.applyTo(shapedLike(product(asRows(x), weight.t(), bias), x, sizes.back()));
+        Fused fused;
+        fused.activation = after.activation;
+        fused.multiply = operandRows(after.multiply);
+        fused.add = operandRows(after.add);
+        return shapedLike(product(asRows(x), weight.t(), bias, fused), x, sizes.back());
     }
 #endif
-    return torch::nn::functional::linear(x, weight, bias);
+    return after.applyTo(torch::nn::functional::linear(x, weight, bias));
 }
 
 torch::Tensor batchedMatmul(const torch::Tensor& a, const torch::Tensor& b) {
@@ -241,6 +377,16 @@ torch::Tensor batchedMatmul(const torch::Tensor& a, const torch::Tensor& b) {
     }
 #endif
     return torch::matmul(a, b);
+}
+
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+#ifdef RLLM_HAVE_ONEDNN
+    if (cpuGemm() == CpuGemm::OneDnn && q.dim() == 4 && k.dim() == 4 && v.dim() == 4 &&
+        q.numel() > 0 && k.numel() > 0 && isCpuFloat(q) && isCpuFloat(k) && isCpuFloat(v) &&
+        !tracked({q, k, v}))
+        return fusedAttention(q, k, v);
+#endif
+    return attentionStepByStep(q, k, v);
 }
 
 }  // namespace rllm

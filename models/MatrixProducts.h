@@ -13,6 +13,14 @@
 // summation order), and so are the gradients: the oneDNN path is an
 // autograd function with its own backward, also through oneDNN (first
 // derivatives only: nothing here takes second ones).
+//
+// Where nothing records gradients (inference: the viewer's predictions,
+// evaluation, EigenCAM), what follows a product, an activation, a factor or
+// a residual addition, is done by oneDNN in the product's own pass
+// (DenseEpilogue), and the attention's three steps write into one buffer
+// (attention()): at 50 tokens a ViT block's time is as much in the passes
+// and calls between the products as in the products. While gradients are
+// recorded the same functions run the steps one by one, as autograd needs.
 #include <torch/types.h>
 
 #include <string>
@@ -21,14 +29,37 @@ namespace rllm {
 
 enum class CpuGemm { Blas, OneDnn };
 
+// What a dense layer's result goes through, in this order:
+// activation(x w^T + b) * multiply + add, `multiply` and `add` (either may
+// be undefined) of the result's shape.
+struct DenseEpilogue {
+    enum class Activation { None, Gelu, Silu };
+    Activation activation = Activation::None;  // Gelu: the exact (erf) one
+    torch::Tensor multiply;
+    torch::Tensor add;
+
+    // The same as separate operations on a result y (broadcasting as
+    // LibTorch's operators do): what autograd records.
+    torch::Tensor applyTo(torch::Tensor y) const;
+};
+
 // x (..., in) times weight (out, in) transposed, plus bias (out) if defined:
-// what torch::nn::functional::linear computes.
+// what torch::nn::functional::linear computes, then `after`.
 torch::Tensor denseLinear(const torch::Tensor& x, const torch::Tensor& weight,
-                          const torch::Tensor& bias);
+                          const torch::Tensor& bias, const DenseEpilogue& after = {});
 
 // a (..., m, k) times b (..., k, n), the leading sizes the same in both:
 // torch::matmul's result (which also broadcasts; this falls back to it then).
 torch::Tensor batchedMatmul(const torch::Tensor& a, const torch::Tensor& b);
+
+// softmax(q k^T / sqrt(d)) v for q (B, H, Tq, d) and k, v (B, H, T, d), with
+// the heads side by side: (B, Tq, H d), what the output projection reads.
+// LibTorch 2 has it as one operation (scaled_dot_product_attention: flash
+// and memory-efficient kernels on CUDA, a fused loop on the CPU); 1.x
+// computes it in three. Without gradients on the CPU with oneDNN: scaled
+// scores, an in-place softmax and the second product straight into the
+// merged layout, no copy of q, k or v.
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
 
 // Whether this build has oneDNN. Without it CpuGemm::OneDnn acts as Blas.
 bool oneDnnBuilt();

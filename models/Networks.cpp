@@ -3,8 +3,6 @@
 #include "core/Error.h"
 #include "models/MatrixProducts.h"
 
-#include <torch/version.h>
-
 #include <cmath>
 #include <limits>
 
@@ -72,18 +70,6 @@ torch::Tensor dense(const torch::nn::Linear& layer, const torch::Tensor& x) {
 // The plain forwards are the tapped ones with a tap that only passes the tokens on.
 const TokenTap kPassThrough = [](const std::string&, const torch::Tensor& t) { return t; };
 
-// softmax(q k^T / sqrt(d)) v over (B, heads, tokens, d). LibTorch 2 has it as
-// one operation (flash and memory-efficient kernels on CUDA, a fused loop on
-// CPU that never holds the whole weight matrix); 1.x computes it in three.
-// The CAMs that read the weights themselves take the three-step path.
-torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
-#if TORCH_VERSION_MAJOR >= 2
-    return at::scaled_dot_product_attention(q, k, v);
-#else
-    const double root = std::sqrt(double(q.size(-1)));
-    return batchedMatmul(torch::softmax(batchedMatmul(q, k.transpose(-2, -1)) / root, -1), v);
-#endif
-}
 }  // namespace
 
 // ---- ViT -------------------------------------------------------------------
@@ -123,10 +109,9 @@ torch::Tensor VitBlockImpl::attention(const torch::Tensor& x, const TokenTap* ta
         q = parts[0], k = parts[1], v = parts[2];
     }
     const bool tapped = tap && tap != &kPassThrough;
-    torch::Tensor mixed;
+    torch::Tensor mixed;  // (B, rows, C), the heads side by side
     if (!tapped && !attnLogScale.defined()) {
-        mixed =
-            attend(q, k, v);  // nobody looks at the weights: the fused kernel where there is one
+        mixed = rllm::attention(q, k, v);  // nobody looks at the weights: fused where it can be
     } else {
         auto scores = batchedMatmul(q, k.transpose(-2, -1));
         if (attnLogScale.defined()) {
@@ -141,9 +126,9 @@ torch::Tensor VitBlockImpl::attention(const torch::Tensor& x, const TokenTap* ta
         }
         auto weights = torch::softmax(scores, -1);
         if (tapped) weights = (*tap)(name + ":attn", weights);
-        mixed = batchedMatmul(weights, v);
+        mixed = batchedMatmul(weights, v).transpose(1, 2).reshape({B, q.size(2), C});
     }
-    return dense(proj, mixed.transpose(1, 2).reshape({B, q.size(2), C}));
+    return mixed;
 }
 
 torch::Tensor VitBlockImpl::forward(const torch::Tensor& x, bool classRowOnly) {
@@ -154,12 +139,20 @@ torch::Tensor VitBlockImpl::forward(const torch::Tensor& x, const TokenTap& tap,
                                     const std::string& name, bool classRowOnly,
                                     const torch::Tensor& branchScales) {
     auto rows = classRowOnly ? x.narrow(1, 0, 1) : x;
-    auto mixed = attention(tap(name + ":norm1", norm1(x)), &tap, name, classRowOnly);
-    if (branchScales.defined()) mixed = mixed * branchScales.select(1, 0).view({-1, 1, 1});
-    auto h = rows + mixed;
-    auto mlp = dense(fc2, torch::gelu(dense(fc1, norm2(h))));
-    if (branchScales.defined()) mlp = mlp * branchScales.select(1, 1).view({-1, 1, 1});
-    return tap(name, h + mlp);
+    auto heads = attention(tap(name + ":norm1", norm1(x)), &tap, name, classRowOnly);
+    // Each branch joins the stream in its product's epilogue (one pass in
+    // inference); a case's branch scale, where given, multiplies it first.
+    auto branch = [&](int64_t which, const torch::Tensor& stream) {
+        DenseEpilogue join;
+        if (branchScales.defined()) join.multiply = branchScales.select(1, which).view({-1, 1, 1});
+        join.add = stream;
+        return join;
+    };
+    auto h = denseLinear(heads, proj->weight, proj->bias, branch(0, rows));
+    DenseEpilogue gelu;
+    gelu.activation = DenseEpilogue::Activation::Gelu;
+    auto hidden = denseLinear(norm2(h), fc1->weight, fc1->bias, gelu);
+    return tap(name, denseLinear(hidden, fc2->weight, fc2->bias, branch(1, h)));
 }
 
 VitImpl::VitImpl(const VitConfig& c) : config(c) {
@@ -242,11 +235,13 @@ void LlamaLayerImpl::setComputeType(torch::ScalarType type) {
     }
 }
 
-torch::Tensor LlamaLayerImpl::linear(const torch::nn::Linear& layer, const torch::Tensor& x) const {
+torch::Tensor LlamaLayerImpl::linear(const torch::nn::Linear& layer, const torch::Tensor& x,
+                                     const DenseEpilogue& after) const {
     if (computeType_ == torch::kFloat32)  // the layer's own weights
-        return dense(layer, x);
+        return denseLinear(x, layer->weight, layer->bias, after);
+    // Lowered products; a float32 addend promotes the sum to float32.
     const auto& [weight, bias] = lowered_.at(layer.get());
-    return denseLinear(x, weight, bias);
+    return after.applyTo(denseLinear(x, weight, bias));
 }
 
 torch::Tensor LlamaLayerImpl::forward(const torch::Tensor& z, bool classRowOnly) {
@@ -267,10 +262,16 @@ torch::Tensor LlamaLayerImpl::forward(const torch::Tensor& z, bool classRowOnly)
         v = v.repeat_interleave(H / KV, 1);
     }
     // No causal mask and no rotary embedding: visual tokens are not a text sequence.
-    auto h =
-        rows + linear(wo, attend(q, k, v).transpose(1, 2).reshape({B, Q, arch.dim})).to(stream);
+    // Each branch joins the stream in its product's epilogue.
+    DenseEpilogue join;
+    join.add = rows;
+    auto h = linear(wo, attention(q, k, v), join);
     auto m = ffnNorm(h).to(compute);
-    return h + linear(w2, torch::silu(linear(w1, m)) * linear(w3, m)).to(stream);
+    DenseEpilogue silu, gate;
+    silu.activation = DenseEpilogue::Activation::Silu;
+    gate.multiply = linear(w1, m, silu);  // SwiGLU: silu(w1 m) * (w3 m)
+    join.add = h;
+    return linear(w2, linear(w3, m, gate), join);
 }
 
 namespace {

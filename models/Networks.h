@@ -7,6 +7,7 @@
 //   Classifier: blocks -> [booster] -> norm -> head(class token).
 
 #include "models/LlmCheckpoint.h"
+#include "models/MatrixProducts.h"
 
 #include <torch/torch.h>
 
@@ -88,8 +89,10 @@ class VitBlockImpl : public torch::nn::Module {
     // (stochastic depth: 0 drops a branch).
     torch::Tensor forward(const torch::Tensor& x, const TokenTap& tap, const std::string& name,
                           bool classRowOnly = false, const torch::Tensor& branchScales = {});
-    // Multi-head self-attention only; `tap` (when given) sees the attention
-    // probabilities as name + ":attn" ((B, heads, 1, T) for the class row only).
+    // Multi-head self-attention only, before the output projection: the
+    // heads side by side, (B, T, C) ((B, 1, C) for the class row only);
+    // `tap` (when given) sees the attention probabilities as name + ":attn"
+    // ((B, heads, 1, T) for the class row only).
     torch::Tensor attention(const torch::Tensor& x, const TokenTap* tap = nullptr,
                             const std::string& name = {}, bool classRowOnly = false);
 
@@ -148,7 +151,8 @@ class LlamaLayerImpl : public torch::nn::Module {
     torch::nn::Linear w1{nullptr}, w2{nullptr}, w3{nullptr};
 
   private:
-    torch::Tensor linear(const torch::nn::Linear& layer, const torch::Tensor& x) const;
+    torch::Tensor linear(const torch::nn::Linear& layer, const torch::Tensor& x,
+                         const DenseEpilogue& after = {}) const;
     torch::ScalarType computeType_ = torch::kFloat32;
     std::map<const torch::nn::LinearImpl*, std::pair<torch::Tensor, torch::Tensor>> lowered_;
 };

@@ -178,8 +178,15 @@ void checkLlamaAgainstReference(const LlmWeights& weights) {
     for (FinalNorm mode : {FinalNorm::Unit, FinalNorm::Loaded, FinalNorm::None}) {
         LlmBlock block(a, 1, mode);
         block->load(weights);
-        torch::NoGradGuard noGrad;
-        const std::vector<float> actual = toVector(block->forward(z));
+        // In inference (fused products and attention on the CPU), and as
+        // training records it: the input asks for a gradient.
+        std::vector<float> actual;
+        {
+            torch::NoGradGuard noGrad;
+            actual = toVector(block->forward(z));
+        }
+        const std::vector<float> recorded =
+            toVector(block->forward(z.clone().set_requires_grad(true)).detach());
         std::vector<double> expected;
         for (int b = 0; b < B; ++b) {
             std::vector<std::vector<double>> tokens(T);
@@ -193,10 +200,14 @@ void checkLlamaAgainstReference(const LlmWeights& weights) {
                 expected.insert(expected.end(), y.begin(), y.end());
             }
         }
-        const double err = maxRelativeError(actual, expected);
-        QVERIFY2(err < 1e-4, qPrintable(QString("final norm %1: relative error %2")
-                                            .arg(QString::fromStdString(finalNormName(mode)))
-                                            .arg(err)));
+        for (const auto& [result, path] :
+             {std::pair(actual, "inference"), std::pair(recorded, "recorded")}) {
+            const double err = maxRelativeError(result, expected);
+            QVERIFY2(err < 1e-4, qPrintable(QString("final norm %1, %2: relative error %3")
+                                                .arg(QString::fromStdString(finalNormName(mode)))
+                                                .arg(path)
+                                                .arg(err)));
+        }
     }
 }
 
@@ -473,7 +484,14 @@ class TestModels : public QObject {
             for (auto& p : block->parameters()) p.copy_(torch::randn(p.sizes()) * 0.2);
         }
         torch::Tensor x = torch::randn({1, T, D});
+        // As training records it (the steps one by one), and in inference,
+        // where the products' epilogues and the attention are fused on the CPU.
         const std::vector<float> actual = toVector(block->forward(x));
+        std::vector<float> inferred;
+        {
+            torch::NoGradGuard noGrad;
+            inferred = toVector(block->forward(x));
+        }
         auto w = [&](const torch::Tensor& t) { return toVector(t); };
         auto layerNorm = [](const std::vector<double>& v, const Matrix& g, const Matrix& b) {
             double mean = 0, var = 0;
@@ -529,6 +547,8 @@ class TestModels : public QObject {
         }
         const double err = maxRelativeError(actual, expected);
         QVERIFY2(err < 1e-4, qPrintable(QString::number(err)));
+        const double inferredErr = maxRelativeError(inferred, expected);
+        QVERIFY2(inferredErr < 1e-4, qPrintable(QString::number(inferredErr)));
         // A tap that reads the attention weights takes the explicit path; the
         // plain forward the fused one where LibTorch has it (2.x): both agree
         // with the reference.
@@ -1220,6 +1240,102 @@ class TestModels : public QObject {
             // b's gradient sums over a's rows, and over a's batch where b is broadcast.
             const int64_t bTerms = b.dim() == 2 ? a.numel() / k : m;
             QVERIFY(withinFloat32Rounding(bGrad, br.grad(), bTerms));
+        }
+        setCpuGemm(saved);
+    }
+
+    // What follows a dense layer's product (DenseEpilogue): in inference
+    // oneDNN does it in the product's own pass, while gradients are recorded
+    // it is LibTorch's operators one by one; both against float64. A factor
+    // that broadcasts (a stochastic-depth scale per case) cannot be fused
+    // and takes the operators in inference too.
+    void denseEpiloguesMatchAFloat64Reference() {
+        using Activation = DenseEpilogue::Activation;
+        const CpuGemm saved = cpuGemm();
+        setCpuGemm(CpuGemm::OneDnn);
+        torch::manual_seed(9);
+        const int64_t B = 2, T = 50, in = 96, out = 160;
+        auto x = torch::randn({B, T, in});
+        auto w = torch::randn({out, in}) / std::sqrt(double(in));
+        auto b = torch::randn({out});
+        auto factor = torch::randn({B, T, out});
+        auto perCase = torch::rand({B, 1, 1});
+        auto addend = torch::randn({B, T, out});
+        struct Case {
+            const char* name;
+            Activation activation;
+            torch::Tensor multiply, add;
+        };
+        for (const Case& c :
+             {Case{"gelu", Activation::Gelu, {}, {}}, Case{"silu", Activation::Silu, {}, {}},
+              Case{"residual", Activation::None, {}, addend},
+              Case{"gated", Activation::Silu, factor, {}},
+              Case{"gated residual", Activation::Gelu, factor, addend},
+              Case{"per-case scale", Activation::None, perCase, addend}}) {
+            DenseEpilogue after;
+            after.activation = c.activation;
+            after.multiply = c.multiply;
+            after.add = c.add;
+            auto y64 = torch::nn::functional::linear(x.to(torch::kFloat64), w.to(torch::kFloat64),
+                                                     b.to(torch::kFloat64));
+            if (c.activation == Activation::Gelu) y64 = torch::gelu(y64);
+            if (c.activation == Activation::Silu) y64 = torch::silu(y64);
+            if (c.multiply.defined()) y64 = y64 * c.multiply.to(torch::kFloat64);
+            if (c.add.defined()) y64 = y64 + c.add.to(torch::kFloat64);
+            torch::Tensor inferred;
+            {
+                torch::NoGradGuard noGrad;
+                inferred = denseLinear(x, w, b, after);
+            }
+            auto xv = x.clone().set_requires_grad(true);
+            auto recorded = denseLinear(xv, w, b, after);
+            QVERIFY2(recorded.requires_grad(), c.name);
+            QCOMPARE(inferred.sizes(), y64.sizes());
+            QVERIFY2(withinFloat32Rounding(inferred, y64, in), c.name);
+            QVERIFY2(withinFloat32Rounding(recorded.detach(), y64, in), c.name);
+        }
+        setCpuGemm(saved);
+    }
+
+    // attention(): softmax(q k^T / sqrt(d)) v with the heads merged, in
+    // inference (one scaled product, an in-place softmax, the second product
+    // written straight into the merged layout) and recorded, against
+    // float64: q, k and v as the strided views a fused q/k/v projection
+    // gives, the class row alone as the query, and contiguous k and v.
+    void attentionMatchesAFloat64Reference() {
+        const CpuGemm saved = cpuGemm();
+        setCpuGemm(CpuGemm::OneDnn);
+        torch::manual_seed(10);
+        const int64_t B = 2, T = 50, H = 3, d = 16;
+        auto parts = torch::randn({B, T, 3, H, d}).permute({2, 0, 3, 1, 4});
+        auto q = parts[0], k = parts[1], v = parts[2];
+        QVERIFY(!q.is_contiguous());
+        struct Case {
+            const char* name;
+            torch::Tensor q, k, v;
+        };
+        for (const Case& c :
+             {Case{"strided views", q, k, v}, Case{"class row", q.narrow(2, 0, 1), k, v},
+              Case{"contiguous", q.contiguous(), k.contiguous(), v.contiguous()}}) {
+            const auto q64 = c.q.to(torch::kFloat64), k64 = c.k.to(torch::kFloat64),
+                       v64 = c.v.to(torch::kFloat64);
+            const int64_t rows = c.q.size(2);
+            auto want =
+                torch::matmul(
+                    torch::softmax(torch::matmul(q64, k64.transpose(-2, -1)) / std::sqrt(d), -1),
+                    v64)
+                    .transpose(1, 2)
+                    .reshape({B, rows, H * d});
+            torch::Tensor inferred;
+            {
+                torch::NoGradGuard noGrad;
+                inferred = attention(c.q, c.k, c.v);
+            }
+            auto recorded = attention(c.q.clone().set_requires_grad(true), c.k, c.v);
+            QVERIFY2(recorded.requires_grad(), c.name);
+            QCOMPARE(inferred.sizes(), want.sizes());
+            QVERIFY2(withinFloat32Rounding(inferred, want, T * d), c.name);
+            QVERIFY2(withinFloat32Rounding(recorded.detach(), want, T * d), c.name);
         }
         setCpuGemm(saved);
     }
