@@ -30,6 +30,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -119,11 +120,62 @@ void exportWeights(Classifier& model, const std::string& path) {
     writeSafetensors(path, tensors, {});
 }
 
+// What inference fuses (MatrixProducts.h) against the same work step by
+// step, as the engine ran it before (the products still oneDNN's), at a
+// ViT-S block's shapes: the attention after the q/k/v projection, fc1 with
+// its GELU, fc2 with the residual addition.
+void benchInferenceFusion(int reps, nlohmann::json& report) {
+    std::cout << "\ninference, fused against step by step (oneDNN products both), median of "
+              << reps * 20
+              << "\n| tokens | step | step by step ms | fused ms | fused / step by step "
+              << "|\n|---|---|---|---|---|\n";
+    const int64_t C = 384, H = 6, hd = C / H;
+    for (int64_t T : {50, 197}) {
+        auto parts = torch::randn({1, T, 3, H, hd}).permute({2, 0, 3, 1, 4});
+        auto q = parts[0], k = parts[1], v = parts[2];
+        auto x = torch::randn({1, T, C}), hidden = torch::randn({1, T, 4 * C});
+        auto w1 = torch::randn({4 * C, C}), b1 = torch::randn({4 * C});
+        auto w2 = torch::randn({C, 4 * C}), b2 = torch::randn({C});
+        DenseEpilogue gelu, residual;
+        gelu.activation = DenseEpilogue::Activation::Gelu;
+        residual.add = x;
+        const double root = std::sqrt(double(hd));
+        struct Step {
+            const char* name;
+            std::function<void()> stepByStep, fused;
+        };
+        for (const Step& step :
+             {Step{"attention",
+                   [&] {
+                       batchedMatmul(
+                           torch::softmax(batchedMatmul(q, k.transpose(-2, -1)) / root, -1), v)
+                           .transpose(1, 2)
+                           .reshape({1, T, C});
+                   },
+                   [&] { attention(q, k, v); }},
+              Step{"fc1 + GELU", [&] { torch::gelu(denseLinear(x, w1, b1)); },
+                   [&] { denseLinear(x, w1, b1, gelu); }},
+              Step{"fc2 + residual", [&] { x + denseLinear(hidden, w2, b2); },
+                   [&] { denseLinear(hidden, w2, b2, residual); }}}) {
+            const double apart = medianMs(step.stepByStep, reps * 20);
+            const double fused = medianMs(step.fused, reps * 20);
+            std::cout << "| " << T << " | " << step.name << " | " << apart << " | " << fused
+                      << " | " << std::setprecision(2) << fused / apart << std::setprecision(3)
+                      << " |\n";
+            report["inference_fusion"].push_back({{"tokens", T},
+                                                  {"step", step.name},
+                                                  {"step_by_step_ms", apart},
+                                                  {"fused_ms", fused}});
+        }
+    }
+}
+
 // --kernels: the two CPU kernels this engine chooses between, each with
 // its own thread split (setCpuThreads), on the same inputs. The dense
 // layers' products at a ViT-S's and the 7B-shaped block's shapes, OpenBLAS
-// (LibTorch's linear) against oneDNN (denseLinear); and one AdamW step over
-// a ViT-S's parameters, multi-tensor against LibTorch's a tensor at a time.
+// (LibTorch's linear) against oneDNN (denseLinear); what inference fuses
+// against the same steps apart; and one AdamW step over a ViT-S's
+// parameters, multi-tensor against LibTorch's a tensor at a time.
 int benchKernels(int threads, int reps, const std::string& jsonPath) {
     nlohmann::json report;
     report["threads"] = threads;
@@ -165,6 +217,7 @@ int benchKernels(int threads, int reps, const std::string& jsonPath) {
              {"openblas_ms", blas},
              {"onednn_ms", oneDnnBuilt() ? nlohmann::json(onednn) : nullptr}});
     }
+    if (oneDnnBuilt()) benchInferenceFusion(reps, report);
     // AdamW over a ViT-S/4's parameters with made-up gradients.
     VitConfig small = VitConfig::preset("small");
     small.imageSize = 28, small.patch = 4, small.channels = 1, small.classes = 2;
