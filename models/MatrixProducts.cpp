@@ -70,8 +70,8 @@ torch::Tensor attentionStepByStep(const torch::Tensor& q, const torch::Tensor& k
     const torch::Tensor mixed =
         batchedMatmul(torch::softmax(batchedMatmul(q, k.transpose(-2, -1)) / root, -1), v);
 #endif
-    // (B, H, Tq, d) -> (B, Tq, H d)
-    return mixed.transpose(1, 2).reshape({q.size(0), q.size(2), q.size(1) * q.size(3)});
+    // (B, H, Tq, dv) -> (B, Tq, H dv)
+    return mixed.transpose(1, 2).reshape({q.size(0), q.size(2), q.size(1) * mixed.size(3)});
 }
 
 }  // namespace
@@ -145,8 +145,9 @@ PrimitiveCache& cache() {
     return instance;
 }
 
-// What oneDNN does to a product in the same pass: dst = post-ops(scale *
-// (a b + bias)). The factor and the addend have the result's sizes.
+// What oneDNN does to a product in the same pass: an output scale (used
+// here only where there is no bias), then the post-ops in this order: the
+// activation, the factor, the addend (both of the result's sizes).
 struct Fused {
     float scale = 1.0f;
     DenseEpilogue::Activation activation = DenseEpilogue::Activation::None;
@@ -329,16 +330,26 @@ torch::Tensor operandRows(const torch::Tensor& t) {
 
 torch::Tensor fusedAttention(const torch::Tensor& q, const torch::Tensor& k,
                              const torch::Tensor& v) {
-    const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), d = q.size(3), T = k.size(2);
+    const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), d = q.size(3), T = k.size(2),
+                  dv = v.size(3);
     auto scores = torch::empty({B, H, Tq, T}, q.options());
     Fused scaled;
     scaled.scale = float(1.0 / std::sqrt(double(d)));
     productInto(unitStrided(q), unitStrided(k.transpose(-2, -1)), {}, scores, scaled);
     softmaxInPlace(scores);
-    // Written as (B, Tq, H, d): the heads side by side with no copy after.
-    auto merged = torch::empty({B, Tq, H, d}, q.options());
+    // Written as (B, Tq, H, dv): the heads side by side with no copy after.
+    auto merged = torch::empty({B, Tq, H, dv}, q.options());
     productInto(scores, unitStrided(v), {}, merged.transpose(1, 2), {});
-    return merged.view({B, Tq, H * d});
+    return merged.view({B, Tq, H * dv});
+}
+
+// q (B, H, Tq, d), k (B, H, T, d), v (B, H, T, dv): what fusedAttention
+// reads. Anything else takes LibTorch's operators (and their errors).
+bool attentionShapes(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+    return q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && q.numel() > 0 && k.numel() > 0 &&
+           v.numel() > 0 && k.size(0) == q.size(0) && v.size(0) == q.size(0) &&
+           k.size(1) == q.size(1) && v.size(1) == q.size(1) && k.size(3) == q.size(3) &&
+           v.size(2) == k.size(2);
 }
 
 }  // namespace
@@ -381,9 +392,8 @@ torch::Tensor batchedMatmul(const torch::Tensor& a, const torch::Tensor& b) {
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
 #ifdef RLLM_HAVE_ONEDNN
-    if (cpuGemm() == CpuGemm::OneDnn && q.dim() == 4 && k.dim() == 4 && v.dim() == 4 &&
-        q.numel() > 0 && k.numel() > 0 && isCpuFloat(q) && isCpuFloat(k) && isCpuFloat(v) &&
-        !tracked({q, k, v}))
+    if (cpuGemm() == CpuGemm::OneDnn && attentionShapes(q, k, v) && isCpuFloat(q) &&
+        isCpuFloat(k) && isCpuFloat(v) && !tracked({q, k, v}))
         return fusedAttention(q, k, v);
 #endif
     return attentionStepByStep(q, k, v);

@@ -1301,7 +1301,8 @@ class TestModels : public QObject {
     // inference (one scaled product, an in-place softmax, the second product
     // written straight into the merged layout) and recorded, against
     // float64: q, k and v as the strided views a fused q/k/v projection
-    // gives, the class row alone as the query, and contiguous k and v.
+    // gives, the class row alone as the query, contiguous k and v, and
+    // values wider than the queries.
     void attentionMatchesAFloat64Reference() {
         const CpuGemm saved = cpuGemm();
         setCpuGemm(CpuGemm::OneDnn);
@@ -1316,7 +1317,8 @@ class TestModels : public QObject {
         };
         for (const Case& c :
              {Case{"strided views", q, k, v}, Case{"class row", q.narrow(2, 0, 1), k, v},
-              Case{"contiguous", q.contiguous(), k.contiguous(), v.contiguous()}}) {
+              Case{"contiguous", q.contiguous(), k.contiguous(), v.contiguous()},
+              Case{"wider values", q, k, torch::randn({B, H, T, 24})}}) {
             const auto q64 = c.q.to(torch::kFloat64), k64 = c.k.to(torch::kFloat64),
                        v64 = c.v.to(torch::kFloat64);
             const int64_t rows = c.q.size(2);
@@ -1325,7 +1327,7 @@ class TestModels : public QObject {
                     torch::softmax(torch::matmul(q64, k64.transpose(-2, -1)) / std::sqrt(d), -1),
                     v64)
                     .transpose(1, 2)
-                    .reshape({B, rows, H * d});
+                    .reshape({B, rows, H * c.v.size(3)});
             torch::Tensor inferred;
             {
                 torch::NoGradGuard noGrad;
