@@ -154,6 +154,11 @@ The recipe (docs/training.md has what each one measured):
   --task binary|multi-class|multi-label|ordinal   (default: MedMNIST's flag for the file)
   --log CURVES.csv          (default: BUNDLE.curves.csv)
   --init BUNDLE             start from that bundle's weights (same architecture), nothing else
+  --distill B1[,B2...]      also learn from trained bundles' mean class probabilities on the
+                            same augmented images (knowledge distillation; any architecture
+                            trained on this data set): loss = (1 - W) label loss + W T^2
+                            KL(teachers || student at T), --distill-weight W (0.5)
+                            --distill-temperature T (2)
   --resume CHECKPOINT       continue a run exactly where it stopped, from the
                             BUNDLE.checkpoint.safetensors it writes after every epoch
                             (same command; removed once the bundle is written)
@@ -223,6 +228,9 @@ int runTrain(const std::vector<std::string>& args) {
                    "log",
                    "resume",
                    "init",
+                   "distill",
+                   "distill-weight",
+                   "distill-temperature",
                    "stop-after",
                    "device",
                    "threads",
@@ -293,6 +301,16 @@ int runTrain(const std::vector<std::string>& args) {
     o.resumeFrom = p.get("resume");
     o.initFrom = p.get("init");
     o.stopAfter = static_cast<int>(p.getInt("stop-after", 0));
+    if (p.has("distill")) {
+        std::stringstream list(p.get("distill"));
+        for (std::string path; std::getline(list, path, ',');)
+            if (!path.empty()) o.distillFrom.push_back(path);
+        if (o.distillFrom.empty()) throw UsageError("--distill needs one or more bundles");
+    }
+    if ((p.has("distill-weight") || p.has("distill-temperature")) && o.distillFrom.empty())
+        throw UsageError("--distill-weight and --distill-temperature need --distill");
+    o.distillWeight = number("distill-weight", 0.5);
+    o.distillTemperature = number("distill-temperature", 2);
     if (!o.resumeFrom.empty() && !o.initFrom.empty())
         throw UsageError("--resume continues a run; --init starts a new one: give one of them");
     o.commandLine = joinArgs("train", args);

@@ -120,15 +120,35 @@ declare -A recipes=(
     # epoch (same training, so paired with the plain recipe of each seed).
     [spt_lsa_mix_longest_mean30]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0 --select mean:30"
     [nopn_patch4_spt_lsa_mean5]="--depth 2 $long --class-balance loss --ema 0.995 --batch 16 --lr 2.5e-4 --no-patch-norm --patch 4 --shifted-patches --locality-attention --select mean:5"
+    # 2D: the mixed 180-epoch recipe distilled from its own three runs
+    # (seeds 0-2, trained first in OUTDIR; see `teachers` below): knowledge
+    # distillation, weight 0.5, temperature 2 (rllm train's defaults).
+    [spt_lsa_mix_longest_distill]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
 )
-order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_small spt_lsa_mix_360 spt_lsa_mix_longest_dp nopn_patch4_mix nopn_patch4_spt_lsa spt_lsa_mix_longest_mean30 nopn_patch4_spt_lsa_mean5)
+# Recipes that learn from other runs too: the recipe whose seeds 0-2 teach
+# them (trained, or waited for, before the first student).
+declare -A teachers=(
+    [spt_lsa_mix_longest_distill]=spt_lsa_mix_longest
+)
+order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_small spt_lsa_mix_360 spt_lsa_mix_longest_dp nopn_patch4_mix nopn_patch4_spt_lsa spt_lsa_mix_longest_mean30 nopn_patch4_spt_lsa_mean5 spt_lsa_mix_longest_distill)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }
+    options=${recipes[$recipe]}
+    if [[ -n "${teachers[$recipe]+x}" ]]; then
+        taught_by=()
+        for seed in 0 1 2; do
+            # shellcheck disable=SC2086
+            medmnist_train_once wait "$out" "${which}_${teachers[$recipe]}_seed${seed}" \
+                "$rllm" train "${base[@]}" ${recipes[${teachers[$recipe]}]} ${RLLM_EXTRA:-} --seed "$seed" --threads "$threads"
+            taught_by+=("$out/${which}_${teachers[$recipe]}_seed${seed}.safetensors")
+        done
+        options+=" --distill $(IFS=,; echo "${taught_by[*]}")"
+    fi
     for seed in ${RLLM_SEEDS:-0 1 2}; do
         # shellcheck disable=SC2086
         medmnist_train_once skip "$out" "${which}_${recipe}_seed${seed}" \
-            "$rllm" train "${base[@]}" ${recipes[$recipe]} ${RLLM_EXTRA:-} --seed "$seed" --threads "$threads"
+            "$rllm" train "${base[@]}" $options ${RLLM_EXTRA:-} --seed "$seed" --threads "$threads"
     done
 done
 python3 - "$out" "$which" "${order[@]}" <<'PY'

@@ -55,7 +55,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainingRecord, command, seed, e
                                                 ema_decay, drop_path, elastic_voxels, class_balance,
                                                 llm_trainable, llm_learning_rate, train_cases,
                                                 selected_on, best_epoch, val, test, device,
-                                                initialised_from, resumed_from, curves)
+                                                initialised_from, resumed_from, distilled_from,
+                                                distill_weight, distill_temperature, curves)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ExplanationChoice, method, layer, shifts, data,
                                                 split, cases, insertion_minus_deletion,
                                                 lerf_minus_morf)

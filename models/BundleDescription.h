@@ -96,6 +96,10 @@ struct TrainingRecord {
     int best_epoch = 0;
     ScoresRecord val, test;
     std::string device, initialised_from, resumed_from;
+    // Knowledge distillation: the teachers' file names (empty: none), the
+    // distillation loss's weight and temperature.
+    std::vector<std::string> distilled_from;
+    double distill_weight = 0, distill_temperature = 0;
     std::vector<CurvePoint> curves;
 };
 

@@ -127,6 +127,11 @@ struct TrainOptions {
     std::string task;           // empty: MedMNIST's flag for the file
     std::string logPath;        // CSV of the curves; empty: beside the bundle
     std::string initFrom;       // a bundle whose weights start the training (nothing else)
+    // Knowledge distillation (models/Distillation.h): trained bundles whose
+    // mean class probabilities at `distillTemperature` the run also learns
+    // from; the loss is (1 - w) * the label loss + w * the distillation loss.
+    std::vector<std::string> distillFrom;
+    double distillWeight = 0.5, distillTemperature = 2;
     // A training checkpoint (BUNDLE.checkpoint.safetensors, written after
     // every epoch) to continue exactly where it stopped: weights, AdamW
     // moments and step counts, the schedule position, the best weights so far,

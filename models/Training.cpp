@@ -7,6 +7,7 @@
 #include "models/CamEvaluation.h"
 #include "models/DataParallel.h"
 #include "models/DeviceFallback.h"
+#include "models/Distillation.h"
 #include "models/Engine.h"
 #include "models/ModelInput.h"
 #include "models/MultiTensorAdamW.h"
@@ -160,28 +161,39 @@ struct TrainingState {
 nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription& description,
                                  int64_t trainCases) {
     const nlohmann::json json = description.toJson();
-    return {{"data", std::filesystem::path(o.dataPath).filename().string()},
-            {"model", json.at("model")},
-            {"booster", json.contains("booster") ? json.at("booster") : nlohmann::json()},
-            {"epochs", o.epochs},
-            {"batch_size", o.batchSize},
-            {"learning_rate", o.learningRate},
-            {"weight_decay", o.weightDecay},
-            {"label_smoothing", o.labelSmoothing},
-            {"warmup_epochs", o.warmupEpochs},
-            {"augment", o.augmentation},
-            {"mixup", o.mixupAlpha},
-            {"cutmix", o.cutmixAlpha},
-            {"class_balance", o.classBalance},
-            {"ema", o.emaDecay},
-            {"drop_path", o.dropPath},
-            {"elastic", o.elasticVoxels},
-            {"select", EpochSelection::parse(o.selection).text()},  // mean:05 is mean:5
-            {"llm_trainable", o.llmTrainable},
-            {"llm_learning_rate", o.llmLearningRate},
-            {"seed", o.seed},
-            {"train_cases", trainCases},
-            {"task", o.task}};
+    nlohmann::json options = {
+        {"data", std::filesystem::path(o.dataPath).filename().string()},
+        {"model", json.at("model")},
+        {"booster", json.contains("booster") ? json.at("booster") : nlohmann::json()},
+        {"epochs", o.epochs},
+        {"batch_size", o.batchSize},
+        {"learning_rate", o.learningRate},
+        {"weight_decay", o.weightDecay},
+        {"label_smoothing", o.labelSmoothing},
+        {"warmup_epochs", o.warmupEpochs},
+        {"augment", o.augmentation},
+        {"mixup", o.mixupAlpha},
+        {"cutmix", o.cutmixAlpha},
+        {"class_balance", o.classBalance},
+        {"ema", o.emaDecay},
+        {"drop_path", o.dropPath},
+        {"elastic", o.elasticVoxels},
+        {"select", EpochSelection::parse(o.selection).text()},  // mean:05 is mean:5
+        {"llm_trainable", o.llmTrainable},
+        {"llm_learning_rate", o.llmLearningRate},
+        {"seed", o.seed},
+        {"train_cases", trainCases},
+        {"task", o.task}};
+    // Only when on, so checkpoints of runs without it resume as before.
+    if (!o.distillFrom.empty()) {
+        nlohmann::json teachers = nlohmann::json::array();
+        for (const std::string& path : o.distillFrom)
+            teachers.push_back(std::filesystem::path(path).filename().string());
+        options["distill"] = {{"teachers", teachers},
+                              {"weight", o.distillWeight},
+                              {"temperature", o.distillTemperature}};
+    }
+    return options;
 }
 
 void moveOptimizerState(Classifier& model, torch::optim::AdamW& optimizer,
@@ -351,6 +363,10 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     if (!(o.elasticVoxels >= 0)) throw Error("--elastic must be a displacement >= 0 (voxels)");
     if (!(o.learningRate >= 0) || !(o.llmLearningRate >= 0))
         throw Error("--lr and --llm-lr must be >= 0");
+    if (!o.distillFrom.empty() && !(o.distillWeight >= 0 && o.distillWeight <= 1))
+        throw Error("--distill-weight must be in [0, 1]");
+    if (!o.distillFrom.empty() && !(o.distillTemperature > 0))
+        throw Error("--distill-temperature must be > 0");
     const EpochSelection selection = EpochSelection::parse(o.selection);
     const DistributedOptions& dist = o.distributed;
     DeviceOptions deviceOptions = o.device;
@@ -484,6 +500,11 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                                         data.channels()};
     // MedMNIST's usual transform, [0, 255] -> [-1, 1]; the default of InputNormalisation.
     const InputNormalisation& input = description.input;
+    // Loaded before the splits are read: a bundle that cannot teach stops the run at once.
+    const TeacherEnsemble teachers =
+        o.distillFrom.empty()
+            ? TeacherEnsemble()
+            : TeacherEnsemble(o.distillFrom, description, task, device, deviceOptions);
 
     SplitData train = loadSplit(data, "train", task, o.maxTrainCases);
     SplitData val = loadSplit(data, "val", task, 0);
@@ -617,8 +638,15 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                         x, branchScales.defined() ? branchScales.index_select(0, positions)
                                                   : branchScales);
                     auto loss = classificationLoss(task, logits, y, o.labelSmoothing, classWeights,
-                                                   partnerY, mix.lambda) *
-                                (double(mine.count) / double(batch));
+                                                   partnerY, mix.lambda);
+                    // The teachers see the same augmented, mixed images.
+                    if (!teachers.empty())
+                        loss = (1 - o.distillWeight) * loss +
+                               o.distillWeight *
+                                   distillationLoss(logits,
+                                                    teachers.probabilities(x, o.distillTemperature),
+                                                    o.distillTemperature);
+                    loss = loss * (double(mine.count) / double(batch));
                     loss.backward();
                     lossValue = loss.item<double>() * batch;  // the share's summed loss
                 } catch (const c10::Error& e) {
@@ -763,6 +791,12 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     record.device = summary.device;
     record.initialised_from = o.initFrom;
     record.resumed_from = o.resumeFrom;
+    for (const std::string& path : o.distillFrom)
+        record.distilled_from.push_back(std::filesystem::path(path).filename().string());
+    if (!o.distillFrom.empty()) {
+        record.distill_weight = o.distillWeight;
+        record.distill_temperature = o.distillTemperature;
+    }
     for (const EpochRecord& r : summary.curves)
         record.curves.push_back({r.epoch, r.trainLoss, r.valAcc, r.valAuc, r.learningRate});
     description.training = record;

@@ -14,6 +14,7 @@
 #include "models/Bundle.h"
 #include "models/MatrixProducts.h"
 #include "models/DeviceFallback.h"
+#include "models/Distillation.h"
 #include "models/BundleCheck.h"
 #include "models/BundleDescription.h"
 #include "models/Engine.h"
@@ -2451,6 +2452,128 @@ class TestModels : public QObject {
         QVERIFY(std::abs(mixImages(x, partners, blend).mean().item<double>() - (1 - blend.lambda)) <
                 1e-6);
         QVERIFY(drawMix(4, size, 0, 0).kind == MixDraw::Kind::None);
+    }
+
+    // The distillation loss against T^2 KL(p || softmax(s / T)) summed in
+    // double by hand, a teacher's zero probability included (0 log 0 = 0),
+    // and its gradient against the closed form T (softmax(s / T) - p) / B.
+    void distillationLossMatchesAFloat64Reference() {
+        torch::manual_seed(5);
+        const int64_t B = 6, K = 3;
+        const torch::Tensor logits = torch::randn({B, K}) * 3;
+        torch::Tensor teacher = torch::softmax(torch::randn({B, K}) * 2, 1);
+        teacher[0] = torch::tensor({0.0f, 0.25f, 0.75f});  // a class ruled out
+        for (double T : {1.0, 2.0, 4.0}) {
+            torch::Tensor s = logits.clone().set_requires_grad(true);
+            const torch::Tensor loss = distillationLoss(s, teacher, T);
+            loss.backward();
+            double expected = 0;
+            std::vector<std::vector<double>> student(B, std::vector<double>(K));
+            for (int64_t i = 0; i < B; ++i) {
+                double top = -1e300, sum = 0;
+                for (int64_t c = 0; c < K; ++c)
+                    top = std::max(top, double(logits[i][c].item<float>()) / T);
+                for (int64_t c = 0; c < K; ++c)
+                    sum += std::exp(double(logits[i][c].item<float>()) / T - top);
+                for (int64_t c = 0; c < K; ++c) {
+                    student[i][c] = std::exp(double(logits[i][c].item<float>()) / T - top) / sum;
+                    const double p = teacher[i][c].item<float>();
+                    if (p > 0) expected += p * (std::log(p) - std::log(student[i][c]));
+                }
+            }
+            expected = expected / B * T * T;
+            QVERIFY2(std::abs(loss.item<double>() - expected) < 1e-5 * std::max(1.0, expected),
+                     qPrintable(
+                         QString("T %1: %2 vs %3").arg(T).arg(loss.item<double>()).arg(expected)));
+            for (int64_t i = 0; i < B; ++i)
+                for (int64_t c = 0; c < K; ++c) {
+                    const double g = T * (student[i][c] - teacher[i][c].item<float>()) / B;
+                    QVERIFY2(std::abs(s.grad()[i][c].item<double>() - g) < 1e-6,
+                             qPrintable(QString("T %1 [%2][%3]: %4 vs %5")
+                                            .arg(T)
+                                            .arg(i)
+                                            .arg(c)
+                                            .arg(s.grad()[i][c].item<double>())
+                                            .arg(g)));
+                }
+        }
+        QVERIFY_THROWS_EXCEPTION(Error, distillationLoss(logits, teacher, 0));
+    }
+
+    // A student learns what its teachers say, not only the labels: taught
+    // by a phantom model whose two classes are swapped (its head's rows
+    // exchanged, so it ranks the validation cases backwards) with the
+    // labels' weight at 0, the student ranks them backwards too, where the
+    // same run from the labels ranks them forwards. A zero distillation
+    // weight leaves the run as it is without teachers, to the bit (the
+    // teachers draw no random numbers). A teacher for other images is
+    // refused with its file's name.
+    void distillationLearnsFromItsTeachers() {
+        QTemporaryDir dir;
+        TrainOptions o = phantomTraining(dir, 96, "teacher.safetensors");
+        o.epochs = 4;
+        std::ostringstream log;
+        const TrainSummary teacher = trainClassifier(o, log);
+        QVERIFY2(teacher.bestVal.auc > 0.75, qPrintable(QString::number(teacher.bestVal.auc)));
+        const std::string swapped = dir.filePath("swapped.safetensors").toStdString();
+        {
+            LoadedBundle b = loadBundle(o.outPath);
+            torch::NoGradGuard noGrad;
+            auto& head = b.model->vit->head;
+            head->weight.copy_(head->weight.flip(0).clone());
+            head->bias.copy_(head->bias.flip(0).clone());
+            saveBundle(b.model, b.description, swapped);
+        }
+        QVERIFY(evaluateBundle(swapped, o.dataPath, "val", o.device).metrics.auc < 0.25);
+
+        TrainOptions plain = o;
+        plain.seed = 3;
+        plain.outPath = dir.filePath("plain.safetensors").toStdString();
+        const TrainSummary fromLabels = trainClassifier(plain, log);
+        TrainOptions taught = plain;
+        taught.outPath = dir.filePath("taught.safetensors").toStdString();
+        taught.distillFrom = {swapped};
+        taught.distillWeight = 1;
+        const TrainSummary fromTeacher = trainClassifier(taught, log);
+        qInfo("val AUC: teacher %.3f, from the labels %.3f, from the swapped teacher %.3f",
+              teacher.bestVal.auc, fromLabels.bestVal.auc, fromTeacher.curves.back().valAuc);
+        QVERIFY2(fromLabels.curves.back().valAuc > 0.6,
+                 qPrintable(QString::number(fromLabels.curves.back().valAuc)));
+        QVERIFY2(fromTeacher.curves.back().valAuc < 0.4,
+                 qPrintable(QString::number(fromTeacher.curves.back().valAuc)));
+        const LoadedBundle record = loadBundle(taught.outPath);
+        QCOMPARE(record.description.training->distilled_from,
+                 std::vector<std::string>{"swapped.safetensors"});
+        QCOMPARE(record.description.training->distill_weight, 1.0);
+
+        TrainOptions unweighted = plain;
+        unweighted.outPath = dir.filePath("unweighted.safetensors").toStdString();
+        unweighted.distillFrom = {swapped};
+        unweighted.distillWeight = 0;
+        trainClassifier(unweighted, log);
+        const LoadedBundle a = loadBundle(plain.outPath), b = loadBundle(unweighted.outPath);
+        auto other = b.model->named_parameters();
+        for (const auto& p : a.model->named_parameters())
+            QVERIFY2(torch::equal(p.value(), other[p.key()]), p.key().c_str());
+
+        DemoDatasetOptions larger;
+        larger.size = 32;
+        larger.train = 8, larger.val = 8, larger.test = 8;
+        TrainOptions elsewhere = plain;
+        elsewhere.dataPath = dir.filePath("phantoms32.npz").toStdString();
+        writeDemoDataset(elsewhere.dataPath, larger);
+        elsewhere.outPath = dir.filePath("elsewhere.safetensors").toStdString();
+        elsewhere.distillFrom = {swapped};
+        try {
+            trainClassifier(elsewhere, log);
+            QFAIL("a teacher for 28 px images taught a 32 px run");
+        } catch (const FileError& e) {
+            QVERIFY2(std::string(e.what()).find("swapped.safetensors") != std::string::npos,
+                     e.what());
+        }
+        QVERIFY(!QFile::exists(QString::fromStdString(elsewhere.outPath)));
+        taught.distillWeight = 1.5;
+        QVERIFY_THROWS_EXCEPTION(Error, trainClassifier(taught, log));
     }
 
     // The moving average against its recurrence, computed by hand.
