@@ -252,6 +252,18 @@ class TestCli : public QObject {
         QCOMPARE(runRllm({"eval", data, "--data", data}).status, 1);
         QCOMPARE(runRllm({"predict", bundle, data, "--device", "cuda:7"}).status, 1);
         QCOMPARE(runRllm({"train", "--data", data, "--out", bundle, "--booster", "in"}).status, 1);
+        // Distillation: its settings without teachers are a usage error, a
+        // teacher that is no bundle a bad file named in the message.
+        QCOMPARE(runRllm({"train", "--data", data, "--out", dir.filePath("d.safetensors"),
+                          "--distill-weight", "0.3"})
+                     .status,
+                 2);
+        Run noTeacher = runRllm(
+            {"train", "--data", data, "--out", dir.filePath("d.safetensors"), "--distill", data});
+        QCOMPARE(noTeacher.status, 1);
+        QVERIFY2(noTeacher.err.contains(QFileInfo(data).fileName().toUtf8()),
+                 noTeacher.err.constData());
+        QVERIFY(!QFile::exists(dir.filePath("d.safetensors")));
     }
 
     // rllm compare on a real split: its per-case probabilities are rllm
