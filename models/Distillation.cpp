@@ -27,6 +27,12 @@ namespace {
 // too; the teachers' weights are then overwritten from their files. Keeping
 // the generator's state across the loading keeps a run's random numbers
 // those of the same run without teachers, so the two are paired case by case.
+std::string joinedNames(const std::vector<std::string>& names) {
+    std::string text;
+    for (const std::string& name : names) text += (text.empty() ? "\"" : ", \"") + name + "\"";
+    return text;
+}
+
 class KeepRandomState {
   public:
     KeepRandomState() : generator_(at::detail::getDefaultCPUGenerator()) {
@@ -84,6 +90,12 @@ TeacherEnsemble::TeacherEnsemble(const std::vector<std::string>& bundlePaths,
             refuse("it has " + std::to_string(t.classes) + " classes, the data set " +
                    std::to_string(s.classes));
         if (parseTaskType(d.task) != task) refuse("it was trained for the task " + d.task);
+        // Same shape and count is not the same data set: PneumoniaMNIST's
+        // "normal, pneumonia" would teach BreastMNIST's "malignant, benign".
+        if (!d.class_names.empty() && !student.class_names.empty() &&
+            d.class_names != student.class_names)
+            refuse("its classes are " + joinedNames(d.class_names) + ", this data set's " +
+                   joinedNames(student.class_names));
         if (d.input.scale != student.input.scale || d.input.mean != student.input.mean ||
             d.input.std != student.input.std)
             refuse("it normalises its input otherwise than this run");

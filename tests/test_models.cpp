@@ -2506,8 +2506,8 @@ class TestModels : public QObject {
     // labels' weight at 0, the student ranks them backwards too, where the
     // same run from the labels ranks them forwards. A zero distillation
     // weight leaves the run as it is without teachers, to the bit (the
-    // teachers draw no random numbers). A teacher for other images is
-    // refused with its file's name.
+    // teachers draw no random numbers). A teacher for other images, or for
+    // other classes, is refused with its file's name.
     void distillationLearnsFromItsTeachers() {
         QTemporaryDir dir;
         TrainOptions o = phantomTraining(dir, 96, "teacher.safetensors");
@@ -2572,6 +2572,24 @@ class TestModels : public QObject {
                      e.what());
         }
         QVERIFY(!QFile::exists(QString::fromStdString(elsewhere.outPath)));
+        // The same image size and class count, other classes: another data set.
+        const std::string renamed = dir.filePath("renamed.safetensors").toStdString();
+        {
+            LoadedBundle b = loadBundle(swapped);
+            b.description.class_names = {"normal", "pneumonia"};
+            saveBundle(b.model, b.description, renamed);
+        }
+        TrainOptions otherClasses = plain;
+        otherClasses.outPath = dir.filePath("other.safetensors").toStdString();
+        otherClasses.distillFrom = {renamed};
+        try {
+            trainClassifier(otherClasses, log);
+            QFAIL("a teacher with other class names taught the phantom run");
+        } catch (const FileError& e) {
+            QVERIFY2(std::string(e.what()).find("renamed.safetensors") != std::string::npos &&
+                         std::string(e.what()).find("pneumonia") != std::string::npos,
+                     e.what());
+        }
         taught.distillWeight = 1.5;
         QVERIFY_THROWS_EXCEPTION(Error, trainClassifier(taught, log));
     }
