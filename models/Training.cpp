@@ -279,6 +279,11 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
     for (const auto& item : options.items())
         if (!saved.contains(item.key()) || saved[item.key()] != item.value())
             differing += (differing.empty() ? "" : ", ") + item.key();
+    // A setting the run had and the resumed command lacks (--distill, which
+    // is written only when on) differs too.
+    for (const auto& item : saved.items())
+        if (!options.contains(item.key()))
+            differing += (differing.empty() ? "" : ", ") + item.key();
     if (!differing.empty())
         throw FileError(path, "was written by a run with other settings (" + differing +
                                   "); resume with the command that started it.");

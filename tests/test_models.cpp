@@ -2506,8 +2506,9 @@ class TestModels : public QObject {
     // labels' weight at 0, the student ranks them backwards too, where the
     // same run from the labels ranks them forwards. A zero distillation
     // weight leaves the run as it is without teachers, to the bit (the
-    // teachers draw no random numbers). A teacher for other images, or for
-    // other classes, is refused with its file's name.
+    // teachers draw no random numbers); a distilled run's checkpoint
+    // resumes with its teachers and is refused without them. A teacher for
+    // other images, or for other classes, is refused with its file's name.
     void distillationLearnsFromItsTeachers() {
         QTemporaryDir dir;
         TrainOptions o = phantomTraining(dir, 96, "teacher.safetensors");
@@ -2545,6 +2546,24 @@ class TestModels : public QObject {
         QCOMPARE(record.description.training->distilled_from,
                  std::vector<std::string>{"swapped.safetensors"});
         QCOMPARE(record.description.training->distill_weight, 1.0);
+
+        // A distilled run's checkpoint resumes only with its teachers.
+        TrainOptions stopped = taught;
+        stopped.outPath = dir.filePath("stopped.safetensors").toStdString();
+        stopped.stopAfter = 2;
+        trainClassifier(stopped, log);
+        TrainOptions withoutTeachers = plain;
+        withoutTeachers.outPath = stopped.outPath;
+        withoutTeachers.resumeFrom = stopped.outPath + ".checkpoint.safetensors";
+        try {
+            trainClassifier(withoutTeachers, log);
+            QFAIL("a distilled run's checkpoint resumed without its teachers");
+        } catch (const FileError& e) {
+            QVERIFY2(std::string(e.what()).find("distill") != std::string::npos, e.what());
+        }
+        stopped.resumeFrom = withoutTeachers.resumeFrom;
+        stopped.stopAfter = 0;
+        QCOMPARE(trainClassifier(stopped, log).curves.size(), size_t(taught.epochs));
 
         TrainOptions unweighted = plain;
         unweighted.outPath = dir.filePath("unweighted.safetensors").toStdString();
