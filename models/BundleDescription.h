@@ -96,6 +96,11 @@ struct TrainingRecord {
     int best_epoch = 0;
     ScoresRecord val, test;
     std::string device, initialised_from, resumed_from;
+    // What computed the run, so that it can be repeated to the bit: the
+    // LibTorch version, and on the CPU the library of its matrix products
+    // (onednn | blas, MatrixProducts.h: the two sum in different orders).
+    // Empty in bundles from before 2026-12-05; cpu_products empty on a GPU.
+    std::string libtorch, cpu_products;
     // Knowledge distillation: the teachers' file names (empty: none), the
     // distillation loss's weight and temperature.
     std::vector<std::string> distilled_from;

@@ -9,6 +9,7 @@
 #include "models/DeviceFallback.h"
 #include "models/Distillation.h"
 #include "models/Engine.h"
+#include "models/MatrixProducts.h"
 #include "models/ModelInput.h"
 #include "models/MultiTensorAdamW.h"
 #include "models/Safetensors.h"
@@ -16,6 +17,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <chrono>
@@ -794,6 +796,8 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     record.val = {summary.bestVal.acc, summary.bestVal.auc};
     record.test = {summary.test.acc, summary.test.auc};
     record.device = summary.device;
+    record.libtorch = TORCH_VERSION;
+    if (device.is_cpu()) record.cpu_products = cpuGemmName(cpuGemm());
     record.initialised_from = o.initFrom;
     record.resumed_from = o.resumeFrom;
     for (const std::string& path : o.distillFrom)

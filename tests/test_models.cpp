@@ -32,6 +32,7 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <QTemporaryDir>
 #include <QtTest>
@@ -2287,6 +2288,29 @@ class TestModels : public QObject {
                  std::string("the last epoch (the weights' moving average)"));
         o.selection = "first";
         QVERIFY_THROWS_EXCEPTION(Error, trainClassifier(o, log));
+    }
+
+    // The bundle names what computed it, so a published run can be repeated
+    // to the bit: the LibTorch version and, on the CPU, the library that did
+    // the matrix products (RLLM_CPU_GEMM=blas or oneDNN; they sum in
+    // different orders, so the same command gives other weights).
+    void bundleRecordsWhatComputedIt() {
+        QTemporaryDir dir;
+        const CpuGemm saved = cpuGemm();
+        std::vector<CpuGemm> paths{CpuGemm::Blas};
+        if (oneDnnBuilt()) paths.push_back(CpuGemm::OneDnn);
+        for (CpuGemm gemm : paths) {
+            setCpuGemm(gemm);
+            TrainOptions o = phantomTraining(dir, 64, "run.safetensors");
+            o.epochs = 1;
+            std::ostringstream log;
+            trainClassifier(o, log);
+            const TrainingRecord record = *loadBundle(o.outPath).description.training;
+            QCOMPARE(record.cpu_products, cpuGemmName(gemm));
+            QCOMPARE(record.libtorch, std::string(TORCH_VERSION));
+            QCOMPARE(record.device, std::string("cpu"));
+        }
+        setCpuGemm(saved);
     }
 
     // rllm eval --flips: each case's probabilities averaged over the case and
