@@ -555,6 +555,18 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     const int64_t totalSteps = stepsPerEpoch * o.epochs;
     const int warmupEpochs = o.warmupEpochs >= 0 ? o.warmupEpochs : std::max(1, o.epochs / 10);
     const int64_t warmupSteps = std::min<int64_t>(totalSteps, warmupEpochs * stepsPerEpoch);
+    if (o.emaDecay > 0 && firstStepAtFullDecay(o.emaDecay) > totalSteps - 1) {
+        // Not an error (the average still works), but the number asked for
+        // does not decide anything: say so rather than let two settings
+        // look like two experiments.
+        std::ostringstream note;
+        note << "Note: --ema " << o.emaDecay << " is never reached in this run's " << totalSteps
+             << " steps: the average's decay, min(D, (1 + t) / (10 + t)) at step t, stays under"
+             << " it until step " << firstStepAtFullDecay(o.emaDecay) << ". Any --ema at or above"
+             << " the last step's decay, " << std::setprecision(8)
+             << averageDecayAt(o.emaDecay, totalSteps - 1) << ", gives this same run.\n";
+        out << note.str();
+    }
 
     TrainSummary summary;
     summary.device = device.str();

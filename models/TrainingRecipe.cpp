@@ -305,6 +305,19 @@ torch::Tensor drawDropPath(int64_t batch, int depth, double rate) {
     return (keep / (1.0 - drop)).to(torch::kFloat32);
 }
 
+double averageDecayAt(double decay, int64_t step) {
+    return std::min(decay, (1.0 + double(step)) / (10.0 + double(step)));
+}
+
+int64_t firstStepAtFullDecay(double decay) {
+    if (decay <= 0.1) return 0;  // (1 + 0) / (10 + 0) already reaches it
+    int64_t step = int64_t(std::ceil((10.0 * decay - 1.0) / (1.0 - decay)));
+    // The division above rounds; settle the boundary on the formula itself.
+    while (step > 0 && (1.0 + double(step - 1)) / (10.0 + double(step - 1)) >= decay) --step;
+    while ((1.0 + double(step)) / (10.0 + double(step)) < decay) ++step;
+    return step;
+}
+
 WeightAverage::WeightAverage(const std::vector<std::pair<std::string, torch::Tensor>>& parameters,
                              double decay)
     : decay_(decay), live_(parameters) {
@@ -316,7 +329,7 @@ WeightAverage::WeightAverage(const std::vector<std::pair<std::string, torch::Ten
 void WeightAverage::update(int64_t step) {
     if (!enabled()) return;
     torch::NoGradGuard noGrad;
-    const double d = std::min(decay_, (1.0 + double(step)) / (10.0 + double(step)));
+    const double d = averageDecayAt(decay_, step);
     for (auto& [name, p] : live_) averages_.at(name).mul_(d).add_(p.detach(), 1.0 - d);
 }
 

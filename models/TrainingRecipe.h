@@ -127,6 +127,16 @@ torch::Tensor drawDropPath(int64_t batch, int depth, double rate);
 // usual warm-up d_t = min(decay, (1 + t) / (10 + t)) so the first, random
 // weights fade fast. Validation, the best-model choice and the bundle use
 // the average.
+// The moving average's decay at optimiser step t (counted from 0): the
+// requested D, held back early in training by min(D, (1 + t) / (10 + t)) so
+// the average is not stuck near the random start.
+double averageDecayAt(double decay, int64_t step);
+// The first step at which that decay reaches D: (10 D - 1) / (1 - D),
+// rounded up (1790 for 0.995). A run shorter than this never averages
+// with D itself, so any D at or above the last step's decay gives the same
+// run (rllm train says so).
+int64_t firstStepAtFullDecay(double decay);
+
 class WeightAverage {
   public:
     WeightAverage() = default;
