@@ -123,10 +123,6 @@ torch::Tensor drawDropPath(int64_t batch, int depth, double rate);
 
 // ---- An exponential moving average of the weights ----------------------------------
 
-// average <- d average + (1 - d) weights after every optimizer step, with the
-// usual warm-up d_t = min(decay, (1 + t) / (10 + t)) so the first, random
-// weights fade fast. Validation, the best-model choice and the bundle use
-// the average.
 // The moving average's decay at optimiser step t (counted from 0): the
 // requested D, held back early in training by min(D, (1 + t) / (10 + t)) so
 // the average is not stuck near the random start.
@@ -137,6 +133,10 @@ double averageDecayAt(double decay, int64_t step);
 // run (rllm train says so).
 int64_t firstStepAtFullDecay(double decay);
 
+// average <- d average + (1 - d) weights after every optimizer step, with the
+// usual warm-up d_t = min(decay, (1 + t) / (10 + t)) so the first, random
+// weights fade fast. Validation, the best-model choice and the bundle use
+// the average.
 class WeightAverage {
   public:
     WeightAverage() = default;
