@@ -3,6 +3,7 @@
 #include "app/CliSupport.h"
 #include "app/Commands.h"
 #include "core/Error.h"
+#include "core/ProcessHeap.h"
 
 #include <functional>
 #include <iostream>
@@ -29,6 +30,9 @@ Commands:
 
 Run 'rllm COMMAND --help' for a command's options.
 Exit status: 0 success, 1 runtime error (bad file, ...), 2 usage error.
+Environment: RLLM_MALLOC=keep|system  keep (default): freed memory stays with
+  the process for reuse (faster training, higher peak RSS); system: the C
+  library's own policy.
 )";
 
 }  // namespace
@@ -60,6 +64,14 @@ int main(int argc, char** argv) {
     auto command = commands.find(name);
     if (command == commands.end()) {
         std::cerr << "rllm: unknown command '" << name << "'\n\n" << kUsage;
+        return kUsageError;
+    }
+    try {
+        // Training and evaluation free and reallocate their largest tensors
+        // every step; keep those pages for reuse (core/ProcessHeap.h says why).
+        rllm::applyHeapPolicy(rllm::heapPolicyFromEnvironment());
+    } catch (const rllm::Error& e) {
+        std::cerr << "rllm: " << e.what() << "\n";
         return kUsageError;
     }
     try {

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -328,20 +329,100 @@ torch::Tensor operandRows(const torch::Tensor& t) {
     return t.defined() ? asRows(t.contiguous()) : t;
 }
 
+// Scores per chunk: about this many bytes, at least one head.
+constexpr int64_t kAttentionChunkBytes = int64_t(1) << 20;
+
+int64_t headsPerChunk(int64_t heads, int64_t Tq, int64_t T) {
+    return std::max<int64_t>(1, std::min<int64_t>(heads, kAttentionChunkBytes / (Tq * T * 4)));
+}
+
+// Scaled scores of q's heads [h, h + n) of case b against k's, softmax over
+// the keys, into `weights` (n, Tq, T).
+void attentionWeightsInto(const torch::Tensor& q, const torch::Tensor& k, int64_t b, int64_t h,
+                          int64_t n, const torch::Tensor& weights) {
+    Fused scaled;
+    scaled.scale = float(1.0 / std::sqrt(double(q.size(3))));
+    productInto(unitStrided(q[b].narrow(0, h, n)),
+                unitStrided(k[b].narrow(0, h, n).transpose(-2, -1)), {}, weights, scaled);
+    softmaxInPlace(weights);
+}
+
+// softmax(q k^T / sqrt(d)) v, a chunk of heads at a time. Computed at once,
+// the scores of a batch are a (B, H, Tq, T) tensor (135 MB for the 8 heads of
+// an LLM block over 513 tokens, batch 16) that is written, read back by the
+// softmax and again by the second product, all from memory. A chunk of heads
+// whose scores fit in the cache is done start to finish instead, its second
+// product written straight into the merged (B, Tq, H dv) layout.
 torch::Tensor fusedAttention(const torch::Tensor& q, const torch::Tensor& k,
                              const torch::Tensor& v) {
-    const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), d = q.size(3), T = k.size(2),
-                  dv = v.size(3);
-    auto scores = torch::empty({B, H, Tq, T}, q.options());
-    Fused scaled;
-    scaled.scale = float(1.0 / std::sqrt(double(d)));
-    productInto(unitStrided(q), unitStrided(k.transpose(-2, -1)), {}, scores, scaled);
-    softmaxInPlace(scores);
-    // Written as (B, Tq, H, dv): the heads side by side with no copy after.
+    const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), T = k.size(2), dv = v.size(3);
+    const int64_t chunk = headsPerChunk(H, Tq, T);
     auto merged = torch::empty({B, Tq, H, dv}, q.options());
-    productInto(scores, unitStrided(v), {}, merged.transpose(1, 2), {});
+    auto buffer = torch::empty({chunk, Tq, T}, q.options());
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < H; h += chunk) {
+            const int64_t n = std::min(chunk, H - h);
+            auto weights = buffer.narrow(0, 0, n);
+            attentionWeightsInto(q, k, b, h, n, weights);
+            productInto(weights, unitStrided(v[b].narrow(0, h, n)), {},
+                        merged[b].narrow(1, h, n).transpose(0, 1), {});
+        }
     return merged.view({B, Tq, H * dv});
 }
+
+// The same while gradients are recorded. The backward pass computes each
+// chunk's weights again from q and k (flash attention's trade of arithmetic
+// for memory traffic), so no scores are kept between the passes; the weights
+// recomputed are the forward's to the bit (the same primitives on the same
+// inputs and layouts).
+struct ChunkedAttention : torch::autograd::Function<ChunkedAttention> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
+                                 const torch::Tensor& k, const torch::Tensor& v) {
+        auto out = fusedAttention(q, k, v);
+        ctx->save_for_backward({q, k, v, out});
+        return out;
+    }
+
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list grads) {
+        const auto saved = ctx->get_saved_variables();
+        const torch::Tensor &q = saved[0], &k = saved[1], &v = saved[2];
+        const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), d = q.size(3), T = k.size(2),
+                      dv = v.size(3);
+        // (B, Tq, H, dv) as (B, H, Tq, dv) views, heads apart.
+        const auto gradOut = grads[0].contiguous().view({B, Tq, H, dv}).transpose(1, 2);
+        const auto out = saved[3].view({B, Tq, H, dv}).transpose(1, 2);
+        // Each row's sum of dO * O: the softmax's backward needs it per row.
+        const auto rowDot = (gradOut * out).sum(-1, true);  // (B, H, Tq, 1)
+        auto gradQ = torch::empty({B, H, Tq, d}, q.options());
+        auto gradK = torch::empty({B, H, T, d}, q.options());
+        auto gradV = torch::empty({B, H, T, dv}, q.options());
+        const int64_t chunk = headsPerChunk(H, Tq, T);
+        auto weightsBuffer = torch::empty({chunk, Tq, T}, q.options());
+        auto gradBuffer = torch::empty({chunk, Tq, T}, q.options());
+        Fused scaled;
+        scaled.scale = float(1.0 / std::sqrt(double(d)));
+        for (int64_t b = 0; b < B; ++b)
+            for (int64_t h = 0; h < H; h += chunk) {
+                const int64_t n = std::min(chunk, H - h);
+                auto weights = weightsBuffer.narrow(0, 0, n);
+                auto gradScores = gradBuffer.narrow(0, 0, n);
+                attentionWeightsInto(q, k, b, h, n, weights);
+                const auto dO = unitStrided(gradOut[b].narrow(0, h, n));
+                // dV = P^T dO; dP = dO V^T; dS = P (dP - rowDot), in place.
+                productInto(weights.transpose(1, 2), dO, {}, gradV[b].narrow(0, h, n), {});
+                productInto(dO, unitStrided(v[b].narrow(0, h, n).transpose(-2, -1)), {}, gradScores,
+                            {});
+                gradScores.sub_(rowDot[b].narrow(0, h, n)).mul_(weights);
+                // dQ = dS K / sqrt(d); dK = dS^T Q / sqrt(d).
+                productInto(gradScores, unitStrided(k[b].narrow(0, h, n)), {},
+                            gradQ[b].narrow(0, h, n), scaled);
+                productInto(gradScores.transpose(1, 2), unitStrided(q[b].narrow(0, h, n)), {},
+                            gradK[b].narrow(0, h, n), scaled);
+            }
+        return {gradQ, gradK, gradV};
+    }
+};
 
 // q (B, H, Tq, d), k (B, H, T, d), v (B, H, T, dv): what fusedAttention
 // reads. Anything else takes LibTorch's operators (and their errors).
@@ -393,8 +474,8 @@ torch::Tensor batchedMatmul(const torch::Tensor& a, const torch::Tensor& b) {
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
 #ifdef RLLM_HAVE_ONEDNN
     if (cpuGemm() == CpuGemm::OneDnn && attentionShapes(q, k, v) && isCpuFloat(q) &&
-        isCpuFloat(k) && isCpuFloat(v) && !tracked({q, k, v}))
-        return fusedAttention(q, k, v);
+        isCpuFloat(k) && isCpuFloat(v))
+        return tracked({q, k, v}) ? ChunkedAttention::apply(q, k, v) : fusedAttention(q, k, v);
 #endif
     return attentionStepByStep(q, k, v);
 }

@@ -58,9 +58,11 @@ torch::Tensor batchedMatmul(const torch::Tensor& a, const torch::Tensor& b);
 // the heads side by side: (B, Tq, H d), what the output projection reads.
 // LibTorch 2 has it as one operation (scaled_dot_product_attention: flash
 // and memory-efficient kernels on CUDA, a fused loop on the CPU); 1.x
-// computes it in three. Without gradients on the CPU with oneDNN: scaled
-// scores, an in-place softmax and the second product straight into the
-// merged layout, no copy of q, k or v.
+// computes it in three. On the CPU with oneDNN, a few heads at a time so
+// that their scores stay in the cache: scaled scores, an in-place softmax
+// and the second product straight into the merged layout, no copy of q, k
+// or v; while gradients are recorded, the backward pass computes the
+// weights again rather than keeping them.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
 
 // Whether this build has oneDNN. Without it CpuGemm::OneDnn acts as Blas.

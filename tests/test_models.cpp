@@ -1344,6 +1344,74 @@ class TestModels : public QObject {
         setCpuGemm(saved);
     }
 
+    // attention()'s gradients while recorded, against float64 autograd
+    // through the explicit formula. On the CPU with oneDNN the backward pass
+    // computes each chunk of heads' weights again; 11 heads over 400 tokens
+    // (640 KB of scores each, so one head per chunk of 1 MB) and 40 heads over
+    // 120 (two chunks of 18 and one of 4) cover a chunk per head and a last
+    // chunk that is short. Also the strided q/k/v views of a fused
+    // projection, the class row as the only query, grouped-query keys
+    // repeated, and values wider than queries.
+    void attentionGradientsMatchAFloat64Reference() {
+        const CpuGemm saved = cpuGemm();
+        setCpuGemm(CpuGemm::OneDnn);
+        torch::manual_seed(11);
+        struct Case {
+            const char* name;
+            int64_t B, T, H, d, dv;
+            bool strided, classRow, repeatedKv;
+        };
+        for (const Case& c : {Case{"one head a chunk", 2, 400, 11, 8, 8, true, false, false},
+                              Case{"short last chunk", 2, 120, 40, 4, 4, false, false, false},
+                              Case{"class row", 3, 65, 3, 16, 16, true, true, false},
+                              Case{"repeated kv", 2, 97, 8, 8, 8, false, false, true},
+                              Case{"wider values", 2, 50, 3, 16, 24, false, false, false}}) {
+            auto q0 = torch::randn({c.B, c.H, c.T, c.d});
+            auto k0 = torch::randn({c.B, c.H, c.T, c.d});
+            auto v0 = torch::randn({c.B, c.H, c.T, c.dv});
+            if (c.repeatedKv) {  // 2 kv heads shared by 4 query heads each
+                k0 = torch::randn({c.B, 2, c.T, c.d});
+                v0 = torch::randn({c.B, 2, c.T, c.dv});
+            }
+            const int64_t rows = c.classRow ? 1 : c.T;
+            auto upstream = torch::randn({c.B, rows, c.H * c.dv});
+            // The leaves, and what attention() reads: views of them.
+            auto run = [&](torch::ScalarType type) {
+                auto q = q0.to(type).detach().requires_grad_(true);
+                auto k = k0.to(type).detach().requires_grad_(true);
+                auto v = v0.to(type).detach().requires_grad_(true);
+                auto qa = c.classRow ? q.narrow(2, 0, 1) : q, ka = k, va = v;
+                if (c.strided) {  // the layout of a fused projection's q/k/v
+                    qa = qa.transpose(1, 2).contiguous().transpose(1, 2);
+                    ka = ka.transpose(1, 2).contiguous().transpose(1, 2);
+                }
+                if (c.repeatedKv) {
+                    ka = ka.repeat_interleave(c.H / 2, 1);
+                    va = va.repeat_interleave(c.H / 2, 1);
+                }
+                torch::Tensor out;
+                if (type == torch::kFloat64) {
+                    out = torch::matmul(torch::softmax(torch::matmul(qa, ka.transpose(-2, -1)) /
+                                                           std::sqrt(double(c.d)),
+                                                       -1),
+                                        va)
+                              .transpose(1, 2)
+                              .reshape({c.B, rows, c.H * c.dv});
+                } else {
+                    out = attention(qa, ka, va);
+                }
+                (out * upstream.to(type)).sum().backward();
+                return std::vector<torch::Tensor>{out.detach(), q.grad(), k.grad(), v.grad()};
+            };
+            const auto got = run(torch::kFloat32), want = run(torch::kFloat64);
+            QVERIFY2(withinFloat32Rounding(got[0], want[0], c.T * c.d), c.name);
+            QVERIFY2(withinFloat32Rounding(got[1], want[1], c.T * c.d), c.name);
+            QVERIFY2(withinFloat32Rounding(got[2], want[2], rows * c.d * c.H), c.name);
+            QVERIFY2(withinFloat32Rounding(got[3], want[3], rows * c.H), c.name);
+        }
+        setCpuGemm(saved);
+    }
+
     // On a CUDA LibTorch with a GPU (skipped elsewhere, CI included): the
     // same network on the GPU gives the CPU's logits (float32, TF32 off),
     // the fused attention agrees with the explicit one, the bf16 block
