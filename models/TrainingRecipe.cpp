@@ -305,16 +305,23 @@ torch::Tensor drawDropPath(int64_t batch, int depth, double rate) {
     return (keep / (1.0 - drop)).to(torch::kFloat32);
 }
 
+namespace {
+// The warm-up term alone: (1 + t) / (10 + t), rising from 0.1 towards 1.
+double warmUpDecay(int64_t step) {
+    return (1.0 + double(step)) / (10.0 + double(step));
+}
+}  // namespace
+
 double averageDecayAt(double decay, int64_t step) {
-    return std::min(decay, (1.0 + double(step)) / (10.0 + double(step)));
+    return std::min(decay, warmUpDecay(step));
 }
 
 int64_t firstStepAtFullDecay(double decay) {
-    if (decay <= 0.1) return 0;  // (1 + 0) / (10 + 0) already reaches it
-    int64_t step = int64_t(std::ceil((10.0 * decay - 1.0) / (1.0 - decay)));
-    // The division above rounds; settle the boundary on the formula itself.
-    while (step > 0 && (1.0 + double(step - 1)) / (10.0 + double(step - 1)) >= decay) --step;
-    while ((1.0 + double(step)) / (10.0 + double(step)) < decay) ++step;
+    // The closed form, clamped at step 0 (where D <= 0.1 is reached at once);
+    // its division rounds, so the boundary is settled on the formula itself.
+    int64_t step = std::max<int64_t>(0, int64_t(std::ceil((10.0 * decay - 1.0) / (1.0 - decay))));
+    while (step > 0 && warmUpDecay(step - 1) >= decay) --step;
+    while (warmUpDecay(step) < decay) ++step;
     return step;
 }
 
