@@ -18,8 +18,10 @@ struct Run {
     QByteArray out, err;
 };
 
-Run runRllm(const QStringList& args) {
+Run runRllm(const QStringList& args,
+            const QProcessEnvironment& environment = QProcessEnvironment::systemEnvironment()) {
     QProcess process;
+    process.setProcessEnvironment(environment);
     process.start(rllm::test::binary("rllm"), args);
     process.waitForFinished(120000);
     return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
@@ -48,6 +50,21 @@ class TestCli : public QObject {
         QCOMPARE(runRllm({"convert", "only-one-path"}).status, 2);
         QCOMPARE(runRllm({"convert", "x", "y.nii", "--volume", "-3"}).status, 2);
 #endif
+    }
+
+    // RLLM_MALLOC (core/ProcessHeap.h): either policy runs the command; any
+    // other value is a usage error naming it, before the command runs.
+    void heapPolicyComesFromTheEnvironment() {
+        auto environment = QProcessEnvironment::systemEnvironment();
+        for (const char* policy : {"keep", "system", ""}) {
+            environment.insert("RLLM_MALLOC", policy);
+            QCOMPARE(runRllm({"info", "--help"}, environment).status, 0);
+        }
+        environment.insert("RLLM_MALLOC", "tcmalloc");
+        const Run bad = runRllm({"info", "--help"}, environment);
+        QCOMPARE(bad.status, 2);
+        QVERIFY(bad.err.contains("RLLM_MALLOC='tcmalloc'"));
+        QVERIFY(bad.out.isEmpty());
     }
 
     // The CAM methods come from one table (models/CamMethods.h): the help
