@@ -1,16 +1,18 @@
 #pragma once
 // How the process's heap treats large freed blocks.
 //
-// A training step at 64³ allocates and frees tensors of 30-140 MB (an LLM
-// block's attention scores over 513 tokens are 135 MB a batch of 16). glibc's
-// malloc serves every block above its mmap threshold, which it never raises
-// past 32 MB, with a fresh mmap and unmaps it again on free, so every step
-// faults its largest activations in anew, page by page, and the kernel zeroes
-// each page first. KeepFreed makes malloc take every block from the heap and
-// never give freed memory back to the kernel, so the next step reuses the same
-// pages: faster, at the price of a peak resident size that stays high (the
-// heap keeps what the largest step used, and some of it fragmented).
-// docs/commands.md ("Memory") has the measured trade.
+// A training step at 64³ allocates and frees tens of MB per tensor and
+// hundreds of MB in all (at batch 16 a ViT block's MLP activations alone are
+// 25 MB). glibc's malloc serves each block above its mmap threshold (which
+// rises with the blocks freed, to at most 32 MB) with a fresh mmap and unmaps
+// it on free, and it hands the free top of its heap back to the kernel once
+// that exceeds twice the threshold. So each step faulted its memory in anew,
+// page by page, each page zeroed by the kernel first. KeepFreed makes malloc
+// take every block from the heap and never give freed memory back, so the
+// next step reuses the same pages: faster, at the price of a peak resident
+// size that stays high (the heap keeps what the largest step used, and some
+// of it fragmented). docs/results.md ("Training at 64³") has the measured
+// trade.
 
 #include <string>
 
