@@ -1149,6 +1149,17 @@ class TestModels : public QObject {
         return error <= tolerance;
     }
 
+    // softmax(q k^T / sqrt(d)) v by LibTorch's own operators, the heads
+    // merged as attention() returns them: (B, rows, H dv). The tests'
+    // reference, in float64.
+    static torch::Tensor explicitAttention(const torch::Tensor& q, const torch::Tensor& k,
+                                           const torch::Tensor& v) {
+        const double root = std::sqrt(double(q.size(-1)));
+        return torch::matmul(torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / root, -1), v)
+            .transpose(1, 2)
+            .reshape({q.size(0), q.size(2), q.size(1) * v.size(3)});
+    }
+
     // The dense layers' oneDNN path (the CPU's default where built) against
     // the same product in float64 by LibTorch's own BLAS: the output and the
     // three gradients, for a batch of token rows with a bias, a matrix with
@@ -1323,13 +1334,7 @@ class TestModels : public QObject {
               Case{"wider values", q, k, torch::randn({B, H, T, 24})}}) {
             const auto q64 = c.q.to(torch::kFloat64), k64 = c.k.to(torch::kFloat64),
                        v64 = c.v.to(torch::kFloat64);
-            const int64_t rows = c.q.size(2);
-            auto want =
-                torch::matmul(
-                    torch::softmax(torch::matmul(q64, k64.transpose(-2, -1)) / std::sqrt(d), -1),
-                    v64)
-                    .transpose(1, 2)
-                    .reshape({B, rows, H * c.v.size(3)});
+            auto want = explicitAttention(q64, k64, v64);
             torch::Tensor inferred;
             {
                 torch::NoGradGuard noGrad;
@@ -1391,12 +1396,7 @@ class TestModels : public QObject {
                 }
                 torch::Tensor out;
                 if (type == torch::kFloat64) {
-                    out = torch::matmul(torch::softmax(torch::matmul(qa, ka.transpose(-2, -1)) /
-                                                           std::sqrt(double(c.d)),
-                                                       -1),
-                                        va)
-                              .transpose(1, 2)
-                              .reshape({c.B, rows, c.H * c.dv});
+                    out = explicitAttention(qa, ka, va);
                 } else {
                     out = attention(qa, ka, va);
                 }
