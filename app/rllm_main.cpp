@@ -31,8 +31,7 @@ Commands:
 Run 'rllm COMMAND --help' for a command's options.
 Exit status: 0 success, 1 runtime error (bad file, ...), 2 usage error.
 Environment: RLLM_MALLOC=keep|system  keep (default): freed memory stays with
-  the process for reuse (faster training, higher peak RSS); system: the C
-  library's own policy.
+  the process for reuse (faster training); system: the allocator's own settings.
 )";
 
 }  // namespace
@@ -58,7 +57,7 @@ int main(int argc, char** argv) {
     }
     const std::string name = argv[1];
     if (name == "--help" || name == "-h" || name == "help") {
-        std::cout << kUsage;
+        std::cout << kUsage << "This build's malloc: " << rllm::heapAllocatorDescription() << "\n";
         return kOk;
     }
     auto command = commands.find(name);

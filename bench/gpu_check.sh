@@ -93,10 +93,12 @@ build="${RLLM_BUILD_DIR:-build-gpu}"
 stage "build"
 # The wheel build's script with this machine's Python: the engine, test_models
 # where Qt 6 Test is found, the wheel's CUDA libraries before any older ones.
+# rllm on glibc's malloc: the bundle carries no jemalloc, and nothing measured
+# here depends on the host's heap.
 targets="rllm rllm-bench"
 status=0
 if ! RLLM_TORCH_PYTHON="$python" RLLM_BUILD_DIR="$build" RLLM_BUILD_TARGETS="$targets" \
-        bounded scripts/build --torch=wheel > "$out/build.log" 2>&1; then
+        bounded scripts/build --torch=wheel -DRLLM_WITH_JEMALLOC=OFF > "$out/build.log" 2>&1; then
     log "build failed: see build.log"; tail -30 "$out/build.log"; exit 1
 fi
 # test_models exists where CMake found Qt 6 Test.

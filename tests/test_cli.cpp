@@ -60,6 +60,14 @@ class TestCli : public QObject {
             environment.insert("RLLM_MALLOC", policy);
             QCOMPARE(runRllm({"info", "--help"}, environment).status, 0);
         }
+        // The help names the malloc rllm runs on: jemalloc where it is linked.
+        const Run help = runRllm({"--help"});
+        QCOMPARE(help.status, 0);
+#ifdef RLLM_EXPECT_JEMALLOC
+        QVERIFY2(help.out.contains("This build's malloc: jemalloc "), qPrintable(help.out));
+#else
+        QVERIFY2(help.out.contains("This build's malloc: "), qPrintable(help.out));
+#endif
         environment.insert("RLLM_MALLOC", "tcmalloc");
         const Run bad = runRllm({"info", "--help"}, environment);
         QCOMPARE(bad.status, 2);

@@ -8,7 +8,6 @@
 #include "core/DisplayDownsample.h"
 #include "core/Error.h"
 #include "core/Phantom.h"
-#include "core/ProcessHeap.h"
 #include "core/Slice.h"
 #include "core/Volume.h"
 #include "core/io/Npz.h"
@@ -17,15 +16,11 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
-#include <fstream>
 #include <set>
 
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-
-#include <sys/resource.h>
-#include <unistd.h>
 
 using namespace rllm;
 
@@ -112,74 +107,11 @@ QByteArray storedZip(const QList<QPair<QString, QByteArray>>& members) {
     return zip;
 }
 
-// How much memory one page fault brings in, at least: a page, or a huge page
-// (2 MB on x86-64) where the kernel gives them to every mapping.
-size_t faultGranule() {
-    std::ifstream setting("/sys/kernel/mm/transparent_hugepage/enabled");
-    std::string modes;
-    std::getline(setting, modes);
-    if (modes.find("[always]") != std::string::npos) return size_t(2) << 20;
-    return size_t(sysconf(_SC_PAGESIZE));
-}
-
-// Page faults while a block of `bytes` is allocated, written and freed a
-// second time, after a first round of the same: what a training step pays
-// for its largest tensors when the heap hands their pages back in between.
-long faultsOnSecondUse(size_t bytes) {
-    auto round = [bytes] {
-        char* block = static_cast<char*>(std::malloc(bytes));
-        if (!block) return;
-        std::memset(block, 1, bytes);
-        // Keep the compiler from dropping the block: it is read through here.
-        asm volatile("" : : "r"(block) : "memory");
-        std::free(block);
-    };
-    round();
-    rusage before{}, after{};
-    getrusage(RUSAGE_SELF, &before);
-    round();
-    getrusage(RUSAGE_SELF, &after);
-    return after.ru_minflt - before.ru_minflt;
-}
-
 }  // namespace
 
 class TestCore : public QObject {
     Q_OBJECT
   private slots:
-    // A 64 MB block (16384 pages of 4 KB, above glibc's highest mmap
-    // threshold of 32 MB) used twice: with the system's policy the second
-    // use faults every page in again; with KeepFreed it reuses the first
-    // use's pages.
-    // Both ways are measured in this process, so the test fails if keep
-    // stops keeping or if the system default stops being the problem it
-    // was chosen for (then the policy is no longer worth its memory).
-    void keepFreedHeapReusesLargeBlocksWithoutFaultingThemIn() {
-        if (!heapPolicyApplies()) QSKIP("this build's malloc is not glibc's own (a sanitizer's?)");
-        const size_t bytes = size_t(64) << 20;
-        const long pages = long(bytes / faultGranule());
-        applyHeapPolicy(HeapPolicy::System);
-        const long systemFaults = faultsOnSecondUse(bytes);
-        applyHeapPolicy(HeapPolicy::KeepFreed);
-        const long keptFaults = faultsOnSecondUse(bytes);
-        applyHeapPolicy(HeapPolicy::System);
-        qInfo("second use of 64 MB: %ld faults (system), %ld (keep); %ld pages", systemFaults,
-              keptFaults, pages);
-        QVERIFY2(systemFaults > pages / 2, "glibc no longer unmaps a freed 64 MB block");
-        QVERIFY(keptFaults <= pages / 50);
-    }
-
-    void heapPolicyNamesRoundTripAndUnknownOnesAreRefused() {
-        for (auto policy : {HeapPolicy::System, HeapPolicy::KeepFreed})
-            QCOMPARE(parseHeapPolicy(heapPolicyName(policy)), policy);
-        try {
-            parseHeapPolicy("jemalloc");
-            QFAIL("an unknown policy was accepted");
-        } catch (const Error& e) {
-            QVERIFY(QString(e.what()).contains("'jemalloc'"));
-        }
-    }
-
     // A - B voxel by voxel, on A's grid, checked against a sum written out
     // here; CAMs on different grids (or RGB) have no difference.
     void camDifferenceIsVoxelwiseOnTheSameGridOnly() {

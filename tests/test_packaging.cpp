@@ -72,6 +72,9 @@ class TestPackaging : public QObject {
              {"Package: rllm-viewer", "libqt6widgets6", "libtorch", "libdcmtk", "libvtk9",
               "libinsighttoolkit5", "qt6-qpa-plugins", "libqt6svg6", "libopenblas0-pthread"})
             QVERIFY2(fields.out.contains(expected), expected);
+#ifdef RLLM_EXPECT_JEMALLOC
+        QVERIFY2(fields.out.contains("libjemalloc2"), "rllm links jemalloc");
+#endif
     }
 
     void itHoldsTheProgramsAndWhatADesktopNeeds() {
