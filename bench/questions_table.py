@@ -3,7 +3,10 @@
 AUC/ACC (mean ± sd over seeds) and each comparison's paired differences:
 per seed from `rllm compare` (AUC difference with its 95 % CI and DeLong's p,
 McNemar's exact p for ACC), and over the seeds the mean AUC difference with a
-t-based 95 % CI. Standard library only.
+t-based 95 % CI, the t-test's p with Holm's adjustment over every pair the
+call tables (so that ten comparisons are not read as ten single tests), and
+how many seeds a CI clear of 0 would take if the mean and sd held. Standard
+library only.
 
     questions_table.py OUTDIR SET QUESTION... --pairs "q=B:A B:A\\n..."
 """
@@ -12,7 +15,7 @@ import pathlib
 import statistics
 import sys
 
-from paired_stats import mean_ci, p_text, seed_of
+from paired_stats import holm, mean_ci, p_text, seed_of, seeds_to_decide, t_test_p
 
 
 def mean_sd(values):
@@ -33,6 +36,16 @@ def main():
 
     def runs(variant):
         return [json.loads(p.read_text()) for p in sorted(out.glob(f"{which}_{variant}_seed*.json"))]
+
+    def differences(b, a):
+        return [json.loads(path.read_text())["paired"]
+                for path in sorted(out.glob(f"{which}_{b}_vs_{a}_seed*.json"), key=seed_of)]
+
+    # Holm over every pair with at least two seeds in this call's tables.
+    tabled = [(b, a) for q in questions for b, a in pairs.get(q, [])]
+    tested = [pair for pair in tabled if len(differences(*pair)) > 1]
+    adjusted = dict(zip(tested, holm([t_test_p([r["auc_difference"] for r in differences(*pair)])
+                                      for pair in tested])))
 
     lines = []
     for q in questions:
@@ -55,18 +68,23 @@ def main():
                          f"{mean_sd([x['test']['acc'] for x in r])} | {one_class} | {minutes:.1f} |")
         lines.append("")
         lines.append("| B vs A | per seed: AUC B - A (95 % CI), DeLong p | mean AUC B - A (95 % CI over seeds) "
-                     "| mean ACC B - A | McNemar p per seed | reading |")
-        lines.append("|---|---|---|---|---|---|")
+                     "| t-test p over seeds (Holm) | seeds for a CI clear of 0 | mean ACC B - A "
+                     "| McNemar p per seed | reading |")
+        lines.append("|---|---|---|---|---|---|---|---|")
         for b, a in pairs.get(q, []):
-            results = [json.loads(path.read_text())["paired"]
-                       for path in sorted(out.glob(f"{which}_{b}_vs_{a}_seed*.json"), key=seed_of)]
+            results = differences(b, a)
             if not results:
                 continue
             per_seed = "; ".join(
                 f"{r['auc_difference']:+.3f} ({r['auc_difference_ci_low']:+.3f}, "
                 f"{r['auc_difference_ci_high']:+.3f}) p {p_text(r['auc_difference_p'])}"
                 for r in results)
-            mean, low, high = mean_ci([r["auc_difference"] for r in results])
+            values = [r["auc_difference"] for r in results]
+            mean, low, high = mean_ci(values)
+            p_over_seeds = (f"{p_text(t_test_p(values))} ({p_text(adjusted[(b, a)])})"
+                            if (b, a) in adjusted else "")
+            needed = seeds_to_decide(values)
+            needed = "" if len(values) < 2 else (str(needed) if needed else "over 100")
             ci = f"{mean:+.3f} ({low:+.3f}, {high:+.3f})" if len(results) > 1 else f"{mean:+.3f}"
             significant = [r for r in results if r["auc_difference_p"] < 0.05]
             if low > 0:
@@ -75,11 +93,14 @@ def main():
                 reading = "B below A here"
             else:
                 reading = "not decidable at this scale"
+            if (low > 0 or high < 0) and adjusted.get((b, a), 1.0) >= 0.05:
+                reading += ", not after Holm's adjustment"
             if significant:
                 reading += f" ({len(significant)} of {len(results)} seeds significant alone)"
             acc = statistics.mean(r["acc_difference"] for r in results)
             mcnemar = ", ".join(p_text(r["mcnemar"]["p"]) for r in results)
-            lines.append(f"| {b} vs {a} | {per_seed} | {ci} | {acc:+.3f} | {mcnemar} | {reading} |")
+            lines.append(f"| {b} vs {a} | {per_seed} | {ci} | {p_over_seeds} | {needed} | {acc:+.3f} "
+                         f"| {mcnemar} | {reading} |")
         lines.append("")
     text = "\n".join(lines)
     (out / "questions.md").write_text(text)
