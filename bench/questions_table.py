@@ -37,14 +37,13 @@ def main():
     def runs(variant):
         return [json.loads(p.read_text()) for p in sorted(out.glob(f"{which}_{variant}_seed*.json"))]
 
-    def differences(b, a):
-        return [json.loads(path.read_text())["paired"]
-                for path in sorted(out.glob(f"{which}_{b}_vs_{a}_seed*.json"), key=seed_of)]
-
+    # Each tabled pair's per-seed comparisons, read once.
+    compared = {(b, a): [json.loads(path.read_text())["paired"]
+                         for path in sorted(out.glob(f"{which}_{b}_vs_{a}_seed*.json"), key=seed_of)]
+                for q in questions for b, a in pairs.get(q, [])}
     # Holm over every pair with at least two seeds in this call's tables.
-    tabled = [(b, a) for q in questions for b, a in pairs.get(q, [])]
-    tested = [pair for pair in tabled if len(differences(*pair)) > 1]
-    adjusted = dict(zip(tested, holm([t_test_p([r["auc_difference"] for r in differences(*pair)])
+    tested = [pair for pair, results in compared.items() if len(results) > 1]
+    adjusted = dict(zip(tested, holm([t_test_p([r["auc_difference"] for r in compared[pair]])
                                       for pair in tested])))
 
     lines = []
@@ -72,7 +71,7 @@ def main():
                      "| McNemar p per seed | reading |")
         lines.append("|---|---|---|---|---|---|---|---|")
         for b, a in pairs.get(q, []):
-            results = differences(b, a)
+            results = compared[(b, a)]
             if not results:
                 continue
             per_seed = "; ".join(
@@ -83,8 +82,7 @@ def main():
             mean, low, high = mean_ci(values)
             p_over_seeds = (f"{p_text(t_test_p(values))} ({p_text(adjusted[(b, a)])})"
                             if (b, a) in adjusted else "")
-            needed = seeds_to_decide(values)
-            needed = "" if len(values) < 2 else (str(needed) if needed else "over 100")
+            needed = "" if len(values) < 2 else str(seeds_to_decide(values) or "over 100")
             ci = f"{mean:+.3f} ({low:+.3f}, {high:+.3f})" if len(results) > 1 else f"{mean:+.3f}"
             significant = [r for r in results if r["auc_difference_p"] < 0.05]
             if low > 0:
