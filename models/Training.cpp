@@ -593,7 +593,11 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     summary.bestVal = state.bestVal;
     double bestAuc = state.bestAuc;
     std::map<std::string, torch::Tensor>& bestState = state.best;
+    // A resumed run's estimates count only what this process has done:
+    // its clock started at the resume, not at epoch 1.
     const auto started = Clock::now();
+    const int firstEpoch = state.epoch;
+    const int64_t firstStep = state.step;
     int64_t step = state.step;
     const std::string checkpointPath = o.outPath + ".checkpoint.safetensors";
     for (int epoch = state.epoch + 1; epoch <= o.epochs; ++epoch) {
@@ -686,6 +690,8 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             lossSum += lossValue;
             if (o.progressBar) {
                 const double done = double(step + 1) / totalSteps;
+                const double doneHere =
+                    double(step + 1 - firstStep) / std::max<int64_t>(1, totalSteps - firstStep);
                 const double elapsed =
                     std::chrono::duration<double>(Clock::now() - started).count();
                 const int filled = static_cast<int>(done * 24);
@@ -693,7 +699,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                     << std::string(24 - filled, ' ') << "] " << std::setw(3) << int(done * 100)
                     << "%  loss " << std::fixed << std::setprecision(4)
                     << lossValue / std::max<int64_t>(1, mine.count) << "  ETA "
-                    << clock(elapsed / done - elapsed) << "   " << std::flush;
+                    << clock(elapsed / doneHere - elapsed) << "   " << std::flush;
             }
         }
         if (group) lossSum = group->sum(lossSum);
@@ -740,7 +746,8 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         out << (o.progressBar ? "\r" : "") << "Epoch " << epoch << "/" << o.epochs << "  loss "
             << std::fixed << std::setprecision(4) << r.trainLoss << "  val ACC "
             << std::setprecision(3) << v.acc << " AUC " << v.auc << "  " << std::setprecision(0)
-            << r.imagesPerSecond << " img/s  ETA " << clock(elapsed / epoch * (o.epochs - epoch))
+            << r.imagesPerSecond << " img/s  ETA "
+            << clock(elapsed / (epoch - firstEpoch) * (o.epochs - epoch))
             << (oneClass ? "  one class for all" : "") << keptMark.str() << "          \n"
             << std::flush;
         state.epoch = epoch;
