@@ -26,8 +26,17 @@ medmnist_archive() {
 # when another instance holds it, `skip` goes on to the next run (two
 # instances given the same runs split them) and `wait` waits for it (for a
 # comparison that needs the run).
+#
+# A run that was stopped (the machine's session ended, the instance was
+# killed) continues from the checkpoint `rllm train` writes after every
+# epoch, with `--resume`: the same weights and metrics as the uninterrupted
+# run (docs/commands.md; test_models resumedTrainingMatchesAnUninterruptedRun),
+# not hours of training again. Its log keeps every
+# part, and "seconds" adds up each part's time to its last checkpoint (the
+# time between the parts, and the unfinished epoch that was lost, are not
+# counted); "resumed" says how many times it was resumed.
 medmnist_train_once() {
-    local policy=$1 out=$2 name=$3 lock start
+    local policy=$1 out=$2 name=$3 lock
     shift 3
     [[ -f "$out/$name.json" ]] && return 0
     exec {lock}> "$out/$name.lock"
@@ -40,15 +49,43 @@ medmnist_train_once() {
     fi
     # Another instance may have finished it while this one waited.
     if [[ ! -f "$out/$name.json" ]]; then
+        local checkpoint="$out/$name.safetensors.checkpoint.safetensors"
+        local part="$out/$name.part" resume=() before=0 resumed=0 start
+        if [[ -f "$checkpoint" ]]; then
+            # NAME.part: "SECONDS_BEFORE RESUMED PART_STARTED" of the run so
+            # far; a run started before this file existed began its last
+            # part when it created NAME.json.tmp.
+            if [[ -f "$part" ]]; then
+                read -r before resumed start < "$part"
+            else
+                start=$(stat -c %Y "$out/$name.json.tmp" 2> /dev/null || stat -c %Y "$checkpoint")
+            fi
+            before=$(( before + $(stat -c %Y "$checkpoint") - start ))
+            resumed=$(( resumed + 1 ))
+            resume=(--resume "$checkpoint")
+            echo "--- resumed from $checkpoint at $(date -u +%FT%TZ)" >> "$out/$name.log"
+        else
+            : > "$out/$name.log"
+        fi
         start=$(date +%s)
-        "$@" --out "$out/$name.safetensors" --json > "$out/$name.json.tmp" 2> "$out/$name.log"
-        python3 - "$out/$name.json.tmp" "$(( $(date +%s) - start ))" <<'PY'
+        echo "$before $resumed $start" > "$part"
+        if ! "$@" "${resume[@]}" --out "$out/$name.safetensors" --json \
+            > "$out/$name.json.tmp" 2>> "$out/$name.log"; then
+            echo "$name failed; the end of $out/$name.log:" >&2
+            tail -n 5 "$out/$name.log" >&2
+            exec {lock}>&-
+            return 1
+        fi
+        python3 - "$out/$name.json.tmp" "$(( before + $(date +%s) - start ))" "$resumed" <<'PY'
 import json, sys
-path, seconds = sys.argv[1], int(sys.argv[2])
+path, seconds, resumed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 r = json.load(open(path)); r["seconds"] = seconds
+if resumed:
+    r["resumed"] = resumed
 json.dump(r, open(path, "w"), indent=2)
 PY
         mv "$out/$name.json.tmp" "$out/$name.json"
+        rm -f "$part"
     fi
     exec {lock}>&-
 }

@@ -17,7 +17,8 @@
 # RLLM_EXTRA="OPTIONS" adds training options to every variant; RLLM_SEEDS="1 2"
 # other seeds than 0-2.
 # Writes one bundle and JSON per run, one JSON per comparison and
-# OUTDIR/questions.md. Runs already in OUTDIR are kept.
+# OUTDIR/questions.md. Runs already in OUTDIR are kept; a run that was
+# stopped continues from its last epoch's checkpoint (medmnist_common.sh).
 set -euo pipefail
 # Parsed whole before it runs (the braces), so editing this file cannot
 # change an instance that is running.
