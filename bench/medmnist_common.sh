@@ -52,14 +52,11 @@ medmnist_train_once() {
         local checkpoint="$out/$name.safetensors.checkpoint.safetensors"
         local part="$out/$name.part" resume=() before=0 resumed=0 start
         if [[ -f "$checkpoint" ]]; then
-            # NAME.part: "SECONDS_BEFORE RESUMED PART_STARTED" of the run so
-            # far; a run started before this file existed began its last
-            # part when it created NAME.json.tmp.
-            if [[ -f "$part" ]]; then
-                read -r before resumed start < "$part"
-            else
-                start=$(stat -c %Y "$out/$name.json.tmp" 2> /dev/null || stat -c %Y "$checkpoint")
-            fi
+            # NAME.part: "SECONDS_BEFORE RESUMED" of the parts before the
+            # last; the last began when it created NAME.json.tmp (rllm
+            # writes its --json summary only at the end).
+            [[ -f "$part" ]] && read -r before resumed < "$part"
+            start=$(stat -c %Y "$out/$name.json.tmp" 2> /dev/null || stat -c %Y "$checkpoint")
             before=$(( before + $(stat -c %Y "$checkpoint") - start ))
             resumed=$(( resumed + 1 ))
             resume=(--resume "$checkpoint")
@@ -68,7 +65,7 @@ medmnist_train_once() {
             : > "$out/$name.log"
         fi
         start=$(date +%s)
-        echo "$before $resumed $start" > "$part"
+        echo "$before $resumed" > "$part"
         if ! "$@" "${resume[@]}" --out "$out/$name.safetensors" --json \
             > "$out/$name.json.tmp" 2>> "$out/$name.log"; then
             echo "$name failed; the end of $out/$name.log:" >&2
