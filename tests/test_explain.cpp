@@ -58,6 +58,16 @@ nlohmann::json description(bool volumetric, int size, int patch) {
 // gives the same token and only patches with structure stand out; its biases
 // are not zero, or LayerNorm would blow the rounding noise of a resampled flat
 // background up into tokens as different as real structure.
+// A CAM request; the remaining options (faithfulness steps, device) at their defaults.
+CamOptions camOptions(std::string method, std::string layer, int target, int shifts = 0) {
+    CamOptions options;
+    options.method = std::move(method);
+    options.layer = std::move(layer);
+    options.target = target;
+    options.shifts = shifts;
+    return options;
+}
+
 std::string untrainedBundle(const QString& folder, bool volumetric, int size, int patch) {
     const BundleDescription d = BundleDescription::fromJson(description(volumetric, size, patch));
     Classifier model = buildClassifier(d);
@@ -472,7 +482,7 @@ class TestExplain : public QObject {
         }
         for (const QString& path : {input, dir.filePath("series")}) {
             Volume source = readImage(path.toStdString());
-            CamResult r = computeCam(bundle, source, {"gradcam", "", -1, {}});
+            CamResult r = computeCam(bundle, source, camOptions("gradcam", "", -1));
             const QString out = dir.filePath("cam.nii.gz");
             writeNifti(r.cam, out.toStdString());
             Volume back = readImage(out.toStdString());
@@ -487,18 +497,22 @@ class TestExplain : public QObject {
         const std::string bundle = untrainedBundle(dir.path(), false, 28, 4);
         Volume v({28, 28, 1});
         v.at(3, 3, 0) = 1;
-        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"gradcam", "block:7", -1, {}}));
-        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"gradcam", "booster:llm", -1, {}}));
-        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"gradcam", "layer4", -1, {}}));
-        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"gradcam", "", 5, {}}));
-        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"magic", "", -1, {}}));
+        QVERIFY_THROWS_EXCEPTION(Error,
+                                 computeCam(bundle, v, camOptions("gradcam", "block:7", -1)));
+        QVERIFY_THROWS_EXCEPTION(Error,
+                                 computeCam(bundle, v, camOptions("gradcam", "booster:llm", -1)));
+        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, camOptions("gradcam", "layer4", -1)));
+        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, camOptions("gradcam", "", 5)));
+        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, camOptions("magic", "", -1)));
         // Rollout follows every block's attention: a layer is refused, none is fine.
-        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"rollout", "block:0", -1, {}}));
-        QCOMPARE(computeCam(bundle, v, {"rollout", "", -1, {}}).layer, std::string(kRolloutLayer));
+        QVERIFY_THROWS_EXCEPTION(Error,
+                                 computeCam(bundle, v, camOptions("rollout", "block:0", -1)));
+        QCOMPARE(computeCam(bundle, v, camOptions("rollout", "", -1)).layer,
+                 std::string(kRolloutLayer));
         // The last block's output tokens never reach the class token: the zero gradient is
         // reported.
         try {
-            computeCam(bundle, v, {"gradcam", "block:1", -1, {}});
+            computeCam(bundle, v, camOptions("gradcam", "block:1", -1));
             QFAIL("a zero-gradient layer was accepted");
         } catch (const Error& e) {
             QVERIFY2(QString(e.what()).contains("zero"), e.what());
@@ -506,17 +520,18 @@ class TestExplain : public QObject {
         Volume volume({28, 28, 28});
         QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, volume, {}));  // 3D input, 2D model
         // More shifts per axis than a patch has voxels, or a negative count.
-        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"eigencam", "", -1, 5}));
-        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, {"eigencam", "", -1, -1}));
+        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, camOptions("eigencam", "", -1, 5)));
+        QVERIFY_THROWS_EXCEPTION(Error, computeCam(bundle, v, camOptions("eigencam", "", -1, -1)));
         // auto means rollout on a 3D model, which takes no layer: said, not ignored.
         const std::string bundle3d = untrainedBundle(dir.path(), true, 28, 4);
         try {
-            computeCam(bundle3d, volume, {"auto", "block:0", -1, 0});
+            computeCam(bundle3d, volume, camOptions("auto", "block:0", -1, 0));
             QFAIL("auto with a layer was accepted on a 3D model");
         } catch (const Error& e) {
             QVERIFY2(QString(e.what()).contains("rollout"), e.what());
         }
-        QCOMPARE(computeCam(bundle3d, volume, {"auto", "", -1, 0}).method, std::string("rollout"));
+        QCOMPARE(computeCam(bundle3d, volume, camOptions("auto", "", -1, 0)).method,
+                 std::string("rollout"));
     }
 
     void gradientCamsPeakInTheRegionTheOutputDependsOn() {

@@ -1,7 +1,10 @@
-// vtk_glew.h must come before any Qt OpenGL header.
+// VTK's OpenGL declarations (GLEW); no Qt OpenGL header may follow
+// (OffscreenGlContext keeps those in its own source file).
 #include <vtk_glew.h>
 
 #include "ui/VtkRenderWidget.h"
+
+#include "ui/OffscreenGlContext.h"
 
 #include <vtkCallbackCommand.h>
 #include <vtkCommand.h>
@@ -15,9 +18,6 @@
 #include <vtkRenderer.h>
 
 #include <QMouseEvent>
-#include <QOffscreenSurface>
-#include <QOpenGLContext>
-#include <QOpenGLFunctions>
 #include <QPainter>
 #include <QSurfaceFormat>
 #include <QTimer>
@@ -33,19 +33,14 @@ struct VtkRenderWidget::Private {
     vtkNew<vtkCallbackCommand> windowCallback;
     vtkNew<vtkCallbackCommand> renderRequest;
 
-    // The context VTK draws with, current on a surface no one sees.
-    std::unique_ptr<QOffscreenSurface> surface;
-    std::unique_ptr<QOpenGLContext> context;
+    // The context VTK draws with; created at the first frame.
+    OffscreenGlContext context;
     QImage frame;
     // Frames are rendered in their own turn of the event loop (see requestRender).
     QTimer renderTimer;
     bool initialized = false;
     bool frameRequested = true;
     QString error;
-
-    bool contextIsCurrent() const {
-        return context && QOpenGLContext::currentContext() == context.get();
-    }
 };
 
 // VTK asks the host to make its context current or to say whether it is.
@@ -53,9 +48,9 @@ void VtkRenderWidget::onWindowEvent(vtkObject*, unsigned long eventId, void* cli
                                     void* callData) {
     auto* d = static_cast<Private*>(clientData);
     if (eventId == vtkCommand::WindowMakeCurrentEvent) {
-        if (d->context && !d->contextIsCurrent()) d->context->makeCurrent(d->surface.get());
+        d->context.makeCurrent();
     } else if (eventId == vtkCommand::WindowIsCurrentEvent) {
-        *static_cast<bool*>(callData) = d->contextIsCurrent();
+        *static_cast<bool*>(callData) = d->context.isCurrent();
     }
 }
 
@@ -106,7 +101,7 @@ VtkRenderWidget::~VtkRenderWidget() {
     // VTK releases its GPU resources in its own context.
     if (d->initialized && makeContextCurrent()) {
         d->window->Finalize();
-        d->context->doneCurrent();
+        d->context.doneCurrent();
     }
 }
 
@@ -135,20 +130,14 @@ void VtkRenderWidget::setDefaultSurfaceFormat() {
 
 bool VtkRenderWidget::makeContextCurrent() {
     if (!d->error.isEmpty()) return false;
-    if (!d->context) {
-        const QSurfaceFormat format = QSurfaceFormat::defaultFormat();
-        d->surface = std::make_unique<QOffscreenSurface>();
-        d->surface->setFormat(format);
-        d->surface->create();
-        d->context = std::make_unique<QOpenGLContext>();
-        d->context->setFormat(format);
-        if (!d->surface->isValid() || !d->context->create()) {
+    if (!d->context.isCreated()) {
+        if (!d->context.create()) {
             d->error =
                 tr("The 3D view needs OpenGL 3.2, and no OpenGL context could be "
                    "created on this display. The 2D views work without it.");
             return false;
         }
-        const QSurfaceFormat got = d->context->format();
+        const QSurfaceFormat got = d->context.format();
         if (got.majorVersion() * 10 + got.minorVersion() < 32) {
             d->error = tr("The 3D view needs OpenGL 3.2; this display offers %1.%2. Update "
                           "the graphics driver. The 2D views work without it.")
@@ -157,7 +146,7 @@ bool VtkRenderWidget::makeContextCurrent() {
             return false;
         }
     }
-    if (!d->contextIsCurrent() && !d->context->makeCurrent(d->surface.get())) {
+    if (!d->context.makeCurrent()) {
         d->error = tr("The 3D view's OpenGL context could not be made current.");
         return false;
     }
@@ -193,7 +182,7 @@ void VtkRenderWidget::renderIfNeeded() {
     if (!makeContextCurrent()) return;
     renderFrame();
     d->frameRequested = false;
-    d->context->doneCurrent();
+    d->context.doneCurrent();
 }
 
 void VtkRenderWidget::renderFrame() {
@@ -210,8 +199,7 @@ void VtkRenderWidget::renderFrame() {
     display->Bind(GL_READ_FRAMEBUFFER);
     display->ActivateReadBuffer(0);
     d->window->GetState()->vtkglPixelStorei(GL_PACK_ALIGNMENT, 4);
-    d->context->functions()->glReadPixels(0, 0, rendered[0], rendered[1], GL_RGBA, GL_UNSIGNED_BYTE,
-                                          image.bits());
+    glReadPixels(0, 0, rendered[0], rendered[1], GL_RGBA, GL_UNSIGNED_BYTE, image.bits());
     // Shown opaque: VTK leaves alpha < 1 where the volume is translucent, and
     // the view shows the frame over nothing.
     image = image.mirrored().convertToFormat(QImage::Format_RGB32);

@@ -306,10 +306,8 @@ void ViewerSession::onModelsChanged() {
         }
         auto empty = std::find_if(slots_.begin(), slots_.end(),
                                   [](const ComparisonSlot& s) { return s.modelIndex < 0; });
-        if (empty != slots_.end())
-            empty->modelIndex = model;
-        else
-            slots_.push_back(ComparisonSlot{model});
+        if (empty == slots_.end()) empty = slots_.insert(slots_.end(), ComparisonSlot());
+        empty->modelIndex = model;
     }
     knownModels_ = std::max(knownModels_, count);
     emit slotsChanged();
