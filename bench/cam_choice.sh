@@ -12,17 +12,13 @@ set -euo pipefail
 # change an instance that is running.
 {
 here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$here/bench/medmnist_common.sh"
 data="${1:?MedMNIST archive}"
 out="${2:?output folder}"
 threads="${3:-2}"
 shift 3
 mkdir -p "$out"
-rllm="$out/rllm.$$"
-cp "$here/build/bin/rllm" "$rllm"
-trap 'rm -f "$rllm"' EXIT
-# The binary tells which OpenBLAS kernels it gets (scripts/openblas-coretype).
-coretype=$("$here/scripts/openblas-coretype" "$rllm" || true)
-[[ -z "$coretype" ]] || export OPENBLAS_CORETYPE="$coretype"
+use_private_rllm "$out"
 for bundle in "$@"; do
     name=$(basename "$bundle" .safetensors)
     chosen="$out/$name.chosen.safetensors"

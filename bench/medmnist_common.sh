@@ -1,5 +1,21 @@
 # shellcheck shell=bash
-# Sourced by the MedMNIST bench scripts: what they share about sets and runs.
+# Sourced by the bench scripts that run `rllm` on MedMNIST: what they share
+# about sets, runs and the binary.
+
+# Sets $rllm to a private copy of build/bin/rllm in OUTDIR, removed when the
+# script exits: a rebuild while a run trains (hours, in 3D) cannot mix two
+# versions into one table. Exports the OpenBLAS kernels that binary gets
+# (scripts/openblas-coretype).
+#   use_private_rllm OUTDIR
+use_private_rllm() {
+    local root coretype
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    rllm="$1/rllm.$$"
+    cp "$root/build/bin/rllm" "$rllm"
+    trap 'rm -f "$rllm"' EXIT
+    coretype=$("$root/scripts/openblas-coretype" "$rllm" || true)
+    [[ -z "$coretype" ]] || export OPENBLAS_CORETYPE="$coretype"
+}
 
 # The archive a set name stands for (prints the path):
 #   medmnist_archive breast|pneumonia|adrenal3d|adrenal3d_64

