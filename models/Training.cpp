@@ -13,6 +13,7 @@
 #include "models/ModelInput.h"
 #include "models/MultiTensorAdamW.h"
 #include "models/Safetensors.h"
+#include "models/TrainingModel.h"
 #include "models/TrainingRecipe.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -358,14 +359,11 @@ void chooseCamForTrainedBundle(Classifier& model, const BundleDescription& descr
     saveBundle(model, bundle.description, o.outPath);
 }
 
-}  // namespace
-
-TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
-    // Training needs autograd whatever mode the caller runs in.
-    torch::AutoGradMode gradients(true);
+// The options checked before any data is read (the draws check theirs
+// again, per step).
+void checkTrainOptions(const TrainOptions& o) {
     if (o.dataPath.empty() || o.outPath.empty()) throw Error("training needs --data and --out");
     if (o.epochs <= 0 || o.batchSize <= 0) throw Error("--epochs and --batch must be positive");
-    // Checked before any data is read (the draws check them again, per step).
     if (!(o.dropPath >= 0 && o.dropPath < 1)) throw Error("--drop-path must be in [0, 1)");
     if (!(o.elasticVoxels >= 0)) throw Error("--elastic must be a displacement >= 0 (voxels)");
     if (!(o.learningRate >= 0) || !(o.llmLearningRate >= 0))
@@ -374,414 +372,223 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         throw Error("--distill-weight must be in [0, 1]");
     if (!o.distillFrom.empty() && !(o.distillTemperature > 0))
         throw Error("--distill-temperature must be > 0");
-    const EpochSelection selection = EpochSelection::parse(o.selection);
-    const DistributedOptions& dist = o.distributed;
-    DeviceOptions deviceOptions = o.device;
-    if (dist.worldSize > 1) {
-        // Workers on one machine share its cores, and each takes its own GPU.
-        if (deviceOptions.threads == 0)
-            deviceOptions.threads = std::max(
-                1, static_cast<int>(std::thread::hardware_concurrency()) / dist.localWorldSize);
-        if (deviceOptions.device == "cuda" ||
-            (deviceOptions.device == "auto" && cudaDeviceCount() > 0))
-            deviceOptions.device = "cuda:" + std::to_string(dist.localRank);
-    }
-    const torch::Device device = torchDevice(deviceOptions);
-    if (dist.worldSize > 1 && dist.backend == "nccl" && !device.is_cuda())
-        throw Error("--dist-backend nccl reduces CUDA tensors, and this run trains on " +
-                    device.str() + "; use --device cuda, or --dist-backend gloo on the CPU");
-    const std::shared_ptr<DataParallelGroup> group = joinDataParallelGroup(dist);
-    const bool leader = isLeader(group.get());
-    // Only rank 0 reports progress; the others stay quiet unless they fail.
-    std::ostream quiet(nullptr);
-    std::ostream& out = leader ? progress : quiet;
-    torch::manual_seed(o.seed);
+    if (o.mixupAlpha < 0 || o.cutmixAlpha < 0) throw Error("--mixup and --cutmix must be >= 0");
+}
 
-    MedMnistDataset data(o.dataPath);
-    const bool volumetric = o.arch == "vit3d";
-    if (o.arch != "vit2d" && o.arch != "vit3d") throw Error("--arch must be vit2d or vit3d");
-    if (volumetric != data.is3D())
-        throw FileError(o.dataPath, std::string("holds ") + (data.is3D() ? "3D" : "2D") +
-                                        " images; use --arch " + (data.is3D() ? "vit3d" : "vit2d") +
-                                        ".");
-    const auto size = data.imageSize();
-    if (size[0] != size[1] || (volumetric && size[2] != size[0]))
-        throw FileError(o.dataPath, "has non-square images, which the ViT does not take.");
-    const int classes = data.classCount();
-    const TaskType task = o.task.empty() ? taskTypeFor(o.dataPath, data.labelColumns(), classes)
-                                         : parseTaskType(o.task);
+// A data-parallel worker's device: workers on one machine share its cores,
+// and each takes its own GPU.
+DeviceOptions workerDeviceOptions(DeviceOptions options, const DistributedOptions& dist) {
+    if (dist.worldSize <= 1) return options;
+    if (options.threads == 0)
+        options.threads = std::max(
+            1, static_cast<int>(std::thread::hardware_concurrency()) / dist.localWorldSize);
+    if (options.device == "cuda" || (options.device == "auto" && cudaDeviceCount() > 0))
+        options.device = "cuda:" + std::to_string(dist.localRank);
+    return options;
+}
 
-    VitConfig config = VitConfig::preset(o.preset);
-    if (o.depth > 0) config.depth = o.depth;
-    config.imageSize = static_cast<int>(size[0]);
-    config.patch = o.patch > 0 ? o.patch : std::max(1, config.imageSize / 7);
-    config.channels = data.channels();
-    config.classes = classes;
-    config.volumetric = volumetric;
-    config.shiftedPatches = o.shiftedPatches;
-    config.localityAttention = o.localityAttention;
-    config.patchNorm = o.patchNorm;
-    if (!config.patchNorm && !config.linearPatchEmbedding())
-        throw Error(
-            "--no-patch-norm applies to the linear patch embedding of 3D models and "
-            "of --shifted-patches; a plain 2D ViT embeds patches by a convolution");
-
-    BundleDescription description;
-    description.model = vitSpecOf(config, o.preset);
-    Booster booster{nullptr};
-    if (!o.booster.empty()) {
-        const ResidualMode mode = parseResidualMode(o.booster);
-        BoosterSpec b;
-        b.mode = o.booster;
-        LlmBlock llm{nullptr};
-        int llmDim = config.dim;
-        if (mode != ResidualMode::Mlp || !o.llmPath.empty()) {
-            if (o.llmPath.empty() && !o.randomLlm)
-                throw Error("--booster " + o.booster + " needs --llm CHECKPOINT (or --random-llm)");
-            LlmWeights weights;
-            if (!o.llmPath.empty()) {
-                weights = loadLlmLayers(o.llmPath, o.llmLayers);
-            } else {
-                // No checkpoint at hand: a random frozen layer of stories260K's shape.
-                auto& a = weights.architecture;
-                a.format = "none";
-                a.modelType = "llama";
-                a.dim = 64, a.heads = 8, a.kvHeads = 4, a.ffn = 172, a.layers = 1, a.eps = 1e-5;
-                a.dtype = "F32";
-                weights.source = "none (no pretrained LLM given)";
-                weights.layers.resize(1);
-            }
-            llmDim = weights.architecture.dim;
-            const auto& a = weights.architecture;
-            if (mode != ResidualMode::Mlp) {
-                llm = LlmBlock(a, static_cast<int>(weights.layers.size()),
-                               parseFinalNorm(o.finalNorm));
-                if (o.randomLlm)
-                    llm->randomize(o.seed + 7919);
-                else
-                    llm->load(weights);
-                LlmSource source;
-                source.source = weights.source;
-                source.format = a.format;
-                for (const auto& layer : weights.layers) source.layers.push_back(layer.index);
-                source.initialisation = o.randomLlm
-                                            ? "random (seed " + std::to_string(o.seed + 7919) + ")"
-                                            : "pretrained";
-                if (o.llmTrainable) source.initialisation += ", then fine-tuned (not frozen)";
-                source.final_norm = o.finalNorm;
-                source.architecture = {a.modelType, a.dim, a.heads,   a.kvHeads,
-                                       a.ffn,       a.eps, a.qkvBias, a.dtype};
-                b.llm = source;
-            }
-        }
-        b.llm_dim = llmDim;
-        description.booster = b;
-        booster = Booster(config.dim, llmDim, mode, llm);
-    }
-    Classifier model(config, booster);
-    initialiseTrainable(*model, o.seed);
-    if (o.llmTrainable) {
-        if (!model->booster || !model->booster->llm)
-            throw Error(
-                "--llm-trainable needs a booster with an LLM block (--booster in|out|hybrid|none)");
-        // The bf16 copies of the block's weights would go stale after each step.
-        if (deviceOptions.llmPrecision == "bf16")
-            throw Error(
-                "--llm-trainable trains the block in float32; leave out --llm-precision bf16");
-        deviceOptions.llmPrecision = "fp32";
-        for (auto& p : model->booster->llm->parameters()) p.set_requires_grad(true);
-    }
-    if (!o.initFrom.empty()) {
-        LoadedBundle start = loadBundle(o.initFrom);
-        if (start.description.toJson().at("model") != description.toJson().at("model"))
-            throw FileError(o.initFrom, "describes another architecture than this training run.");
-        torch::NoGradGuard noGrad;
-        auto source = start.model->named_parameters();
-        for (auto& p : model->named_parameters()) p.value().copy_(source[p.key()]);
-    }
-
-    description.task = taskTypeName(task);
-    description.class_names = classNamesFor(o.dataPath, classes);
-    description.dataset = DatasetRecord{std::filesystem::path(o.dataPath).filename().string(),
-                                        {size.begin(), size.end()},
-                                        data.channels()};
-    // MedMNIST's usual transform, [0, 255] -> [-1, 1]; the default of InputNormalisation.
-    const InputNormalisation& input = description.input;
-    // Loaded before the splits are read: a bundle that cannot teach stops the run at once.
-    const TeacherEnsemble teachers =
-        o.distillFrom.empty()
-            ? TeacherEnsemble()
-            : TeacherEnsemble(o.distillFrom, description, task, device, deviceOptions);
-
-    SplitData train = loadSplit(data, "train", task, o.maxTrainCases);
-    SplitData val = loadSplit(data, "val", task, 0);
-    SplitData test = loadSplit(data, "test", task, 0);
-
-    // The trainable weights in a fixed order (the all-reduce's), in two
-    // groups with their own learning rates: the ViT and adapters, and the
-    // LLM block when it is fine-tuned (RQ3).
-    std::vector<torch::Tensor> trainable, backbone, llmBlock;
+// The trainable weights in a fixed order (the all-reduce's), and AdamW over
+// them in two groups with their own learning rates: the ViT and adapters,
+// and the LLM block when it is fine-tuned (RQ3).
+struct Optimisation {
+    std::vector<torch::Tensor> trainable;
     std::vector<std::pair<std::string, torch::Tensor>> namedTrainable;
+    std::vector<double> baseRates;  // one per group
+    std::unique_ptr<torch::optim::AdamW> optimizer;
+};
+
+Optimisation optimisationFor(Classifier& model, const TrainOptions& o) {
+    Optimisation result;
+    std::vector<torch::Tensor> backbone, llmBlock;
     for (auto& p : model->named_parameters()) {
         if (!p.value().requires_grad()) continue;
-        trainable.push_back(p.value());
-        namedTrainable.emplace_back(p.key(), p.value());
+        result.trainable.push_back(p.value());
+        result.namedTrainable.emplace_back(p.key(), p.value());
         (p.key().rfind("booster.llm.", 0) == 0 ? llmBlock : backbone).push_back(p.value());
     }
+    const auto adamW = [&o](double rate) {
+        return std::make_unique<torch::optim::AdamWOptions>(
+            torch::optim::AdamWOptions(rate).weight_decay(o.weightDecay));
+    };
     std::vector<torch::optim::OptimizerParamGroup> groups;
-    std::vector<double> baseRates{o.learningRate};
-    groups.emplace_back(
-        backbone, std::make_unique<torch::optim::AdamWOptions>(
-                      torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay)));
+    result.baseRates = {o.learningRate};
+    groups.emplace_back(backbone, adamW(o.learningRate));
     if (!llmBlock.empty()) {
-        baseRates.push_back(o.llmLearningRate);
-        groups.emplace_back(
-            llmBlock,
-            std::make_unique<torch::optim::AdamWOptions>(
-                torch::optim::AdamWOptions(o.llmLearningRate).weight_decay(o.weightDecay)));
+        result.baseRates.push_back(o.llmLearningRate);
+        groups.emplace_back(llmBlock, adamW(o.llmLearningRate));
     }
-    torch::optim::AdamW optimizer(
+    result.optimizer = std::make_unique<torch::optim::AdamW>(
         std::move(groups), torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay));
-    const Augmentation augmentation = parseAugmentation(o.augmentation);
-    const ClassBalance balance = parseClassBalance(o.classBalance);
-    if (balance != ClassBalance::None && task == TaskType::MultiLabel)
-        throw Error("--class-balance weighs single-label classes; " + o.dataPath +
-                    " is multi-label: leave it out");
-    if (o.mixupAlpha < 0 || o.cutmixAlpha < 0) throw Error("--mixup and --cutmix must be >= 0");
-    const nlohmann::json runOptions = checkpointOptions(o, description, train.images.size(0));
+    return result;
+}
 
-    const int64_t n = train.images.size(0);
-    const int64_t stepsPerEpoch = (n + o.batchSize - 1) / o.batchSize;
-    const int64_t totalSteps = stepsPerEpoch * o.epochs;
-    const int warmupEpochs = o.warmupEpochs >= 0 ? o.warmupEpochs : std::max(1, o.epochs / 10);
-    const int64_t warmupSteps = std::min<int64_t>(totalSteps, warmupEpochs * stepsPerEpoch);
-    if (o.emaDecay > 0 && firstStepAtFullDecay(o.emaDecay) > totalSteps - 1) {
-        // Not an error (the average still works), but the number asked for
-        // does not decide anything: say so rather than let two settings
-        // look like two experiments.
-        std::ostringstream note;
-        note << "Note: --ema " << o.emaDecay << " is never reached in this run's " << totalSteps
-             << " steps: the average's decay, min(D, (1 + t) / (10 + t)) at step t, stays under"
-             << " it until step " << firstStepAtFullDecay(o.emaDecay) << ". Any --ema at or above"
-             << " the last step's decay, " << std::setprecision(8)
-             << averageDecayAt(o.emaDecay, totalSteps - 1) << ", gives this same run.\n";
-        out << note.str();
-    }
+// The factor of every group's base rate at `step` (--lr 0 included): a
+// linear warm-up, then cosine decay to zero.
+double scheduleFactor(int64_t step, int64_t warmupSteps, int64_t totalSteps) {
+    if (step < warmupSteps) return double(step + 1) / warmupSteps;
+    return 0.5 * (1 + std::cos(M_PI * double(step - warmupSteps) /
+                               std::max<int64_t>(1, totalSteps - warmupSteps)));
+}
 
-    TrainSummary summary;
-    summary.device = device.str();
-    summary.bundlePath = leader ? o.outPath : "";
-    summary.rank = dist.rank;
-    summary.workers = dist.worldSize;
-    const int64_t columns = config.classes;
-    TrainingState state;
-    if (!o.resumeFrom.empty()) state = readCheckpoint(o.resumeFrom, runOptions, model, optimizer);
-    placeModel(*model, device, deviceOptions);
-    moveOptimizerState(model, optimizer, device);
-    // Every rank built the same weights from the same seed and files; rank
-    // 0's are made everyone's all the same, as PyTorch's DDP does.
-    if (group) group->broadcastFromLeader(trainable);
-    // After the broadcast, so the averages start from rank 0's weights.
-    WeightAverage ema(namedTrainable, o.emaDecay);
-    for (const auto& [name, average] : state.averages) ema.setAverage(name, average);
-    const torch::Tensor classWeights = balance == ClassBalance::Loss
-                                           ? balancedClassWeights(train.targets, classes)
-                                           : torch::Tensor();
-    std::vector<int64_t> spatialSize(train.images.sizes().begin() + 2, train.images.sizes().end());
-    summary.curves = state.curves;
-    summary.bestEpoch = state.bestEpoch;
-    summary.bestVal = state.bestVal;
-    double bestAuc = state.bestAuc;
-    std::map<std::string, torch::Tensor>& bestState = state.best;
-    // A resumed run's estimates count only what this process has done:
-    // its clock started at the resume, not at epoch 1.
-    const auto started = Clock::now();
-    const int firstEpoch = state.epoch;
-    const int64_t firstStep = state.step;
-    int64_t step = state.step;
-    const std::string checkpointPath = o.outPath + ".checkpoint.safetensors";
-    for (int epoch = state.epoch + 1; epoch <= o.epochs; ++epoch) {
-        const auto epochStart = Clock::now();
-        model->train();
-        auto order = balance == ClassBalance::Sampler ? balancedEpochOrder(train.targets, classes)
-                                                      : torch::randperm(n, torch::kInt64);
-        double lossSum = 0;
-        double lr = o.learningRate;
-        for (int64_t s = 0; s < stepsPerEpoch; ++s, ++step) {
-            if (o.cancel && o.cancel->load()) throw Cancelled();
-            // Linear warm-up, then cosine decay to zero, as a factor of every
-            // group's base rate (--lr 0 included).
-            const double factor =
-                step < warmupSteps
-                    ? double(step + 1) / warmupSteps
-                    : 0.5 * (1 + std::cos(M_PI * double(step - warmupSteps) /
-                                          std::max<int64_t>(1, totalSteps - warmupSteps)));
-            lr = o.learningRate * factor;
-            for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
-                static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[g].options())
-                    .lr(baseRates[g] * factor);
-            // The global batch; with several workers each takes a contiguous share.
-            const int64_t batch = std::min<int64_t>(o.batchSize, n - s * o.batchSize);
-            const AugmentDraw draw = drawAugmentation(batch, volumetric, augmentation);
-            const MixDraw mix = drawMix(batch, spatialSize, o.mixupAlpha, o.cutmixAlpha);
-            const torch::Tensor branchScales = drawDropPath(batch, config.depth, o.dropPath);
-            const torch::Tensor elastic = drawElastic(batch, volumetric, o.elasticVoxels);
-            const RankShard mine =
-                group ? shardOf(batch, group->rank(), group->size()) : RankShard{0, batch};
-            optimizer.zero_grad();
-            double lossValue = 0;
-            if (mine.count > 0) try {
-                    const auto batchOrder = order.narrow(0, s * o.batchSize, batch);
-                    auto casesAt = [&](const torch::Tensor& positions) {
-                        auto index = batchOrder.index_select(0, positions);
-                        auto images =
-                            normaliseStoredBytes(train.images.index_select(0, index), input)
-                                .to(device);
-                        images = augment(images, volumetric, augmentation, draw.select(positions));
-                        if (elastic.defined())
-                            images = deformElastic(images, elastic.index_select(0, positions),
-                                                   o.elasticVoxels);
-                        return std::make_pair(images,
-                                              train.targets.index_select(0, index).to(device));
-                    };
-                    const auto positions =
-                        torch::arange(mine.start, mine.start + mine.count, torch::kInt64);
-                    auto [x, y] = casesAt(positions);
-                    torch::Tensor partnerY;
-                    if (mix.kind != MixDraw::Kind::None) {
-                        // Partners come from the whole global batch, so the mix is
-                        // the same at any number of workers.
-                        auto [partnerX, py] = casesAt(mix.partner.index_select(0, positions));
-                        x = mixImages(x, partnerX, mix);
-                        partnerY = py;
-                    }
-                    // This share's part of the global batch's mean loss: summed over
-                    // the workers, the gradients are those of the whole batch.
-                    const auto logits = model->forwardScaled(
-                        x, branchScales.defined() ? branchScales.index_select(0, positions)
-                                                  : branchScales);
-                    auto loss = classificationLoss(task, logits, y, o.labelSmoothing, classWeights,
-                                                   partnerY, mix.lambda);
-                    // The teachers see the same augmented, mixed images.
-                    if (!teachers.empty())
-                        loss = (1 - o.distillWeight) * loss +
-                               o.distillWeight *
-                                   distillationLoss(logits,
-                                                    teachers.probabilities(x, o.distillTemperature),
-                                                    o.distillTemperature);
-                    loss = loss * (double(mine.count) / double(batch));
-                    loss.backward();
-                    lossValue = loss.item<double>() * batch;  // the share's summed loss
-                } catch (const c10::Error& e) {
-                    if (!device.is_cuda() || !isCudaOutOfMemory(e)) throw;
-                    throw Error(
-                        "CUDA ran out of memory on " + device.str() + " with " +
-                        std::to_string(mine.count) +
-                        " images per step: spread the batch over more workers (each takes "
-                        "a share), start again with a smaller --batch, or use --device cpu." +
-                        (epoch > 1 ? " Epoch " + std::to_string(epoch - 1) +
-                                         "'s checkpoint stays: --resume continues it at any "
-                                         "number of workers."
-                                   : ""));
-                }
-            if (group) group->sumGradients(trainable);
-            stepAdamW(optimizer);
-            ema.update(step);
-            lossSum += lossValue;
-            if (o.progressBar) {
-                const double done = double(step + 1) / totalSteps;
-                const double doneHere =
-                    double(step + 1 - firstStep) / std::max<int64_t>(1, totalSteps - firstStep);
-                const double elapsed =
-                    std::chrono::duration<double>(Clock::now() - started).count();
-                const int filled = static_cast<int>(done * 24);
-                out << "\rEpoch " << epoch << "/" << o.epochs << " [" << std::string(filled, '=')
-                    << std::string(24 - filled, ' ') << "] " << std::setw(3) << int(done * 100)
-                    << "%  loss " << std::fixed << std::setprecision(4)
-                    << lossValue / std::max<int64_t>(1, mine.count) << "  ETA "
-                    << clock(elapsed / doneHere - elapsed) << "   " << std::flush;
-            }
+void setLearningRates(torch::optim::AdamW& optimizer, const std::vector<double>& baseRates,
+                      double factor) {
+    for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
+        static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[g].options())
+            .lr(baseRates[g] * factor);
+}
+
+// Not an error (the average still works), but an --ema the run never reaches
+// does not decide anything: say so rather than let two settings look like
+// two experiments.
+void noteUnreachedEma(double decay, int64_t totalSteps, std::ostream& out) {
+    if (decay <= 0 || firstStepAtFullDecay(decay) <= totalSteps - 1) return;
+    std::ostringstream note;
+    note << "Note: --ema " << decay << " is never reached in this run's " << totalSteps
+         << " steps: the average's decay, min(D, (1 + t) / (10 + t)) at step t, stays under"
+         << " it until step " << firstStepAtFullDecay(decay) << ". Any --ema at or above"
+         << " the last step's decay, " << std::setprecision(8)
+         << averageDecayAt(decay, totalSteps - 1) << ", gives this same run.\n";
+    out << note.str();
+}
+
+// What one optimiser step needs besides the batch.
+struct StepContext {
+    const TrainOptions& o;
+    Classifier& model;
+    const SplitData& train;
+    const InputNormalisation& input;
+    torch::Device device;
+    bool volumetric;
+    int depth;  // the ViT's blocks, for the drop-path draw
+    TaskType task;
+    Augmentation augmentation;
+    std::vector<int64_t> spatialSize;
+    torch::Tensor classWeights;  // undefined unless --class-balance loss
+    const TeacherEnsemble& teachers;
+    DataParallelGroup* group;
+};
+
+// The forward and backward pass of this worker's share of one global batch
+// (the cases `batchOrder` lists); returns the share's summed loss. The random
+// draws are made for the whole batch on every worker, so the step is the
+// same at any number of them.
+double forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrder, int epoch) {
+    const TrainOptions& o = c.o;
+    const int64_t batch = batchOrder.size(0);
+    const AugmentDraw draw = drawAugmentation(batch, c.volumetric, c.augmentation);
+    const MixDraw mix = drawMix(batch, c.spatialSize, o.mixupAlpha, o.cutmixAlpha);
+    const torch::Tensor branchScales = drawDropPath(batch, c.depth, o.dropPath);
+    const torch::Tensor elastic = drawElastic(batch, c.volumetric, o.elasticVoxels);
+    const RankShard mine =
+        c.group ? shardOf(batch, c.group->rank(), c.group->size()) : RankShard{0, batch};
+    if (mine.count == 0) return 0;
+    try {
+        auto casesAt = [&](const torch::Tensor& positions) {
+            auto index = batchOrder.index_select(0, positions);
+            auto images =
+                normaliseStoredBytes(c.train.images.index_select(0, index), c.input).to(c.device);
+            images = augment(images, c.volumetric, c.augmentation, draw.select(positions));
+            if (elastic.defined())
+                images = deformElastic(images, elastic.index_select(0, positions), o.elasticVoxels);
+            return std::make_pair(images, c.train.targets.index_select(0, index).to(c.device));
+        };
+        const auto positions = torch::arange(mine.start, mine.start + mine.count, torch::kInt64);
+        auto [x, y] = casesAt(positions);
+        torch::Tensor partnerY;
+        if (mix.kind != MixDraw::Kind::None) {
+            // Partners come from the whole global batch, so the mix is the
+            // same at any number of workers.
+            auto [partnerX, py] = casesAt(mix.partner.index_select(0, positions));
+            x = mixImages(x, partnerX, mix);
+            partnerY = py;
         }
-        if (group) lossSum = group->sum(lossSum);
-        const double seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
-        ema.swapIn();  // validated, and kept if best, with the averaged weights
-        const std::vector<std::vector<float>> valScores =
-            predictScoresOnRanks(model, val.images, input, task, device, columns, group.get());
-        ScoreMetrics v = evaluateScores(task, valScores, val.labels);
-        const bool oneClass = predictsOneClass(task, valScores, val.labels);
-        EpochRecord r{epoch, lossSum / n, v.acc, v.auc, lr, n / seconds, seconds, oneClass};
-        summary.curves.push_back(r);
-        // Chosen on validation, never on test (replacesBestEpoch, Metrics.h),
-        // this epoch and the one kept so far each judged on their window
-        // (one epoch unless --select mean:K). --select last keeps every epoch
-        // in turn; so does mean:K until the K-th, the first it may keep.
-        std::vector<EpochValidation> history;
-        for (const EpochRecord& c : summary.curves)
-            history.push_back({{c.valAcc, c.valAuc}, c.valOneClass});
-        const bool heldInPlace =
-            summary.bestEpoch == 0 || !selection.canKeep(summary.bestEpoch, o.epochs);
-        const EpochValidation judged = judgedValidation(history, epoch, selection.window);
-        if (selection.rule == EpochSelection::Rule::Last || heldInPlace ||
-            (selection.canKeep(epoch, o.epochs) &&
-             replacesBestEpoch(judged,
-                               judgedValidation(history, summary.bestEpoch, selection.window)))) {
-            state.bestPredictsOneClass = oneClass;
-            bestAuc = v.auc;
-            summary.bestEpoch = epoch;
-            summary.bestVal = v;
-            bestState.clear();
-            for (const auto& p : model->named_parameters())
-                bestState[p.key()] = p.value().detach().clone();
-        }
-        ema.swapIn();  // the live weights back, to train on
-        std::ostringstream keptMark;
-        if (epoch == summary.bestEpoch && selection.rule != EpochSelection::Rule::Last &&
-            selection.canKeep(epoch, o.epochs)) {
-            keptMark << "  *best";
-            if (selection.rule == EpochSelection::Rule::Mean)
-                keptMark << " (mean AUC of " << selection.window << " epochs " << std::fixed
-                         << std::setprecision(3) << judged.metrics.auc << ")";
-        }
-        const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
-        out << (o.progressBar ? "\r" : "") << "Epoch " << epoch << "/" << o.epochs << "  loss "
-            << std::fixed << std::setprecision(4) << r.trainLoss << "  val ACC "
-            << std::setprecision(3) << v.acc << " AUC " << v.auc << "  " << std::setprecision(0)
-            << r.imagesPerSecond << " img/s  ETA "
-            << clock(elapsed / (epoch - firstEpoch) * (o.epochs - epoch))
-            << (oneClass ? "  one class for all" : "") << keptMark.str() << "          \n"
-            << std::flush;
-        state.epoch = epoch;
-        state.step = step;
-        state.bestAuc = bestAuc;
-        state.bestEpoch = summary.bestEpoch;
-        state.bestVal = summary.bestVal;
-        state.curves = summary.curves;
-        if (leader) writeCheckpoint(checkpointPath, runOptions, state, model, optimizer, ema);
-        if (o.stopAfter > 0 && epoch >= o.stopAfter && epoch < o.epochs) {
-            if (group) group->barrier();  // the checkpoint is written when every worker returns
-            out << "Stopped after epoch " << epoch << "; continue with --resume " << checkpointPath
-                << "\n";
-            summary.bundlePath.clear();
-            return summary;
-        }
+        // This share's part of the global batch's mean loss: summed over the
+        // workers, the gradients are those of the whole batch.
+        const auto logits = c.model->forwardScaled(
+            x, branchScales.defined() ? branchScales.index_select(0, positions) : branchScales);
+        auto loss = classificationLoss(c.task, logits, y, o.labelSmoothing, c.classWeights,
+                                       partnerY, mix.lambda);
+        // The teachers see the same augmented, mixed images.
+        if (!c.teachers.empty())
+            loss = (1 - o.distillWeight) * loss +
+                   o.distillWeight *
+                       distillationLoss(logits, c.teachers.probabilities(x, o.distillTemperature),
+                                        o.distillTemperature);
+        loss = loss * (double(mine.count) / double(batch));
+        loss.backward();
+        return loss.item<double>() * batch;
+    } catch (const c10::Error& e) {
+        if (!c.device.is_cuda() || !isCudaOutOfMemory(e)) throw;
+        throw Error("CUDA ran out of memory on " + c.device.str() + " with " +
+                    std::to_string(mine.count) +
+                    " images per step: spread the batch over more workers (each takes a share), "
+                    "start again with a smaller --batch, or use --device cpu." +
+                    (epoch > 1 ? " Epoch " + std::to_string(epoch - 1) +
+                                     "'s checkpoint stays: --resume continues it at any number "
+                                     "of workers."
+                               : ""));
     }
-    if (bestState.empty()) throw Error("nothing to train: the checkpoint has finished every epoch");
-    {
-        torch::NoGradGuard noGrad;
-        for (auto& p : model->named_parameters()) p.value().copy_(bestState.at(p.key()));
-    }
-    const auto testScores =
-        predictScoresOnRanks(model, test.images, input, task, device, columns, group.get());
-    summary.test = evaluateScores(task, testScores, test.labels);
-    if (task != TaskType::MultiLabel) {
-        summary.testPredictedPerClass.assign(columns, 0);
-        for (const auto& row : testScores)
-            ++summary.testPredictedPerClass[std::max_element(row.begin(), row.end()) - row.begin()];
-    }
-    if (!leader) {
-        group->barrier();  // returns once rank 0 has written the bundle
-        return summary;
-    }
+}
+
+// Whether the epoch just validated, the last of `curves`, replaces the one
+// kept so far (`keptEpoch`, 0 for none): chosen on validation, never on test
+// (replacesBestEpoch, Metrics.h), each judged on its window (one epoch unless
+// --select mean:K; `judged` is the new epoch's). --select last keeps every
+// epoch in turn; so does mean:K until the K-th, the first it may keep.
+bool replacesKeptEpoch(const EpochSelection& selection, const std::vector<EpochRecord>& curves,
+                       int keptEpoch, int epochs, EpochValidation& judged) {
+    std::vector<EpochValidation> history;
+    for (const EpochRecord& c : curves) history.push_back({{c.valAcc, c.valAuc}, c.valOneClass});
+    const int epoch = curves.back().epoch;
+    judged = judgedValidation(history, epoch, selection.window);
+    if (selection.rule == EpochSelection::Rule::Last) return true;
+    const bool heldInPlace = keptEpoch == 0 || !selection.canKeep(keptEpoch, epochs);
+    return heldInPlace ||
+           (selection.canKeep(epoch, epochs) &&
+            replacesBestEpoch(judged, judgedValidation(history, keptEpoch, selection.window)));
+}
+
+// The mark after an epoch's line when it is the one kept so far.
+std::string keptMark(const EpochSelection& selection, int epoch, int keptEpoch, int epochs,
+                     const EpochValidation& judged) {
+    if (epoch != keptEpoch || selection.rule == EpochSelection::Rule::Last ||
+        !selection.canKeep(epoch, epochs))
+        return "";
+    std::ostringstream mark;
+    mark << "  *best";
+    if (selection.rule == EpochSelection::Rule::Mean)
+        mark << " (mean AUC of " << selection.window << " epochs " << std::fixed
+             << std::setprecision(3) << judged.metrics.auc << ")";
+    return mark.str();
+}
+
+void printProgressBar(std::ostream& out, int epoch, int epochs, int64_t step, int64_t firstStep,
+                      int64_t totalSteps, Clock::time_point started, double meanLoss) {
+    const double done = double(step + 1) / totalSteps;
+    const double doneHere =
+        double(step + 1 - firstStep) / std::max<int64_t>(1, totalSteps - firstStep);
+    const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+    const int filled = static_cast<int>(done * 24);
+    out << "\rEpoch " << epoch << "/" << epochs << " [" << std::string(filled, '=')
+        << std::string(24 - filled, ' ') << "] " << std::setw(3) << int(done * 100) << "%  loss "
+        << std::fixed << std::setprecision(4) << meanLoss << "  ETA "
+        << clock(elapsed / doneHere - elapsed) << "   " << std::flush;
+}
+
+void printEpochLine(std::ostream& out, bool overProgressBar, const EpochRecord& r, int epochs,
+                    double secondsLeft, const std::string& mark) {
+    out << (overProgressBar ? "\r" : "") << "Epoch " << r.epoch << "/" << epochs << "  loss "
+        << std::fixed << std::setprecision(4) << r.trainLoss << "  val ACC " << std::setprecision(3)
+        << r.valAcc << " AUC " << r.valAuc << "  " << std::setprecision(0) << r.imagesPerSecond
+        << " img/s  ETA " << clock(secondsLeft) << (r.valOneClass ? "  one class for all" : "")
+        << mark << "          \n"
+        << std::flush;
+}
+
+// What the bundle records of how it was trained.
+TrainingRecord trainingRecordOf(const TrainOptions& o, const EpochSelection& selection,
+                                Augmentation augmentation, ClassBalance balance, int64_t trainCases,
+                                const TrainSummary& summary, const torch::Device& device) {
     TrainingRecord record;
     record.command = o.commandLine;
     record.seed = o.seed;
@@ -800,7 +607,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     record.elastic_voxels = o.elasticVoxels;
     record.llm_trainable = o.llmTrainable;
     record.llm_learning_rate = o.llmTrainable ? o.llmLearningRate : 0.0;
-    record.train_cases = n;
+    record.train_cases = trainCases;
     const std::string weights = o.emaDecay > 0 ? " of the weights' moving average" : "";
     if (selection.rule == EpochSelection::Rule::Last)
         record.selected_on =
@@ -827,7 +634,194 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     }
     for (const EpochRecord& r : summary.curves)
         record.curves.push_back({r.epoch, r.trainLoss, r.valAcc, r.valAuc, r.learningRate});
-    description.training = record;
+    return record;
+}
+
+}  // namespace
+
+TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
+    // Training needs autograd whatever mode the caller runs in.
+    torch::AutoGradMode gradients(true);
+    checkTrainOptions(o);
+    const EpochSelection selection = EpochSelection::parse(o.selection);
+    const DistributedOptions& dist = o.distributed;
+    DeviceOptions deviceOptions = workerDeviceOptions(o.device, dist);
+    const torch::Device device = torchDevice(deviceOptions);
+    if (dist.worldSize > 1 && dist.backend == "nccl" && !device.is_cuda())
+        throw Error("--dist-backend nccl reduces CUDA tensors, and this run trains on " +
+                    device.str() + "; use --device cuda, or --dist-backend gloo on the CPU");
+    const std::shared_ptr<DataParallelGroup> group = joinDataParallelGroup(dist);
+    const bool leader = isLeader(group.get());
+    // Only rank 0 reports progress; the others stay quiet unless they fail.
+    std::ostream quiet(nullptr);
+    std::ostream& out = leader ? progress : quiet;
+    torch::manual_seed(o.seed);
+
+    MedMnistDataset data(o.dataPath);
+    TrainingModel built = buildTrainingModel(o, data, deviceOptions);
+    Classifier& model = built.model;
+    const VitConfig& config = built.config;
+    const TaskType task = built.task;
+    BundleDescription& description = built.description;
+    // MedMNIST's usual transform, [0, 255] -> [-1, 1]; the default of InputNormalisation.
+    const InputNormalisation& input = description.input;
+    // Loaded before the splits are read: a bundle that cannot teach stops the run at once.
+    const TeacherEnsemble teachers =
+        o.distillFrom.empty()
+            ? TeacherEnsemble()
+            : TeacherEnsemble(o.distillFrom, description, task, device, deviceOptions);
+
+    SplitData train = loadSplit(data, "train", task, o.maxTrainCases);
+    SplitData val = loadSplit(data, "val", task, 0);
+    SplitData test = loadSplit(data, "test", task, 0);
+
+    Optimisation optimisation = optimisationFor(model, o);
+    torch::optim::AdamW& optimizer = *optimisation.optimizer;
+    const Augmentation augmentation = parseAugmentation(o.augmentation);
+    const ClassBalance balance = parseClassBalance(o.classBalance);
+    if (balance != ClassBalance::None && task == TaskType::MultiLabel)
+        throw Error("--class-balance weighs single-label classes; " + o.dataPath +
+                    " is multi-label: leave it out");
+    const nlohmann::json runOptions = checkpointOptions(o, description, train.images.size(0));
+
+    const int64_t n = train.images.size(0);
+    const int64_t stepsPerEpoch = (n + o.batchSize - 1) / o.batchSize;
+    const int64_t totalSteps = stepsPerEpoch * o.epochs;
+    const int warmupEpochs = o.warmupEpochs >= 0 ? o.warmupEpochs : std::max(1, o.epochs / 10);
+    const int64_t warmupSteps = std::min<int64_t>(totalSteps, warmupEpochs * stepsPerEpoch);
+    noteUnreachedEma(o.emaDecay, totalSteps, out);
+
+    TrainSummary summary;
+    summary.device = device.str();
+    summary.bundlePath = leader ? o.outPath : "";
+    summary.rank = dist.rank;
+    summary.workers = dist.worldSize;
+    const int64_t columns = config.classes;
+    TrainingState state;
+    if (!o.resumeFrom.empty()) state = readCheckpoint(o.resumeFrom, runOptions, model, optimizer);
+    placeModel(*model, device, deviceOptions);
+    moveOptimizerState(model, optimizer, device);
+    // Every rank built the same weights from the same seed and files; rank
+    // 0's are made everyone's all the same, as PyTorch's DDP does.
+    if (group) group->broadcastFromLeader(optimisation.trainable);
+    // After the broadcast, so the averages start from rank 0's weights.
+    WeightAverage ema(optimisation.namedTrainable, o.emaDecay);
+    for (const auto& [name, average] : state.averages) ema.setAverage(name, average);
+    // The images' spatial axes, after the case and channel axes.
+    const std::vector<int64_t> spatialSize(train.images.sizes().begin() + 2,
+                                           train.images.sizes().end());
+    const StepContext step{o,
+                           model,
+                           train,
+                           input,
+                           device,
+                           config.volumetric,
+                           config.depth,
+                           task,
+                           augmentation,
+                           spatialSize,
+                           balance == ClassBalance::Loss
+                               ? balancedClassWeights(train.targets, config.classes)
+                               : torch::Tensor(),
+                           teachers,
+                           group.get()};
+    summary.curves = state.curves;
+    summary.bestEpoch = state.bestEpoch;
+    summary.bestVal = state.bestVal;
+    // A resumed run's estimates count only what this process has done:
+    // its clock started at the resume, not at epoch 1.
+    const auto started = Clock::now();
+    const int firstEpoch = state.epoch;
+    const int64_t firstStep = state.step;
+    int64_t stepIndex = state.step;
+    const std::string checkpointPath = o.outPath + ".checkpoint.safetensors";
+    for (int epoch = state.epoch + 1; epoch <= o.epochs; ++epoch) {
+        const auto epochStart = Clock::now();
+        model->train();
+        auto order = balance == ClassBalance::Sampler
+                         ? balancedEpochOrder(train.targets, config.classes)
+                         : torch::randperm(n, torch::kInt64);
+        double lossSum = 0;
+        double lr = o.learningRate;
+        for (int64_t s = 0; s < stepsPerEpoch; ++s, ++stepIndex) {
+            if (o.cancel && o.cancel->load()) throw Cancelled();
+            const double factor = scheduleFactor(stepIndex, warmupSteps, totalSteps);
+            lr = o.learningRate * factor;
+            setLearningRates(optimizer, optimisation.baseRates, factor);
+            // The global batch; with several workers each takes a contiguous share.
+            const int64_t batch = std::min<int64_t>(o.batchSize, n - s * o.batchSize);
+            optimizer.zero_grad();
+            const double shareLoss =
+                forwardAndBackward(step, order.narrow(0, s * o.batchSize, batch), epoch);
+            if (group) group->sumGradients(optimisation.trainable);
+            stepAdamW(optimizer);
+            ema.update(stepIndex);
+            lossSum += shareLoss;
+            if (o.progressBar) {
+                const int64_t share =
+                    group ? shardOf(batch, group->rank(), group->size()).count : batch;
+                printProgressBar(out, epoch, o.epochs, stepIndex, firstStep, totalSteps, started,
+                                 shareLoss / std::max<int64_t>(1, share));
+            }
+        }
+        if (group) lossSum = group->sum(lossSum);
+        const double seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
+        ema.swapIn();  // validated, and kept if best, with the averaged weights
+        const std::vector<std::vector<float>> valScores =
+            predictScoresOnRanks(model, val.images, input, task, device, columns, group.get());
+        ScoreMetrics v = evaluateScores(task, valScores, val.labels);
+        const bool oneClass = predictsOneClass(task, valScores, val.labels);
+        summary.curves.push_back(
+            EpochRecord{epoch, lossSum / n, v.acc, v.auc, lr, n / seconds, seconds, oneClass});
+        EpochValidation judged;
+        if (replacesKeptEpoch(selection, summary.curves, summary.bestEpoch, o.epochs, judged)) {
+            state.bestPredictsOneClass = oneClass;
+            state.bestAuc = v.auc;
+            summary.bestEpoch = epoch;
+            summary.bestVal = v;
+            state.best.clear();
+            for (const auto& p : model->named_parameters())
+                state.best[p.key()] = p.value().detach().clone();
+        }
+        ema.swapIn();  // the live weights back, to train on
+        const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+        printEpochLine(out, o.progressBar, summary.curves.back(), o.epochs,
+                       elapsed / (epoch - firstEpoch) * (o.epochs - epoch),
+                       keptMark(selection, epoch, summary.bestEpoch, o.epochs, judged));
+        state.epoch = epoch;
+        state.step = stepIndex;
+        state.bestEpoch = summary.bestEpoch;
+        state.bestVal = summary.bestVal;
+        state.curves = summary.curves;
+        if (leader) writeCheckpoint(checkpointPath, runOptions, state, model, optimizer, ema);
+        if (o.stopAfter > 0 && epoch >= o.stopAfter && epoch < o.epochs) {
+            if (group) group->barrier();  // the checkpoint is written when every worker returns
+            out << "Stopped after epoch " << epoch << "; continue with --resume " << checkpointPath
+                << "\n";
+            summary.bundlePath.clear();
+            return summary;
+        }
+    }
+    if (state.best.empty())
+        throw Error("nothing to train: the checkpoint has finished every epoch");
+    {
+        torch::NoGradGuard noGrad;
+        for (auto& p : model->named_parameters()) p.value().copy_(state.best.at(p.key()));
+    }
+    const auto testScores =
+        predictScoresOnRanks(model, test.images, input, task, device, columns, group.get());
+    summary.test = evaluateScores(task, testScores, test.labels);
+    if (task != TaskType::MultiLabel) {
+        summary.testPredictedPerClass.assign(columns, 0);
+        for (const auto& row : testScores)
+            ++summary.testPredictedPerClass[std::max_element(row.begin(), row.end()) - row.begin()];
+    }
+    if (!leader) {
+        group->barrier();  // returns once rank 0 has written the bundle
+        return summary;
+    }
+    description.training =
+        trainingRecordOf(o, selection, augmentation, balance, n, summary, device);
     placeModel(*model, torch::kCPU, DeviceOptions{});
     saveBundle(model, description, o.outPath);
     writeCurves(o.logPath.empty() ? o.outPath + ".curves.csv" : o.logPath, summary.curves);
