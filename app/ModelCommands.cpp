@@ -139,6 +139,8 @@ The recipe (docs/training.md has what each one measured):
                             first block to R at the last (0: off)
   --elastic V               bend each training image by a smooth random field,
                             up to V voxels (pixels) along every axis (0: off)
+  --erase P                 random erasing: with probability P a box of 2-33 %
+                            of the image becomes noise (0: off; DeiT uses 0.25)
   --select best|last|mean:K keep the epoch with the best validation AUC (default),
                             the last epoch's weights (validation still reported), or
                             the epoch whose validation AUC averaged with the K-1
@@ -220,6 +222,7 @@ int runTrain(const std::vector<std::string>& args) {
                    "ema",
                    "drop-path",
                    "elastic",
+                   "erase",
                    "select",
                    "llm-lr",
                    "seed",
@@ -287,6 +290,7 @@ int runTrain(const std::vector<std::string>& args) {
     o.emaDecay = number("ema", 0);
     o.dropPath = number("drop-path", 0);
     o.elasticVoxels = number("elastic", 0);
+    o.eraseProbability = number("erase", 0);
     o.selection = p.get("select", "best");
     o.shiftedPatches = p.has("shifted-patches");
     o.localityAttention = p.has("locality-attention");

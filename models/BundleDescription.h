@@ -86,8 +86,9 @@ struct TrainingRecord {
     bool augment = false;
     std::string augmentation;  // off | light | strong; empty in bundles from before the choice
     double mixup_alpha = 0, cutmix_alpha = 0, ema_decay = 0;
-    double drop_path = 0;       // stochastic depth: the last block's drop probability
-    double elastic_voxels = 0;  // elastic deformation's largest displacement (0: off)
+    double drop_path = 0;          // stochastic depth: the last block's drop probability
+    double elastic_voxels = 0;     // elastic deformation's largest displacement (0: off)
+    double erase_probability = 0;  // random erasing's probability per case (0: off)
     std::string class_balance;
     bool llm_trainable = false;
     double llm_learning_rate = 0;

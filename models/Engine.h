@@ -111,6 +111,8 @@ struct TrainOptions {
     double dropPath = 0;  // stochastic depth: the last block's drop probability (0: off)
     // Elastic deformation: the largest displacement in voxels (0: off).
     double elasticVoxels = 0;
+    // Random erasing: the probability that a case has a box replaced by noise (0: off).
+    double eraseProbability = 0;
     // Which epoch's weights the bundle keeps: "best" (highest validation AUC;
     // ties: ACC) or "last" (the schedule's end, whatever a small validation
     // split says; with --ema, the average). Validation is reported either way.

@@ -181,6 +181,7 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
         {"ema", o.emaDecay},
         {"drop_path", o.dropPath},
         {"elastic", o.elasticVoxels},
+        {"erase", o.eraseProbability},
         {"select", EpochSelection::parse(o.selection).text()},  // mean:05 is mean:5
         {"llm_trainable", o.llmTrainable},
         {"llm_learning_rate", o.llmLearningRate},
@@ -269,7 +270,7 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
     nlohmann::json saved = meta["options"];
     // A checkpoint written before an option existed ran without it.
     if (saved.is_object()) {
-        for (const char* key : {"drop_path", "elastic"})
+        for (const char* key : {"drop_path", "elastic", "erase"})
             if (!saved.contains(key)) saved[key] = 0.0;
         if (!saved.contains("select")) saved["select"] = "best";
         if (saved.contains("model") && saved["model"].is_object()) {
@@ -366,6 +367,8 @@ void checkTrainOptions(const TrainOptions& o) {
     if (o.epochs <= 0 || o.batchSize <= 0) throw Error("--epochs and --batch must be positive");
     if (!(o.dropPath >= 0 && o.dropPath < 1)) throw Error("--drop-path must be in [0, 1)");
     if (!(o.elasticVoxels >= 0)) throw Error("--elastic must be a displacement >= 0 (voxels)");
+    if (!(o.eraseProbability >= 0 && o.eraseProbability <= 1))
+        throw Error("--erase must be a probability in [0, 1]");
     if (!(o.learningRate >= 0) || !(o.llmLearningRate >= 0))
         throw Error("--lr and --llm-lr must be >= 0");
     if (!o.distillFrom.empty() && !(o.distillWeight >= 0 && o.distillWeight <= 1))
@@ -479,6 +482,7 @@ double forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrder,
     const MixDraw mix = drawMix(batch, c.spatialSize, o.mixupAlpha, o.cutmixAlpha);
     const torch::Tensor branchScales = drawDropPath(batch, c.depth, o.dropPath);
     const torch::Tensor elastic = drawElastic(batch, c.volumetric, o.elasticVoxels);
+    const EraseDraw erase = drawErase(batch, c.volumetric, o.eraseProbability);
     const RankShard mine =
         c.group ? shardOf(batch, c.group->rank(), c.group->size()) : RankShard{0, batch};
     if (mine.count == 0) return 0;
@@ -490,6 +494,7 @@ double forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrder,
             images = augment(images, c.volumetric, c.augmentation, draw.select(positions));
             if (elastic.defined())
                 images = deformElastic(images, elastic.index_select(0, positions), o.elasticVoxels);
+            images = eraseBoxes(images, erase.select(positions), o.eraseProbability);
             return std::make_pair(images, c.train.targets.index_select(0, index).to(c.device));
         };
         const auto positions = torch::arange(mine.start, mine.start + mine.count, torch::kInt64);
@@ -605,6 +610,7 @@ TrainingRecord trainingRecordOf(const TrainOptions& o, const EpochSelection& sel
     record.ema_decay = o.emaDecay;
     record.drop_path = o.dropPath;
     record.elastic_voxels = o.elasticVoxels;
+    record.erase_probability = o.eraseProbability;
     record.llm_trainable = o.llmTrainable;
     record.llm_learning_rate = o.llmTrainable ? o.llmLearningRate : 0.0;
     record.train_cases = trainCases;

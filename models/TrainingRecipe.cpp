@@ -4,6 +4,8 @@
 
 #include "core/Error.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -180,6 +182,97 @@ torch::Tensor deformElastic(const torch::Tensor& x, const torch::Tensor& draw, d
     auto identity =
         torch::eye(axes, axes + 1, x.options()).unsqueeze(0).expand({B, axes, axes + 1});
     return sampleAt(x, F::affine_grid(identity, x.sizes().vec(), false) + field.permute(last));
+}
+
+namespace {
+
+void checkEraseProbability(double probability) {
+    if (!(probability >= 0 && probability <= 1))
+        throw Error("--erase must be a probability in [0, 1]");
+}
+
+// Zhong et al.'s ranges: the box covers 2 % to a third of the image, and
+// its sides' ratio lies within 0.3-1/0.3.
+constexpr double kEraseAreaMin = 0.02, kEraseAreaMax = 1.0 / 3.0, kEraseAspect = 0.3;
+
+}  // namespace
+
+EraseDraw EraseDraw::select(const torch::Tensor& positions) const {
+    EraseDraw r;
+    if (box.defined()) r.box = box.index_select(0, positions);
+    if (seeds.defined()) r.seeds = seeds.index_select(0, positions);
+    return r;
+}
+
+EraseDraw drawErase(int64_t batch, bool volumetric, double probability) {
+    checkEraseProbability(probability);
+    EraseDraw d;
+    if (probability == 0) return d;
+    const int64_t axes = volumetric ? 3 : 2;
+    d.box = torch::rand({batch, 2 + 2 * axes}, torch::kFloat64);
+    d.seeds = torch::randint(0, int64_t(1) << 62, {batch}, torch::kInt64);
+    return d;
+}
+
+EraseBox eraseBoxOf(const torch::Tensor& boxRow, const std::vector<int64_t>& spatialSize,
+                    double probability) {
+    checkEraseProbability(probability);
+    const int64_t axes = static_cast<int64_t>(spatialSize.size());
+    const torch::Tensor row = boxRow.to(torch::kCPU, torch::kFloat64).contiguous();
+    if (row.dim() != 1 || row.size(0) != 2 + 2 * axes)
+        throw Error("an erase draw needs 2 + 2 x axes numbers per case");
+    const double* u = row.data_ptr<double>();
+    EraseBox box;
+    if (u[0] >= probability) return box;
+    const double area = kEraseAreaMin + u[1] * (kEraseAreaMax - kEraseAreaMin);
+    // Each axis's log-stretch within +-ln(1/0.3)/2, centred so that their
+    // product is 1: the box keeps its area, and any two sides' ratio lies
+    // within 0.3-3.3 (in 2D, the usual aspect ratio).
+    std::vector<double> stretch;
+    double mean = 0;
+    for (int64_t k = 0; k < axes; ++k) {
+        stretch.push_back((u[2 + k] - 0.5) * std::log(1 / kEraseAspect));
+        mean += stretch.back() / double(axes);
+    }
+    // The side of a cube of the box's volume, in voxels: the ratios are
+    // between lengths in voxels, whatever the image's own proportions.
+    double voxels = area;
+    for (int64_t size : spatialSize) voxels *= double(size);
+    const double side = std::pow(voxels, 1.0 / double(axes));
+    for (int64_t k = 0; k < axes; ++k) {
+        const int64_t size = spatialSize[k];
+        const auto length =
+            std::clamp<int64_t>(std::llround(side * std::exp(stretch[k] - mean)), 1, size);
+        const auto start = std::min<int64_t>(
+            size - length, static_cast<int64_t>(u[2 + axes + k] * double(size - length + 1)));
+        box.start.push_back(start);
+        box.length.push_back(length);
+    }
+    return box;
+}
+
+torch::Tensor eraseBoxes(const torch::Tensor& x, const EraseDraw& draw, double probability) {
+    if (!draw.box.defined() || probability <= 0) return x;
+    const std::vector<int64_t> spatialSize(x.sizes().begin() + 2, x.sizes().end());
+    const torch::Tensor seeds = draw.seeds.to(torch::kCPU);
+    torch::Tensor erased;  // a copy made at the first box: the caller's images stay as they are
+    for (int64_t i = 0; i < x.size(0); ++i) {
+        const EraseBox box = eraseBoxOf(draw.box[i], spatialSize, probability);
+        if (box.empty()) continue;
+        if (!erased.defined()) erased = x.clone();
+        std::vector<int64_t> noiseShape{x.size(1)};
+        noiseShape.insert(noiseShape.end(), box.length.begin(), box.length.end());
+        // The case's own generator: its noise does not depend on which
+        // worker erases it or on the other cases.
+        auto generator =
+            at::detail::createCPUGenerator(static_cast<uint64_t>(seeds[i].item<int64_t>()));
+        const torch::Tensor noise = torch::rand(noiseShape, generator, torch::kFloat32) * 2 - 1;
+        torch::Tensor region = erased[i];
+        for (size_t k = 0; k < box.start.size(); ++k)
+            region = region.narrow(static_cast<int64_t>(k) + 1, box.start[k], box.length[k]);
+        region.copy_(noise.to(region.device(), region.scalar_type()));
+    }
+    return erased.defined() ? erased : x;
 }
 
 MixDraw drawMix(int64_t batch, const std::vector<int64_t>& spatialSize, double mixupAlpha,

@@ -62,6 +62,40 @@ torch::Tensor drawElastic(int64_t batch, bool volumetric, double voxels);
 // (bilinear, border values outside); `draw` holds rows of drawElastic.
 torch::Tensor deformElastic(const torch::Tensor& x, const torch::Tensor& draw, double voxels);
 
+// ---- Random erasing --------------------------------------------------------------
+
+// Random erasing (Zhong et al. 2020; DeiT's recipe for ViTs on little data
+// erases with probability 0.25): a case is erased with probability
+// `probability`, one box of 2 % to a third of the image replaced by noise
+// uniform over the normalised range [-1, 1], so the network cannot lean on
+// any one region. The box's aspect ratios lie within 0.3-3.3 between any two
+// axes. Applied after the augmentation and the elastic field and before
+// mixing, as a per-image transform is.
+struct EraseDraw {
+    torch::Tensor box;    // (B, 2 + 2 axes) uniform: erase?, area, per axis aspect, per axis start
+    torch::Tensor seeds;  // int64 (B): each erased box's noise comes from its own generator
+
+    EraseDraw select(const torch::Tensor& positions) const;  // int64 rows, any order
+};
+
+// Undefined members when `probability` is 0 (off), so runs without it draw
+// nothing more and repeat to the bit.
+EraseDraw drawErase(int64_t batch, bool volumetric, double probability);
+
+// The box one row of EraseDraw::box gives in an image of `spatialSize`
+// ([D,] H, W): per axis the first voxel and the length; empty when the row
+// does not erase.
+struct EraseBox {
+    std::vector<int64_t> start, length;
+    bool empty() const { return start.empty(); }
+};
+EraseBox eraseBoxOf(const torch::Tensor& boxRow, const std::vector<int64_t>& spatialSize,
+                    double probability);
+
+// `x` (B, C, H, W) or (B, C, D, H, W) with each row's box (all channels)
+// replaced by its noise; `draw` holds the rows' draws.
+torch::Tensor eraseBoxes(const torch::Tensor& x, const EraseDraw& draw, double probability);
+
 // ---- Mixup and cutmix ------------------------------------------------------------
 
 // Each case i is mixed with case partner[i] of the same global batch:

@@ -159,8 +159,8 @@ class TestDistributed : public QObject {
         QTest::newRow("first recipe") << QStringList();
         // Every random draw of the recipe is made for the global batch and
         // shared out by position: augmentation, mixing partners, the
-        // class-balanced order, each case's elastic field and stochastic-depth scales (two
-        // blocks, so one can be dropped: the later --depth wins).
+        // class-balanced order, each case's elastic field, erased box and stochastic-depth scales
+        // (two blocks, so one can be dropped: the later --depth wins).
         QTest::newRow("full recipe") << QStringList{"--depth",
                                                     "2",
                                                     "--augment",
@@ -175,6 +175,8 @@ class TestDistributed : public QObject {
                                                     "0.9",
                                                     "--elastic",
                                                     "1.5",
+                                                    "--erase",
+                                                    "0.5",
                                                     "--shifted-patches",
                                                     "--locality-attention"};
     }

@@ -390,7 +390,7 @@ TrainOptions phantomTraining(const QTemporaryDir& dir, int trainCases, const QSt
 
 // Every ingredient of the training recipe that keeps state or draws random
 // numbers (the moving average, the fine-tuned block's moments, sampling,
-// mixing, augmentation, stochastic depth), for the bit-for-bit comparisons.
+// mixing, augmentation, erasing, stochastic depth), for the bit-for-bit comparisons.
 void addFullRecipe(TrainOptions& o) {
     o.augmentation = "strong";
     o.mixupAlpha = 0.4;
@@ -400,6 +400,7 @@ void addFullRecipe(TrainOptions& o) {
     o.llmTrainable = true;
     o.dropPath = 0.2;
     o.elasticVoxels = 1.5;
+    o.eraseProbability = 0.5;
 }
 
 // PyTorch's process-wide kernel choices that --deterministic changes, kept
@@ -2068,7 +2069,7 @@ class TestModels : public QObject {
         }
 
         if (!fullRecipe) {
-            // A checkpoint written before drop_path, elastic, shifted_patches
+            // A checkpoint written before drop_path, elastic, erase, shifted_patches
             // and locality_attention existed (its options lack them)
             // resumes as a run without them.
             QByteArray bytes = test::readAll(QString::fromStdString(checkpoint));
@@ -2080,6 +2081,7 @@ class TestModels : public QObject {
             QVERIFY(meta["options"].contains("drop_path"));
             meta["options"].erase("drop_path");
             meta["options"].erase("elastic");
+            meta["options"].erase("erase");
             meta["options"]["model"].erase("shifted_patches");
             meta["options"]["model"].erase("locality_attention");
             header["__metadata__"][key] = meta.dump();
@@ -2329,6 +2331,88 @@ class TestModels : public QObject {
                         .item<double>() <= amplitude + 1e-4);
         }
         QCOMPARE(checked, 24);
+    }
+
+    // Random erasing: a case whose first draw is at or above the probability
+    // keeps its image; an erased one has exactly its box changed, in every
+    // channel, to values in [-1, 1], inside the image; the box covers 2 % to
+    // a third of it (up to rounding) with sides' ratios within 0.3-3.3 where
+    // no side is cut at the border; the noise depends on the case's own draw
+    // alone, so a worker erasing its rows gets those rows of the whole
+    // batch's result; the caller's images are not written to; and the share
+    // of erased cases is the probability.
+    void randomErasingReplacesOneBoxPerErasedCase() {
+        QVERIFY(!drawErase(4, false, 0).box.defined());
+        QVERIFY_EXCEPTION_THROWN(drawErase(4, false, 1.5), Error);
+        torch::manual_seed(11);
+        for (bool volumetric : {false, true}) {
+            const std::vector<int64_t> spatial =
+                volumetric ? std::vector<int64_t>{16, 20, 24} : std::vector<int64_t>{28, 24};
+            const int64_t B = 64, channels = 2;
+            std::vector<int64_t> shape{B, channels};
+            shape.insert(shape.end(), spatial.begin(), spatial.end());
+            // 2 lies outside the noise's range: every voxel erased shows.
+            const torch::Tensor x = torch::full(shape, 2.0f);
+            const EraseDraw draw = drawErase(B, volumetric, 0.5);
+            const torch::Tensor erased = eraseBoxes(x, draw, 0.5);
+            QVERIFY((x == 2).all().item<bool>());
+            int erasedCases = 0;
+            for (int64_t i = 0; i < B; ++i) {
+                const EraseBox box = eraseBoxOf(draw.box[i], spatial, 0.5);
+                QCOMPARE(box.empty(), draw.box[i][0].item<double>() >= 0.5);
+                const torch::Tensor changed = erased[i] != 2;
+                if (box.empty()) {
+                    QVERIFY(!changed.any().item<bool>());
+                    continue;
+                }
+                ++erasedCases;
+                torch::Tensor expected = torch::zeros_like(changed);
+                torch::Tensor region = expected;
+                double image = 1, low = 1, high = 1;
+                bool cut = false;
+                for (size_t k = 0; k < spatial.size(); ++k) {
+                    QVERIFY(box.start[k] >= 0 && box.length[k] >= 1);
+                    QVERIFY(box.start[k] + box.length[k] <= spatial[k]);
+                    region = region.narrow(int64_t(k) + 1, box.start[k], box.length[k]);
+                    image *= double(spatial[k]);
+                    low *= double(box.length[k]) - 0.5;
+                    high *= double(box.length[k]) + 0.5;
+                    cut = cut || box.length[k] == spatial[k];
+                }
+                region.fill_(true);
+                QVERIFY(torch::equal(changed, expected));
+                QVERIFY(erased[i].masked_select(changed).abs().max().item<float>() <= 1);
+                QVERIFY2(
+                    high / image >= 0.02 && (cut || low / image <= 1.0 / 3.0),
+                    qPrintable(
+                        QString("case %1 covers %2-%3").arg(i).arg(low / image).arg(high / image)));
+                for (size_t a = 0; !cut && a < spatial.size(); ++a)
+                    for (size_t b = 0; b < spatial.size(); ++b)
+                        QVERIFY((double(box.length[a]) - 0.5) / (double(box.length[b]) + 0.5) <=
+                                1 / 0.3);
+            }
+            QVERIFY(erasedCases > 0 && erasedCases < B);
+            const torch::Tensor rows = torch::tensor({5, 17, 40, 63}, torch::kInt64);
+            QVERIFY(torch::equal(eraseBoxes(x.index_select(0, rows), draw.select(rows), 0.5),
+                                 erased.index_select(0, rows)));
+        }
+        // The share erased, and the areas spanning the range.
+        const int64_t draws = 4000;
+        const EraseDraw many = drawErase(draws, false, 0.25);
+        int hits = 0;
+        double smallest = 1, largest = 0;
+        for (int64_t i = 0; i < draws; ++i) {
+            const EraseBox box = eraseBoxOf(many.box[i], {28, 28}, 0.25);
+            if (box.empty()) continue;
+            ++hits;
+            const double area = double(box.length[0] * box.length[1]) / (28.0 * 28.0);
+            smallest = std::min(smallest, area);
+            largest = std::max(largest, area);
+        }
+        const double sd = std::sqrt(0.25 * 0.75 / double(draws));
+        QVERIFY2(std::abs(hits / double(draws) - 0.25) < 4 * sd, qPrintable(QString::number(hits)));
+        QVERIFY2(smallest < 0.04 && largest > 0.28,
+                 qPrintable(QString("%1-%2").arg(smallest).arg(largest)));
     }
 
     // --select last keeps the schedule's last weights (the moving average):
