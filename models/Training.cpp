@@ -471,11 +471,16 @@ struct StepContext {
     DataParallelGroup* group;
 };
 
+// What one worker's share of a step gave: its summed loss and its cases.
+struct ShareLoss {
+    double sum = 0;
+    int64_t cases = 0;
+};
+
 // The forward and backward pass of this worker's share of one global batch
-// (the cases `batchOrder` lists); returns the share's summed loss. The random
-// draws are made for the whole batch on every worker, so the step is the
-// same at any number of them.
-double forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrder, int epoch) {
+// (the cases `batchOrder` lists). The random draws are made for the whole
+// batch on every worker, so the step is the same at any number of them.
+ShareLoss forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrder, int epoch) {
     const TrainOptions& o = c.o;
     const int64_t batch = batchOrder.size(0);
     const AugmentDraw draw = drawAugmentation(batch, c.volumetric, c.augmentation);
@@ -485,7 +490,7 @@ double forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrder,
     const EraseDraw erase = drawErase(batch, c.volumetric, o.eraseProbability);
     const RankShard mine =
         c.group ? shardOf(batch, c.group->rank(), c.group->size()) : RankShard{0, batch};
-    if (mine.count == 0) return 0;
+    if (mine.count == 0) return {};
     try {
         auto casesAt = [&](const torch::Tensor& positions) {
             auto index = batchOrder.index_select(0, positions);
@@ -521,7 +526,7 @@ double forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrder,
                                         o.distillTemperature);
         loss = loss * (double(mine.count) / double(batch));
         loss.backward();
-        return loss.item<double>() * batch;
+        return {loss.item<double>() * batch, mine.count};
     } catch (const c10::Error& e) {
         if (!c.device.is_cuda() || !isCudaOutOfMemory(e)) throw;
         throw Error("CUDA ran out of memory on " + c.device.str() + " with " +
@@ -716,21 +721,21 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     // The images' spatial axes, after the case and channel axes.
     const std::vector<int64_t> spatialSize(train.images.sizes().begin() + 2,
                                            train.images.sizes().end());
-    const StepContext step{o,
-                           model,
-                           train,
-                           input,
-                           device,
-                           config.volumetric,
-                           config.depth,
-                           task,
-                           augmentation,
-                           spatialSize,
-                           balance == ClassBalance::Loss
-                               ? balancedClassWeights(train.targets, config.classes)
-                               : torch::Tensor(),
-                           teachers,
-                           group.get()};
+    const StepContext stepContext{o,
+                                  model,
+                                  train,
+                                  input,
+                                  device,
+                                  config.volumetric,
+                                  config.depth,
+                                  task,
+                                  augmentation,
+                                  spatialSize,
+                                  balance == ClassBalance::Loss
+                                      ? balancedClassWeights(train.targets, config.classes)
+                                      : torch::Tensor(),
+                                  teachers,
+                                  group.get()};
     summary.curves = state.curves;
     summary.bestEpoch = state.bestEpoch;
     summary.bestVal = state.bestVal;
@@ -757,18 +762,15 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             // The global batch; with several workers each takes a contiguous share.
             const int64_t batch = std::min<int64_t>(o.batchSize, n - s * o.batchSize);
             optimizer.zero_grad();
-            const double shareLoss =
-                forwardAndBackward(step, order.narrow(0, s * o.batchSize, batch), epoch);
+            const ShareLoss share =
+                forwardAndBackward(stepContext, order.narrow(0, s * o.batchSize, batch), epoch);
             if (group) group->sumGradients(optimisation.trainable);
             stepAdamW(optimizer);
             ema.update(stepIndex);
-            lossSum += shareLoss;
-            if (o.progressBar) {
-                const int64_t share =
-                    group ? shardOf(batch, group->rank(), group->size()).count : batch;
+            lossSum += share.sum;
+            if (o.progressBar)
                 printProgressBar(out, epoch, o.epochs, stepIndex, firstStep, totalSteps, started,
-                                 shareLoss / std::max<int64_t>(1, share));
-            }
+                                 share.sum / double(std::max<int64_t>(1, share.cases)));
         }
         if (group) lossSum = group->sum(lossSum);
         const double seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
