@@ -192,67 +192,11 @@ them; --select last keeps the last epoch's, --select mean:K the best K-epoch
 mean); the bundle records the command,
 curves, validation and test metrics.
 )";
-}  // namespace
-
-int runTrain(const std::vector<std::string>& args) {
-    ParsedArgs p =
-        parseArgs(args,
-                  {"help", "random-llm", "no-augment", "json", "llm-trainable", "shifted-patches",
-                   "locality-attention", "no-patch-norm", "choose-cam", "deterministic"},
-                  {"data",
-                   "out",
-                   "arch",
-                   "preset",
-                   "depth",
-                   "patch",
-                   "booster",
-                   "llm",
-                   "layer",
-                   "final-norm",
-                   "epochs",
-                   "batch",
-                   "lr",
-                   "weight-decay",
-                   "label-smoothing",
-                   "warmup-epochs",
-                   "augment",
-                   "mixup",
-                   "cutmix",
-                   "class-balance",
-                   "ema",
-                   "drop-path",
-                   "elastic",
-                   "erase",
-                   "select",
-                   "llm-lr",
-                   "seed",
-                   "max-train",
-                   "task",
-                   "log",
-                   "resume",
-                   "init",
-                   "distill",
-                   "distill-weight",
-                   "distill-temperature",
-                   "stop-after",
-                   "device",
-                   "threads",
-                   "llm-precision",
-                   "nproc",
-                   "worker-timeout",
-                   "dist-backend"});
-    if (p.has("help")) {
-        std::cout << kTrainUsage;
-        return kOk;
-    }
-    if (!p.positional.empty() || !p.has("data") || !p.has("out"))
-        throw UsageError(std::string("train needs --data and --out\n") + kTrainUsage);
-    const std::string backend = p.get("dist-backend", "auto");
-    if (backend != "auto" && backend != "gloo" && backend != "nccl")
-        throw UsageError("--dist-backend must be auto, gloo or nccl");
-    DistributedOptions distributed;
-    if (auto status = startWorkersIfAsked("train", p, args, distributed)) return *status;
-    distributed.backend = backend;
+// The training options a parsed `rllm train` command line gives; refuses
+// options that contradict each other (ranges are checked by trainClassifier,
+// before any data is read).
+TrainOptions trainOptionsFrom(const ParsedArgs& p, const std::vector<std::string>& args,
+                              const DistributedOptions& distributed) {
     auto number = [&](const std::string& name, double fallback) {
         if (!p.has(name)) return fallback;
         try {
@@ -324,13 +268,18 @@ int runTrain(const std::vector<std::string>& args) {
     o.chooseCam = p.has("choose-cam");
     if (o.booster.empty() && (!o.llmPath.empty() || o.randomLlm))
         throw UsageError("--llm and --random-llm need --booster");
-    TrainSummary s = trainClassifier(o, std::cerr);
-    if (s.rank != 0) return kOk;  // rank 0 reports for the group
-    if (s.bundlePath.empty()) {   // --stop-after: only the checkpoint was written
-        std::cout << "Stopped after epoch " << s.curves.size() << "; resume with --resume "
-                  << o.outPath << ".checkpoint.safetensors\n";
-        return kOk;
-    }
+    return o;
+}
+
+// The CAM recipe a run chose for `auto` (train --choose-cam), or null when it
+// did not choose or no recipe beat chance.
+const CamCandidate* chosenCam(const TrainSummary& s) {
+    return s.camChoice && s.camChoice->chosen >= 0 ? &s.camChoice->candidates[s.camChoice->chosen]
+                                                   : nullptr;
+}
+
+// What `rllm train --json` prints for a finished run.
+json trainResultJson(const TrainSummary& s) {
     json j{{"bundle", s.bundlePath},
            {"device", s.device},
            {"workers", s.workers},
@@ -339,20 +288,7 @@ int runTrain(const std::vector<std::string>& args) {
            {"test", {{"acc", s.test.acc}, {"auc", s.test.auc}}}};
     if (!s.testPredictedPerClass.empty())
         j["test"]["predicted_per_class"] = s.testPredictedPerClass;
-    const auto predicted =
-        std::count_if(s.testPredictedPerClass.begin(), s.testPredictedPerClass.end(),
-                      [](int64_t count) { return count > 0; });
-    if (s.testPredictedPerClass.size() > 1 && predicted == 1)
-        std::cerr << "Warning: the chosen model predicts one class for every test case; its "
-                     "ACC is the class prior. Train with --class-balance loss (or sampler) on "
-                     "imbalanced data.\n";
-    const CamCandidate* chosen = s.camChoice && s.camChoice->chosen >= 0
-                                     ? &s.camChoice->candidates[s.camChoice->chosen]
-                                     : nullptr;
-    if (s.camChoice && !chosen)
-        std::cerr << "No CAM recipe ranked the pixels better than chance on the validation "
-                     "cases; auto keeps its default on this model.\n";
-    if (chosen)
+    if (const CamCandidate* chosen = chosenCam(s))
         j["cam_choice"] = {{"method", chosen->method},
                            {"layer", chosen->layer},
                            {"shifts", chosen->shifts},
@@ -361,18 +297,112 @@ int runTrain(const std::vector<std::string>& args) {
                            {"lerf_minus_morf", chosen->lerfMinusMorf()}};
     else if (s.camChoice)
         j["cam_choice"] = nullptr;
-    if (p.has("json")) {
-        std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-        return kOk;
-    }
+    return j;
+}
+
+// On stderr, whatever the output format: a model that gives every test case
+// one class, and a CAM choice that found no faithful map.
+void warnAboutTrainResult(const TrainSummary& s) {
+    const auto predicted =
+        std::count_if(s.testPredictedPerClass.begin(), s.testPredictedPerClass.end(),
+                      [](int64_t count) { return count > 0; });
+    if (s.testPredictedPerClass.size() > 1 && predicted == 1)
+        std::cerr << "Warning: the chosen model predicts one class for every test case; its "
+                     "ACC is the class prior. Train with --class-balance loss (or sampler) on "
+                     "imbalanced data.\n";
+    if (s.camChoice && !chosenCam(s))
+        std::cerr << "No CAM recipe ranked the pixels better than chance on the validation "
+                     "cases; auto keeps its default on this model.\n";
+}
+
+void printTrainResult(const TrainSummary& s) {
     std::cout << std::fixed << std::setprecision(4) << "Best epoch " << s.bestEpoch
               << " (validation AUC " << s.bestVal.auc << ", ACC " << s.bestVal.acc << "); test AUC "
               << s.test.auc << ", ACC " << s.test.acc << "\nBundle: " << s.bundlePath << "\n";
-    if (chosen)
+    if (const CamCandidate* chosen = chosenCam(s))
         std::cout << "auto is " << chosen->method << " at " << chosen->layer << " (insertion - "
                   << "deletion " << chosen->insertionMinusDeletion() << ", LeRF - MoRF "
                   << chosen->lerfMinusMorf() << " on " << chosen->scores.cases
                   << " validation cases)\n";
+}
+
+}  // namespace
+
+int runTrain(const std::vector<std::string>& args) {
+    ParsedArgs p =
+        parseArgs(args,
+                  {"help", "random-llm", "no-augment", "json", "llm-trainable", "shifted-patches",
+                   "locality-attention", "no-patch-norm", "choose-cam", "deterministic"},
+                  {"data",
+                   "out",
+                   "arch",
+                   "preset",
+                   "depth",
+                   "patch",
+                   "booster",
+                   "llm",
+                   "layer",
+                   "final-norm",
+                   "epochs",
+                   "batch",
+                   "lr",
+                   "weight-decay",
+                   "label-smoothing",
+                   "warmup-epochs",
+                   "augment",
+                   "mixup",
+                   "cutmix",
+                   "class-balance",
+                   "ema",
+                   "drop-path",
+                   "elastic",
+                   "erase",
+                   "select",
+                   "llm-lr",
+                   "seed",
+                   "max-train",
+                   "task",
+                   "log",
+                   "resume",
+                   "init",
+                   "distill",
+                   "distill-weight",
+                   "distill-temperature",
+                   "stop-after",
+                   "device",
+                   "threads",
+                   "llm-precision",
+                   "nproc",
+                   "worker-timeout",
+                   "dist-backend"});
+    if (p.has("help")) {
+        std::cout << kTrainUsage;
+        return kOk;
+    }
+    if (!p.positional.empty() || !p.has("data") || !p.has("out"))
+        throw UsageError(std::string("train needs --data and --out\n") + kTrainUsage);
+    const std::string backend = p.get("dist-backend", "auto");
+    if (backend != "auto" && backend != "gloo" && backend != "nccl")
+        throw UsageError("--dist-backend must be auto, gloo or nccl");
+    DistributedOptions distributed;
+    if (auto status = startWorkersIfAsked("train", p, args, distributed)) return *status;
+    distributed.backend = backend;
+    const TrainOptions o = trainOptionsFrom(p, args, distributed);
+    TrainSummary s = trainClassifier(o, std::cerr);
+    if (s.rank != 0) return kOk;  // rank 0 reports for the group
+    if (s.bundlePath.empty()) {   // --stop-after: only the checkpoint was written
+        std::cout << "Stopped after epoch " << s.curves.size() << "; resume with --resume "
+                  << o.outPath << ".checkpoint.safetensors\n";
+        return kOk;
+    }
+    warnAboutTrainResult(s);
+    if (p.has("json")) {
+        std::cout << trainResultJson(s).dump(2, ' ', false,
+                                             nlohmann::json::error_handler_t::replace)
+                  << "\n";
+        return kOk;
+    }
+    printTrainResult(s);
     return kOk;
 }
 

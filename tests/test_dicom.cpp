@@ -201,6 +201,11 @@ class TestDicom : public QObject {
                                      << "mixes orientations";
         QTest::newRow("tilt") << "tilt"
                               << "gantry tilt";
+        QTest::newRow("unplaced") << "unplaced"
+                                  << "lacks ImagePositionPatient";
+        // Cut inside its pixels: refused when the folder is scanned, by name.
+        QTest::newRow("truncated") << "truncated"
+                                   << "s2.dcm': is not a readable DICOM file";
     }
     void inconsistentSeriesAreRefusedWithTheReason() {
         QFETCH(QString, problem);
@@ -214,7 +219,19 @@ class TestDicom : public QObject {
             if (problem == "size" && z == 2) spec.rows = 9;
             if (problem == "orientation" && z == 2) spec.orientation = {1, 0, 0, 0, 0, -1};
             if (problem == "tilt") spec.position[1] = 1.0 * z;  // y shifts with z: sheared stack
-            writeSlice(dir.filePath(QString("s%1.dcm").arg(z)), spec, 10);
+            const QString path = dir.filePath(QString("s%1.dcm").arg(z));
+            writeSlice(path, spec, 10);
+            if (problem == "unplaced" && z == 2) {
+                DcmFileFormat file;
+                QVERIFY(file.loadFile(path.toLocal8Bit().constData()).good());
+                QVERIFY(file.getDataset()->findAndDeleteElement(DCM_ImagePositionPatient).good());
+                QVERIFY(
+                    file.saveFile(path.toLocal8Bit().constData(), EXS_LittleEndianExplicit).good());
+            }
+            if (problem == "truncated" && z == 2) {
+                QFile file(path);
+                QVERIFY(file.resize(file.size() - 10));  // inside the pixels
+            }
         }
         try {
             readImage(dir.path().toStdString());

@@ -1032,120 +1032,90 @@ std::vector<DicomSeriesInfo> scanDicomFiles(const std::vector<std::string>& path
     return result;
 }
 
-Volume readDicomSeries(const DicomSeriesInfo& series, int volumeIndex) {
-    if (series.files.empty()) throw Error("the DICOM series has no files");
-    if (series.files.size() == 1) return readDicomFile(series.files.front(), volumeIndex);
-    const std::string what = "series " + series.seriesInstanceUid + " (" +
-                             std::to_string(series.files.size()) + " files)";
+namespace {
 
-    // Headers first: geometry and format of every slice, to sort and check.
-    struct Slice {
-        std::string path;
-        Vec3 position;
-        double distance;
-        std::vector<std::string> volumeFields;  // values of kVolumeFields
-        bool mosaic = false;                    // a whole volume tiled into one image
-    };
-    std::vector<Slice> slices;
-    FrameGeometry reference;
-    PixelFormat format;
-    for (size_t i = 0; i < series.files.size(); ++i) {
-        const std::string& path = series.files[i];
-        DcmFileFormat file;
-        registerCodecsOnce();
-        if (file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                  ERM_autoDetect, DCM_PixelData)
-                .bad())
-            throw FileError(path, "could not be read as DICOM.", "It may be truncated or corrupt.");
-        DcmDataset& ds = *file.getDataset();
-        std::string frames = getString(ds, DCM_NumberOfFrames);
-        if (!frames.empty() && std::atol(frames.c_str()) > 1)
-            throw FileError(path, "is a multi-frame file inside a multi-file series.",
-                            "Open the file on its own.");
-        const bool mosaic = isMosaic(ds);
-        FrameGeometry g = readGeometry(ds, 1);
-        long rows = getLong(ds, DCM_Rows, 0), columns = getLong(ds, DCM_Columns, 0);
-        long samples = getLong(ds, DCM_SamplesPerPixel, 1);
-        const long bitsAllocated = getLong(ds, DCM_BitsAllocated, 0);
-        if (rows <= 0 || columns <= 0 || (samples != 1 && samples != 3))
-            throw FileError(path, "has an invalid image size (rows " + std::to_string(rows) +
-                                      ", columns " + std::to_string(columns) + ", samples " +
-                                      std::to_string(samples) + ").");
-        // Uncompressed slices must be at least as long as their pixels, so
-        // that the volume is never allocated for data the files do not hold.
-        std::error_code sizeError;
-        const uint64_t fileBytes = fs::file_size(path, sizeError);
-        if (!DcmXfer(ds.getOriginalXfer()).isEncapsulated() && rows > 0 && columns > 0 &&
-            samples > 0 && bitsAllocated > 0 &&
-            fileBytes < uint64_t(rows) * uint64_t(columns) * uint64_t(samples) *
-                            uint64_t(bitsAllocated / 8))
-            throw FileError(path,
-                            "is shorter than its " + std::to_string(columns) + " x " +
-                                std::to_string(rows) + " pixels.",
-                            "The file is truncated; copy the series again.");
-        if (g.positions.empty() || !g.hasOrientation)
-            throw FileError(path,
-                            "lacks ImagePositionPatient or ImageOrientationPatient, so the "
-                            "slices of " +
-                                what + " cannot be ordered.");
-        if (i == 0) {
-            reference = g;
-            format.rows = rows;
-            format.columns = columns;
-            format.samples = samples;
-        } else {
-            if (rows != format.rows || columns != format.columns || samples != format.samples)
-                throw FileError(path, "is " + std::to_string(columns) + "x" + std::to_string(rows) +
-                                          " but the first file of " + what + " is " +
-                                          std::to_string(format.columns) + "x" +
-                                          std::to_string(format.rows) +
-                                          ": the series mixes image sizes.");
-            if (std::abs(dot(g.row, reference.row) - 1) > 1e-4 ||
-                std::abs(dot(g.column, reference.column) - 1) > 1e-4)
-                throw FileError(path,
-                                "has another orientation than the first file of " + what +
-                                    ": the series mixes orientations (e.g. a localizer).",
-                                "Pick the series again or remove the odd files.");
-        }
-        std::vector<std::string> fields;
-        for (const VolumeField& field : kVolumeFields) fields.push_back(getString(ds, field.tag));
-        slices.push_back({path, g.positions.front(), dot(g.positions.front(), g.normal),
-                          std::move(fields), mosaic});
-    }
-    // Several images at each position: a 4D series (time, diffusion, echoes,
-    // magnitude and phase). Keep the one volume asked for.
-    const SeriesVolumes volumes = splitIntoVolumes(slices, kVolumeFields, what);
-    requireVolumeChoice(volumes, volumeIndex, what);
-    if (volumes.groups.size() > 1) {
-        std::vector<Slice> chosen;
-        for (size_t i : volumes.groups[size_t(volumeIndex)]) chosen.push_back(slices[i]);
-        slices = std::move(chosen);
-    }
-    // Siemens MOSAIC files (e.g. an fMRI run) each hold a whole volume.
-    if (std::any_of(slices.begin(), slices.end(), [](const Slice& s) { return s.mosaic; })) {
-        if (slices.size() != 1)
-            throw FileError(what,
-                            "holds Siemens MOSAIC images at different positions, or mixed with "
-                            "single slices, which do not form one volume.",
-                            "Convert the series with dcm2niix and open the NIfTI.");
-        Volume volume = readDicomFile(slices.front().path);
-        if (volumes.groups.size() > 1)
-            volume.metadata["Volume"] = volumeLabel(volumes, volumeIndex);
-        return volume;
-    }
-    std::sort(slices.begin(), slices.end(),
-              [](const Slice& a, const Slice& b) { return a.distance < b.distance; });
-    std::vector<Vec3> positions;
-    for (const Slice& s : slices) positions.push_back(s.position);
-    auto [spacing, direction] =
-        stackSpacing(positions, reference.normal, reference.sliceSpacing, what);
-    requireImageFits(what, uint64_t(format.rows) * uint64_t(format.columns) * slices.size(),
-                     uint64_t(std::max(1L, format.samples)));
+// One file of a multi-file series, as its header describes it.
+struct SeriesSlice {
+    std::string path;
+    Vec3 position;
+    double distance;                        // along its own normal
+    std::vector<std::string> volumeFields;  // values of kVolumeFields
+    bool mosaic = false;                    // a whole volume tiled into one image
+};
 
-    Volume volume({format.columns, format.rows, static_cast<int64_t>(slices.size())},
-                  static_cast<int>(format.samples));
-    volume.formatName = "DICOM series";
-    volume.sourcePath = fs::path(series.files.front()).parent_path().string();
+// The header of one file of a series (the pixels are not read): its place,
+// geometry and pixel format. Refuses a file that cannot be one slice of a
+// volume: unreadable, multi-frame, of an invalid size, shorter than its
+// pixels, or without the position and orientation that order the slices.
+SeriesSlice readSliceHeader(const std::string& path, const std::string& what,
+                            FrameGeometry& geometry, PixelFormat& format) {
+    DcmFileFormat file;
+    registerCodecsOnce();
+    if (file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
+                              ERM_autoDetect, DCM_PixelData)
+            .bad())
+        throw FileError(path, "could not be read as DICOM.", "It may be truncated or corrupt.");
+    DcmDataset& ds = *file.getDataset();
+    std::string frames = getString(ds, DCM_NumberOfFrames);
+    if (!frames.empty() && std::atol(frames.c_str()) > 1)
+        throw FileError(path, "is a multi-frame file inside a multi-file series.",
+                        "Open the file on its own.");
+    geometry = readGeometry(ds, 1);
+    format.rows = getLong(ds, DCM_Rows, 0);
+    format.columns = getLong(ds, DCM_Columns, 0);
+    format.samples = getLong(ds, DCM_SamplesPerPixel, 1);
+    const long bitsAllocated = getLong(ds, DCM_BitsAllocated, 0);
+    if (format.rows <= 0 || format.columns <= 0 || (format.samples != 1 && format.samples != 3))
+        throw FileError(path, "has an invalid image size (rows " + std::to_string(format.rows) +
+                                  ", columns " + std::to_string(format.columns) + ", samples " +
+                                  std::to_string(format.samples) + ").");
+    // Uncompressed slices must be at least as long as their pixels, so that
+    // the volume is never allocated for data the files do not hold.
+    std::error_code sizeError;
+    const uint64_t fileBytes = fs::file_size(path, sizeError);
+    if (!DcmXfer(ds.getOriginalXfer()).isEncapsulated() && bitsAllocated > 0 &&
+        fileBytes < uint64_t(format.rows) * uint64_t(format.columns) * uint64_t(format.samples) *
+                        uint64_t(bitsAllocated / 8))
+        throw FileError(path,
+                        "is shorter than its " + std::to_string(format.columns) + " x " +
+                            std::to_string(format.rows) + " pixels.",
+                        "The file is truncated; copy the series again.");
+    if (geometry.positions.empty() || !geometry.hasOrientation)
+        throw FileError(path,
+                        "lacks ImagePositionPatient or ImageOrientationPatient, so the slices of " +
+                            what + " cannot be ordered.");
+    std::vector<std::string> fields;
+    for (const VolumeField& field : kVolumeFields) fields.push_back(getString(ds, field.tag));
+    return {path, geometry.positions.front(), dot(geometry.positions.front(), geometry.normal),
+            std::move(fields), isMosaic(ds)};
+}
+
+// Refuses a slice whose image size or orientation differs from the first
+// file's: a series that mixes them (a localizer among the slices) is not one
+// volume.
+void requireLikeFirst(const std::string& path, const FrameGeometry& geometry,
+                      const PixelFormat& format, const FrameGeometry& first,
+                      const PixelFormat& firstFormat, const std::string& what) {
+    if (format.rows != firstFormat.rows || format.columns != firstFormat.columns ||
+        format.samples != firstFormat.samples)
+        throw FileError(path, "is " + std::to_string(format.columns) + "x" +
+                                  std::to_string(format.rows) + " but the first file of " + what +
+                                  " is " + std::to_string(firstFormat.columns) + "x" +
+                                  std::to_string(firstFormat.rows) +
+                                  ": the series mixes image sizes.");
+    if (std::abs(dot(geometry.row, first.row) - 1) > 1e-4 ||
+        std::abs(dot(geometry.column, first.column) - 1) > 1e-4)
+        throw FileError(path,
+                        "has another orientation than the first file of " + what +
+                            ": the series mixes orientations (e.g. a localizer).",
+                        "Pick the series again or remove the odd files.");
+}
+
+// The pixels of the sorted slices, one file after another, into `volume`;
+// the first slice also gives the display fields and window presets. A file
+// whose size changed since its header was read is refused.
+void decodeSlices(const std::vector<SeriesSlice>& slices, const PixelFormat& format,
+                  Volume& volume) {
     for (size_t z = 0; z < slices.size(); ++z) {
         DcmFileFormat file;
         loadDicom(slices[z].path, file);
@@ -1162,6 +1132,67 @@ Volume readDicomSeries(const DicomSeriesInfo& series, int volumeIndex) {
         }
         decodePixels(file, f, slices[z].path, volume, static_cast<int64_t>(z));
     }
+}
+
+}  // namespace
+
+Volume readDicomSeries(const DicomSeriesInfo& series, int volumeIndex) {
+    if (series.files.empty()) throw Error("the DICOM series has no files");
+    if (series.files.size() == 1) return readDicomFile(series.files.front(), volumeIndex);
+    const std::string what = "series " + series.seriesInstanceUid + " (" +
+                             std::to_string(series.files.size()) + " files)";
+
+    // Headers first: geometry and format of every slice, to sort and check.
+    std::vector<SeriesSlice> slices;
+    FrameGeometry reference;
+    PixelFormat format;
+    for (size_t i = 0; i < series.files.size(); ++i) {
+        FrameGeometry geometry;
+        PixelFormat sliceFormat;
+        SeriesSlice slice = readSliceHeader(series.files[i], what, geometry, sliceFormat);
+        if (i == 0) {
+            reference = geometry;
+            format = sliceFormat;
+        } else {
+            requireLikeFirst(slice.path, geometry, sliceFormat, reference, format, what);
+        }
+        slices.push_back(std::move(slice));
+    }
+    // Several images at each position: a 4D series (time, diffusion, echoes,
+    // magnitude and phase). Keep the one volume asked for.
+    const SeriesVolumes volumes = splitIntoVolumes(slices, kVolumeFields, what);
+    requireVolumeChoice(volumes, volumeIndex, what);
+    if (volumes.groups.size() > 1) {
+        std::vector<SeriesSlice> chosen;
+        for (size_t i : volumes.groups[size_t(volumeIndex)]) chosen.push_back(slices[i]);
+        slices = std::move(chosen);
+    }
+    // Siemens MOSAIC files (e.g. an fMRI run) each hold a whole volume.
+    if (std::any_of(slices.begin(), slices.end(), [](const SeriesSlice& s) { return s.mosaic; })) {
+        if (slices.size() != 1)
+            throw FileError(what,
+                            "holds Siemens MOSAIC images at different positions, or mixed with "
+                            "single slices, which do not form one volume.",
+                            "Convert the series with dcm2niix and open the NIfTI.");
+        Volume volume = readDicomFile(slices.front().path);
+        if (volumes.groups.size() > 1)
+            volume.metadata["Volume"] = volumeLabel(volumes, volumeIndex);
+        return volume;
+    }
+    std::sort(slices.begin(), slices.end(),
+              [](const SeriesSlice& a, const SeriesSlice& b) { return a.distance < b.distance; });
+    std::vector<Vec3> positions;
+    for (const SeriesSlice& s : slices) positions.push_back(s.position);
+    auto [spacing, direction] =
+        stackSpacing(positions, reference.normal, reference.sliceSpacing, what);
+    requireImageFits(what, uint64_t(format.rows) * uint64_t(format.columns) * slices.size(),
+                     uint64_t(std::max(1L, format.samples)));
+
+    Volume volume({format.columns, format.rows, static_cast<int64_t>(slices.size())},
+                  static_cast<int>(format.samples));
+    volume.formatName = "DICOM series";
+    volume.sourcePath = fs::path(series.files.front()).parent_path().string();
+    decodeSlices(slices, format, volume);
     setGeometry(volume, reference, slices.front().position, spacing, direction);
     if (volumes.groups.size() > 1) volume.metadata["Volume"] = volumeLabel(volumes, volumeIndex);
     return volume;
