@@ -141,6 +141,9 @@ The recipe (docs/training.md has what each one measured):
                             up to V voxels (pixels) along every axis (0: off)
   --erase P                 random erasing: with probability P a box of 2-33 %
                             of the image becomes noise (0: off; DeiT uses 0.25)
+  --sam RHO                 sharpness-aware minimisation: each step's gradient is
+                            taken at the worst point within RHO of the weights
+                            (two passes a step; 0: off; 0.05 is SAM's usual radius)
   --select best|last|mean:K keep the epoch with the best validation AUC (default),
                             the last epoch's weights (validation still reported), or
                             the epoch whose validation AUC averaged with the K-1
@@ -235,6 +238,7 @@ TrainOptions trainOptionsFrom(const ParsedArgs& p, const std::vector<std::string
     o.dropPath = number("drop-path", 0);
     o.elasticVoxels = number("elastic", 0);
     o.eraseProbability = number("erase", 0);
+    o.samRho = number("sam", 0);
     o.selection = p.get("select", "best");
     o.shiftedPatches = p.has("shifted-patches");
     o.localityAttention = p.has("locality-attention");
@@ -357,6 +361,7 @@ int runTrain(const std::vector<std::string>& args) {
                    "drop-path",
                    "elastic",
                    "erase",
+                   "sam",
                    "select",
                    "llm-lr",
                    "seed",

@@ -89,6 +89,7 @@ struct TrainingRecord {
     double drop_path = 0;          // stochastic depth: the last block's drop probability
     double elastic_voxels = 0;     // elastic deformation's largest displacement (0: off)
     double erase_probability = 0;  // random erasing's probability per case (0: off)
+    double sam_rho = 0;            // sharpness-aware minimisation's radius (0: off)
     std::string class_balance;
     bool llm_trainable = false;
     double llm_learning_rate = 0;

@@ -113,6 +113,9 @@ struct TrainOptions {
     double elasticVoxels = 0;
     // Random erasing: the probability that a case has a box replaced by noise (0: off).
     double eraseProbability = 0;
+    // Sharpness-aware minimisation: the ascent's radius rho (0: off;
+    // models/SharpnessAware.h). Each step then costs two passes.
+    double samRho = 0;
     // Which epoch's weights the bundle keeps: "best" (highest validation AUC;
     // ties: ACC) or "last" (the schedule's end, whatever a small validation
     // split says; with --ema, the average). Validation is reported either way.

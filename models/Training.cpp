@@ -13,6 +13,7 @@
 #include "models/ModelInput.h"
 #include "models/MultiTensorAdamW.h"
 #include "models/Safetensors.h"
+#include "models/SharpnessAware.h"
 #include "models/TrainingModel.h"
 #include "models/TrainingRecipe.h"
 
@@ -182,6 +183,7 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
         {"drop_path", o.dropPath},
         {"elastic", o.elasticVoxels},
         {"erase", o.eraseProbability},
+        {"sam", o.samRho},
         {"select", EpochSelection::parse(o.selection).text()},  // mean:05 is mean:5
         {"llm_trainable", o.llmTrainable},
         {"llm_learning_rate", o.llmLearningRate},
@@ -270,7 +272,7 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
     nlohmann::json saved = meta["options"];
     // A checkpoint written before an option existed ran without it.
     if (saved.is_object()) {
-        for (const char* key : {"drop_path", "elastic", "erase"})
+        for (const char* key : {"drop_path", "elastic", "erase", "sam"})
             if (!saved.contains(key)) saved[key] = 0.0;
         if (!saved.contains("select")) saved["select"] = "best";
         if (saved.contains("model") && saved["model"].is_object()) {
@@ -369,6 +371,7 @@ void checkTrainOptions(const TrainOptions& o) {
     if (!(o.elasticVoxels >= 0)) throw Error("--elastic must be a displacement >= 0 (voxels)");
     if (!(o.eraseProbability >= 0 && o.eraseProbability <= 1))
         throw Error("--erase must be a probability in [0, 1]");
+    if (!(o.samRho >= 0)) throw Error("--sam must be a radius >= 0 (0: off)");
     if (!(o.learningRate >= 0) || !(o.llmLearningRate >= 0))
         throw Error("--lr and --llm-lr must be >= 0");
     if (!o.distillFrom.empty() && !(o.distillWeight >= 0 && o.distillWeight <= 1))
@@ -477,17 +480,40 @@ struct ShareLoss {
     int64_t cases = 0;
 };
 
+// A step's random draws, made for the whole global batch on every worker, so
+// that the step is the same at any number of them; made once per step, so
+// that SAM's second pass sees the same images as its first.
+struct StepDraws {
+    AugmentDraw augmentation;
+    MixDraw mix;
+    torch::Tensor branchScales;  // drop path; undefined when off
+    torch::Tensor elastic;       // undefined when off
+    EraseDraw erase;
+};
+
+StepDraws drawStep(const StepContext& c, int64_t batch) {
+    const TrainOptions& o = c.o;
+    // In this order: it is the order of the generator's draws.
+    StepDraws d;
+    d.augmentation = drawAugmentation(batch, c.volumetric, c.augmentation);
+    d.mix = drawMix(batch, c.spatialSize, o.mixupAlpha, o.cutmixAlpha);
+    d.branchScales = drawDropPath(batch, c.depth, o.dropPath);
+    d.elastic = drawElastic(batch, c.volumetric, o.elasticVoxels);
+    d.erase = drawErase(batch, c.volumetric, o.eraseProbability);
+    return d;
+}
+
 // The forward and backward pass of this worker's share of one global batch
-// (the cases `batchOrder` lists). The random draws are made for the whole
-// batch on every worker, so the step is the same at any number of them.
-ShareLoss forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrder, int epoch) {
+// (the cases `batchOrder` lists), with the step's draws.
+ShareLoss forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrder,
+                             const StepDraws& d, int epoch) {
     const TrainOptions& o = c.o;
     const int64_t batch = batchOrder.size(0);
-    const AugmentDraw draw = drawAugmentation(batch, c.volumetric, c.augmentation);
-    const MixDraw mix = drawMix(batch, c.spatialSize, o.mixupAlpha, o.cutmixAlpha);
-    const torch::Tensor branchScales = drawDropPath(batch, c.depth, o.dropPath);
-    const torch::Tensor elastic = drawElastic(batch, c.volumetric, o.elasticVoxels);
-    const EraseDraw erase = drawErase(batch, c.volumetric, o.eraseProbability);
+    const AugmentDraw& draw = d.augmentation;
+    const MixDraw& mix = d.mix;
+    const torch::Tensor& branchScales = d.branchScales;
+    const torch::Tensor& elastic = d.elastic;
+    const EraseDraw& erase = d.erase;
     const RankShard mine =
         c.group ? shardOf(batch, c.group->rank(), c.group->size()) : RankShard{0, batch};
     if (mine.count == 0) return {};
@@ -616,6 +642,7 @@ TrainingRecord trainingRecordOf(const TrainOptions& o, const EpochSelection& sel
     record.drop_path = o.dropPath;
     record.elastic_voxels = o.elasticVoxels;
     record.erase_probability = o.eraseProbability;
+    record.sam_rho = o.samRho;
     record.llm_trainable = o.llmTrainable;
     record.llm_learning_rate = o.llmTrainable ? o.llmLearningRate : 0.0;
     record.train_cases = trainCases;
@@ -761,10 +788,20 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             setLearningRates(optimizer, optimisation.baseRates, factor);
             // The global batch; with several workers each takes a contiguous share.
             const int64_t batch = std::min<int64_t>(o.batchSize, n - s * o.batchSize);
+            const torch::Tensor batchOrder = order.narrow(0, s * o.batchSize, batch);
+            const StepDraws draws = drawStep(stepContext, batch);
             optimizer.zero_grad();
-            const ShareLoss share =
-                forwardAndBackward(stepContext, order.narrow(0, s * o.batchSize, batch), epoch);
+            const ShareLoss share = forwardAndBackward(stepContext, batchOrder, draws, epoch);
             if (group) group->sumGradients(optimisation.trainable);
+            if (o.samRho > 0) {
+                // The whole batch's gradient decides the ascent (summed over
+                // the workers first), so every worker moves the same way.
+                SharpnessAscent ascent(optimisation.trainable, o.samRho);
+                optimizer.zero_grad();
+                forwardAndBackward(stepContext, batchOrder, draws, epoch);
+                if (group) group->sumGradients(optimisation.trainable);
+                ascent.restore();
+            }
             stepAdamW(optimizer);
             ema.update(stepIndex);
             lossSum += share.sum;

@@ -441,7 +441,7 @@ class TestCli : public QObject {
         const QString missing = dir.filePath("missing.npz"), out = dir.filePath("m.safetensors");
         for (const QStringList& option :
              {QStringList{"--elastic", "-1"}, QStringList{"--drop-path", "1"},
-              QStringList{"--erase", "1.5"}}) {
+              QStringList{"--erase", "1.5"}, QStringList{"--sam", "-0.05"}}) {
             Run run = runRllm(
                 QStringList{"train", "--data", missing, "--out", out, "--arch", "vit2d"} + option);
             QCOMPARE(run.status, 1);

@@ -150,16 +150,19 @@ class TestDistributed : public QObject {
     // Two workers each take half of every batch of 32 and sum their
     // gradients: the run is one process's with the same batch and seed, up
     // to float32 summation order (two half-batch sums added vs one sum). That
-    // order moves the weights after 8 AdamW steps by 0.7-1.3e-5 of the
+    // order moves the weights after 8 AdamW steps by 0.7-2.7e-5 of the
     // largest weight here (Adam's normalisation magnifies it where gradients
-    // are near zero); the bound is 1e-4, and a change of seed, the negative
-    // control, moves them by 8e-2.
+    // are near zero), and by 6.0e-5 with the full recipe, whose SAM takes a
+    // second gradient at a point the first one chose. The bound is 3e-4; a
+    // change of seed, the negative control, moves them by 4-8e-2, and workers
+    // that each ascend along their own share's gradient by 3.2e-3.
     void twoWorkersTrainWhatOneProcessTrains_data() {
         QTest::addColumn<QStringList>("recipe");
         QTest::newRow("first recipe") << QStringList();
         // Every random draw of the recipe is made for the global batch and
         // shared out by position: augmentation, mixing partners, the
-        // class-balanced order, each case's elastic field, erased box and stochastic-depth scales
+        // class-balanced order, each case's elastic field, erased box and stochastic-depth scales;
+        // SAM's ascent follows the gradient summed over the workers
         // (two blocks, so one can be dropped: the later --depth wins).
         QTest::newRow("full recipe") << QStringList{"--depth",
                                                     "2",
@@ -177,6 +180,8 @@ class TestDistributed : public QObject {
                                                     "1.5",
                                                     "--erase",
                                                     "0.5",
+                                                    "--sam",
+                                                    "0.05",
                                                     "--shifted-patches",
                                                     "--locality-attention"};
     }
@@ -214,7 +219,7 @@ class TestDistributed : public QObject {
             "largest weight difference, relative to the largest weight: 2 workers vs 1 "
             "process %.3g, seed 1 vs seed 0 %.3g",
             parallel.relative, seeds.relative);
-        QVERIFY2(parallel.relative < 1e-4, qPrintable(QString::number(parallel.relative)));
+        QVERIFY2(parallel.relative < 3e-4, qPrintable(QString::number(parallel.relative)));
         QVERIFY(seeds.relative > 1e-2);
         // The metrics are computed from the same weights, sharded over the workers.
         for (const QString split : {"val", "test"})

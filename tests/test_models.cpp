@@ -27,6 +27,7 @@
 #include "models/Networks.h"
 #include "models/Safetensors.h"
 #include "models/Sha256.h"
+#include "models/SharpnessAware.h"
 #include "models/TrainingRecipe.h"
 
 #include <atomic>
@@ -390,7 +391,8 @@ TrainOptions phantomTraining(const QTemporaryDir& dir, int trainCases, const QSt
 
 // Every ingredient of the training recipe that keeps state or draws random
 // numbers (the moving average, the fine-tuned block's moments, sampling,
-// mixing, augmentation, erasing, stochastic depth), for the bit-for-bit comparisons.
+// mixing, augmentation, erasing, stochastic depth, SAM's second pass on the
+// same draws), for the bit-for-bit comparisons.
 void addFullRecipe(TrainOptions& o) {
     o.augmentation = "strong";
     o.mixupAlpha = 0.4;
@@ -401,6 +403,7 @@ void addFullRecipe(TrainOptions& o) {
     o.dropPath = 0.2;
     o.elasticVoxels = 1.5;
     o.eraseProbability = 0.5;
+    o.samRho = 0.05;
 }
 
 // PyTorch's process-wide kernel choices that --deterministic changes, kept
@@ -2341,6 +2344,80 @@ class TestModels : public QObject {
     // alone, so a worker erasing its rows gets those rows of the whole
     // batch's result; the caller's images are not written to; and the share
     // of erased cases is the probability.
+    // SAM's ascent (models/SharpnessAware.h) against its definition worked
+    // out here in double on a quadratic, L(w) = sum a w^2 / 2 over two
+    // tensors: autograd's gradient is a w, and the ascent point is
+    // w + rho a w / ||a w||, the norm over both tensors together. A tensor
+    // without a gradient (a frozen block) stays put; restore() gives the
+    // weights back bit for bit and keeps the gradient taken at the ascent
+    // point, the one the optimiser steps with.
+    void sharpnessAscentMovesToTheWorstPointOfTheBall() {
+        torch::manual_seed(3);
+        std::vector<torch::Tensor> weights = {torch::randn({3, 4}).requires_grad_(),
+                                              torch::randn({5}).requires_grad_()};
+        const std::vector<torch::Tensor> curvature = {torch::rand({3, 4}) + 0.5,
+                                                      torch::rand({5}) + 0.5};
+        const torch::Tensor frozen = torch::randn({2});
+        const torch::Tensor frozenBefore = frozen.clone();
+        auto loss = [&] {
+            torch::Tensor sum = torch::zeros({});
+            for (size_t i = 0; i < weights.size(); ++i)
+                sum = sum + (curvature[i] * weights[i].pow(2)).sum() / 2;
+            return sum;
+        };
+        const double lossBefore = loss().item<double>();
+        loss().backward();
+        std::vector<torch::Tensor> before, gradient;
+        double squaredNorm = 0;
+        for (size_t i = 0; i < weights.size(); ++i) {
+            before.push_back(weights[i].detach().clone());
+            gradient.push_back(curvature[i].to(torch::kDouble) * before[i].to(torch::kDouble));
+            squaredNorm += gradient[i].pow(2).sum().item<double>();
+        }
+        const double rho = 0.05;
+        SharpnessAscent ascent({weights[0], frozen, weights[1]}, rho);
+        QCOMPARE(ascent.distance(), rho);
+        QVERIFY(torch::equal(frozen, frozenBefore));
+        double movedSquared = 0;
+        for (size_t i = 0; i < weights.size(); ++i) {
+            const torch::Tensor expected =
+                before[i].to(torch::kDouble) + rho * gradient[i] / std::sqrt(squaredNorm);
+            const torch::Tensor now = weights[i].detach().to(torch::kDouble);
+            QVERIFY2((now - expected).abs().max().item<double>() < 1e-6,
+                     qPrintable(QString::number(i)));
+            movedSquared += (now - before[i].to(torch::kDouble)).pow(2).sum().item<double>();
+        }
+        QVERIFY(std::abs(std::sqrt(movedSquared) - rho) < 1e-6);
+        // Uphill: to first order by rho ||g||.
+        const double lossAtAscent = loss().item<double>();
+        QVERIFY(lossAtAscent > lossBefore);
+        QVERIFY(std::abs(lossAtAscent - lossBefore - rho * std::sqrt(squaredNorm)) < rho * rho * 2);
+
+        // The gradient at the ascent point, then back.
+        std::vector<torch::Tensor> atAscent;
+        for (size_t i = 0; i < weights.size(); ++i) {
+            weights[i].mutable_grad().zero_();
+            atAscent.push_back(curvature[i] * weights[i].detach());
+        }
+        loss().backward();
+        ascent.restore();
+        for (size_t i = 0; i < weights.size(); ++i) {
+            QVERIFY(torch::equal(weights[i].detach(), before[i]));
+            QVERIFY(torch::allclose(weights[i].grad(), atAscent[i]));
+            QVERIFY(!torch::allclose(weights[i].grad(), curvature[i] * before[i]));
+        }
+
+        // Nothing moves at radius 0, nor where no weight has a gradient yet.
+        for (const double radius : {0.0, rho}) {
+            const torch::Tensor fresh = torch::randn({4}).requires_grad_();
+            if (radius == 0) (fresh * fresh).sum().backward();
+            const torch::Tensor freshBefore = fresh.detach().clone();
+            SharpnessAscent still({fresh}, radius);
+            QCOMPARE(still.distance(), 0.0);
+            QVERIFY(torch::equal(fresh.detach(), freshBefore));
+        }
+    }
+
     void randomErasingReplacesOneBoxPerErasedCase() {
         QVERIFY(!drawErase(4, false, 0).box.defined());
         QVERIFY_EXCEPTION_THROWN(drawErase(4, false, 1.5), Error);
