@@ -123,19 +123,24 @@ declare -A recipes=(
     # the cases): the one ingredient of DeiT's small-data recipe not yet here.
     [spt_lsa_mix_longest_erase]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0 --erase 0.25"
     # 2D: the mixed 180-epoch recipe with sharpness-aware minimisation
-    # (Foret et al. 2021) at its usual radius, 0.05, and at twice it: the
+    # (Foret et al. 2021) at its usual radius, 0.05, at twice it and at a
+    # fifth of it: the
     # gradient taken at the worst nearby weights, which Chen et al. 2022 found
     # lifts ViTs trained from scratch past ResNets of their size. Twice the
     # passes a step.
     [spt_lsa_mix_longest_sam]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0 --sam 0.05"
     [spt_lsa_mix_longest_sam01]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0 --sam 0.1"
+    [spt_lsa_mix_longest_sam001]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0 --sam 0.01"
+    # 2D: SAM in place of mixing (with mixing it learnt slower and ended lower,
+    # docs/training.md "BreastMNIST: sharpness-aware minimisation").
+    [spt_lsa_longest_sam]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --sam 0.05"
 )
 # Recipes that learn from other runs too: the recipe whose seeds 0-2 teach
 # them (trained, or waited for, before the first student).
 declare -A teachers=(
     [spt_lsa_mix_longest_distill]=spt_lsa_mix_longest
 )
-order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_small spt_lsa_mix_360 spt_lsa_mix_longest_dp nopn_patch4_mix nopn_patch4_spt_lsa spt_lsa_mix_longest_mean30 nopn_patch4_spt_lsa_mean5 spt_lsa_mix_longest_distill spt_lsa_mix_longest_erase spt_lsa_mix_longest_sam spt_lsa_mix_longest_sam01)
+order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_small spt_lsa_mix_360 spt_lsa_mix_longest_dp nopn_patch4_mix nopn_patch4_spt_lsa spt_lsa_mix_longest_mean30 nopn_patch4_spt_lsa_mean5 spt_lsa_mix_longest_distill spt_lsa_mix_longest_erase spt_lsa_mix_longest_sam spt_lsa_mix_longest_sam01 spt_lsa_mix_longest_sam001 spt_lsa_longest_sam)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }

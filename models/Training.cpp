@@ -509,11 +509,7 @@ ShareLoss forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrd
                              const StepDraws& d, int epoch) {
     const TrainOptions& o = c.o;
     const int64_t batch = batchOrder.size(0);
-    const AugmentDraw& draw = d.augmentation;
     const MixDraw& mix = d.mix;
-    const torch::Tensor& branchScales = d.branchScales;
-    const torch::Tensor& elastic = d.elastic;
-    const EraseDraw& erase = d.erase;
     const RankShard mine =
         c.group ? shardOf(batch, c.group->rank(), c.group->size()) : RankShard{0, batch};
     if (mine.count == 0) return {};
@@ -522,10 +518,12 @@ ShareLoss forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrd
             auto index = batchOrder.index_select(0, positions);
             auto images =
                 normaliseStoredBytes(c.train.images.index_select(0, index), c.input).to(c.device);
-            images = augment(images, c.volumetric, c.augmentation, draw.select(positions));
-            if (elastic.defined())
-                images = deformElastic(images, elastic.index_select(0, positions), o.elasticVoxels);
-            images = eraseBoxes(images, erase.select(positions), o.eraseProbability);
+            images =
+                augment(images, c.volumetric, c.augmentation, d.augmentation.select(positions));
+            if (d.elastic.defined())
+                images =
+                    deformElastic(images, d.elastic.index_select(0, positions), o.elasticVoxels);
+            images = eraseBoxes(images, d.erase.select(positions), o.eraseProbability);
             return std::make_pair(images, c.train.targets.index_select(0, index).to(c.device));
         };
         const auto positions = torch::arange(mine.start, mine.start + mine.count, torch::kInt64);
@@ -541,7 +539,8 @@ ShareLoss forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrd
         // This share's part of the global batch's mean loss: summed over the
         // workers, the gradients are those of the whole batch.
         const auto logits = c.model->forwardScaled(
-            x, branchScales.defined() ? branchScales.index_select(0, positions) : branchScales);
+            x,
+            d.branchScales.defined() ? d.branchScales.index_select(0, positions) : d.branchScales);
         auto loss = classificationLoss(c.task, logits, y, o.labelSmoothing, c.classWeights,
                                        partnerY, mix.lambda);
         // The teachers see the same augmented, mixed images.
