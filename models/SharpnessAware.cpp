@@ -2,9 +2,18 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace rllm {
+
+namespace {
+
+double squaredNormOf(const torch::Tensor& gradient) {
+    return gradient.to(torch::kDouble).pow(2).sum().item<double>();
+}
+
+}  // namespace
 
 SharpnessAscent::SharpnessAscent(const std::vector<torch::Tensor>& weights, double rho)
     : weights_(weights) {
@@ -13,8 +22,7 @@ SharpnessAscent::SharpnessAscent(const std::vector<torch::Tensor>& weights, doub
     // step's gradient can be small.
     double squaredNorm = 0;
     for (const torch::Tensor& w : weights_)
-        if (w.grad().defined())
-            squaredNorm += w.grad().to(torch::kDouble).pow(2).sum().item<double>();
+        if (w.grad().defined()) squaredNorm += squaredNormOf(w.grad());
     saved_.reserve(weights_.size());
     for (const torch::Tensor& w : weights_) saved_.push_back(w.detach().clone());
     const double norm = std::sqrt(squaredNorm);
@@ -28,6 +36,22 @@ SharpnessAscent::SharpnessAscent(const std::vector<torch::Tensor>& weights, doub
 void SharpnessAscent::restore() {
     torch::NoGradGuard noGrad;
     for (size_t i = 0; i < weights_.size(); ++i) weights_[i].copy_(saved_[i]);
+}
+
+AscentConcentration ascentConcentration(const std::vector<torch::Tensor>& weights, double rho) {
+    torch::NoGradGuard noGrad;
+    std::vector<double> squared(weights.size(), 0.0);
+    double total = 0;
+    for (size_t i = 0; i < weights.size(); ++i)
+        if (weights[i].grad().defined()) total += squared[i] = squaredNormOf(weights[i].grad());
+    AscentConcentration c;
+    if (!(total > 0) || !std::isfinite(total)) return c;
+    c.index = size_t(std::max_element(squared.begin(), squared.end()) - squared.begin());
+    const torch::Tensor& w = weights[c.index];
+    c.share = squared[c.index] / total;
+    c.largestMove = rho * w.grad().abs().max().item<double>() / std::sqrt(total);
+    c.rms = w.detach().to(torch::kDouble).pow(2).mean().sqrt().item<double>();
+    return c;
 }
 
 }  // namespace rllm

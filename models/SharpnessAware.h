@@ -5,7 +5,8 @@
 // radius rho, to first order w + rho g / ||g||: a minimum whose neighbourhood
 // is flat as well as low. Chen et al. 2022 ("When Vision Transformers
 // Outperform ResNets without Pretraining or Strong Data Augmentations")
-// found that it lifts ViTs trained from scratch past ResNets of their size. Costs a second forward and backward pass per step.
+// found that it lifts ViTs trained from scratch past ResNets of their size. Costs a second forward
+// and backward pass per step.
 
 #include <torch/types.h>
 
@@ -32,5 +33,20 @@ class SharpnessAscent {
     std::vector<torch::Tensor> weights_, saved_;
     double distance_ = 0;
 };
+
+// Where an ascent would go, read from the gradients in place before it: the
+// weight tensor with the largest share of ||g||^2 and how far the ascent of
+// radius rho would move its largest entry. A move several times the tensor's
+// own root mean square is no longer a small step around w: the ascent point
+// is then a different model, and its gradient says more about that tensor
+// than about the flatness SAM looks for. All zero where no weight has a
+// gradient.
+struct AscentConcentration {
+    size_t index = 0;        // into the weights given
+    double share = 0;        // of ||g||^2, in [0, 1]
+    double largestMove = 0;  // rho max|g_i| / ||g|| over the tensor's entries
+    double rms = 0;          // the tensor's root mean square before the move
+};
+AscentConcentration ascentConcentration(const std::vector<torch::Tensor>& weights, double rho);
 
 }  // namespace rllm

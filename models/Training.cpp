@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -620,6 +621,20 @@ void printEpochLine(std::ostream& out, bool overProgressBar, const EpochRecord& 
         << std::flush;
 }
 
+// RLLM_SAM_TRACE: at each epoch's first step, where SAM's ascent goes (the
+// tensor with the largest share of ||g||^2, and how far its largest entry
+// moves against the tensor's own size): docs/training.md says what it found.
+void printAscentConcentration(std::ostream& out, int epoch,
+                              const std::vector<std::pair<std::string, torch::Tensor>>& named,
+                              const AscentConcentration& c) {
+    if (c.share == 0) return;
+    out << "\rSAM ascent, epoch " << epoch << ": " << named[c.index].first << " takes "
+        << std::fixed << std::setprecision(1) << 100 * c.share
+        << " % of ||g||^2; its entries move up to " << std::setprecision(4) << c.largestMove
+        << " (its rms " << c.rms << ")\n"
+        << std::flush;
+}
+
 // What the bundle records of how it was trained.
 TrainingRecord trainingRecordOf(const TrainOptions& o, const EpochSelection& selection,
                                 Augmentation augmentation, ClassBalance balance, int64_t trainCases,
@@ -772,6 +787,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     const int64_t firstStep = state.step;
     int64_t stepIndex = state.step;
     const std::string checkpointPath = o.outPath + ".checkpoint.safetensors";
+    const bool traceSam = std::getenv("RLLM_SAM_TRACE") != nullptr;
     for (int epoch = state.epoch + 1; epoch <= o.epochs; ++epoch) {
         const auto epochStart = Clock::now();
         model->train();
@@ -793,6 +809,9 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             const ShareLoss share = forwardAndBackward(stepContext, batchOrder, draws, epoch);
             if (group) group->sumGradients(optimisation.trainable);
             if (o.samRho > 0) {
+                if (traceSam && s == 0)
+                    printAscentConcentration(out, epoch, optimisation.namedTrainable,
+                                             ascentConcentration(optimisation.trainable, o.samRho));
                 // The whole batch's gradient decides the ascent (summed over
                 // the workers first), so every worker moves the same way.
                 SharpnessAscent ascent(optimisation.trainable, o.samRho);

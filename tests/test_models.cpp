@@ -2418,6 +2418,25 @@ class TestModels : public QObject {
         }
     }
 
+    // RLLM_SAM_TRACE's reading of an ascent, on gradients set by hand: the
+    // tensor with the largest share of ||g||^2, that share, and how far the
+    // ascent moves its largest entry (rho max|g| / ||g||), beside its rms.
+    void ascentConcentrationNamesTheTensorTheAscentFavours() {
+        const torch::Tensor a = torch::full({4}, 0.5).requires_grad_();
+        const torch::Tensor b = torch::tensor({0.3, -0.4}).requires_grad_();
+        const torch::Tensor frozen = torch::ones({3});
+        QCOMPARE(ascentConcentration({a, b, frozen}, 0.1).share, 0.0);  // no gradient yet
+        a.mutable_grad() = torch::ones({4});                            // ||.||^2 4
+        b.mutable_grad() = torch::tensor({3.0, 0.0});                   // ||.||^2 9
+        const AscentConcentration c = ascentConcentration({a, frozen, b}, 0.1);
+        QCOMPARE(c.index, size_t(2));
+        QVERIFY(std::abs(c.share - 9.0 / 13.0) < 1e-12);
+        QVERIFY(std::abs(c.largestMove - 0.1 * 3.0 / std::sqrt(13.0)) < 1e-12);
+        QVERIFY(std::abs(c.rms - std::sqrt((0.09 + 0.16) / 2)) < 1e-7);
+        // It reads, it does not move.
+        QVERIFY(torch::equal(b.detach(), torch::tensor({0.3, -0.4})));
+    }
+
     void randomErasingReplacesOneBoxPerErasedCase() {
         QVERIFY(!drawErase(4, false, 0).box.defined());
         QVERIFY_EXCEPTION_THROWN(drawErase(4, false, 1.5), Error);
