@@ -5,8 +5,8 @@
 // radius rho, to first order w + rho g / ||g||: a minimum whose neighbourhood
 // is flat as well as low. Chen et al. 2022 ("When Vision Transformers
 // Outperform ResNets without Pretraining or Strong Data Augmentations")
-// found that it lifts ViTs trained from scratch past ResNets of their size. Costs a second forward
-// and backward pass per step.
+// found that it lifts ViTs trained from scratch past ResNets of their size.
+// Costs a second forward and backward pass per step.
 
 #include <torch/types.h>
 
