@@ -144,6 +144,8 @@ The recipe (docs/training.md has what each one measured):
   --sam RHO                 sharpness-aware minimisation: each step's gradient is
                             taken at the worst point within RHO of the weights
                             (two passes a step; 0: off; 0.05 is SAM's usual radius)
+  --sam-scope all|backbone  which weights the ascent moves: all (default), or all
+                            but the classifier head's
   --select best|last|mean:K keep the epoch with the best validation AUC (default),
                             the last epoch's weights (validation still reported), or
                             the epoch whose validation AUC averaged with the K-1
@@ -239,6 +241,8 @@ TrainOptions trainOptionsFrom(const ParsedArgs& p, const std::vector<std::string
     o.elasticVoxels = number("elastic", 0);
     o.eraseProbability = number("erase", 0);
     o.samRho = number("sam", 0);
+    o.samScope = p.get("sam-scope", "all");
+    if (p.has("sam-scope") && !p.has("sam")) throw UsageError("--sam-scope needs --sam");
     o.selection = p.get("select", "best");
     o.shiftedPatches = p.has("shifted-patches");
     o.localityAttention = p.has("locality-attention");
@@ -362,6 +366,7 @@ int runTrain(const std::vector<std::string>& args) {
                    "elastic",
                    "erase",
                    "sam",
+                   "sam-scope",
                    "select",
                    "llm-lr",
                    "seed",

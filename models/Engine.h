@@ -116,6 +116,11 @@ struct TrainOptions {
     // Sharpness-aware minimisation: the ascent's radius rho (0: off;
     // models/SharpnessAware.h). Each step then costs two passes.
     double samRho = 0;
+    // Which weights the ascent moves: "all" trainable ones, or "backbone",
+    // every one but the classifier head's. The head can take nearly all of
+    // ||g||^2 (docs/training.md), and then the ascent point is a different
+    // head on the same tokens rather than a nearby backbone.
+    std::string samScope = "all";
     // Which epoch's weights the bundle keeps: "best" (highest validation AUC;
     // ties: ACC) or "last" (the schedule's end, whatever a small validation
     // split says; with --ema, the average). Validation is reported either way.

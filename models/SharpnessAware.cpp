@@ -1,5 +1,8 @@
 #include "models/SharpnessAware.h"
 
+#include "core/Error.h"
+#include "models/Networks.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -52,6 +55,22 @@ AscentConcentration ascentConcentration(const std::vector<torch::Tensor>& weight
     c.largestMove = rho * w.grad().abs().max().item<double>() / std::sqrt(total);
     c.rms = w.detach().to(torch::kDouble).pow(2).mean().sqrt().item<double>();
     return c;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> ascentWeights(ClassifierImpl& model,
+                                                                 const std::string& scope) {
+    if (scope != "all" && scope != "backbone")
+        throw Error("--sam-scope must be all or backbone, not '" + scope + "'");
+    const std::vector<torch::Tensor> head = model.vit->head->parameters();
+    const auto isHead = [&head](const torch::Tensor& t) {
+        return std::any_of(head.begin(), head.end(),
+                           [&t](const torch::Tensor& h) { return h.is_same(t); });
+    };
+    std::vector<std::pair<std::string, torch::Tensor>> result;
+    for (const auto& p : model.named_parameters())
+        if (p.value().requires_grad() && (scope == "all" || !isHead(p.value())))
+            result.emplace_back(p.key(), p.value());
+    return result;
 }
 
 }  // namespace rllm

@@ -10,9 +10,13 @@
 
 #include <torch/types.h>
 
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace rllm {
+
+class ClassifierImpl;
 
 // Moves the weights to the ascent point and back again. Weights without a
 // gradient (a frozen LLM block, a layer the batch did not reach) stay put,
@@ -33,6 +37,13 @@ class SharpnessAscent {
     std::vector<torch::Tensor> weights_, saved_;
     double distance_ = 0;
 };
+
+// The weights the ascent moves, named, in the model's order: every
+// trainable one (scope "all"), or every one but the classifier head's
+// ("backbone"). A frozen LLM block is in neither. Throws rllm::Error for
+// another scope.
+std::vector<std::pair<std::string, torch::Tensor>> ascentWeights(ClassifierImpl& model,
+                                                                 const std::string& scope);
 
 // Where an ascent would go, read from the gradients in place before it: the
 // weight tensor with the largest share of ||g||^2 and how far the ascent of

@@ -191,6 +191,8 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
         {"seed", o.seed},
         {"train_cases", trainCases},
         {"task", o.task}};
+    // Only when not the default, so checkpoints of earlier runs resume as before.
+    if (o.samScope != "all") options["sam_scope"] = o.samScope;
     // Only when on, so checkpoints of runs without it resume as before.
     if (!o.distillFrom.empty()) {
         nlohmann::json teachers = nlohmann::json::array();
@@ -373,6 +375,8 @@ void checkTrainOptions(const TrainOptions& o) {
     if (!(o.eraseProbability >= 0 && o.eraseProbability <= 1))
         throw Error("--erase must be a probability in [0, 1]");
     if (!(o.samRho >= 0)) throw Error("--sam must be a radius >= 0 (0: off)");
+    if (o.samScope != "all" && o.samScope != "backbone")
+        throw Error("--sam-scope must be all or backbone, not '" + o.samScope + "'");
     if (!(o.learningRate >= 0) || !(o.llmLearningRate >= 0))
         throw Error("--lr and --llm-lr must be >= 0");
     if (!o.distillFrom.empty() && !(o.distillWeight >= 0 && o.distillWeight <= 1))
@@ -400,6 +404,9 @@ DeviceOptions workerDeviceOptions(DeviceOptions options, const DistributedOption
 struct Optimisation {
     std::vector<torch::Tensor> trainable;
     std::vector<std::pair<std::string, torch::Tensor>> namedTrainable;
+    // The ones SAM's ascent moves (--sam-scope), with their names for its trace.
+    std::vector<std::pair<std::string, torch::Tensor>> namedAscent;
+    std::vector<torch::Tensor> ascent;
     std::vector<double> baseRates;  // one per group
     std::unique_ptr<torch::optim::AdamW> optimizer;
 };
@@ -426,6 +433,8 @@ Optimisation optimisationFor(Classifier& model, const TrainOptions& o) {
     }
     result.optimizer = std::make_unique<torch::optim::AdamW>(
         std::move(groups), torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay));
+    result.namedAscent = ascentWeights(*model, o.samScope);
+    for (const auto& p : result.namedAscent) result.ascent.push_back(p.second);
     return result;
 }
 
@@ -657,6 +666,7 @@ TrainingRecord trainingRecordOf(const TrainOptions& o, const EpochSelection& sel
     record.elastic_voxels = o.elasticVoxels;
     record.erase_probability = o.eraseProbability;
     record.sam_rho = o.samRho;
+    record.sam_scope = o.samScope;
     record.llm_trainable = o.llmTrainable;
     record.llm_learning_rate = o.llmTrainable ? o.llmLearningRate : 0.0;
     record.train_cases = trainCases;
@@ -810,11 +820,11 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
             if (group) group->sumGradients(optimisation.trainable);
             if (o.samRho > 0) {
                 if (traceSam && s == 0)
-                    printAscentConcentration(out, epoch, optimisation.namedTrainable,
-                                             ascentConcentration(optimisation.trainable, o.samRho));
+                    printAscentConcentration(out, epoch, optimisation.namedAscent,
+                                             ascentConcentration(optimisation.ascent, o.samRho));
                 // The whole batch's gradient decides the ascent (summed over
                 // the workers first), so every worker moves the same way.
-                SharpnessAscent ascent(optimisation.trainable, o.samRho);
+                SharpnessAscent ascent(optimisation.ascent, o.samRho);
                 optimizer.zero_grad();
                 forwardAndBackward(stepContext, batchOrder, draws, epoch);
                 if (group) group->sumGradients(optimisation.trainable);

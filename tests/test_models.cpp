@@ -404,6 +404,7 @@ void addFullRecipe(TrainOptions& o) {
     o.elasticVoxels = 1.5;
     o.eraseProbability = 0.5;
     o.samRho = 0.05;
+    o.samScope = "backbone";
 }
 
 // PyTorch's process-wide kernel choices that --deterministic changes, kept
@@ -2070,6 +2071,18 @@ class TestModels : public QObject {
         } catch (const FileError& e) {
             QVERIFY2(QString(e.what()).contains("learning_rate"), e.what());
         }
+        if (fullRecipe) {
+            // The ascent's scope is written only when not "all", and checked.
+            other = options("split.safetensors");
+            other.resumeFrom = checkpoint;
+            other.samScope = "all";
+            try {
+                trainClassifier(other, log);
+                QFAIL("a checkpoint of a run with another SAM scope was accepted");
+            } catch (const FileError& e) {
+                QVERIFY2(QString(e.what()).contains("sam_scope"), e.what());
+            }
+        }
 
         if (!fullRecipe) {
             // A checkpoint written before drop_path, elastic, erase, shifted_patches
@@ -2415,6 +2428,40 @@ class TestModels : public QObject {
             SharpnessAscent still({fresh}, radius);
             QCOMPARE(still.distance(), 0.0);
             QVERIFY(torch::equal(fresh.detach(), freshBefore));
+        }
+    }
+
+    // --sam-scope: "backbone" leaves out exactly the classifier head's weight
+    // and bias, "all" leaves out nothing trainable, and neither takes the
+    // frozen LLM block.
+    void samScopeChoosesTheWeightsTheAscentMoves() {
+        LlmWeights w = randomWeights(32, 4, 2, 64, false, 61);
+        for (const bool boosted : {false, true}) {
+            Classifier model = boosted ? smallClassifier(&w, ResidualMode::Hybrid)
+                                       : Classifier(VitConfig::preset("tiny"), Booster{nullptr});
+            std::vector<std::string> trainable;
+            for (const auto& p : model->named_parameters())
+                if (p.value().requires_grad()) trainable.push_back(p.key());
+            QVERIFY(std::find(trainable.begin(), trainable.end(), "vit.head.weight") !=
+                    trainable.end());
+            const auto names = [&model](const std::string& scope) {
+                std::vector<std::string> result;
+                for (const auto& p : ascentWeights(*model, scope)) result.push_back(p.first);
+                return result;
+            };
+            QCOMPARE(names("all"), trainable);
+            std::vector<std::string> expected;
+            for (const std::string& name : trainable)
+                if (name != "vit.head.weight" && name != "vit.head.bias") expected.push_back(name);
+            QCOMPARE(expected.size(), trainable.size() - 2);
+            QCOMPARE(names("backbone"), expected);
+            for (const std::string& name : names("all"))
+                QVERIFY2(name.rfind("booster.llm.", 0) != 0, name.c_str());
+            if (boosted)
+                QVERIFY(std::any_of(trainable.begin(), trainable.end(), [](const std::string& n) {
+                    return n.rfind("booster.", 0) == 0;
+                }));
+            QVERIFY_THROWS_EXCEPTION(Error, ascentWeights(*model, "head"));
         }
     }
 
