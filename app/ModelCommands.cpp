@@ -154,6 +154,8 @@ The recipe (docs/training.md has what each one measured):
                             moved by half a patch towards every diagonal corner
   --locality-attention      locality self-attention: a learnt temperature, and
                             no token attends to itself (both from Lee et al. 2021)
+  --mean-pool               the head reads the mean of the patch tokens instead of
+                            the class token (global average pooling)
   --no-patch-norm           3D (and shifted patches): no LayerNorm on each patch
                             vector before its Linear, which makes every patch inside
                             or outside a uniform region the same token (binary masks)
@@ -247,6 +249,7 @@ TrainOptions trainOptionsFrom(const ParsedArgs& p, const std::vector<std::string
     o.shiftedPatches = p.has("shifted-patches");
     o.localityAttention = p.has("locality-attention");
     o.patchNorm = !p.has("no-patch-norm");
+    o.meanPool = p.has("mean-pool");
     o.llmTrainable = p.has("llm-trainable");
     o.llmLearningRate = number("llm-lr", 1e-4);
     if (p.has("llm-lr") && !o.llmTrainable) throw UsageError("--llm-lr needs --llm-trainable");
@@ -337,54 +340,54 @@ void printTrainResult(const TrainSummary& s) {
 }  // namespace
 
 int runTrain(const std::vector<std::string>& args) {
-    ParsedArgs p =
-        parseArgs(args,
-                  {"help", "random-llm", "no-augment", "json", "llm-trainable", "shifted-patches",
-                   "locality-attention", "no-patch-norm", "choose-cam", "deterministic"},
-                  {"data",
-                   "out",
-                   "arch",
-                   "preset",
-                   "depth",
-                   "patch",
-                   "booster",
-                   "llm",
-                   "layer",
-                   "final-norm",
-                   "epochs",
-                   "batch",
-                   "lr",
-                   "weight-decay",
-                   "label-smoothing",
-                   "warmup-epochs",
-                   "augment",
-                   "mixup",
-                   "cutmix",
-                   "class-balance",
-                   "ema",
-                   "drop-path",
-                   "elastic",
-                   "erase",
-                   "sam",
-                   "sam-scope",
-                   "select",
-                   "llm-lr",
-                   "seed",
-                   "max-train",
-                   "task",
-                   "log",
-                   "resume",
-                   "init",
-                   "distill",
-                   "distill-weight",
-                   "distill-temperature",
-                   "stop-after",
-                   "device",
-                   "threads",
-                   "llm-precision",
-                   "nproc",
-                   "worker-timeout",
-                   "dist-backend"});
+    ParsedArgs p = parseArgs(
+        args,
+        {"help", "random-llm", "no-augment", "json", "llm-trainable", "shifted-patches",
+         "mean-pool", "locality-attention", "no-patch-norm", "choose-cam", "deterministic"},
+        {"data",
+         "out",
+         "arch",
+         "preset",
+         "depth",
+         "patch",
+         "booster",
+         "llm",
+         "layer",
+         "final-norm",
+         "epochs",
+         "batch",
+         "lr",
+         "weight-decay",
+         "label-smoothing",
+         "warmup-epochs",
+         "augment",
+         "mixup",
+         "cutmix",
+         "class-balance",
+         "ema",
+         "drop-path",
+         "elastic",
+         "erase",
+         "sam",
+         "sam-scope",
+         "select",
+         "llm-lr",
+         "seed",
+         "max-train",
+         "task",
+         "log",
+         "resume",
+         "init",
+         "distill",
+         "distill-weight",
+         "distill-temperature",
+         "stop-after",
+         "device",
+         "threads",
+         "llm-precision",
+         "nproc",
+         "worker-timeout",
+         "dist-backend"});
     if (p.has("help")) {
         std::cout << kTrainUsage;
         return kOk;

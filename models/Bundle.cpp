@@ -41,6 +41,7 @@ VitConfig vitConfigOf(const VitSpec& m) {
     c.shiftedPatches = m.shifted_patches;
     c.localityAttention = m.locality_attention;
     c.patchNorm = m.patch_norm;
+    c.meanPool = m.mean_pool;
     return c;
 }
 
@@ -60,6 +61,7 @@ VitSpec vitSpecOf(const VitConfig& c, const std::string& preset) {
     m.shifted_patches = c.shiftedPatches;
     m.locality_attention = c.localityAttention;
     m.patch_norm = c.patchNorm;
+    m.mean_pool = c.meanPool;
     return m;
 }
 

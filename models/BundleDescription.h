@@ -28,6 +28,9 @@ struct VitSpec {
     // LayerNorm on each patch vector before the Linear (VitConfig::patchNorm);
     // true in bundles from before the option.
     bool patch_norm = true;
+    // The head reads the mean of the patch tokens (VitConfig::meanPool);
+    // false in bundles from before the option.
+    bool mean_pool = false;
 };
 
 // The frozen transformer block's shape (LLaMA family).

@@ -58,11 +58,13 @@ std::string resolveCamLayer(const std::string& method, const std::string& layer,
                             const BundleDescription& description);
 
 // Gradient-weighted attention rollout (Chefer, Gur and Wolf, CVPR 2021) over
-// attention maps (1, heads, T, T) and their gradients: the class
-// token's row of prod_blocks (I + mean_heads relu(grad * attention)), one
-// value per token (the class token first).
+// attention maps (1, heads, T, T) and their gradients: the row of
+// prod_blocks (I + mean_heads relu(grad * attention)) of what the head reads,
+// one value per token (the class token first). That row is the class
+// token's, or with `meanPool` (VitConfig::meanPool) the mean of the patch
+// tokens' rows.
 torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions,
-                               const std::vector<torch::Tensor>& gradients);
+                               const std::vector<torch::Tensor>& gradients, bool meanPool = false);
 std::vector<std::string> camLayerNamesFor(const BundleDescription& description);
 
 struct ModelCam {

@@ -63,7 +63,7 @@ torch::Tensor tokenCam(const std::string& method, const torch::Tensor& A, const 
 }
 
 torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions,
-                               const std::vector<torch::Tensor>& gradients) {
+                               const std::vector<torch::Tensor>& gradients, bool meanPool) {
     if (attentions.empty()) throw Error("rollout: the model has no attention to follow");
     if (gradients.size() != attentions.size())
         throw Error("rollout: one gradient per attention map is needed");
@@ -77,7 +77,8 @@ torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions,
         // The residual connection carries each token's own relevance forward.
         relevance = relevance + torch::matmul(weighted, relevance);
     }
-    return relevance[0];  // what the class token draws from each token
+    // What the token(s) the head reads draw from each token.
+    return meanPool ? relevance.narrow(0, 1, relevance.size(0) - 1).mean(0) : relevance[0];
 }
 
 ModelCam camOnTokens(Classifier& model, const BundleDescription& d, const torch::Tensor& image,
@@ -120,7 +121,7 @@ ModelCam camOnTokens(Classifier& model, const BundleDescription& d, const torch:
         // computed or left behind in the model.
         const auto gradients =
             torch::autograd::grad({logits[0][out.target]}, attentions, {}, false, false, true);
-        torch::Tensor map = attentionRollout(attentions, gradients).slice(0, 1);
+        torch::Tensor map = attentionRollout(attentions, gradients, m.mean_pool).slice(0, 1);
         out.grid = m.volumetric ? map.view({1, 1, g, g, g}) : map.view({1, 1, g, g});
         const double peak = map.max().item<double>();
         if (peak > 0) out.grid = out.grid / peak;

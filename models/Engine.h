@@ -129,6 +129,8 @@ struct TrainOptions {
     bool shiftedPatches = false, localityAttention = false;
     // LayerNorm on each patch vector before the Linear (VitConfig::patchNorm).
     bool patchNorm = true;
+    // The head reads the mean of the patch tokens (VitConfig::meanPool).
+    bool meanPool = false;
     // RQ3: the LLM block is fine-tuned with its own learning rate instead of frozen.
     bool llmTrainable = false;
     double llmLearningRate = 1e-4;

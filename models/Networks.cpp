@@ -461,7 +461,8 @@ torch::Tensor ClassifierImpl::forwardScaled(const torch::Tensor& images,
 
 torch::Tensor ClassifierImpl::run(const torch::Tensor& images, const TokenTap& tap, TailTokens tail,
                                   const torch::Tensor& branchScales) {
-    const bool classRow = tail == TailTokens::ClassToken;
+    // A mean-pooled head reads every patch token: every row is needed.
+    const bool classRow = tail == TailTokens::ClassToken && !vit->config.meanPool;
     const size_t last = vit->blocks->size() - 1;
     auto tokens = vit->embed(images);
     for (size_t i = 0; i < vit->blocks->size(); ++i)
@@ -469,7 +470,9 @@ torch::Tensor ClassifierImpl::run(const torch::Tensor& images, const TokenTap& t
             tokens, tap, "block:" + std::to_string(i), classRow && !llmIsLastMixer() && i == last,
             branchScales.defined() ? branchScales.select(1, int64_t(i)) : torch::Tensor());
     if (booster) tokens = booster->forward(tokens, tap, classRow && llmIsLastMixer());
-    return dense(vit->head, vit->norm(tokens).select(1, 0));
+    const torch::Tensor normed = vit->norm(tokens);
+    return dense(vit->head, vit->config.meanPool ? normed.narrow(1, 1, normed.size(1) - 1).mean(1)
+                                                 : normed.select(1, 0));
 }
 
 void initialiseTrainable(torch::nn::Module& module, uint64_t seed) {

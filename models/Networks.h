@@ -26,10 +26,10 @@ namespace rllm {
 using TokenTap = std::function<torch::Tensor(const std::string& name, const torch::Tensor& tokens)>;
 
 // How many rows the last token-mixing layer (the last layer of the LLM block,
-// or the last ViT block when there is no LLM) computes. The head reads the
-// class token alone and every layer after that one works token by token, so
-// only the class token's row there can reach the logits: its query, attention
-// output and MLP / SwiGLU are computed for that one row, while keys and values
+// or the last ViT block when there is no LLM) computes. With the class token
+// as what the head reads (not VitConfig::meanPool), the head reads it alone and every layer after
+// that one works token by token, so only the class token's row there can reach the logits: its
+// query, attention output and MLP / SwiGLU are computed for that one row, while keys and values
 // still come from every token. The logits are the same as with every row
 // computed (test_models checks it); All is for taps that read that
 // layer's output (e.g. an EigenCAM at booster:llm) and for attention rollout.
@@ -58,6 +58,11 @@ struct VitConfig {
     // uniform region (all of a binary mask's patches away from its surface)
     // becomes the same token. Off, the Linear sees the voxel values.
     bool patchNorm = true;
+    // What the head reads: the class token (false, the original ViT), or the
+    // mean of the patch tokens after the final norm (global average pooling,
+    // as in Beyer et al. 2022, "Better plain ViT baselines for ImageNet-1k",
+    // and timm's global_pool='avg'). The class token stays a token either way.
+    bool meanPool = false;
 
     int gridSide() const { return imageSize / patch; }
     int patchCount() const;

@@ -282,6 +282,7 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
             for (const char* key : {"shifted_patches", "locality_attention"})
                 if (!saved["model"].contains(key)) saved["model"][key] = false;
             if (!saved["model"].contains("patch_norm")) saved["model"]["patch_norm"] = true;
+            if (!saved["model"].contains("mean_pool")) saved["model"]["mean_pool"] = false;
         }
     }
     std::string differing;

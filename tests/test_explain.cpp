@@ -363,6 +363,10 @@ class TestExplain : public QObject {
         }
         torch::Tensor rollout = attentionRollout(attentions, gradients);
         for (int j = 0; j < 3; ++j) QVERIFY(std::abs(rollout[j].item<double>() - r[j]) < 1e-12);
+        // A mean-pooled head reads the patch tokens (rows 1 and 2) in equal parts.
+        torch::Tensor pooled = attentionRollout(attentions, gradients, true);
+        for (int j = 0; j < 3; ++j)
+            QVERIFY(std::abs(pooled[j].item<double>() - (r[3 + j] + r[6 + j]) / 2) < 1e-12);
         QVERIFY_THROWS_EXCEPTION(Error, attentionRollout({}, {}));
     }
 

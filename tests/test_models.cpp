@@ -841,6 +841,70 @@ class TestModels : public QObject {
             }
     }
 
+    // --mean-pool: the head reads the mean of the normed patch tokens (the
+    // class token left out), computed here block by block from the model's
+    // own modules; every row of the last mixing layer is computed whatever
+    // TailTokens asks; and with a booster the two TailTokens agree.
+    void meanPoolHeadReadsThePatchTokensMean() {
+        LlmWeights w = randomWeights(32, 4, 2, 64, false, 71);
+        for (const bool boosted : {false, true}) {
+            VitConfig c = VitConfig::preset("tiny");
+            c.dim = 48, c.heads = 3, c.depth = 2, c.imageSize = 16, c.patch = 4, c.classes = 3;
+            c.meanPool = true;
+            Booster booster{nullptr};
+            if (boosted) {
+                LlmBlock block(w.architecture, 1, FinalNorm::Unit);
+                block->load(w);
+                booster = Booster(c.dim, 32, ResidualMode::In, block);
+            }
+            Classifier model(c, booster);
+            initialiseTrainable(*model, 4);
+            model->to(torch::kFloat64);
+            torch::NoGradGuard noGrad;
+            torch::manual_seed(8);
+            const torch::Tensor x = torch::randn({3, 1, 16, 16}, torch::kFloat64);
+            int64_t tailRows = -1;
+            const std::string tailName = model->llmIsLastMixer() ? "booster:llm" : "block:1";
+            TokenTap tap = [&](const std::string& name, const torch::Tensor& t) {
+                if (name == tailName) tailRows = t.size(1);
+                return t;
+            };
+            const torch::Tensor logits = model->forward(x, tap, TailTokens::ClassToken);
+            QCOMPARE(tailRows, int64_t(c.patchCount() + 1));
+            QVERIFY(torch::allclose(model->forward(x, TailTokens::All), logits, 1e-12, 1e-12));
+            if (boosted) continue;
+            torch::Tensor tokens = model->vit->embed(x);
+            for (size_t i = 0; i < model->vit->blocks->size(); ++i)
+                tokens = model->vit->blocks[i]->as<VitBlock>()->forward(tokens);
+            const torch::Tensor normed = model->vit->norm(tokens);
+            const torch::Tensor expected =
+                model->vit->head(normed.slice(1, 1, normed.size(1)).sum(1) / c.patchCount());
+            QVERIFY((logits - expected).abs().max().item<double>() < 1e-12);
+            const torch::Tensor classRead = model->vit->head(normed.select(1, 0));
+            QVERIFY((logits - classRead).abs().max().item<double>() > 1e-3);
+        }
+        // The choice survives a bundle; bundles from before it read the class token.
+        VitConfig c = VitConfig::preset("tiny");
+        c.dim = 24, c.heads = 3, c.depth = 1, c.imageSize = 8, c.patch = 4, c.meanPool = true;
+        BundleDescription d;
+        d.model = vitSpecOf(c, "tiny");
+        d.task = "binary";
+        d.class_names = {"a", "b"};
+        Classifier model = buildClassifier(d);
+        model->eval();
+        QTemporaryDir dir;
+        const std::string path = dir.filePath("pooled.safetensors").toStdString();
+        saveBundle(model, d, path);
+        LoadedBundle loaded = loadBundle(path);
+        QVERIFY(loaded.description.model.mean_pool && loaded.model->vit->config.meanPool);
+        torch::NoGradGuard noGrad;
+        const torch::Tensor x = torch::rand({2, 1, 8, 8});
+        QVERIFY(torch::allclose(model->forward(x), loaded.model->forward(x)));
+        nlohmann::json old = d.toJson();
+        old["model"].erase("mean_pool");
+        QVERIFY(!BundleDescription::fromJson(old).model.mean_pool);
+    }
+
     // The bundle check (models/BundleCheck.h) predicts, from the description
     // alone, every tensor the network built from it has: names and shapes,
     // for 2D and 3D, baseline, mlp and LLM boosters (grouped-query, qkv bias,
