@@ -352,6 +352,26 @@ LlmWeights writeTestGguf(const std::string& path, uint32_t attnQType = test::kQ4
     return expected;
 }
 
+// An untrained two-class baseline of shape `c`, saved as a bundle in `dir`
+// and loaded back: the network as built (in eval mode) and as loaded.
+struct SavedAndLoaded {
+    BundleDescription description;
+    Classifier built{nullptr};
+    LoadedBundle loaded;
+};
+SavedAndLoaded saveAndLoadBaseline(const VitConfig& c, const QTemporaryDir& dir) {
+    SavedAndLoaded result;
+    result.description.model = vitSpecOf(c, "tiny");
+    result.description.task = "binary";
+    result.description.class_names = {"a", "b"};
+    result.built = buildClassifier(result.description);
+    result.built->eval();
+    const std::string path = dir.filePath("bundle.safetensors").toStdString();
+    saveBundle(result.built, result.description, path);
+    result.loaded = loadBundle(path);
+    return result;
+}
+
 Classifier smallClassifier(const LlmWeights* llm, ResidualMode mode, int classes = 2) {
     VitConfig c = VitConfig::preset("tiny");
     c.dim = 48, c.heads = 3, c.depth = 2, c.imageSize = 16, c.patch = 4, c.classes = classes;
@@ -886,21 +906,14 @@ class TestModels : public QObject {
         // The choice survives a bundle; bundles from before it read the class token.
         VitConfig c = VitConfig::preset("tiny");
         c.dim = 24, c.heads = 3, c.depth = 1, c.imageSize = 8, c.patch = 4, c.meanPool = true;
-        BundleDescription d;
-        d.model = vitSpecOf(c, "tiny");
-        d.task = "binary";
-        d.class_names = {"a", "b"};
-        Classifier model = buildClassifier(d);
-        model->eval();
         QTemporaryDir dir;
-        const std::string path = dir.filePath("pooled.safetensors").toStdString();
-        saveBundle(model, d, path);
-        LoadedBundle loaded = loadBundle(path);
+        SavedAndLoaded bundle = saveAndLoadBaseline(c, dir);
+        LoadedBundle& loaded = bundle.loaded;
         QVERIFY(loaded.description.model.mean_pool && loaded.model->vit->config.meanPool);
         torch::NoGradGuard noGrad;
         const torch::Tensor x = torch::rand({2, 1, 8, 8});
-        QVERIFY(torch::allclose(model->forward(x), loaded.model->forward(x)));
-        nlohmann::json old = d.toJson();
+        QVERIFY(torch::allclose(bundle.built->forward(x), loaded.model->forward(x)));
+        nlohmann::json old = bundle.description.toJson();
         old["model"].erase("mean_pool");
         QVERIFY(!BundleDescription::fromJson(old).model.mean_pool);
     }
@@ -933,22 +946,15 @@ class TestModels : public QObject {
             (plain->embed(outside) - plain->embed(inside)).abs().max().item<double>();
         QVERIFY2(apart > 0.1, std::to_string(apart).c_str());
 
-        BundleDescription d;
-        d.model = vitSpecOf(c, "tiny");
-        d.task = "binary";
-        d.class_names = {"outside", "inside"};
-        Classifier model = buildClassifier(d);
-        model->eval();
         QTemporaryDir dir;
-        const std::string path = dir.filePath("plain.safetensors").toStdString();
-        saveBundle(model, d, path);
-        LoadedBundle loaded = loadBundle(path);
+        SavedAndLoaded bundle = saveAndLoadBaseline(c, dir);
+        LoadedBundle& loaded = bundle.loaded;
         QVERIFY(!loaded.description.model.patch_norm);
         QVERIFY(!loaded.model->vit->patchNormIn);
         const torch::Tensor x = torch::rand({2, 1, 8, 8, 8});
-        QVERIFY(torch::allclose(model->forward(x), loaded.model->forward(x)));
+        QVERIFY(torch::allclose(bundle.built->forward(x), loaded.model->forward(x)));
         // A description without the key (bundles before it) keeps the norm.
-        nlohmann::json old = d.toJson();
+        nlohmann::json old = bundle.description.toJson();
         old["model"].erase("patch_norm");
         QVERIFY(BundleDescription::fromJson(old).model.patch_norm);
     }
