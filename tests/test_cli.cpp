@@ -450,6 +450,11 @@ class TestCli : public QObject {
             QVERIFY2(run.err.contains(option[option.size() - 2].toUtf8()), run.err.constData());
             QVERIFY2(!run.err.contains("missing.npz"), run.err.constData());
         }
+        // A SAM setting without SAM is a usage error, not a silent no-op.
+        Run scopeAlone = runRllm({"train", "--data", missing, "--out", out, "--arch", "vit2d",
+                                  "--sam-scope", "backbone"});
+        QCOMPARE(scopeAlone.status, 2);
+        QVERIFY2(scopeAlone.err.contains("--sam-scope needs --sam"), scopeAlone.err.constData());
     }
 };
 
