@@ -75,6 +75,7 @@ Shapes expectedBundleTensors(const nlohmann::json& d) {
     const bool locality =
         m.contains("locality_attention") && booleanField(m, "locality_attention", at);
     const bool patchNorm = !m.contains("patch_norm") || booleanField(m, "patch_norm", at);
+    // Read for its type only: the head's mean adds no tensor.
     if (m.contains("mean_pool")) booleanField(m, "mean_pool", at);
     if (dim % heads != 0)
         throw Error("the description's model.dim " + std::to_string(dim) +

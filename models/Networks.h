@@ -26,13 +26,14 @@ namespace rllm {
 using TokenTap = std::function<torch::Tensor(const std::string& name, const torch::Tensor& tokens)>;
 
 // How many rows the last token-mixing layer (the last layer of the LLM block,
-// or the last ViT block when there is no LLM) computes. With the class token
-// as what the head reads (not VitConfig::meanPool), the head reads it alone and every layer after
-// that one works token by token, so only the class token's row there can reach the logits: its
-// query, attention output and MLP / SwiGLU are computed for that one row, while keys and values
-// still come from every token. The logits are the same as with every row
-// computed (test_models checks it); All is for taps that read that
-// layer's output (e.g. an EigenCAM at booster:llm) and for attention rollout.
+// or the last ViT block when there is no LLM) computes. Where the head reads
+// the class token (not VitConfig::meanPool), it reads that token alone and
+// every layer after that one works token by token, so only the class
+// token's row there can reach the logits: its query, attention output and
+// MLP / SwiGLU are computed for that one row, while keys and values still
+// come from every token. A mean-pooled head needs every row. The logits are the same as with every
+// row computed (test_models checks it); All is for taps that read that layer's output (e.g. an
+// EigenCAM at booster:llm) and for attention rollout.
 enum class TailTokens { ClassToken, All };
 
 struct VitConfig {

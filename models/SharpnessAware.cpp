@@ -57,10 +57,14 @@ AscentConcentration ascentConcentration(const std::vector<torch::Tensor>& weight
     return c;
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> ascentWeights(ClassifierImpl& model,
-                                                                 const std::string& scope) {
+void checkSamScope(const std::string& scope) {
     if (scope != "all" && scope != "backbone")
         throw Error("--sam-scope must be all or backbone, not '" + scope + "'");
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> ascentWeights(ClassifierImpl& model,
+                                                                 const std::string& scope) {
+    checkSamScope(scope);
     const std::vector<torch::Tensor> head = model.vit->head->parameters();
     const auto isHead = [&head](const torch::Tensor& t) {
         return std::any_of(head.begin(), head.end(),

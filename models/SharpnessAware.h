@@ -38,10 +38,12 @@ class SharpnessAscent {
     double distance_ = 0;
 };
 
+// Throws rllm::Error unless `scope` is one --sam-scope takes: all or backbone.
+void checkSamScope(const std::string& scope);
+
 // The weights the ascent moves, named, in the model's order: every
 // trainable one (scope "all"), or every one but the classifier head's
-// ("backbone"). A frozen LLM block is in neither. Throws rllm::Error for
-// another scope.
+// ("backbone"). A frozen LLM block is in neither. Checks the scope first.
 std::vector<std::pair<std::string, torch::Tensor>> ascentWeights(ClassifierImpl& model,
                                                                  const std::string& scope);
 

@@ -376,8 +376,7 @@ void checkTrainOptions(const TrainOptions& o) {
     if (!(o.eraseProbability >= 0 && o.eraseProbability <= 1))
         throw Error("--erase must be a probability in [0, 1]");
     if (!(o.samRho >= 0)) throw Error("--sam must be a radius >= 0 (0: off)");
-    if (o.samScope != "all" && o.samScope != "backbone")
-        throw Error("--sam-scope must be all or backbone, not '" + o.samScope + "'");
+    checkSamScope(o.samScope);
     if (!(o.learningRate >= 0) || !(o.llmLearningRate >= 0))
         throw Error("--lr and --llm-lr must be >= 0");
     if (!o.distillFrom.empty() && !(o.distillWeight >= 0 && o.distillWeight <= 1))
