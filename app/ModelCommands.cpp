@@ -113,7 +113,8 @@ namespace {
 const char* kTrainUsage = R"(Usage: rllm train --data X.npz --out BUNDLE [options]
 
   --arch vit2d|vit3d        (default: from the data)
-  --preset tiny|small|base  ViT width and heads (default tiny); --depth N overrides the block count
+  --preset tiny|small|base|WxH  ViT width and heads (default tiny: 192x3; small 384x6,
+                            base 768x12, or W wide with H heads); --depth N sets the block count
   --patch P                 patch size (default: image size / 7)
   --booster in|out|hybrid|none|mlp   add the R-LLM booster (default: plain ViT baseline)
   --llm CHECKPOINT          frozen LLM block source (llama2.c .bin or Hugging Face folder)
@@ -156,6 +157,10 @@ The recipe (docs/training.md has what each one measured):
                             no token attends to itself (both from Lee et al. 2021)
   --mean-pool               the head reads the mean of the patch tokens instead of
                             the class token (global average pooling)
+  --conv-stem               2D: patches become tokens through 3x3 convolutions of
+                            stride 2 with ReLUs and a 1x1 one, instead of one
+                            strided convolution (Xiao et al. 2021); not with
+                            --shifted-patches
   --no-patch-norm           3D (and shifted patches): no LayerNorm on each patch
                             vector before its Linear, which makes every patch inside
                             or outside a uniform region the same token (binary masks)
@@ -250,6 +255,7 @@ TrainOptions trainOptionsFrom(const ParsedArgs& p, const std::vector<std::string
     o.localityAttention = p.has("locality-attention");
     o.patchNorm = !p.has("no-patch-norm");
     o.meanPool = p.has("mean-pool");
+    o.convStem = p.has("conv-stem");
     o.llmTrainable = p.has("llm-trainable");
     o.llmLearningRate = number("llm-lr", 1e-4);
     if (p.has("llm-lr") && !o.llmTrainable) throw UsageError("--llm-lr needs --llm-trainable");
@@ -340,54 +346,54 @@ void printTrainResult(const TrainSummary& s) {
 }  // namespace
 
 int runTrain(const std::vector<std::string>& args) {
-    ParsedArgs p = parseArgs(
-        args,
-        {"help", "random-llm", "no-augment", "json", "llm-trainable", "shifted-patches",
-         "mean-pool", "locality-attention", "no-patch-norm", "choose-cam", "deterministic"},
-        {"data",
-         "out",
-         "arch",
-         "preset",
-         "depth",
-         "patch",
-         "booster",
-         "llm",
-         "layer",
-         "final-norm",
-         "epochs",
-         "batch",
-         "lr",
-         "weight-decay",
-         "label-smoothing",
-         "warmup-epochs",
-         "augment",
-         "mixup",
-         "cutmix",
-         "class-balance",
-         "ema",
-         "drop-path",
-         "elastic",
-         "erase",
-         "sam",
-         "sam-scope",
-         "select",
-         "llm-lr",
-         "seed",
-         "max-train",
-         "task",
-         "log",
-         "resume",
-         "init",
-         "distill",
-         "distill-weight",
-         "distill-temperature",
-         "stop-after",
-         "device",
-         "threads",
-         "llm-precision",
-         "nproc",
-         "worker-timeout",
-         "dist-backend"});
+    ParsedArgs p = parseArgs(args,
+                             {"help", "random-llm", "no-augment", "json", "llm-trainable",
+                              "shifted-patches", "mean-pool", "conv-stem", "locality-attention",
+                              "no-patch-norm", "choose-cam", "deterministic"},
+                             {"data",
+                              "out",
+                              "arch",
+                              "preset",
+                              "depth",
+                              "patch",
+                              "booster",
+                              "llm",
+                              "layer",
+                              "final-norm",
+                              "epochs",
+                              "batch",
+                              "lr",
+                              "weight-decay",
+                              "label-smoothing",
+                              "warmup-epochs",
+                              "augment",
+                              "mixup",
+                              "cutmix",
+                              "class-balance",
+                              "ema",
+                              "drop-path",
+                              "elastic",
+                              "erase",
+                              "sam",
+                              "sam-scope",
+                              "select",
+                              "llm-lr",
+                              "seed",
+                              "max-train",
+                              "task",
+                              "log",
+                              "resume",
+                              "init",
+                              "distill",
+                              "distill-weight",
+                              "distill-temperature",
+                              "stop-after",
+                              "device",
+                              "threads",
+                              "llm-precision",
+                              "nproc",
+                              "worker-timeout",
+                              "dist-backend"});
     if (p.has("help")) {
         std::cout << kTrainUsage;
         return kOk;

@@ -121,7 +121,7 @@ def main():
     m = description["model"]
     if m["volumetric"] or description.get("booster"):
         raise SystemExit("a 2D ViT baseline bundle is needed here")
-    if m.get("shifted_patches") or m.get("locality_attention") or m.get("mean_pool"):
+    if m.get("shifted_patches") or m.get("locality_attention") or m.get("mean_pool") or m.get("conv_stem"):
         raise SystemExit("the peer model here has plain patches and attention and reads the class token")
     model = Vit2d(m)
     model.load_state_dict({k[len("vit."):]: v for k, v in tensors.items()})

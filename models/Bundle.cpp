@@ -42,6 +42,7 @@ VitConfig vitConfigOf(const VitSpec& m) {
     c.localityAttention = m.locality_attention;
     c.patchNorm = m.patch_norm;
     c.meanPool = m.mean_pool;
+    c.convStem = m.conv_stem;
     return c;
 }
 
@@ -62,6 +63,7 @@ VitSpec vitSpecOf(const VitConfig& c, const std::string& preset) {
     m.locality_attention = c.localityAttention;
     m.patch_norm = c.patchNorm;
     m.mean_pool = c.meanPool;
+    m.conv_stem = c.convStem;
     return m;
 }
 

@@ -77,6 +77,7 @@ Shapes expectedBundleTensors(const nlohmann::json& d) {
     const bool patchNorm = !m.contains("patch_norm") || booleanField(m, "patch_norm", at);
     // Read for its type only: the head's mean adds no tensor.
     if (m.contains("mean_pool")) booleanField(m, "mean_pool", at);
+    const bool convStem = m.contains("conv_stem") && booleanField(m, "conv_stem", at);
     if (dim % heads != 0)
         throw Error("the description's model.dim " + std::to_string(dim) +
                     " is not a multiple of model.heads " + std::to_string(heads));
@@ -88,12 +89,34 @@ Shapes expectedBundleTensors(const nlohmann::json& d) {
     if (tokens > 1000000) throw Error("the description's model has more than 10^6 tokens");
 
     Shapes s;
+    if (convStem && (volumetric || shifted))
+        throw Error(
+            "the description's model.conv_stem does not combine with 3D or shifted patches");
     if (volumetric || shifted) {
         const int64_t voxels = volumetric ? patch * patch * patch : patch * patch;
         const int64_t vector = (shifted ? 1 + (volumetric ? 8 : 4) : 1) * channels * voxels;
         if (patchNorm) addLayerNorm(s, "vit.patch_norm_in", vector);
         addLinear(s, "vit.patch_linear", vector, dim, true);
         addLayerNorm(s, "vit.patch_norm_out", dim);
+    } else if (convStem) {
+        // log2(patch) 3x3 convolutions of stride 2 up to half the width, then
+        // a 1x1 convolution to the width (VitConfig::convStem).
+        int halvings = 0;
+        while ((int64_t(1) << halvings) < patch) ++halvings;
+        if (patch < 2 || (int64_t(1) << halvings) != patch || dim % patch != 0)
+            throw Error(
+                "the description's convolutional stem needs model.patch a power of two "
+                "that divides model.dim");
+        int64_t in = channels;
+        for (int i = 0; i <= halvings; ++i) {
+            const bool last = i == halvings;
+            const int64_t out = last ? dim : dim >> (halvings - i);
+            const int64_t kernel = last ? 1 : 3;
+            const std::string name = "vit.patch_stem." + std::to_string(i);
+            s[name + ".weight"] = {out, in, kernel, kernel};
+            s[name + ".bias"] = {out};
+            in = out;
+        }
     } else {
         s["vit.patch_conv.weight"] = {dim, channels, patch, patch};
         s["vit.patch_conv.bias"] = {dim};

@@ -45,7 +45,7 @@ void from_json(const nlohmann::json& json, CurvePoint& c) {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(VitSpec, arch, preset, dim, depth, heads, mlp_ratio,
                                                 image_size, patch, channels, classes, volumetric,
                                                 shifted_patches, locality_attention, patch_norm,
-                                                mean_pool)
+                                                mean_pool, conv_stem)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LlmBlockSpec, model_type, dim, heads, kv_heads, ffn,
                                                 eps, qkv_bias, dtype)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(InputNormalisation, scale, mean, std)

@@ -31,6 +31,9 @@ struct VitSpec {
     // The head reads the mean of the patch tokens (VitConfig::meanPool);
     // false in bundles from before the option.
     bool mean_pool = false;
+    // 2D patches embedded by a convolutional stem (VitConfig::convStem);
+    // false in bundles from before the option.
+    bool conv_stem = false;
 };
 
 // The frozen transformer block's shape (LLaMA family).

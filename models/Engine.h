@@ -131,6 +131,8 @@ struct TrainOptions {
     bool patchNorm = true;
     // The head reads the mean of the patch tokens (VitConfig::meanPool).
     bool meanPool = false;
+    // 2D patches become tokens through a small convolutional stem (VitConfig::convStem).
+    bool convStem = false;
     // RQ3: the LLM block is fine-tuned with its own learning rate instead of frozen.
     bool llmTrainable = false;
     double llmLearningRate = 1e-4;

@@ -47,6 +47,22 @@ torch::Tensor patchVectors(const torch::Tensor& images, int patch, bool volumetr
     return x.reshape({B, C, g, p, g, p}).permute({0, 2, 4, 3, 5, 1}).reshape({B, g * g, p * p * C});
 }
 
+namespace {
+// "WIDTHxHEADS" (e.g. "128x4"): a width and head count of the researcher's
+// choosing, 12 blocks like the named presets. Returns false for any other text.
+bool parseCustomShape(const std::string& name, int& dim, int& heads) {
+    const auto x = name.find('x');
+    if (x == std::string::npos || x == 0 || x + 1 == name.size()) return false;
+    const auto digitsOnly = [](const std::string& s) {
+        return s.size() <= 5 && s.find_first_not_of("0123456789") == std::string::npos;
+    };
+    const std::string w = name.substr(0, x), h = name.substr(x + 1);
+    if (!digitsOnly(w) || !digitsOnly(h)) return false;
+    dim = std::stoi(w), heads = std::stoi(h);
+    return true;
+}
+}  // namespace
+
 VitConfig VitConfig::preset(const std::string& name) {
     VitConfig c;
     if (name == "tiny") {
@@ -55,8 +71,17 @@ VitConfig VitConfig::preset(const std::string& name) {
         c.dim = 384, c.depth = 12, c.heads = 6;
     } else if (name == "base") {
         c.dim = 768, c.depth = 12, c.heads = 12;
+    } else if (parseCustomShape(name, c.dim, c.heads)) {
+        // Each head takes an equal slice of the width; an odd head width
+        // would leave the attention's reshape nothing to split evenly.
+        if (c.heads < 1 || c.dim < 1 || c.dim % c.heads != 0 || c.dim > 4096)
+            throw Error(
+                "ViT shape '" + name +
+                "': the width must be a multiple of the head count (one head at least) and at "
+                "most 4096, e.g. 128x4");
     } else {
-        throw Error("unknown ViT preset '" + name + "': use tiny, small or base");
+        throw Error("unknown ViT preset '" + name +
+                    "': use tiny, small, base or WIDTHxHEADS (e.g. 128x4)");
     }
     return c;
 }
@@ -160,6 +185,10 @@ VitImpl::VitImpl(const VitConfig& c) : config(c) {
         throw Error("the input size " + std::to_string(c.imageSize) +
                     " is not a multiple of the patch size " + std::to_string(c.patch));
     if (c.dim % c.heads != 0) throw Error("the ViT width must be a multiple of its head count");
+    if (c.convStem && c.linearPatchEmbedding())
+        throw Error(
+            "a convolutional stem replaces the 2D patch convolution; it does not combine "
+            "with 3D models or shifted patches");
     if (c.linearPatchEmbedding()) {
         const int64_t patchVector = c.patchVectorLength();
         if (c.patchNorm)
@@ -168,6 +197,27 @@ VitImpl::VitImpl(const VitConfig& c) : config(c) {
         patchLinear = register_module("patch_linear", torch::nn::Linear(patchVector, c.dim));
         patchNormOut = register_module("patch_norm_out",
                                        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim})));
+    } else if (c.convStem) {
+        // Each stride-2 convolution halves the side, so the stem reaches the
+        // patch grid after log2(patch) of them; the channels double on the way
+        // up to half the width, and the 1x1 convolution gives the width.
+        int halvings = 0;
+        while ((1 << halvings) < c.patch) ++halvings;
+        if (c.patch < 2 || (1 << halvings) != c.patch || c.dim % c.patch != 0)
+            throw Error(
+                "a convolutional stem needs a patch size that is a power of two (at least "
+                "2; here " +
+                std::to_string(c.patch) + ") and a width that it divides (here " +
+                std::to_string(c.dim) + ")");
+        patchStem = register_module("patch_stem", torch::nn::ModuleList());
+        int64_t in = c.channels;
+        for (int i = 0; i < halvings; ++i) {
+            const int64_t out = c.dim >> (halvings - i);
+            patchStem->push_back(
+                torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(2).padding(1)));
+            in = out;
+        }
+        patchStem->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, c.dim, 1)));
     } else {
         patchConv = register_module(
             "patch_conv",
@@ -193,6 +243,12 @@ torch::Tensor VitImpl::embed(const torch::Tensor& images) {
             patchVectors(images, config.patch, config.volumetric, config.shiftedPatches);
         if (patchNormIn) vectors = patchNormIn(vectors);
         tokens = patchNormOut(dense(patchLinear, vectors));
+    } else if (patchStem) {
+        torch::Tensor x = images;
+        const size_t last = patchStem->size() - 1;
+        for (size_t i = 0; i < last; ++i)
+            x = torch::relu(patchStem[i]->as<torch::nn::Conv2d>()->forward(x));
+        tokens = patchStem[last]->as<torch::nn::Conv2d>()->forward(x).flatten(2).transpose(1, 2);
     } else {
         tokens = patchConv(images).flatten(2).transpose(1, 2);
     }
@@ -491,6 +547,12 @@ void initialiseTrainable(torch::nn::Module& module, uint64_t seed) {
             t.zero_();
         } else if (isNorm) {
             t.fill_(1.0);
+        } else if (name.find("patch_stem") != std::string::npos) {
+            // The stem's convolutions feed ReLUs: He's normal, std sqrt(2 /
+            // fan-in), keeps the signal's scale through them, where std 0.02
+            // would shrink it by about 50 times at each one.
+            const double fanIn = double(t.numel() / t.size(0));
+            t.copy_(at::normal(0.0, std::sqrt(2.0 / fanIn), t.sizes(), generator));
         } else {
             // Truncated normal, std 0.02, cut at two standard deviations.
             t.copy_(at::normal(0.0, 0.02, t.sizes(), generator).clamp(-0.04, 0.04));

@@ -64,6 +64,13 @@ struct VitConfig {
     // as in Beyer et al. 2022, "Better plain ViT baselines for ImageNet-1k",
     // and timm's global_pool='avg'). The class token stays a token either way.
     bool meanPool = false;
+    // 2D: patches become tokens through a small convolutional stem instead of
+    // one strided convolution (Xiao et al. 2021, "Early convolutions help
+    // transformers see better"): log2(patch) 3x3 convolutions of stride 2,
+    // each followed by a ReLU, then a 1x1 convolution to the width. The tokens
+    // keep the patch grid; what changes is that neighbouring pixels are
+    // combined locally, and nonlinearly, before attention sees them.
+    bool convStem = false;
 
     int gridSide() const { return imageSize / patch; }
     int patchCount() const;
@@ -73,7 +80,8 @@ struct VitConfig {
     // Whether patches become tokens through LayerNorm, Linear and LayerNorm
     // (3D, or shifted patches) rather than a strided convolution (plain 2D).
     bool linearPatchEmbedding() const { return volumetric || shiftedPatches; }
-    // tiny (192, 12, 3), small (384, 12, 6), base (768, 12, 12).
+    // tiny (192, 12, 3), small (384, 12, 6), base (768, 12, 12), or "WxH":
+    // W wide with H heads, 12 blocks.
     static VitConfig preset(const std::string& name);
 };
 
@@ -119,7 +127,8 @@ class VitImpl : public torch::nn::Module {
     torch::Tensor embed(const torch::Tensor& images);
 
     VitConfig config;
-    torch::nn::Conv2d patchConv{nullptr};                              // 2D
+    torch::nn::Conv2d patchConv{nullptr};      // 2D
+    torch::nn::ModuleList patchStem{nullptr};  // 2D with VitConfig::convStem
     torch::nn::LayerNorm patchNormIn{nullptr}, patchNormOut{nullptr};  // 3D
     torch::nn::Linear patchLinear{nullptr};                            // 3D
     torch::Tensor classToken, positionEmbedding;

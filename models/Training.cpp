@@ -283,6 +283,7 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
                 if (!saved["model"].contains(key)) saved["model"][key] = false;
             if (!saved["model"].contains("patch_norm")) saved["model"]["patch_norm"] = true;
             if (!saved["model"].contains("mean_pool")) saved["model"]["mean_pool"] = false;
+            if (!saved["model"].contains("conv_stem")) saved["model"]["conv_stem"] = false;
         }
     }
     std::string differing;

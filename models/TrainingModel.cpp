@@ -40,6 +40,7 @@ VitConfig vitConfigFor(const TrainOptions& o, const MedMnistDataset& data) {
     config.localityAttention = o.localityAttention;
     config.patchNorm = o.patchNorm;
     config.meanPool = o.meanPool;
+    config.convStem = o.convStem;
     if (!config.patchNorm && !config.linearPatchEmbedding())
         throw Error(
             "--no-patch-norm applies to the linear patch embedding of 3D models and "

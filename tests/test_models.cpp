@@ -959,6 +959,128 @@ class TestModels : public QObject {
         QVERIFY(BundleDescription::fromJson(old).model.patch_norm);
     }
 
+    // --preset WIDTHxHEADS gives a network of that width and head count,
+    // kept through a bundle; the named presets keep their shapes and any
+    // other text, or a width the heads cannot split evenly, is refused.
+    void customPresetSetsWidthAndHeads() {
+        struct Shape {
+            const char* name;
+            int dim, heads;
+        };
+        for (const Shape& s :
+             {Shape{"tiny", 192, 3}, Shape{"small", 384, 6}, Shape{"base", 768, 12},
+              Shape{"128x4", 128, 4}, Shape{"192x6", 192, 6}}) {
+            const VitConfig c = VitConfig::preset(s.name);
+            QVERIFY2(c.dim == s.dim && c.heads == s.heads && c.depth == 12, s.name);
+        }
+        const VitConfig tiny = VitConfig::preset("tiny"), custom = VitConfig::preset("128x4");
+        QCOMPARE(custom.depth, tiny.depth);
+        QCOMPARE(custom.mlpRatio, tiny.mlpRatio);
+        for (const char* bad : {"100x3", "128x0", "0x4", "8192x4", "x4", "12x", "tinyx3", "128x4x2",
+                                "-128x4", "128X4", ""})
+            QVERIFY_THROWS_EXCEPTION(Error, VitConfig::preset(bad));
+
+        VitConfig c = VitConfig::preset("24x6");
+        c.depth = 1, c.imageSize = 8, c.patch = 4, c.classes = 2;
+        QTemporaryDir dir;
+        SavedAndLoaded bundle = saveAndLoadBaseline(c, dir);
+        QCOMPARE(bundle.loaded.description.model.dim, 24);
+        QCOMPARE(bundle.loaded.description.model.heads, 6);
+        QCOMPARE(bundle.loaded.model->vit->blocks[0]->as<VitBlock>()->heads, 6);
+        const torch::Tensor x = torch::rand({2, 1, 8, 8});
+        torch::NoGradGuard noGrad;
+        QVERIFY(torch::allclose(bundle.built->forward(x), bundle.loaded.model->forward(x)));
+    }
+
+    // --conv-stem: each 3x3 convolution of stride 2 (padding 1) and ReLU, then
+    // the 1x1 convolution, written out as loops in double precision, give the
+    // tokens the network embeds (before the class token and positions); the
+    // stem starts from He's normal; it survives a bundle; and it is refused
+    // with shifted patches, in 3D, and with a patch that is no power of two.
+    void convolutionalStemMatchesExplicitLoops() {
+        torch::manual_seed(8);
+        VitConfig c = VitConfig::preset("24x3");
+        c.depth = 1, c.imageSize = 8, c.patch = 4, c.channels = 2, c.classes = 2;
+        c.convStem = true;
+        Vit vit(c);
+        initialiseTrainable(*vit, 5);
+        const torch::Tensor x = torch::randn({2, 2, 8, 8});
+        torch::NoGradGuard noGrad;
+        const torch::Tensor tokens =
+            (vit->embed(x) - vit->positionEmbedding).narrow(1, 1, 4).to(torch::kFloat64);
+
+        // conv(in (B, C, S, S)) with weight (O, C, K, K), bias (O), stride, padding.
+        auto conv = [](const torch::Tensor& in, const torch::Tensor& w, const torch::Tensor& b,
+                       int64_t stride, int64_t pad, bool relu) {
+            const int64_t B = in.size(0), C = in.size(1), S = in.size(2), O = w.size(0),
+                          K = w.size(2);
+            const int64_t out = (S + 2 * pad - K) / stride + 1;
+            auto a = in.accessor<double, 4>();
+            auto wa = w.accessor<double, 4>();
+            auto ba = b.accessor<double, 1>();
+            torch::Tensor r = torch::zeros({B, O, out, out}, torch::kFloat64);
+            auto ra = r.accessor<double, 4>();
+            for (int64_t n = 0; n < B; ++n)
+                for (int64_t o = 0; o < O; ++o)
+                    for (int64_t i = 0; i < out; ++i)
+                        for (int64_t j = 0; j < out; ++j) {
+                            double sum = ba[o];
+                            for (int64_t ch = 0; ch < C; ++ch)
+                                for (int64_t u = 0; u < K; ++u)
+                                    for (int64_t v = 0; v < K; ++v) {
+                                        const int64_t y = i * stride - pad + u,
+                                                      z = j * stride - pad + v;
+                                        if (y >= 0 && y < S && z >= 0 && z < S)
+                                            sum += wa[o][ch][u][v] * a[n][ch][y][z];
+                                    }
+                            ra[n][o][i][j] = relu ? std::max(sum, 0.0) : sum;
+                        }
+            return r;
+        };
+        auto weight = [&](int i, const char* what) {
+            return vit->patchStem[i]->named_parameters()[what].to(torch::kFloat64);
+        };
+        QCOMPARE(int(vit->patchStem->size()), 3);  // 8 -> 4 -> 2: two halvings, then 1x1
+        torch::Tensor h = x.to(torch::kFloat64);
+        h = conv(h, weight(0, "weight"), weight(0, "bias"), 2, 1, true);
+        QCOMPARE(h.size(1), 6);  // a quarter of the width, then half
+        h = conv(h, weight(1, "weight"), weight(1, "bias"), 2, 1, true);
+        h = conv(h, weight(2, "weight"), weight(2, "bias"), 1, 0, false);
+        const torch::Tensor expected = h.flatten(2).transpose(1, 2);  // (B, 4, 24), row-major grid
+        const double error = (tokens - expected).abs().max().item<double>();
+        QVERIFY2(error < 1e-5, std::to_string(error).c_str());
+
+        // He's normal in the stem: std sqrt(2 / fan-in) (the second convolution
+        // of a 192-wide stem has 41 472 weights, fan-in 432).
+        VitConfig wide = VitConfig::preset("tiny");
+        wide.depth = 1, wide.convStem = true;
+        Vit wideVit(wide);
+        initialiseTrainable(*wideVit, 6);
+        const double stemStd =
+            wideVit->patchStem[1]->named_parameters()["weight"].std().item<double>();
+        const double he = std::sqrt(2.0 / (48 * 9));
+        QVERIFY2(std::abs(stemStd / he - 1) < 0.03, std::to_string(stemStd / he).c_str());
+
+        QTemporaryDir dir;
+        SavedAndLoaded bundle = saveAndLoadBaseline(c, dir);
+        QVERIFY(bundle.loaded.description.model.conv_stem);
+        QVERIFY(bundle.loaded.model->vit->patchStem && !bundle.loaded.model->vit->patchConv);
+        QVERIFY(torch::allclose(bundle.built->forward(x), bundle.loaded.model->forward(x)));
+        nlohmann::json old = bundle.description.toJson();
+        old["model"].erase("conv_stem");  // bundles before the option
+        QVERIFY(!BundleDescription::fromJson(old).model.conv_stem);
+
+        VitConfig shifted = c;
+        shifted.shiftedPatches = true;
+        QVERIFY_THROWS_EXCEPTION(Error, (void)Vit(shifted));
+        VitConfig volumetric = c;
+        volumetric.volumetric = true;
+        QVERIFY_THROWS_EXCEPTION(Error, (void)Vit(volumetric));
+        VitConfig odd = c;
+        odd.imageSize = 9, odd.patch = 3;
+        QVERIFY_THROWS_EXCEPTION(Error, (void)Vit(odd));
+    }
+
     void bundleCheckPredictsEveryTensorOfTheNetwork() {
         auto description = [](bool volumetric, const std::string& mode, bool qkvBias,
                               bool smallData = false) {
@@ -1010,6 +1132,27 @@ class TestModels : public QObject {
                             actual[b.key()] = b.value().sizes().vec();
                         QVERIFY2(actual == expected, d.dump().c_str());
                     }
+        // 2D models with a convolutional stem, with and without a booster.
+        for (const std::string mode : {"", "mlp", "in"}) {
+            nlohmann::json d = description(false, mode, false);
+            d["model"]["conv_stem"] = true;
+            const auto expected = expectedBundleTensors(d);
+            QVERIFY(expected.count("vit.patch_stem.2.weight") &&
+                    !expected.count("vit.patch_conv.weight"));
+            Classifier model = buildClassifier(BundleDescription::fromJson(d));
+            std::map<std::string, std::vector<int64_t>> actual;
+            for (const auto& p : model->named_parameters())
+                actual[p.key()] = p.value().sizes().vec();
+            QVERIFY2(actual == expected, d.dump().c_str());
+            // A stem with shifted patches, or a patch that is no power of two, is refused.
+            d["model"]["shifted_patches"] = true;
+            QVERIFY_THROWS_EXCEPTION(Error, expectedBundleTensors(d));
+            d["model"]["shifted_patches"] = false;
+            d["model"]["patch"] = 2, d["model"]["image_size"] = 6;
+            QVERIFY(expectedBundleTensors(d).count("vit.patch_stem.1.weight"));
+            d["model"]["patch"] = 3;
+            QVERIFY_THROWS_EXCEPTION(Error, expectedBundleTensors(d));
+        }
         // And refuses what it must, naming the field.
         nlohmann::json bad = description(false, "in", false);
         bad["booster"]["llm"]["architecture"]["heads"] = 0;

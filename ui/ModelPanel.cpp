@@ -382,6 +382,7 @@ QString ModelPanel::summarise(const BundleDescription& d) {
     if (m.locality_attention) tokens << tr("locality self-attention");
     if (!m.patch_norm) tokens << tr("no LayerNorm on patch vectors");
     if (m.mean_pool) tokens << tr("head reads the mean of the patch tokens");
+    if (m.conv_stem) tokens << tr("convolutional stem");
     if (!tokens.isEmpty()) row(tr("Tokens"), tokens.join(", "));
     if (d.dataset) row(tr("Dataset"), text(d.dataset->file));
     row(tr("Input"), tr("(x * %1 - %2) / %3 of the stored values")
