@@ -147,6 +147,10 @@ The recipe (docs/training.md has what each one measured):
                             (two passes a step; 0: off; 0.05 is SAM's usual radius)
   --sam-scope all|backbone  which weights the ascent moves: all (default), or all
                             but the classifier head's
+  --drloc W                 dense relative localisation: a small MLP learns, from
+                            pairs of final patch tokens, how far apart their
+                            patches lie; its L1 loss is added with weight W
+                            (Liu et al. 2021; the MLP is for training only; 0: off)
   --select best|last|mean:K keep the epoch with the best validation AUC (default),
                             the last epoch's weights (validation still reported), or
                             the epoch whose validation AUC averaged with the K-1
@@ -249,6 +253,7 @@ TrainOptions trainOptionsFrom(const ParsedArgs& p, const std::vector<std::string
     o.eraseProbability = number("erase", 0);
     o.samRho = number("sam", 0);
     o.samScope = p.get("sam-scope", "all");
+    o.localisationWeight = number("drloc", 0);
     if (p.has("sam-scope") && !p.has("sam")) throw UsageError("--sam-scope needs --sam");
     o.selection = p.get("select", "best");
     o.shiftedPatches = p.has("shifted-patches");
@@ -376,6 +381,7 @@ int runTrain(const std::vector<std::string>& args) {
                               "erase",
                               "sam",
                               "sam-scope",
+                              "drloc",
                               "select",
                               "llm-lr",
                               "seed",
@@ -407,6 +413,14 @@ int runTrain(const std::vector<std::string>& args) {
     if (auto status = startWorkersIfAsked("train", p, args, distributed)) return *status;
     distributed.backend = backend;
     const TrainOptions o = trainOptionsFrom(p, args, distributed);
+    // Not an error: a user may mean it. But the rate is not scaled with the
+    // batch, and on BreastMNIST batch 32 at the default rate lost 0.11 AUC
+    // (docs/training.md), so say it before a run is spent on it.
+    if (p.has("batch") && !p.has("lr") && o.batchSize != 64 && distributed.rank == 0)
+        std::cerr << "Note: --batch " << o.batchSize << " with the default learning rate "
+                  << o.learningRate
+                  << ", which was tuned for batch 64; rllm does not scale it with the batch. "
+                     "Give --lr to choose the rate for this batch.\n";
     TrainSummary s = trainClassifier(o, std::cerr);
     if (s.rank != 0) return kOk;  // rank 0 reports for the group
     if (s.bundlePath.empty()) {   // --stop-after: only the checkpoint was written

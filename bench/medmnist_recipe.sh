@@ -147,13 +147,17 @@ declare -A recipes=(
     # 2D: the mixed recipe with a convolutional stem in place of the shifted
     # patches (the two are alternative tokenisers and do not combine).
     [stem_lsa_mix_longest]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --conv-stem --locality-attention --mixup 0.2 --cutmix 1.0"
+    # 2D: the mixed recipe with dense relative localisation (Liu et al. 2021)
+    # at weight 0.1: an MLP learns from pairs of final patch tokens how far
+    # apart their patches lie, so the tokens must keep where they came from.
+    [spt_lsa_mix_longest_drloc]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0 --drloc 0.1"
 )
 # Recipes that learn from other runs too: the recipe whose seeds 0-2 teach
 # them (trained, or waited for, before the first student).
 declare -A teachers=(
     [spt_lsa_mix_longest_distill]=spt_lsa_mix_longest
 )
-order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_small spt_lsa_mix_360 spt_lsa_mix_longest_dp nopn_patch4_mix nopn_patch4_spt_lsa spt_lsa_mix_longest_mean30 nopn_patch4_spt_lsa_mean5 spt_lsa_mix_longest_distill spt_lsa_mix_longest_erase spt_lsa_mix_longest_sam spt_lsa_mix_longest_sam01 spt_lsa_mix_longest_sam001 spt_lsa_longest_sam spt_lsa_sam_360 spt_lsa_mix_longest_sam_bb spt_lsa_mix_longest_gap stem_lsa_mix_longest)
+order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_small spt_lsa_mix_360 spt_lsa_mix_longest_dp nopn_patch4_mix nopn_patch4_spt_lsa spt_lsa_mix_longest_mean30 nopn_patch4_spt_lsa_mean5 spt_lsa_mix_longest_distill spt_lsa_mix_longest_erase spt_lsa_mix_longest_sam spt_lsa_mix_longest_sam01 spt_lsa_mix_longest_sam001 spt_lsa_longest_sam spt_lsa_sam_360 spt_lsa_mix_longest_sam_bb spt_lsa_mix_longest_gap stem_lsa_mix_longest spt_lsa_mix_longest_drloc)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }

@@ -133,6 +133,9 @@ struct TrainOptions {
     bool meanPool = false;
     // 2D patches become tokens through a small convolutional stem (VitConfig::convStem).
     bool convStem = false;
+    // Dense relative localisation (models/RelativeLocalisation.h): the
+    // weight of its L1 loss beside the classification loss (0: off).
+    double localisationWeight = 0;
     // RQ3: the LLM block is fine-tuned with its own learning rate instead of frozen.
     bool llmTrainable = false;
     double llmLearningRate = 1e-4;

@@ -510,13 +510,15 @@ torch::Tensor ClassifierImpl::forward(const torch::Tensor& images, const TokenTa
 }
 
 torch::Tensor ClassifierImpl::forwardScaled(const torch::Tensor& images,
-                                            const torch::Tensor& branchScales) {
-    return run(images, kPassThrough, TailTokens::ClassToken,
-               branchScales.defined() ? branchScales.to(images.options()) : branchScales);
+                                            const torch::Tensor& branchScales,
+                                            torch::Tensor* patchTokens) {
+    return run(images, kPassThrough, patchTokens ? TailTokens::All : TailTokens::ClassToken,
+               branchScales.defined() ? branchScales.to(images.options()) : branchScales,
+               patchTokens);
 }
 
 torch::Tensor ClassifierImpl::run(const torch::Tensor& images, const TokenTap& tap, TailTokens tail,
-                                  const torch::Tensor& branchScales) {
+                                  const torch::Tensor& branchScales, torch::Tensor* patchTokens) {
     // A mean-pooled head reads every patch token: every row is needed.
     const bool classRow = tail == TailTokens::ClassToken && !vit->config.meanPool;
     const size_t last = vit->blocks->size() - 1;
@@ -527,6 +529,7 @@ torch::Tensor ClassifierImpl::run(const torch::Tensor& images, const TokenTap& t
             branchScales.defined() ? branchScales.select(1, int64_t(i)) : torch::Tensor());
     if (booster) tokens = booster->forward(tokens, tap, classRow && llmIsLastMixer());
     const torch::Tensor normed = vit->norm(tokens);
+    if (patchTokens) *patchTokens = normed.narrow(1, 1, normed.size(1) - 1);
     return dense(vit->head, vit->config.meanPool ? normed.narrow(1, 1, normed.size(1) - 1).mean(1)
                                                  : normed.select(1, 0));
 }

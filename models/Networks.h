@@ -238,7 +238,12 @@ class ClassifierImpl : public torch::nn::Module {
     // The training forward with stochastic depth: `branchScales` (B, depth, 2)
     // scales each ViT block's attention and MLP branch per case
     // (TrainingRecipe's drawDropPath); undefined leaves every branch whole.
-    torch::Tensor forwardScaled(const torch::Tensor& images, const torch::Tensor& branchScales);
+    // With `patchTokens`, every row is computed and it receives the patch
+    // tokens after the final norm, (B, N, dim) in grid order (the class
+    // token left out): what an auxiliary loss on them reads
+    // (RelativeLocalisation.h).
+    torch::Tensor forwardScaled(const torch::Tensor& images, const torch::Tensor& branchScales,
+                                torch::Tensor* patchTokens = nullptr);
 
     // Whether the LLM block (not the last ViT block) is the last layer that mixes tokens.
     bool llmIsLastMixer() const;
@@ -248,7 +253,7 @@ class ClassifierImpl : public torch::nn::Module {
 
   private:
     torch::Tensor run(const torch::Tensor& images, const TokenTap& tap, TailTokens tail,
-                      const torch::Tensor& branchScales);
+                      const torch::Tensor& branchScales, torch::Tensor* patchTokens = nullptr);
 };
 TORCH_MODULE(Classifier);
 

@@ -12,6 +12,7 @@
 #include "models/MatrixProducts.h"
 #include "models/ModelInput.h"
 #include "models/MultiTensorAdamW.h"
+#include "models/RelativeLocalisation.h"
 #include "models/Safetensors.h"
 #include "models/SharpnessAware.h"
 #include "models/TrainingModel.h"
@@ -193,6 +194,7 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
         {"task", o.task}};
     // Only when not the default, so checkpoints of earlier runs resume as before.
     if (o.samScope != "all") options["sam_scope"] = o.samScope;
+    if (o.localisationWeight > 0) options["drloc"] = o.localisationWeight;
     // Only when on, so checkpoints of runs without it resume as before.
     if (!o.distillFrom.empty()) {
         nlohmann::json teachers = nlohmann::json::array();
@@ -205,17 +207,20 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
     return options;
 }
 
-void moveOptimizerState(Classifier& model, torch::optim::AdamW& optimizer,
+void moveOptimizerState(const std::vector<torch::Tensor>& trainable, torch::optim::AdamW& optimizer,
                         const torch::Device& device) {
-    for (const auto& p : model->parameters())
+    for (const auto& p : trainable)
         if (auto* s = adamWState(optimizer, p)) {
             s->exp_avg(s->exp_avg().to(device));
             s->exp_avg_sq(s->exp_avg_sq().to(device));
         }
 }
 
+// The localiser (--drloc; null when off) trains beside the model: its
+// weights and moments are part of the run's state, though not of the bundle.
 void writeCheckpoint(const std::string& path, const nlohmann::json& options,
-                     const TrainingState& state, Classifier& model, torch::optim::AdamW& optimizer,
+                     const TrainingState& state, Classifier& model,
+                     const RelativeLocaliser& localiser, torch::optim::AdamW& optimizer,
                      const WeightAverage& ema) {
     std::vector<NamedTensor> tensors;
     auto add = [&](const std::string& name, const torch::Tensor& t) {
@@ -237,6 +242,16 @@ void writeCheckpoint(const std::string& path, const nlohmann::json& options,
             steps[p.key()] = s->step();
         }
     }
+    if (localiser)
+        for (const auto& p : localiser->named_parameters()) {
+            const std::string name = "localiser." + p.key();
+            add(name, p.value());
+            if (auto* s = adamWState(optimizer, p.value())) {
+                add("adamw." + name + ".exp_avg", s->exp_avg());
+                add("adamw." + name + ".exp_avg_sq", s->exp_avg_sq());
+                steps[name] = s->step();
+            }
+        }
     for (const auto& [name, average] : ema.averages()) add("ema." + name, average);
     {
         auto generator = at::detail::getDefaultCPUGenerator();
@@ -261,7 +276,8 @@ void writeCheckpoint(const std::string& path, const nlohmann::json& options,
 }
 
 TrainingState readCheckpoint(const std::string& path, const nlohmann::json& options,
-                             Classifier& model, torch::optim::AdamW& optimizer) {
+                             Classifier& model, RelativeLocaliser& localiser,
+                             torch::optim::AdamW& optimizer) {
     SafetensorsFile file(path);
     auto found = file.metadata().find(kCheckpointKey);
     if (found == file.metadata().end())
@@ -333,6 +349,15 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
                           load("adamw." + p.key() + ".exp_avg_sq", p.value()));
         }
     }
+    if (localiser)
+        for (auto& p : localiser->named_parameters()) {
+            const std::string name = "localiser." + p.key();
+            p.value().copy_(load(name, p.value()));
+            if (steps.contains(name))
+                setAdamWState(optimizer, p.value(), steps[name].get<int64_t>(),
+                              load("adamw." + name + ".exp_avg", p.value()),
+                              load("adamw." + name + ".exp_avg_sq", p.value()));
+        }
     if (!file.contains("rng.cpu")) throw FileError(path, "lacks the random state.");
     std::vector<float> bytes = file.readFloat("rng.cpu");
     torch::Tensor rng = torch::empty({int64_t(bytes.size())}, torch::kUInt8);
@@ -377,6 +402,7 @@ void checkTrainOptions(const TrainOptions& o) {
     if (!(o.eraseProbability >= 0 && o.eraseProbability <= 1))
         throw Error("--erase must be a probability in [0, 1]");
     if (!(o.samRho >= 0)) throw Error("--sam must be a radius >= 0 (0: off)");
+    if (!(o.localisationWeight >= 0)) throw Error("--drloc must be a weight >= 0 (0: off)");
     checkSamScope(o.samScope);
     if (!(o.learningRate >= 0) || !(o.llmLearningRate >= 0))
         throw Error("--lr and --llm-lr must be >= 0");
@@ -412,7 +438,11 @@ struct Optimisation {
     std::unique_ptr<torch::optim::AdamW> optimizer;
 };
 
-Optimisation optimisationFor(Classifier& model, const TrainOptions& o) {
+// The localiser (--drloc; may be null) joins the ViT's group after the
+// model's weights. It is trained and reduced across workers with them, but
+// is left out of `namedTrainable`: it is not averaged, kept or saved.
+Optimisation optimisationFor(Classifier& model, const RelativeLocaliser& localiser,
+                             const TrainOptions& o) {
     Optimisation result;
     std::vector<torch::Tensor> backbone, llmBlock;
     for (auto& p : model->named_parameters()) {
@@ -421,6 +451,11 @@ Optimisation optimisationFor(Classifier& model, const TrainOptions& o) {
         result.namedTrainable.emplace_back(p.key(), p.value());
         (p.key().rfind("booster.llm.", 0) == 0 ? llmBlock : backbone).push_back(p.value());
     }
+    if (localiser)
+        for (auto& p : localiser->parameters()) {
+            result.trainable.push_back(p);
+            backbone.push_back(p);
+        }
     const auto adamW = [&o](double rate) {
         return std::make_unique<torch::optim::AdamWOptions>(
             torch::optim::AdamWOptions(rate).weight_decay(o.weightDecay));
@@ -482,6 +517,7 @@ struct StepContext {
     std::vector<int64_t> spatialSize;
     torch::Tensor classWeights;  // undefined unless --class-balance loss
     const TeacherEnsemble& teachers;
+    RelativeLocaliser localiser;  // null unless --drloc
     DataParallelGroup* group;
 };
 
@@ -500,6 +536,7 @@ struct StepDraws {
     torch::Tensor branchScales;  // drop path; undefined when off
     torch::Tensor elastic;       // undefined when off
     EraseDraw erase;
+    LocalisationPairs localisation;  // empty unless --drloc
 };
 
 StepDraws drawStep(const StepContext& c, int64_t batch) {
@@ -511,6 +548,9 @@ StepDraws drawStep(const StepContext& c, int64_t batch) {
     d.branchScales = drawDropPath(batch, c.depth, o.dropPath);
     d.elastic = drawElastic(batch, c.volumetric, o.elasticVoxels);
     d.erase = drawErase(batch, c.volumetric, o.eraseProbability);
+    if (c.localiser)
+        d.localisation = drawLocalisationPairs(batch, c.model->vit->config.patchCount(),
+                                               kLocalisationPairsPerCase);
     return d;
 }
 
@@ -549,9 +589,11 @@ ShareLoss forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrd
         }
         // This share's part of the global batch's mean loss: summed over the
         // workers, the gradients are those of the whole batch.
+        torch::Tensor patchTokens;
         const auto logits = c.model->forwardScaled(
             x,
-            d.branchScales.defined() ? d.branchScales.index_select(0, positions) : d.branchScales);
+            d.branchScales.defined() ? d.branchScales.index_select(0, positions) : d.branchScales,
+            c.localiser ? &patchTokens : nullptr);
         auto loss = classificationLoss(c.task, logits, y, o.labelSmoothing, c.classWeights,
                                        partnerY, mix.lambda);
         // The teachers see the same augmented, mixed images.
@@ -560,6 +602,17 @@ ShareLoss forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrd
                    o.distillWeight *
                        distillationLoss(logits, c.teachers.probabilities(x, o.distillTemperature),
                                         o.distillTemperature);
+        // Positions on the patch grid do not depend on the image, so a mixed
+        // image's pairs keep their offsets.
+        if (c.localiser) {
+            const LocalisationPairs pairs = d.localisation.select(positions);
+            const VitConfig& config = c.model->vit->config;
+            RelativeLocaliser localiser = c.localiser;  // a handle (the context is const)
+            loss = loss + o.localisationWeight *
+                              relativeLocalisationLoss(
+                                  localiser->forward(patchTokens, pairs),
+                                  gridOffsets(pairs, config.gridSide(), c.volumetric ? 3 : 2));
+        }
         loss = loss * (double(mine.count) / double(batch));
         loss.backward();
         return {loss.item<double>() * batch, mine.count};
@@ -668,6 +721,7 @@ TrainingRecord trainingRecordOf(const TrainOptions& o, const EpochSelection& sel
     record.erase_probability = o.eraseProbability;
     record.sam_rho = o.samRho;
     record.sam_scope = o.samScope;
+    record.drloc_weight = o.localisationWeight;
     record.llm_trainable = o.llmTrainable;
     record.llm_learning_rate = o.llmTrainable ? o.llmLearningRate : 0.0;
     record.train_cases = trainCases;
@@ -738,7 +792,13 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     SplitData val = loadSplit(data, "val", task, 0);
     SplitData test = loadSplit(data, "test", task, 0);
 
-    Optimisation optimisation = optimisationFor(model, o);
+    // --drloc's MLP, from its own seed (so that no other draw moves).
+    RelativeLocaliser localiser{nullptr};
+    if (o.localisationWeight > 0) {
+        localiser = RelativeLocaliser(config.dim, config.volumetric ? 3 : 2);
+        initialiseLocaliser(*localiser, o.seed ^ 0x6c6f63616c697365ULL);
+    }
+    Optimisation optimisation = optimisationFor(model, localiser, o);
     torch::optim::AdamW& optimizer = *optimisation.optimizer;
     const Augmentation augmentation = parseAugmentation(o.augmentation);
     const ClassBalance balance = parseClassBalance(o.classBalance);
@@ -761,9 +821,11 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     summary.workers = dist.worldSize;
     const int64_t columns = config.classes;
     TrainingState state;
-    if (!o.resumeFrom.empty()) state = readCheckpoint(o.resumeFrom, runOptions, model, optimizer);
+    if (!o.resumeFrom.empty())
+        state = readCheckpoint(o.resumeFrom, runOptions, model, localiser, optimizer);
     placeModel(*model, device, deviceOptions);
-    moveOptimizerState(model, optimizer, device);
+    if (localiser) localiser->to(device);
+    moveOptimizerState(optimisation.trainable, optimizer, device);
     // Every rank built the same weights from the same seed and files; rank
     // 0's are made everyone's all the same, as PyTorch's DDP does.
     if (group) group->broadcastFromLeader(optimisation.trainable);
@@ -787,6 +849,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                                       ? balancedClassWeights(train.targets, config.classes)
                                       : torch::Tensor(),
                                   teachers,
+                                  localiser,
                                   group.get()};
     summary.curves = state.curves;
     summary.bestEpoch = state.bestEpoch;
@@ -867,7 +930,8 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         state.bestEpoch = summary.bestEpoch;
         state.bestVal = summary.bestVal;
         state.curves = summary.curves;
-        if (leader) writeCheckpoint(checkpointPath, runOptions, state, model, optimizer, ema);
+        if (leader)
+            writeCheckpoint(checkpointPath, runOptions, state, model, localiser, optimizer, ema);
         if (o.stopAfter > 0 && epoch >= o.stopAfter && epoch < o.epochs) {
             if (group) group->barrier();  // the checkpoint is written when every worker returns
             out << "Stopped after epoch " << epoch << "; continue with --resume " << checkpointPath

@@ -442,6 +442,7 @@ class TestCli : public QObject {
         for (const QStringList& option :
              {QStringList{"--elastic", "-1"}, QStringList{"--drop-path", "1"},
               QStringList{"--erase", "1.5"}, QStringList{"--sam", "-0.05"},
+              QStringList{"--drloc", "-0.1"},
               QStringList{"--sam", "0.05", "--sam-scope", "head"}}) {
             Run run = runRllm(
                 QStringList{"train", "--data", missing, "--out", out, "--arch", "vit2d"} + option);
@@ -455,6 +456,17 @@ class TestCli : public QObject {
                                   "--sam-scope", "backbone"});
         QCOMPARE(scopeAlone.status, 2);
         QVERIFY2(scopeAlone.err.contains("--sam-scope needs --sam"), scopeAlone.err.constData());
+        // Another batch at the default rate is noted (the rate is not scaled);
+        // with --lr, or at the default batch, it is not.
+        const QStringList start{"train", "--data", missing, "--out", out, "--arch", "vit2d"};
+        Run unscaled = runRllm(start + QStringList{"--batch", "32"});
+        QVERIFY2(unscaled.err.contains("Note: --batch 32 with the default learning rate"),
+                 unscaled.err.constData());
+        for (const QStringList& quiet : {QStringList{"--batch", "32", "--lr", "5e-4"},
+                                         QStringList{"--batch", "64"}, QStringList{}}) {
+            Run run = runRllm(start + quiet);
+            QVERIFY2(!run.err.contains("Note: --batch"), run.err.constData());
+        }
     }
 };
 

@@ -161,7 +161,8 @@ class TestDistributed : public QObject {
         QTest::newRow("first recipe") << QStringList();
         // Every random draw of the recipe is made for the global batch and
         // shared out by position: augmentation, mixing partners, the
-        // class-balanced order, each case's elastic field, erased box and stochastic-depth scales;
+        // class-balanced order, each case's elastic field, erased box, stochastic-depth scales
+        // and relative-localisation pairs (whose MLP's gradients are summed like the model's);
         // SAM's ascent follows the gradient summed over the workers
         // (two blocks, so one can be dropped: the later --depth wins).
         QTest::newRow("full recipe") << QStringList{"--depth",
@@ -182,6 +183,8 @@ class TestDistributed : public QObject {
                                                     "0.5",
                                                     "--sam",
                                                     "0.05",
+                                                    "--drloc",
+                                                    "0.1",
                                                     "--shifted-patches",
                                                     "--locality-attention"};
     }

@@ -25,6 +25,7 @@
 #include "models/ModelInput.h"
 #include "models/MultiTensorAdamW.h"
 #include "models/Networks.h"
+#include "models/RelativeLocalisation.h"
 #include "models/Safetensors.h"
 #include "models/Sha256.h"
 #include "models/SharpnessAware.h"
@@ -32,6 +33,7 @@
 
 #include <atomic>
 #include <nlohmann/json.hpp>
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -412,7 +414,8 @@ TrainOptions phantomTraining(const QTemporaryDir& dir, int trainCases, const QSt
 // Every ingredient of the training recipe that keeps state or draws random
 // numbers (the moving average, the fine-tuned block's moments, sampling,
 // mixing, augmentation, erasing, stochastic depth, SAM's second pass on the
-// same draws), for the bit-for-bit comparisons.
+// same draws, the relative-localisation MLP and its pairs), for the
+// bit-for-bit comparisons.
 void addFullRecipe(TrainOptions& o) {
     o.augmentation = "strong";
     o.mixupAlpha = 0.4;
@@ -425,6 +428,7 @@ void addFullRecipe(TrainOptions& o) {
     o.eraseProbability = 0.5;
     o.samRho = 0.05;
     o.samScope = "backbone";
+    o.localisationWeight = 0.1;
 }
 
 // PyTorch's process-wide kernel choices that --deterministic changes, kept
@@ -997,6 +1001,152 @@ class TestModels : public QObject {
     // tokens the network embeds (before the class token and positions); the
     // stem starts from He's normal; it survives a bundle; and it is refused
     // with shifted patches, in 3D, and with a patch that is no power of two.
+    // Dense relative localisation (RelativeLocalisation.h) against its
+    // definition written out by hand: the grid offsets of row-major patch
+    // indices, the MLP on the two tokens side by side in double precision,
+    // the L1 loss, the initialisation's bounds and its own generator.
+    void relativeLocalisationFollowsItsDefinition() {
+        // Offsets: 2D on 7 x 7, 3D on 7 x 7 x 7, by hand.
+        LocalisationPairs pairs;
+        pairs.first = torch::tensor({0, 48, 10, 10}, torch::kInt64).view({1, 4});
+        pairs.second = torch::tensor({48, 0, 10, 3}, torch::kInt64).view({1, 4});
+        const torch::Tensor flat = gridOffsets(pairs, 7, 2);
+        QCOMPARE(flat.sizes().vec(), (std::vector<int64_t>{1, 4, 2}));
+        const std::vector<std::array<float, 2>> expected{
+            {6 / 7.f, 6 / 7.f}, {-6 / 7.f, -6 / 7.f}, {0, 0}, {-1 / 7.f, 0}};
+        for (int m = 0; m < 4; ++m)
+            for (int a = 0; a < 2; ++a)
+                QVERIFY(std::abs(flat[0][m][a].item<float>() - expected[m][a]) < 1e-6);
+        LocalisationPairs deep;
+        deep.first = torch::tensor({0}, torch::kInt64).view({1, 1});
+        deep.second = torch::tensor({2 * 49 + 3 * 7 + 5}, torch::kInt64).view({1, 1});
+        const torch::Tensor volume = gridOffsets(deep, 7, 3);
+        for (int a = 0; a < 3; ++a)
+            QVERIFY(std::abs(volume[0][0][a].item<float>() - std::array<float, 3>{2, 3, 5}[a] / 7) <
+                    1e-6);
+
+        // Draws: within the grid, both ends of the pairs drawn.
+        torch::manual_seed(3);
+        const LocalisationPairs drawn = drawLocalisationPairs(5, 49, 64);
+        QCOMPARE(drawn.first.sizes().vec(), (std::vector<int64_t>{5, 64}));
+        QVERIFY(drawn.first.min().item<int64_t>() >= 0 && drawn.second.max().item<int64_t>() < 49);
+        QVERIFY(!torch::equal(drawn.first, drawn.second));
+        const LocalisationPairs share = drawn.select(torch::tensor({1, 3}, torch::kInt64));
+        QVERIFY(torch::equal(share.second[1], drawn.second[3]));
+
+        // The initialisation draws from its own generator: the default one is
+        // where it was, so --drloc moves no other draw of a run.
+        torch::manual_seed(11);
+        RelativeLocaliser localiser(8, 2, 16);
+        const torch::Tensor before = at::detail::getDefaultCPUGenerator().get_state();
+        initialiseLocaliser(*localiser, 4);
+        QVERIFY(torch::equal(before, at::detail::getDefaultCPUGenerator().get_state()));
+        RelativeLocaliser twin(8, 2, 16), other(8, 2, 16);
+        initialiseLocaliser(*twin, 4);
+        initialiseLocaliser(*other, 5);
+        QVERIFY(torch::equal(localiser->hidden1->weight, twin->hidden1->weight));
+        QVERIFY(!torch::equal(localiser->hidden1->weight, other->hidden1->weight));
+        RelativeLocaliser wide(128, 2);  // enough entries for the spread
+        initialiseLocaliser(*wide, 1);
+        const double bound = 1 / std::sqrt(256.0);
+        QVERIFY(wide->hidden2->weight.abs().max().item<double>() <= bound);
+        const double ratio = wide->hidden2->weight.std().item<double>() / (bound / std::sqrt(3.0));
+        QVERIFY2(std::abs(ratio - 1) < 0.03, qPrintable(QString::number(ratio)));
+
+        // The MLP in double precision, by hand.
+        const torch::Tensor tokens = torch::randn({2, 9, 8});
+        LocalisationPairs few;
+        few.first = torch::randint(9, {2, 5}, torch::kInt64);
+        few.second = torch::randint(9, {2, 5}, torch::kInt64);
+        torch::NoGradGuard noGrad;
+        const torch::Tensor predicted = localiser->forward(tokens, few);
+        QCOMPARE(predicted.sizes().vec(), (std::vector<int64_t>{2, 5, 2}));
+        const auto layer = [](const torch::nn::Linear& l, const std::vector<double>& in,
+                              bool relu) {
+            const torch::Tensor w = l->weight.to(torch::kFloat64), b = l->bias.to(torch::kFloat64);
+            std::vector<double> out(w.size(0));
+            for (int64_t o = 0; o < w.size(0); ++o) {
+                double sum = b[o].item<double>();
+                for (int64_t i = 0; i < w.size(1); ++i) sum += w[o][i].item<double>() * in[i];
+                out[o] = relu ? std::max(0.0, sum) : sum;
+            }
+            return out;
+        };
+        double largest = 0;
+        for (int b = 0; b < 2; ++b)
+            for (int m = 0; m < 5; ++m) {
+                std::vector<double> in;
+                for (const torch::Tensor& index : {few.first, few.second})
+                    for (int c = 0; c < 8; ++c)
+                        in.push_back(tokens[b][index[b][m].item<int64_t>()][c].item<double>());
+                const std::vector<double> out = layer(
+                    localiser->out,
+                    layer(localiser->hidden2, layer(localiser->hidden1, in, true), true), false);
+                for (int a = 0; a < 2; ++a)
+                    largest =
+                        std::max(largest, std::abs(out[a] - predicted[b][m][a].item<double>()));
+            }
+        QVERIFY2(largest < 1e-5, qPrintable(QString::number(largest)));
+
+        // The loss: the mean of |predicted - offset| over cases, pairs and axes.
+        const torch::Tensor target = gridOffsets(few, 3, 2);
+        double sum = 0;
+        for (int b = 0; b < 2; ++b)
+            for (int m = 0; m < 5; ++m)
+                for (int a = 0; a < 2; ++a)
+                    sum += std::abs(predicted[b][m][a].item<double>() -
+                                    target[b][m][a].item<double>());
+        QVERIFY(std::abs(relativeLocalisationLoss(predicted, target).item<double>() - sum / 20) <
+                1e-6);
+    }
+
+    // The task can be learnt, and its gradient reaches the tokens: from
+    // tokens that are a learnt function of the position alone, the MLP and
+    // the tokens together bring the loss from about chance to a small
+    // fraction of it. And the classifier hands out its final patch tokens:
+    // the last block's output after the final norm, every row computed.
+    void relativeLocalisationIsLearnt() {
+        torch::manual_seed(2);
+        RelativeLocaliser localiser(16, 2, 64);
+        initialiseLocaliser(*localiser, 7);
+        torch::Tensor positions = (0.1 * torch::randn({1, 49, 16})).requires_grad_(true);
+        std::vector<torch::Tensor> trained = localiser->parameters();
+        trained.push_back(positions);
+        torch::optim::Adam adam(trained, torch::optim::AdamOptions(3e-3));
+        double first = 0, last = 0;
+        for (int step = 0; step < 300; ++step) {
+            const LocalisationPairs pairs = drawLocalisationPairs(8, 49, 64);
+            adam.zero_grad();
+            auto loss = relativeLocalisationLoss(
+                localiser->forward(positions.expand({8, 49, 16}), pairs), gridOffsets(pairs, 7, 2));
+            loss.backward();
+            adam.step();
+            (step == 0 ? first : last) = loss.item<double>();
+        }
+        qInfo("relative-localisation loss: step 1 %.3f, step 300 %.3f", first, last);
+        QVERIFY2(first > 0.2 && last < 0.25 * first, qPrintable(QString::number(last)));
+
+        VitConfig c = VitConfig::preset("24x3");
+        c.depth = 1, c.imageSize = 8, c.patch = 4, c.channels = 1, c.classes = 2;
+        Classifier model(c, Booster{nullptr});
+        initialiseTrainable(*model, 3);
+        model->eval();
+        const torch::Tensor x = torch::randn({2, 1, 8, 8});
+        torch::NoGradGuard noGrad;
+        torch::Tensor patchTokens, lastBlock;
+        const torch::Tensor logits = model->forwardScaled(x, {}, &patchTokens);
+        model->forward(
+            x,
+            [&](const std::string& name, const torch::Tensor& t) {
+                if (name == "block:0") lastBlock = t;
+                return t;
+            },
+            TailTokens::All);
+        QCOMPARE(patchTokens.sizes().vec(), (std::vector<int64_t>{2, 4, 24}));
+        QVERIFY(torch::allclose(patchTokens, model->vit->norm(lastBlock).narrow(1, 1, 4)));
+        QVERIFY(torch::allclose(logits, model->forward(x), 1e-5, 1e-6));
+    }
+
     void convolutionalStemMatchesExplicitLoops() {
         torch::manual_seed(8);
         VitConfig c = VitConfig::preset("24x3");
@@ -2294,6 +2444,15 @@ class TestModels : public QObject {
                 QFAIL("a checkpoint of a run with another SAM scope was accepted");
             } catch (const FileError& e) {
                 QVERIFY2(QString(e.what()).contains("sam_scope"), e.what());
+            }
+            // So is the localisation task's weight, and its absence.
+            other.samScope = "backbone";
+            other.localisationWeight = 0;
+            try {
+                trainClassifier(other, log);
+                QFAIL("a checkpoint of a run with --drloc was accepted without it");
+            } catch (const FileError& e) {
+                QVERIFY2(QString(e.what()).contains("drloc"), e.what());
             }
         }
 
