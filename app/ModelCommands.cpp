@@ -151,6 +151,10 @@ The recipe (docs/training.md has what each one measured):
                             pairs of final patch tokens, how far apart their
                             patches lie; its L1 loss is added with weight W
                             (Liu et al. 2021; the MLP is for training only; 0: off)
+  --mim R                   masked image modelling (SimMIM): pretrain without labels
+                            by predicting the pixels of a share R of the patches,
+                            masked; needs --select last; then --init a
+                            classification run from its bundle (0: off)
   --select best|last|mean:K keep the epoch with the best validation AUC (default),
                             the last epoch's weights (validation still reported), or
                             the epoch whose validation AUC averaged with the K-1
@@ -254,6 +258,7 @@ TrainOptions trainOptionsFrom(const ParsedArgs& p, const std::vector<std::string
     o.samRho = number("sam", 0);
     o.samScope = p.get("sam-scope", "all");
     o.localisationWeight = number("drloc", 0);
+    o.maskedRatio = number("mim", 0);
     if (p.has("sam-scope") && !p.has("sam")) throw UsageError("--sam-scope needs --sam");
     o.selection = p.get("select", "best");
     o.shiftedPatches = p.has("shifted-patches");
@@ -382,6 +387,7 @@ int runTrain(const std::vector<std::string>& args) {
                               "sam",
                               "sam-scope",
                               "drloc",
+                              "mim",
                               "select",
                               "llm-lr",
                               "seed",

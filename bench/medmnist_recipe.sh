@@ -150,6 +150,13 @@ declare -A recipes=(
     # 2D: the mixed recipe with dense relative localisation (Liu et al. 2021)
     # at weight 0.1: an MLP learns from pairs of final patch tokens how far
     # apart their patches lie, so the tokens must keep where they came from.
+    # 2D: masked image modelling (SimMIM) as pretraining without labels:
+    # 300 epochs predicting the pixels of 60 % of the patches, masked (the
+    # tokeniser and attention of the mixed recipe, strong augmentation, no
+    # mixing); its bundle starts spt_lsa_mix_longest_mim (`initialised_by`).
+    [mim_pretrain]="--depth 2 --epochs 300 --augment strong --shifted-patches --locality-attention --mim 0.6 --select last"
+    # 2D: the mixed recipe fine-tuned from the same seed's mim_pretrain bundle.
+    [spt_lsa_mix_longest_mim]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
     [spt_lsa_mix_longest_drloc]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0 --drloc 0.1"
 )
 # Recipes that learn from other runs too: the recipe whose seeds 0-2 teach
@@ -157,7 +164,12 @@ declare -A recipes=(
 declare -A teachers=(
     [spt_lsa_mix_longest_distill]=spt_lsa_mix_longest
 )
-order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_small spt_lsa_mix_360 spt_lsa_mix_longest_dp nopn_patch4_mix nopn_patch4_spt_lsa spt_lsa_mix_longest_mean30 nopn_patch4_spt_lsa_mean5 spt_lsa_mix_longest_distill spt_lsa_mix_longest_erase spt_lsa_mix_longest_sam spt_lsa_mix_longest_sam01 spt_lsa_mix_longest_sam001 spt_lsa_longest_sam spt_lsa_sam_360 spt_lsa_mix_longest_sam_bb spt_lsa_mix_longest_gap stem_lsa_mix_longest spt_lsa_mix_longest_drloc)
+# Recipes that start from another recipe's bundle of the same seed (`--init`;
+# trained, or waited for, before the run it starts).
+declare -A initialised_by=(
+    [spt_lsa_mix_longest_mim]=mim_pretrain
+)
+order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_small spt_lsa_mix_360 spt_lsa_mix_longest_dp nopn_patch4_mix nopn_patch4_spt_lsa spt_lsa_mix_longest_mean30 nopn_patch4_spt_lsa_mean5 spt_lsa_mix_longest_distill spt_lsa_mix_longest_erase spt_lsa_mix_longest_sam spt_lsa_mix_longest_sam01 spt_lsa_mix_longest_sam001 spt_lsa_longest_sam spt_lsa_sam_360 spt_lsa_mix_longest_sam_bb spt_lsa_mix_longest_gap stem_lsa_mix_longest spt_lsa_mix_longest_drloc mim_pretrain spt_lsa_mix_longest_mim)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }
@@ -173,9 +185,16 @@ for recipe in "${chosen[@]}"; do
         options+=" --distill $(IFS=,; echo "${taught_by[*]}")"
     fi
     for seed in ${RLLM_SEEDS:-0 1 2}; do
+        start=()
+        if [[ -n "${initialised_by[$recipe]+x}" ]]; then
+            # shellcheck disable=SC2086
+            medmnist_train_once wait "$out" "${which}_${initialised_by[$recipe]}_seed${seed}" \
+                "$rllm" train "${base[@]}" ${recipes[${initialised_by[$recipe]}]} --seed "$seed" --threads "$threads"
+            start=(--init "$out/${which}_${initialised_by[$recipe]}_seed${seed}.safetensors")
+        fi
         # shellcheck disable=SC2086
         medmnist_train_once skip "$out" "${which}_${recipe}_seed${seed}" \
-            "$rllm" train "${base[@]}" $options ${RLLM_EXTRA:-} --seed "$seed" --threads "$threads"
+            "$rllm" train "${base[@]}" $options "${start[@]}" ${RLLM_EXTRA:-} --seed "$seed" --threads "$threads"
     done
 done
 python3 - "$out" "$which" "${order[@]}" <<'PY'

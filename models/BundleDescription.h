@@ -97,6 +97,7 @@ struct TrainingRecord {
     double erase_probability = 0;  // random erasing's probability per case (0: off)
     double sam_rho = 0;            // sharpness-aware minimisation's radius (0: off)
     double drloc_weight = 0;       // dense relative localisation's loss weight (0: off)
+    double mim_ratio = 0;          // masked image modelling's share of masked patches (0: off)
     std::string sam_scope;         // all | backbone; empty in bundles from before the choice
     std::string class_balance;
     bool llm_trainable = false;

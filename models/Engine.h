@@ -136,6 +136,10 @@ struct TrainOptions {
     // Dense relative localisation (models/RelativeLocalisation.h): the
     // weight of its L1 loss beside the classification loss (0: off).
     double localisationWeight = 0;
+    // Masked image modelling (models/MaskedModelling.h): the share of each
+    // case's patches masked (0: off). Pretraining without labels: the loss is
+    // the masked pixels' reconstruction alone; needs --select last.
+    double maskedRatio = 0;
     // RQ3: the LLM block is fine-tuned with its own learning rate instead of frozen.
     bool llmTrainable = false;
     double llmLearningRate = 1e-4;

@@ -235,7 +235,8 @@ VitImpl::VitImpl(const VitConfig& c) : config(c) {
     head = register_module("head", torch::nn::Linear(c.dim, c.classes));
 }
 
-torch::Tensor VitImpl::embed(const torch::Tensor& images) {
+torch::Tensor VitImpl::embed(const torch::Tensor& images, const torch::Tensor& maskedPatches,
+                             const torch::Tensor& maskToken) {
     const int64_t B = images.size(0);
     torch::Tensor tokens;
     if (config.linearPatchEmbedding()) {
@@ -252,6 +253,9 @@ torch::Tensor VitImpl::embed(const torch::Tensor& images) {
     } else {
         tokens = patchConv(images).flatten(2).transpose(1, 2);
     }
+    if (maskedPatches.defined())
+        tokens = torch::where(maskedPatches.to(tokens.device()).unsqueeze(-1),
+                              maskToken.expand_as(tokens), tokens);
     tokens = torch::cat({classToken.expand({B, 1, config.dim}), tokens}, 1);
     return tokens + positionEmbedding;
 }
@@ -501,35 +505,35 @@ bool ClassifierImpl::llmIsLastMixer() const {
 }
 
 torch::Tensor ClassifierImpl::forward(const torch::Tensor& images, TailTokens tail) {
-    return run(images, kPassThrough, tail, {});
+    return run(images, kPassThrough, tail, TrainingPass{});
 }
 
 torch::Tensor ClassifierImpl::forward(const torch::Tensor& images, const TokenTap& tap,
                                       TailTokens tail) {
-    return run(images, tap, tail, {});
+    return run(images, tap, tail, TrainingPass{});
 }
 
-torch::Tensor ClassifierImpl::forwardScaled(const torch::Tensor& images,
-                                            const torch::Tensor& branchScales,
-                                            torch::Tensor* patchTokens) {
-    return run(images, kPassThrough, patchTokens ? TailTokens::All : TailTokens::ClassToken,
-               branchScales.defined() ? branchScales.to(images.options()) : branchScales,
-               patchTokens);
+torch::Tensor ClassifierImpl::forwardTraining(const torch::Tensor& images,
+                                              const TrainingPass& pass) {
+    return run(images, kPassThrough, pass.patchTokens ? TailTokens::All : TailTokens::ClassToken,
+               pass);
 }
 
 torch::Tensor ClassifierImpl::run(const torch::Tensor& images, const TokenTap& tap, TailTokens tail,
-                                  const torch::Tensor& branchScales, torch::Tensor* patchTokens) {
+                                  const TrainingPass& pass) {
+    const torch::Tensor branchScales =
+        pass.branchScales.defined() ? pass.branchScales.to(images.options()) : pass.branchScales;
     // A mean-pooled head reads every patch token: every row is needed.
     const bool classRow = tail == TailTokens::ClassToken && !vit->config.meanPool;
     const size_t last = vit->blocks->size() - 1;
-    auto tokens = vit->embed(images);
+    auto tokens = vit->embed(images, pass.maskedPatches, pass.maskToken);
     for (size_t i = 0; i < vit->blocks->size(); ++i)
         tokens = vit->blocks[i]->as<VitBlock>()->forward(
             tokens, tap, "block:" + std::to_string(i), classRow && !llmIsLastMixer() && i == last,
             branchScales.defined() ? branchScales.select(1, int64_t(i)) : torch::Tensor());
     if (booster) tokens = booster->forward(tokens, tap, classRow && llmIsLastMixer());
     const torch::Tensor normed = vit->norm(tokens);
-    if (patchTokens) *patchTokens = normed.narrow(1, 1, normed.size(1) - 1);
+    if (pass.patchTokens) *pass.patchTokens = normed.narrow(1, 1, normed.size(1) - 1);
     return dense(vit->head, vit->config.meanPool ? normed.narrow(1, 1, normed.size(1) - 1).mean(1)
                                                  : normed.select(1, 0));
 }

@@ -123,8 +123,12 @@ TORCH_MODULE(VitBlock);
 class VitImpl : public torch::nn::Module {
   public:
     explicit VitImpl(const VitConfig& config);
-    // Patch tokens with the class token first and position embedding added: (B, 1+N, dim).
-    torch::Tensor embed(const torch::Tensor& images);
+    // Patch tokens with the class token first and position embedding added:
+    // (B, 1+N, dim). With `maskedPatches` (bool (B, N)), those patches'
+    // tokens are `maskToken` (dim) instead, before the position embedding
+    // (masked image modelling, MaskedModelling.h).
+    torch::Tensor embed(const torch::Tensor& images, const torch::Tensor& maskedPatches = {},
+                        const torch::Tensor& maskToken = {});
 
     VitConfig config;
     torch::nn::Conv2d patchConv{nullptr};      // 2D
@@ -228,6 +232,23 @@ class BoosterImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Booster);
 
+// What a training step changes in the forward pass (Training.cpp); each
+// part left undefined changes nothing.
+struct TrainingPass {
+    // Stochastic depth: (B, depth, 2) scales of each ViT block's attention
+    // and MLP branch per case (TrainingRecipe's drawDropPath); undefined
+    // leaves every branch whole.
+    torch::Tensor branchScales;
+    // Masked image modelling: the patches whose tokens become the mask token
+    // (VitImpl::embed).
+    torch::Tensor maskedPatches, maskToken;
+    // When set, every row is computed and this receives the patch tokens
+    // after the final norm, (B, N, dim) in grid order (the class token left
+    // out): what the auxiliary losses read (RelativeLocalisation.h,
+    // MaskedModelling.h).
+    torch::Tensor* patchTokens = nullptr;
+};
+
 class ClassifierImpl : public torch::nn::Module {
   public:
     ClassifierImpl(const VitConfig& config, Booster booster);
@@ -235,15 +256,8 @@ class ClassifierImpl : public torch::nn::Module {
     torch::Tensor forward(const torch::Tensor& images, TailTokens tail = TailTokens::ClassToken);
     torch::Tensor forward(const torch::Tensor& images, const TokenTap& tap,
                           TailTokens tail = TailTokens::ClassToken);
-    // The training forward with stochastic depth: `branchScales` (B, depth, 2)
-    // scales each ViT block's attention and MLP branch per case
-    // (TrainingRecipe's drawDropPath); undefined leaves every branch whole.
-    // With `patchTokens`, every row is computed and it receives the patch
-    // tokens after the final norm, (B, N, dim) in grid order (the class
-    // token left out): what an auxiliary loss on them reads
-    // (RelativeLocalisation.h).
-    torch::Tensor forwardScaled(const torch::Tensor& images, const torch::Tensor& branchScales,
-                                torch::Tensor* patchTokens = nullptr);
+    // The training forward: logits (B, classes) with `pass`'s changes.
+    torch::Tensor forwardTraining(const torch::Tensor& images, const TrainingPass& pass);
 
     // Whether the LLM block (not the last ViT block) is the last layer that mixes tokens.
     bool llmIsLastMixer() const;
@@ -253,7 +267,7 @@ class ClassifierImpl : public torch::nn::Module {
 
   private:
     torch::Tensor run(const torch::Tensor& images, const TokenTap& tap, TailTokens tail,
-                      const torch::Tensor& branchScales, torch::Tensor* patchTokens = nullptr);
+                      const TrainingPass& pass);
 };
 TORCH_MODULE(Classifier);
 

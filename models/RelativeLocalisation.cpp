@@ -41,7 +41,7 @@ RelativeLocaliserImpl::RelativeLocaliserImpl(int tokenWidth, int spatialAxes, in
 }
 
 torch::Tensor RelativeLocaliserImpl::forward(const torch::Tensor& patchTokens,
-                                             const LocalisationPairs& pairs) {
+                                             const LocalisationPairs& pairs) const {
     const int64_t width = patchTokens.size(2);
     const auto tokensOf = [&](const torch::Tensor& index) {  // (B, M) -> (B, M, width)
         return patchTokens.gather(1, index.to(patchTokens.device())

@@ -49,7 +49,7 @@ class RelativeLocaliserImpl : public torch::nn::Module {
     RelativeLocaliserImpl(int tokenWidth, int spatialAxes, int hidden = 256);
     // `patchTokens` (B, N, width) without the class token; the predicted
     // offsets of `pairs`, (B, M, spatialAxes).
-    torch::Tensor forward(const torch::Tensor& patchTokens, const LocalisationPairs& pairs);
+    torch::Tensor forward(const torch::Tensor& patchTokens, const LocalisationPairs& pairs) const;
 
     torch::nn::Linear hidden1{nullptr}, hidden2{nullptr}, out{nullptr};
 };

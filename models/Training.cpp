@@ -10,6 +10,7 @@
 #include "models/Distillation.h"
 #include "models/Engine.h"
 #include "models/MatrixProducts.h"
+#include "models/MaskedModelling.h"
 #include "models/ModelInput.h"
 #include "models/MultiTensorAdamW.h"
 #include "models/RelativeLocalisation.h"
@@ -147,6 +148,24 @@ nlohmann::json metricsJson(const ScoreMetrics& m) {
     return {{"acc", m.acc}, {"auc", m.auc}};
 }
 
+// Modules that train beside the classifier without being part of it:
+// --drloc's MLP and --mim's mask token and pixel head (each null when off).
+// They take the ViT's learning rate and weight decay, are summed across
+// workers, and are kept in the checkpoint under their name; the bundle
+// holds the classifier alone.
+struct AuxiliaryModules {
+    RelativeLocaliser localiser{nullptr};
+    PixelPredictor pixels{nullptr};
+
+    // The ones that are on, by the name their checkpoint tensors start with.
+    std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> named() const {
+        std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> on;
+        if (localiser) on.emplace_back("localiser", localiser.ptr());
+        if (pixels) on.emplace_back("pixels", pixels.ptr());
+        return on;
+    }
+};
+
 // ---- Checkpoints: everything needed to continue a run exactly ----------------
 
 constexpr const char* kCheckpointKey = "rllm_checkpoint";
@@ -195,6 +214,7 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
     // Only when not the default, so checkpoints of earlier runs resume as before.
     if (o.samScope != "all") options["sam_scope"] = o.samScope;
     if (o.localisationWeight > 0) options["drloc"] = o.localisationWeight;
+    if (o.maskedRatio > 0) options["mim"] = o.maskedRatio;
     // Only when on, so checkpoints of runs without it resume as before.
     if (!o.distillFrom.empty()) {
         nlohmann::json teachers = nlohmann::json::array();
@@ -216,11 +236,11 @@ void moveOptimizerState(const std::vector<torch::Tensor>& trainable, torch::opti
         }
 }
 
-// The localiser (--drloc; null when off) trains beside the model: its
-// weights and moments are part of the run's state, though not of the bundle.
+// The auxiliary modules' weights and moments are part of the run's state,
+// though not of the bundle.
 void writeCheckpoint(const std::string& path, const nlohmann::json& options,
                      const TrainingState& state, Classifier& model,
-                     const RelativeLocaliser& localiser, torch::optim::AdamW& optimizer,
+                     const AuxiliaryModules& auxiliary, torch::optim::AdamW& optimizer,
                      const WeightAverage& ema) {
     std::vector<NamedTensor> tensors;
     auto add = [&](const std::string& name, const torch::Tensor& t) {
@@ -242,9 +262,9 @@ void writeCheckpoint(const std::string& path, const nlohmann::json& options,
             steps[p.key()] = s->step();
         }
     }
-    if (localiser)
-        for (const auto& p : localiser->named_parameters()) {
-            const std::string name = "localiser." + p.key();
+    for (const auto& [module, weights] : auxiliary.named())
+        for (const auto& p : weights->named_parameters()) {
+            const std::string name = module + "." + p.key();
             add(name, p.value());
             if (auto* s = adamWState(optimizer, p.value())) {
                 add("adamw." + name + ".exp_avg", s->exp_avg());
@@ -276,7 +296,7 @@ void writeCheckpoint(const std::string& path, const nlohmann::json& options,
 }
 
 TrainingState readCheckpoint(const std::string& path, const nlohmann::json& options,
-                             Classifier& model, RelativeLocaliser& localiser,
+                             Classifier& model, const AuxiliaryModules& auxiliary,
                              torch::optim::AdamW& optimizer) {
     SafetensorsFile file(path);
     auto found = file.metadata().find(kCheckpointKey);
@@ -349,9 +369,9 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
                           load("adamw." + p.key() + ".exp_avg_sq", p.value()));
         }
     }
-    if (localiser)
-        for (auto& p : localiser->named_parameters()) {
-            const std::string name = "localiser." + p.key();
+    for (const auto& [module, weights] : auxiliary.named())
+        for (auto& p : weights->named_parameters()) {
+            const std::string name = module + "." + p.key();
             p.value().copy_(load(name, p.value()));
             if (steps.contains(name))
                 setAdamWState(optimizer, p.value(), steps[name].get<int64_t>(),
@@ -403,6 +423,16 @@ void checkTrainOptions(const TrainOptions& o) {
         throw Error("--erase must be a probability in [0, 1]");
     if (!(o.samRho >= 0)) throw Error("--sam must be a radius >= 0 (0: off)");
     if (!(o.localisationWeight >= 0)) throw Error("--drloc must be a weight >= 0 (0: off)");
+    if (!(o.maskedRatio >= 0 && o.maskedRatio < 1))
+        throw Error("--mim must be the share of patches masked, in (0, 1) (0: off)");
+    if (o.maskedRatio > 0 && EpochSelection::parse(o.selection).rule != EpochSelection::Rule::Last)
+        throw Error(
+            "--mim trains without labels, so no validation AUC can choose its epoch: "
+            "add --select last");
+    if (o.maskedRatio > 0 && !o.distillFrom.empty())
+        throw Error(
+            "--mim trains without labels and --distill teaches the classifier: "
+            "give one of them");
     checkSamScope(o.samScope);
     if (!(o.learningRate >= 0) || !(o.llmLearningRate >= 0))
         throw Error("--lr and --llm-lr must be >= 0");
@@ -438,10 +468,10 @@ struct Optimisation {
     std::unique_ptr<torch::optim::AdamW> optimizer;
 };
 
-// The localiser (--drloc; may be null) joins the ViT's group after the
-// model's weights. It is trained and reduced across workers with them, but
-// is left out of `namedTrainable`: it is not averaged, kept or saved.
-Optimisation optimisationFor(Classifier& model, const RelativeLocaliser& localiser,
+// The auxiliary modules join the ViT's group after the model's weights.
+// They are trained and reduced across workers with them, but are left out
+// of `namedTrainable`: they are not averaged, kept or saved.
+Optimisation optimisationFor(Classifier& model, const AuxiliaryModules& auxiliary,
                              const TrainOptions& o) {
     Optimisation result;
     std::vector<torch::Tensor> backbone, llmBlock;
@@ -451,8 +481,8 @@ Optimisation optimisationFor(Classifier& model, const RelativeLocaliser& localis
         result.namedTrainable.emplace_back(p.key(), p.value());
         (p.key().rfind("booster.llm.", 0) == 0 ? llmBlock : backbone).push_back(p.value());
     }
-    if (localiser)
-        for (auto& p : localiser->parameters()) {
+    for (const auto& named : auxiliary.named())
+        for (auto& p : named.second->parameters()) {
             result.trainable.push_back(p);
             backbone.push_back(p);
         }
@@ -517,7 +547,7 @@ struct StepContext {
     std::vector<int64_t> spatialSize;
     torch::Tensor classWeights;  // undefined unless --class-balance loss
     const TeacherEnsemble& teachers;
-    RelativeLocaliser localiser;  // null unless --drloc
+    AuxiliaryModules auxiliary;
     DataParallelGroup* group;
 };
 
@@ -537,6 +567,7 @@ struct StepDraws {
     torch::Tensor elastic;       // undefined when off
     EraseDraw erase;
     LocalisationPairs localisation;  // empty unless --drloc
+    torch::Tensor maskedPatches;     // undefined unless --mim
 };
 
 StepDraws drawStep(const StepContext& c, int64_t batch) {
@@ -548,9 +579,12 @@ StepDraws drawStep(const StepContext& c, int64_t batch) {
     d.branchScales = drawDropPath(batch, c.depth, o.dropPath);
     d.elastic = drawElastic(batch, c.volumetric, o.elasticVoxels);
     d.erase = drawErase(batch, c.volumetric, o.eraseProbability);
-    if (c.localiser)
+    if (c.auxiliary.localiser)
         d.localisation = drawLocalisationPairs(batch, c.model->vit->config.patchCount(),
                                                kLocalisationPairsPerCase);
+    if (c.auxiliary.pixels)
+        d.maskedPatches =
+            drawMaskedPatches(batch, c.model->vit->config.patchCount(), o.maskedRatio);
     return d;
 }
 
@@ -589,13 +623,27 @@ ShareLoss forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrd
         }
         // This share's part of the global batch's mean loss: summed over the
         // workers, the gradients are those of the whole batch.
+        const AuxiliaryModules& auxiliary = c.auxiliary;
         torch::Tensor patchTokens;
-        const auto logits = c.model->forwardScaled(
-            x,
-            d.branchScales.defined() ? d.branchScales.index_select(0, positions) : d.branchScales,
-            c.localiser ? &patchTokens : nullptr);
-        auto loss = classificationLoss(c.task, logits, y, o.labelSmoothing, c.classWeights,
-                                       partnerY, mix.lambda);
+        TrainingPass pass;
+        if (d.branchScales.defined()) pass.branchScales = d.branchScales.index_select(0, positions);
+        torch::Tensor masked;
+        if (auxiliary.pixels) {
+            masked = d.maskedPatches.index_select(0, positions);
+            pass.maskedPatches = masked;
+            pass.maskToken = auxiliary.pixels->maskToken;
+        }
+        if (auxiliary.localiser || auxiliary.pixels) pass.patchTokens = &patchTokens;
+        const auto logits = c.model->forwardTraining(x, pass);
+        const VitConfig& config = c.model->vit->config;
+        // --mim pretrains without labels: the loss is the masked patches'
+        // reconstruction alone (the head stays frozen, trainClassifier).
+        auto loss = auxiliary.pixels
+                        ? maskedReconstructionLoss(
+                              auxiliary.pixels->forward(patchTokens),
+                              patchVectors(x, config.patch, config.volumetric, false), masked)
+                        : classificationLoss(c.task, logits, y, o.labelSmoothing, c.classWeights,
+                                             partnerY, mix.lambda);
         // The teachers see the same augmented, mixed images.
         if (!c.teachers.empty())
             loss = (1 - o.distillWeight) * loss +
@@ -604,13 +652,11 @@ ShareLoss forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrd
                                         o.distillTemperature);
         // Positions on the patch grid do not depend on the image, so a mixed
         // image's pairs keep their offsets.
-        if (c.localiser) {
+        if (auxiliary.localiser) {
             const LocalisationPairs pairs = d.localisation.select(positions);
-            const VitConfig& config = c.model->vit->config;
-            RelativeLocaliser localiser = c.localiser;  // a handle (the context is const)
             loss = loss + o.localisationWeight *
                               relativeLocalisationLoss(
-                                  localiser->forward(patchTokens, pairs),
+                                  auxiliary.localiser->forward(patchTokens, pairs),
                                   gridOffsets(pairs, config.gridSide(), c.volumetric ? 3 : 2));
         }
         loss = loss * (double(mine.count) / double(batch));
@@ -722,6 +768,7 @@ TrainingRecord trainingRecordOf(const TrainOptions& o, const EpochSelection& sel
     record.sam_rho = o.samRho;
     record.sam_scope = o.samScope;
     record.drloc_weight = o.localisationWeight;
+    record.mim_ratio = o.maskedRatio;
     record.llm_trainable = o.llmTrainable;
     record.llm_learning_rate = o.llmTrainable ? o.llmLearningRate : 0.0;
     record.train_cases = trainCases;
@@ -792,13 +839,22 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     SplitData val = loadSplit(data, "val", task, 0);
     SplitData test = loadSplit(data, "test", task, 0);
 
-    // --drloc's MLP, from its own seed (so that no other draw moves).
-    RelativeLocaliser localiser{nullptr};
+    // The auxiliary modules, each from its own seed (so that no other draw moves).
+    AuxiliaryModules auxiliary;
     if (o.localisationWeight > 0) {
-        localiser = RelativeLocaliser(config.dim, config.volumetric ? 3 : 2);
-        initialiseLocaliser(*localiser, o.seed ^ 0x6c6f63616c697365ULL);
+        auxiliary.localiser = RelativeLocaliser(config.dim, config.volumetric ? 3 : 2);
+        initialiseLocaliser(*auxiliary.localiser, o.seed ^ 0x6c6f63616c697365ULL);
     }
-    Optimisation optimisation = optimisationFor(model, localiser, o);
+    if (o.maskedRatio > 0) {
+        int64_t pixels = config.channels;
+        for (int axis = 0; axis < (config.volumetric ? 3 : 2); ++axis) pixels *= config.patch;
+        auxiliary.pixels = PixelPredictor(config.dim, pixels);
+        initialisePixelPredictor(*auxiliary.pixels, o.seed ^ 0x6d61736b65646d69ULL);
+        // Nothing teaches the classifier head without labels: it stays at its
+        // initialisation rather than decaying towards zero.
+        for (auto& p : model->vit->head->parameters()) p.set_requires_grad(false);
+    }
+    Optimisation optimisation = optimisationFor(model, auxiliary, o);
     torch::optim::AdamW& optimizer = *optimisation.optimizer;
     const Augmentation augmentation = parseAugmentation(o.augmentation);
     const ClassBalance balance = parseClassBalance(o.classBalance);
@@ -822,9 +878,9 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
     const int64_t columns = config.classes;
     TrainingState state;
     if (!o.resumeFrom.empty())
-        state = readCheckpoint(o.resumeFrom, runOptions, model, localiser, optimizer);
+        state = readCheckpoint(o.resumeFrom, runOptions, model, auxiliary, optimizer);
     placeModel(*model, device, deviceOptions);
-    if (localiser) localiser->to(device);
+    for (const auto& named : auxiliary.named()) named.second->to(device);
     moveOptimizerState(optimisation.trainable, optimizer, device);
     // Every rank built the same weights from the same seed and files; rank
     // 0's are made everyone's all the same, as PyTorch's DDP does.
@@ -849,7 +905,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
                                       ? balancedClassWeights(train.targets, config.classes)
                                       : torch::Tensor(),
                                   teachers,
-                                  localiser,
+                                  auxiliary,
                                   group.get()};
     summary.curves = state.curves;
     summary.bestEpoch = state.bestEpoch;
@@ -931,7 +987,7 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         state.bestVal = summary.bestVal;
         state.curves = summary.curves;
         if (leader)
-            writeCheckpoint(checkpointPath, runOptions, state, model, localiser, optimizer, ema);
+            writeCheckpoint(checkpointPath, runOptions, state, model, auxiliary, optimizer, ema);
         if (o.stopAfter > 0 && epoch >= o.stopAfter && epoch < o.epochs) {
             if (group) group->barrier();  // the checkpoint is written when every worker returns
             out << "Stopped after epoch " << epoch << "; continue with --resume " << checkpointPath

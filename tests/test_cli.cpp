@@ -442,8 +442,8 @@ class TestCli : public QObject {
         for (const QStringList& option :
              {QStringList{"--elastic", "-1"}, QStringList{"--drop-path", "1"},
               QStringList{"--erase", "1.5"}, QStringList{"--sam", "-0.05"},
-              QStringList{"--drloc", "-0.1"},
-              QStringList{"--sam", "0.05", "--sam-scope", "head"}}) {
+              QStringList{"--drloc", "-0.1"}, QStringList{"--mim", "1"},
+              QStringList{"--mim", "0.5"}, QStringList{"--sam", "0.05", "--sam-scope", "head"}}) {
             Run run = runRllm(
                 QStringList{"train", "--data", missing, "--out", out, "--arch", "vit2d"} + option);
             QCOMPARE(run.status, 1);

@@ -188,12 +188,17 @@ class TestDistributed : public QObject {
                                                     "2",
                                                     "--shifted-patches",
                                                     "--locality-attention"};
+        // Masked image modelling: each case's masks drawn for the global
+        // batch, the mask token and pixel head summed like the model's.
+        QTest::newRow("masked pretraining") << QStringList{
+            "--depth", "2",           "--augment", "strong",           "--mim", "0.5", "--select",
+            "last",    "--drop-path", "0.3",       "--shifted-patches"};
     }
 
     void twoWorkersTrainWhatOneProcessTrains() {
         QFETCH(QStringList, recipe);
         RLLM_REQUIRE_FILE(data_);
-        const QString row = recipe.isEmpty() ? "first" : "full";
+        const QString row = QString(QTest::currentDataTag()).replace(' ', '-');
         const QString one = dir_.filePath(row + "-one.safetensors");
         const QString two = dir_.filePath(row + "-two.safetensors");
         const QString otherSeed = dir_.filePath(row + "-seed1.safetensors");

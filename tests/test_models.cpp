@@ -21,6 +21,7 @@
 #include "models/Gguf.h"
 #include "models/LlmCheckpoint.h"
 #include "models/LoadedModel.h"
+#include "models/MaskedModelling.h"
 #include "models/Metrics.h"
 #include "models/ModelInput.h"
 #include "models/MultiTensorAdamW.h"
@@ -29,6 +30,7 @@
 #include "models/Safetensors.h"
 #include "models/Sha256.h"
 #include "models/SharpnessAware.h"
+#include "models/TrainingModel.h"
 #include "models/TrainingRecipe.h"
 
 #include <atomic>
@@ -725,15 +727,18 @@ class TestModels : public QObject {
         initialiseTrainable(*model, 2);
         torch::NoGradGuard noGrad;
         const auto x = torch::randn({4, 1, 8, 8});
-        QVERIFY(torch::allclose(model->forwardScaled(x, torch::ones({4, 3, 2})), model->forward(x),
-                                1e-5, 1e-6));
+        const auto scaled = [&](const torch::Tensor& scales) {
+            TrainingPass pass;
+            pass.branchScales = scales;
+            return model->forwardTraining(x, pass);
+        };
+        QVERIFY(torch::allclose(scaled(torch::ones({4, 3, 2})), model->forward(x), 1e-5, 1e-6));
         const auto skipped = model->vit->head(model->vit->norm(model->vit->embed(x)).select(1, 0));
-        QVERIFY(
-            torch::allclose(model->forwardScaled(x, torch::zeros({4, 3, 2})), skipped, 1e-5, 1e-6));
+        QVERIFY(torch::allclose(scaled(torch::zeros({4, 3, 2})), skipped, 1e-5, 1e-6));
         // Per case: dropping case 0's branches leaves the other cases alone.
         auto mixed = torch::ones({4, 3, 2});
         mixed[0].zero_();
-        const auto both = model->forwardScaled(x, mixed);
+        const auto both = scaled(mixed);
         QVERIFY(torch::allclose(both[0], skipped[0], 1e-5, 1e-6));
         QVERIFY(
             torch::allclose(both.narrow(0, 1, 3), model->forward(x).narrow(0, 1, 3), 1e-5, 1e-6));
@@ -1134,7 +1139,9 @@ class TestModels : public QObject {
         const torch::Tensor x = torch::randn({2, 1, 8, 8});
         torch::NoGradGuard noGrad;
         torch::Tensor patchTokens, lastBlock;
-        const torch::Tensor logits = model->forwardScaled(x, {}, &patchTokens);
+        TrainingPass pass;
+        pass.patchTokens = &patchTokens;
+        const torch::Tensor logits = model->forwardTraining(x, pass);
         model->forward(
             x,
             [&](const std::string& name, const torch::Tensor& t) {
@@ -1145,6 +1152,70 @@ class TestModels : public QObject {
         QCOMPARE(patchTokens.sizes().vec(), (std::vector<int64_t>{2, 4, 24}));
         QVERIFY(torch::allclose(patchTokens, model->vit->norm(lastBlock).narrow(1, 1, 4)));
         QVERIFY(torch::allclose(logits, model->forward(x), 1e-5, 1e-6));
+    }
+
+    // Masked image modelling (MaskedModelling.h) against its definition:
+    // the masks' counts and uniformity, the mask token in place of exactly
+    // the masked patches' tokens (before the position embedding), the loss
+    // over the masked patches' pixels alone, and an initialisation from its
+    // own generator.
+    void maskedModellingFollowsItsDefinition() {
+        torch::manual_seed(4);
+        const torch::Tensor masks = drawMaskedPatches(4000, 49, 0.6);
+        QCOMPARE(masks.sizes().vec(), (std::vector<int64_t>{4000, 49}));
+        QVERIFY(torch::equal(masks.sum(1), torch::full({4000}, 29, torch::kInt64)));  // round(29.4)
+        // Every patch masked in a share 29/49 of the cases, within 4 sd.
+        const double share = 29.0 / 49, sd = std::sqrt(share * (1 - share) / 4000);
+        const torch::Tensor perPatch = masks.to(torch::kFloat64).mean(0);
+        QVERIFY2((perPatch - share).abs().max().item<double>() < 4 * sd,
+                 qPrintable(QString::number((perPatch - share).abs().max().item<double>())));
+        QCOMPARE(drawMaskedPatches(3, 49, 0.001).sum().item<int64_t>(),
+                 int64_t(3));  // at least one
+
+        VitConfig c = VitConfig::preset("24x3");
+        c.depth = 1, c.imageSize = 8, c.patch = 4, c.channels = 1, c.classes = 2;
+        Vit vit(c);
+        initialiseTrainable(*vit, 6);
+        PixelPredictor pixels(24, 16);
+        const torch::Tensor before = at::detail::getDefaultCPUGenerator().get_state();
+        initialisePixelPredictor(*pixels, 9);
+        QVERIFY(torch::equal(before, at::detail::getDefaultCPUGenerator().get_state()));
+        QVERIFY(pixels->maskToken.abs().max().item<double>() <= 0.04);
+        QVERIFY(pixels->maskToken.abs().max().item<double>() > 0);
+        QVERIFY(pixels->head->weight.abs().max().item<double>() <= 1 / std::sqrt(24.0));
+        torch::NoGradGuard noGrad;
+        const torch::Tensor x = torch::randn({2, 1, 8, 8});
+        torch::Tensor masked = torch::zeros({2, 4}, torch::kBool);
+        masked[0][1] = true, masked[1][0] = true, masked[1][3] = true;
+        const torch::Tensor plain = vit->embed(x);
+        const torch::Tensor hidden = vit->embed(x, masked, pixels->maskToken);
+        for (int b = 0; b < 2; ++b) {
+            QVERIFY(torch::equal(hidden[b][0], plain[b][0]));  // the class token
+            for (int n = 0; n < 4; ++n) {
+                const torch::Tensor expected =
+                    masked[b][n].item<bool>() ? pixels->maskToken + vit->positionEmbedding[0][1 + n]
+                                              : plain[b][1 + n];
+                QVERIFY2(torch::allclose(hidden[b][1 + n], expected, 1e-6, 1e-7),
+                         qPrintable(QString("case %1 patch %2").arg(b).arg(n)));
+            }
+        }
+
+        // The loss: mean |predicted - target| over the masked patches' 16
+        // pixels, in double by hand; what is predicted elsewhere is ignored.
+        const torch::Tensor predicted = torch::randn({2, 4, 16});
+        const torch::Tensor target = patchVectors(x, 4, false, false);
+        double sum = 0;
+        for (int b = 0; b < 2; ++b)
+            for (int n = 0; n < 4; ++n)
+                if (masked[b][n].item<bool>())
+                    for (int v = 0; v < 16; ++v)
+                        sum += std::abs(predicted[b][n][v].item<double>() -
+                                        target[b][n][v].item<double>());
+        const double loss = maskedReconstructionLoss(predicted, target, masked).item<double>();
+        QVERIFY2(std::abs(loss - sum / (3 * 16)) < 1e-6, qPrintable(QString::number(loss)));
+        torch::Tensor elsewhere = predicted.clone();
+        elsewhere[0][0].fill_(100), elsewhere[1][2].fill_(-100);
+        QCOMPARE(maskedReconstructionLoss(elsewhere, target, masked).item<double>(), loss);
     }
 
     void convolutionalStemMatchesExplicitLoops() {
@@ -2391,14 +2462,18 @@ class TestModels : public QObject {
 
     void resumedTrainingMatchesAnUninterruptedRun_data() {
         QTest::addColumn<bool>("fullRecipe");
-        QTest::newRow("first recipe") << false;
+        QTest::addColumn<bool>("maskedPretraining");
+        QTest::newRow("first recipe") << false << false;
         // Every piece of state the recipe adds must survive the checkpoint:
         // the moving average, the fine-tuned block's AdamW moments, the
         // random numbers of sampling, mixing and augmentation.
-        QTest::newRow("full recipe") << true;
+        QTest::newRow("full recipe") << true << false;
+        // --mim's mask token and pixel head, and its masks.
+        QTest::newRow("full recipe, masked pretraining") << true << true;
     }
     void resumedTrainingMatchesAnUninterruptedRun() {
         QFETCH(bool, fullRecipe);
+        QFETCH(bool, maskedPretraining);
         // Synthetic phantoms (no shared data needed); a booster, so frozen
         // weights are part of the run too.
         QTemporaryDir dir;
@@ -2410,6 +2485,10 @@ class TestModels : public QObject {
             if (fullRecipe) {
                 addFullRecipe(o);
                 o.shiftedPatches = o.localityAttention = true;
+            }
+            if (maskedPretraining) {
+                o.maskedRatio = 0.5;
+                o.selection = "last";
             }
             return o;
         };
@@ -2454,6 +2533,16 @@ class TestModels : public QObject {
             } catch (const FileError& e) {
                 QVERIFY2(QString(e.what()).contains("drloc"), e.what());
             }
+            if (maskedPretraining) {  // and the masked share, and its absence
+                other.localisationWeight = 0.1;
+                other.maskedRatio = 0;
+                try {
+                    trainClassifier(other, log);
+                    QFAIL("a checkpoint of a run with --mim was accepted without it");
+                } catch (const FileError& e) {
+                    QVERIFY2(QString(e.what()).contains("mim"), e.what());
+                }
+            }
         }
 
         if (!fullRecipe) {
@@ -2496,6 +2585,59 @@ class TestModels : public QObject {
         auto bParameters = b.model->named_parameters();
         for (const auto& p : a.model->named_parameters())
             QVERIFY2(torch::equal(p.value(), bParameters[p.key()]), p.key().c_str());
+    }
+
+    // --mim pretrains without labels: its reconstruction loss falls, the
+    // classifier head stays at its seeded initialisation while the rest
+    // trains, the bundle records the share, a classification run starts
+    // from it (--init), and settings that need labels are refused.
+    void maskedPretrainingStartsAClassifier() {
+        QTemporaryDir dir;
+        TrainOptions o = phantomTraining(dir, 96, "mim.safetensors");
+        o.seed = 3;
+        o.epochs = 4;
+        o.maskedRatio = 0.5;
+        o.selection = "last";
+        o.shiftedPatches = true;
+        std::ostringstream log;
+        const TrainSummary pretrained = trainClassifier(o, log);
+        QVERIFY2(pretrained.curves.back().trainLoss < 0.8 * pretrained.curves.front().trainLoss,
+                 qPrintable(QString("%1 -> %2")
+                                .arg(pretrained.curves.front().trainLoss)
+                                .arg(pretrained.curves.back().trainLoss)));
+        LoadedBundle bundle = loadBundle(o.outPath);
+        QCOMPARE(bundle.description.training->mim_ratio, 0.5);
+        DeviceOptions device;
+        const TrainingModel seeded = buildTrainingModel(o, MedMnistDataset(o.dataPath), device);
+        QVERIFY(torch::equal(bundle.model->vit->head->weight, seeded.model->vit->head->weight));
+        QVERIFY(torch::equal(bundle.model->vit->head->bias, seeded.model->vit->head->bias));
+        QVERIFY(!torch::equal(bundle.model->vit->patchLinear->weight,
+                              seeded.model->vit->patchLinear->weight));
+
+        TrainOptions fineTuned = phantomTraining(dir, 96, "tuned.safetensors");
+        fineTuned.shiftedPatches = true;
+        fineTuned.epochs = 1;
+        fineTuned.initFrom = o.outPath;
+        const TrainSummary tuned = trainClassifier(fineTuned, log);
+        QCOMPARE(int(tuned.curves.size()), 1);
+
+        const auto refused = [&](TrainOptions bad, const QString& why) {
+            try {
+                trainClassifier(bad, log);
+                QFAIL(qPrintable("accepted: " + why));
+            } catch (const Error& e) {
+                QVERIFY2(QString(e.what()).contains("--mim"), e.what());
+            }
+        };
+        TrainOptions best = o;
+        best.selection = "best";
+        refused(best, "--mim choosing its epoch on validation AUC");
+        TrainOptions everything = o;
+        everything.maskedRatio = 1;
+        refused(everything, "--mim 1");
+        TrainOptions taught = o;
+        taught.distillFrom = {o.outPath};
+        refused(taught, "--mim with --distill");
     }
 
     // A Cancel button's flag stops training before the next batch: no
