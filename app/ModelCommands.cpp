@@ -329,7 +329,14 @@ json trainResultJson(const TrainSummary& s) {
 
 // On stderr, whatever the output format: a model that gives every test case
 // one class, and a CAM choice that found no faithful map.
-void warnAboutTrainResult(const TrainSummary& s) {
+void warnAboutTrainResult(const TrainSummary& s, const TrainOptions& o) {
+    if (o.maskedRatio > 0) {
+        // Its head was never trained: whatever it predicts says nothing.
+        std::cerr << "Note: --mim pretrains without labels, so the validation and test figures "
+                     "are those of the untrained head; start a classification run from this "
+                     "bundle with --init.\n";
+        return;
+    }
     const auto predicted =
         std::count_if(s.testPredictedPerClass.begin(), s.testPredictedPerClass.end(),
                       [](int64_t count) { return count > 0; });
@@ -434,7 +441,7 @@ int runTrain(const std::vector<std::string>& args) {
                   << o.outPath << ".checkpoint.safetensors\n";
         return kOk;
     }
-    warnAboutTrainResult(s);
+    warnAboutTrainResult(s, o);
     if (p.has("json")) {
         std::cout << trainResultJson(s).dump(2, ' ', false,
                                              nlohmann::json::error_handler_t::replace)

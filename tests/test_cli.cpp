@@ -185,6 +185,24 @@ class TestCli : public QObject {
         QCOMPARE(runRllm({"llm", "run", checkpoint, "--layer", "x"}).status, 2);
     }
 
+    // A --mim run's head is never trained, so its figures say nothing: the
+    // command says so instead of warning about one class.
+    void maskedPretrainingSaysItsFiguresAreAnUntrainedHeads() {
+#ifndef RLLM_HAVE_TORCH
+        QSKIP("rllm was built without LibTorch (RLLM_WITH_TORCH=OFF)");
+#endif
+        const QString data = rllm::test::sharedFile("medmnist/breastmnist.npz");
+        RLLM_REQUIRE_FILE(data);
+        QTemporaryDir dir;
+        Run train = runRllm({"train", "--data", data, "--out", dir.filePath("m.safetensors"),
+                             "--epochs", "1", "--depth", "1", "--max-train", "64", "--mim", "0.5",
+                             "--select", "last", "--threads", "2"});
+        QCOMPARE(train.status, 0);
+        QVERIFY2(train.err.contains("Note: --mim pretrains without labels"), train.err.constData());
+        QVERIFY2(!train.err.contains("Warning: the chosen model predicts one class"),
+                 train.err.constData());
+    }
+
     void trainEvalPredictFromTheCommandLine() {
 #ifndef RLLM_HAVE_TORCH
         QSKIP("rllm was built without LibTorch (RLLM_WITH_TORCH=OFF)");
