@@ -315,11 +315,10 @@ TrainingState readCheckpoint(const std::string& path, const nlohmann::json& opti
             if (!saved.contains(key)) saved[key] = 0.0;
         if (!saved.contains("select")) saved["select"] = "best";
         if (saved.contains("model") && saved["model"].is_object()) {
-            for (const char* key : {"shifted_patches", "locality_attention"})
+            for (const char* key :
+                 {"shifted_patches", "locality_attention", "mean_pool", "conv_stem"})
                 if (!saved["model"].contains(key)) saved["model"][key] = false;
             if (!saved["model"].contains("patch_norm")) saved["model"]["patch_norm"] = true;
-            if (!saved["model"].contains("mean_pool")) saved["model"]["mean_pool"] = false;
-            if (!saved["model"].contains("conv_stem")) saved["model"]["conv_stem"] = false;
         }
     }
     std::string differing;
