@@ -47,6 +47,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 
@@ -2504,45 +2505,26 @@ class TestModels : public QObject {
         QVERIFY(!QFile::exists(QString::fromStdString(first.outPath)));
 
         // Other settings than the run that wrote it: refused, naming them.
-        TrainOptions other = options("split.safetensors");
-        other.resumeFrom = checkpoint;
-        other.learningRate = 2e-3;
-        try {
-            trainClassifier(other, log);
-            QFAIL("a checkpoint of another run was accepted");
-        } catch (const FileError& e) {
-            QVERIFY2(QString(e.what()).contains("learning_rate"), e.what());
-        }
-        if (fullRecipe) {
-            // The ascent's scope is written only when not "all", and checked.
-            other = options("split.safetensors");
+        const auto refusedNaming = [&](const std::function<void(TrainOptions&)>& change,
+                                       const char* key) {
+            TrainOptions other = options("split.safetensors");
             other.resumeFrom = checkpoint;
-            other.samScope = "all";
+            change(other);
             try {
                 trainClassifier(other, log);
-                QFAIL("a checkpoint of a run with another SAM scope was accepted");
+                QFAIL(qPrintable(QString("a checkpoint was resumed with another %1").arg(key)));
             } catch (const FileError& e) {
-                QVERIFY2(QString(e.what()).contains("sam_scope"), e.what());
+                QVERIFY2(QString(e.what()).contains(key), e.what());
             }
-            // So is the localisation task's weight, and its absence.
-            other.samScope = "backbone";
-            other.localisationWeight = 0;
-            try {
-                trainClassifier(other, log);
-                QFAIL("a checkpoint of a run with --drloc was accepted without it");
-            } catch (const FileError& e) {
-                QVERIFY2(QString(e.what()).contains("drloc"), e.what());
-            }
-            if (maskedPretraining) {  // and the masked share, and its absence
-                other.localisationWeight = 0.1;
-                other.maskedRatio = 0;
-                try {
-                    trainClassifier(other, log);
-                    QFAIL("a checkpoint of a run with --mim was accepted without it");
-                } catch (const FileError& e) {
-                    QVERIFY2(QString(e.what()).contains("mim"), e.what());
-                }
-            }
+        };
+        refusedNaming([](TrainOptions& o) { o.learningRate = 2e-3; }, "learning_rate");
+        if (fullRecipe) {
+            // The ascent's scope is written only when not "all", and checked;
+            // so are the localisation task's weight and the masked share, and
+            // their absence.
+            refusedNaming([](TrainOptions& o) { o.samScope = "all"; }, "sam_scope");
+            refusedNaming([](TrainOptions& o) { o.localisationWeight = 0; }, "drloc");
+            if (maskedPretraining) refusedNaming([](TrainOptions& o) { o.maskedRatio = 0; }, "mim");
         }
 
         if (!fullRecipe) {
