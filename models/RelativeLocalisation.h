@@ -27,8 +27,9 @@ struct LocalisationPairs {
 };
 
 // How many pairs each case contributes per step. With 7 x 7 patches there are
-// 2401 ordered pairs; 64 (the authors' choice) samples enough of them each
-// step while keeping the MLP a small part of the step's cost.
+// 2401 ordered pairs, so a 64-pair sample differs from step to step; the MLP
+// on them and the last block's every row together halve the rate of a
+// BreastMNIST step (docs/training.md).
 constexpr int64_t kLocalisationPairsPerCase = 64;
 
 // `pairsPerCase` pairs per case of `batch`, each patch drawn uniformly from
