@@ -349,8 +349,11 @@ void warnAboutTrainResult(const TrainSummary& s, const TrainOptions& o) {
                      "cases; auto keeps its default on this model.\n";
 }
 
-void printTrainResult(const TrainSummary& s) {
-    std::cout << std::fixed << std::setprecision(4) << "Best epoch " << s.bestEpoch
+void printTrainResult(const TrainSummary& s, const TrainOptions& o) {
+    // Under --select last the kept epoch was never compared with the others.
+    const bool keptLast = EpochSelection::parse(o.selection).rule == EpochSelection::Rule::Last;
+    std::cout << std::fixed << std::setprecision(4)
+              << (keptLast ? "Kept the last epoch, " : "Best epoch ") << s.bestEpoch
               << " (validation AUC " << s.bestVal.auc << ", ACC " << s.bestVal.acc << "); test AUC "
               << s.test.auc << ", ACC " << s.test.acc << "\nBundle: " << s.bundlePath << "\n";
     if (const CamCandidate* chosen = chosenCam(s))
@@ -448,7 +451,7 @@ int runTrain(const std::vector<std::string>& args) {
                   << "\n";
         return kOk;
     }
-    printTrainResult(s);
+    printTrainResult(s, o);
     return kOk;
 }
 

@@ -845,9 +845,11 @@ TrainSummary trainClassifier(const TrainOptions& o, std::ostream& progress) {
         initialiseLocaliser(*auxiliary.localiser, o.seed ^ 0x6c6f63616c697365ULL);
     }
     if (o.maskedRatio > 0) {
-        int64_t pixels = config.channels;
-        for (int axis = 0; axis < (config.volumetric ? 3 : 2); ++axis) pixels *= config.patch;
-        auxiliary.pixels = PixelPredictor(config.dim, pixels);
+        // The head predicts the patch's own pixels, never the shifted copies
+        // that --shifted-patches adds to the tokeniser's input.
+        VitConfig unshifted = config;
+        unshifted.shiftedPatches = false;
+        auxiliary.pixels = PixelPredictor(config.dim, unshifted.patchVectorLength());
         initialisePixelPredictor(*auxiliary.pixels, o.seed ^ 0x6d61736b65646d69ULL);
         // Nothing teaches the classifier head without labels: it stays at its
         // initialisation rather than decaying towards zero.

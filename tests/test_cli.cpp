@@ -201,6 +201,9 @@ class TestCli : public QObject {
         QVERIFY2(train.err.contains("Note: --mim pretrains without labels"), train.err.constData());
         QVERIFY2(!train.err.contains("Warning: the chosen model predicts one class"),
                  train.err.constData());
+        // It kept the last epoch by rule, not as the best one.
+        QVERIFY2(train.out.startsWith("Kept the last epoch, 1 (validation AUC"),
+                 train.out.constData());
     }
 
     void trainEvalPredictFromTheCommandLine() {
