@@ -155,6 +155,8 @@ The recipe (docs/training.md has what each one measured):
                             by predicting the pixels of a share R of the patches,
                             masked; needs --select last; then --init a
                             classification run from its bundle (0: off)
+  --mim-target pixels|normalised  what --mim predicts: the pixels (default), or
+                            each patch's pixels less their mean over their sd (MAE)
   --select best|last|mean:K keep the epoch with the best validation AUC (default),
                             the last epoch's weights (validation still reported), or
                             the epoch whose validation AUC averaged with the K-1
@@ -259,6 +261,7 @@ TrainOptions trainOptionsFrom(const ParsedArgs& p, const std::vector<std::string
     o.samScope = p.get("sam-scope", "all");
     o.localisationWeight = number("drloc", 0);
     o.maskedRatio = number("mim", 0);
+    o.maskedTarget = p.get("mim-target", "pixels");
     if (p.has("sam-scope") && !p.has("sam")) throw UsageError("--sam-scope needs --sam");
     o.selection = p.get("select", "best");
     o.shiftedPatches = p.has("shifted-patches");
@@ -398,6 +401,7 @@ int runTrain(const std::vector<std::string>& args) {
                               "sam-scope",
                               "drloc",
                               "mim",
+                              "mim-target",
                               "select",
                               "llm-lr",
                               "seed",

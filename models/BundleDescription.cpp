@@ -53,9 +53,9 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DatasetRecord, file, image_size,
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     TrainingRecord, command, seed, epochs, batch_size, learning_rate, weight_decay, label_smoothing,
     augment, augmentation, mixup_alpha, cutmix_alpha, ema_decay, drop_path, elastic_voxels,
-    erase_probability, sam_rho, sam_scope, drloc_weight, mim_ratio, class_balance, llm_trainable,
-    llm_learning_rate, train_cases, selected_on, best_epoch, val, test, device, libtorch,
-    cpu_products, initialised_from, resumed_from, distilled_from, distill_weight,
+    erase_probability, sam_rho, sam_scope, drloc_weight, mim_ratio, mim_target, class_balance,
+    llm_trainable, llm_learning_rate, train_cases, selected_on, best_epoch, val, test, device,
+    libtorch, cpu_products, initialised_from, resumed_from, distilled_from, distill_weight,
     distill_temperature, curves)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ExplanationChoice, method, layer, shifts, data,
                                                 split, cases, insertion_minus_deletion,

@@ -99,6 +99,7 @@ struct TrainingRecord {
     double drloc_weight = 0;       // dense relative localisation's loss weight (0: off)
     double mim_ratio = 0;          // masked image modelling's share of masked patches (0: off)
     std::string sam_scope;         // all | backbone; empty in bundles from before the choice
+    std::string mim_target;        // pixels | normalised with --mim; empty without it
     std::string class_balance;
     bool llm_trainable = false;
     double llm_learning_rate = 0;

@@ -140,6 +140,9 @@ struct TrainOptions {
     // case's patches masked (0: off). Pretraining without labels: the loss is
     // the masked pixels' reconstruction alone; needs --select last.
     double maskedRatio = 0;
+    // What the masked patches' pixels are predicted as: "pixels" (their
+    // values) or "normalised" (normalisedPatchPixels).
+    std::string maskedTarget = "pixels";
     // RQ3: the LLM block is fine-tuned with its own learning rate instead of frozen.
     bool llmTrainable = false;
     double llmLearningRate = 1e-4;

@@ -39,6 +39,12 @@ void initialisePixelPredictor(PixelPredictorImpl& predictor, uint64_t seed) {
         t.copy_(at::empty(t.sizes()).uniform_(-bound, bound, generator));
 }
 
+torch::Tensor normalisedPatchPixels(const torch::Tensor& pixels) {
+    const torch::Tensor mean = pixels.mean(-1, true);
+    const torch::Tensor variance = (pixels - mean).square().mean(-1, true);
+    return (pixels - mean) / (variance + 1e-6).sqrt();
+}
+
 torch::Tensor maskedReconstructionLoss(const torch::Tensor& predicted, const torch::Tensor& target,
                                        const torch::Tensor& masked) {
     const torch::Tensor weights = masked.to(predicted.device(), predicted.scalar_type());

@@ -43,6 +43,13 @@ TORCH_MODULE(PixelPredictor);
 // +-1 / sqrt(fan-in)).
 void initialisePixelPredictor(PixelPredictorImpl& predictor, uint64_t seed);
 
+// Each patch's pixels less their mean, over their standard deviation
+// (population variance, plus 1e-6 so a flat patch stays finite): the target
+// of `--mim-target normalised` ((B, N, V) -> the same; He et al. 2022, MAE,
+// found that predicting local contrast rather than raw intensity teaches
+// better features).
+torch::Tensor normalisedPatchPixels(const torch::Tensor& pixels);
+
 // The mean of |predicted - target| over the values of the masked patches
 // ((B, N, V) each; `masked` bool (B, N)).
 torch::Tensor maskedReconstructionLoss(const torch::Tensor& predicted, const torch::Tensor& target,

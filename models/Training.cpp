@@ -215,6 +215,7 @@ nlohmann::json checkpointOptions(const TrainOptions& o, const BundleDescription&
     if (o.samScope != "all") options["sam_scope"] = o.samScope;
     if (o.localisationWeight > 0) options["drloc"] = o.localisationWeight;
     if (o.maskedRatio > 0) options["mim"] = o.maskedRatio;
+    if (o.maskedTarget != "pixels") options["mim_target"] = o.maskedTarget;
     // Only when on, so checkpoints of runs without it resume as before.
     if (!o.distillFrom.empty()) {
         nlohmann::json teachers = nlohmann::json::array();
@@ -428,6 +429,9 @@ void checkTrainOptions(const TrainOptions& o) {
         throw Error(
             "--mim trains without labels, so no validation AUC can choose its epoch: "
             "add --select last");
+    if (o.maskedTarget != "pixels" && o.maskedTarget != "normalised")
+        throw Error("--mim-target must be pixels or normalised, not '" + o.maskedTarget + "'");
+    if (o.maskedTarget != "pixels" && !(o.maskedRatio > 0)) throw Error("--mim-target needs --mim");
     if (o.maskedRatio > 0 && !o.distillFrom.empty())
         throw Error(
             "--mim trains without labels and --distill teaches the classifier: "
@@ -587,6 +591,14 @@ StepDraws drawStep(const StepContext& c, int64_t batch) {
     return d;
 }
 
+// What --mim's pixel head learns to predict for each patch of `images`:
+// its pixels (never the shifted copies), or those normalised per patch.
+torch::Tensor reconstructionTarget(const torch::Tensor& images, const VitConfig& config,
+                                   const TrainOptions& o) {
+    const torch::Tensor pixels = patchVectors(images, config.patch, config.volumetric, false);
+    return o.maskedTarget == "normalised" ? normalisedPatchPixels(pixels) : pixels;
+}
+
 // The forward and backward pass of this worker's share of one global batch
 // (the cases `batchOrder` lists), with the step's draws.
 ShareLoss forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrder,
@@ -638,9 +650,8 @@ ShareLoss forwardAndBackward(const StepContext& c, const torch::Tensor& batchOrd
         // --mim pretrains without labels: the loss is the masked patches'
         // reconstruction alone (the head stays frozen, trainClassifier).
         auto loss = auxiliary.pixels
-                        ? maskedReconstructionLoss(
-                              auxiliary.pixels->forward(patchTokens),
-                              patchVectors(x, config.patch, config.volumetric, false), masked)
+                        ? maskedReconstructionLoss(auxiliary.pixels->forward(patchTokens),
+                                                   reconstructionTarget(x, config, o), masked)
                         : classificationLoss(c.task, logits, y, o.labelSmoothing, c.classWeights,
                                              partnerY, mix.lambda);
         // The teachers see the same augmented, mixed images.
@@ -768,6 +779,7 @@ TrainingRecord trainingRecordOf(const TrainOptions& o, const EpochSelection& sel
     record.sam_scope = o.samScope;
     record.drloc_weight = o.localisationWeight;
     record.mim_ratio = o.maskedRatio;
+    record.mim_target = o.maskedRatio > 0 ? o.maskedTarget : "";
     record.llm_trainable = o.llmTrainable;
     record.llm_learning_rate = o.llmTrainable ? o.llmLearningRate : 0.0;
     record.train_cases = trainCases;

@@ -464,7 +464,9 @@ class TestCli : public QObject {
              {QStringList{"--elastic", "-1"}, QStringList{"--drop-path", "1"},
               QStringList{"--erase", "1.5"}, QStringList{"--sam", "-0.05"},
               QStringList{"--drloc", "-0.1"}, QStringList{"--mim", "1"},
-              QStringList{"--mim", "0.5"}, QStringList{"--sam", "0.05", "--sam-scope", "head"}}) {
+              QStringList{"--mim", "0.5"}, QStringList{"--sam", "0.05", "--sam-scope", "head"},
+              QStringList{"--mim", "0.5", "--select", "last", "--mim-target", "edges"},
+              QStringList{"--mim-target", "normalised"}}) {
             Run run = runRllm(
                 QStringList{"train", "--data", missing, "--out", out, "--arch", "vit2d"} + option);
             QCOMPARE(run.status, 1);

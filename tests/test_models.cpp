@@ -1217,6 +1217,26 @@ class TestModels : public QObject {
         torch::Tensor elsewhere = predicted.clone();
         elsewhere[0][0].fill_(100), elsewhere[1][2].fill_(-100);
         QCOMPARE(maskedReconstructionLoss(elsewhere, target, masked).item<double>(), loss);
+
+        // --mim-target normalised: each patch less its mean, over its
+        // population sd (+1e-6 under the root), worked out in double.
+        torch::Tensor patches = torch::randn({2, 3, 5}, torch::kFloat64) * 3 + 1;
+        patches[1][2].fill_(0.25);  // a flat patch: zeros, not NaN
+        const torch::Tensor normalised = normalisedPatchPixels(patches);
+        for (int b = 0; b < 2; ++b)
+            for (int n = 0; n < 3; ++n) {
+                double mean = 0, variance = 0;
+                for (int v = 0; v < 5; ++v) mean += patches[b][n][v].item<double>() / 5;
+                for (int v = 0; v < 5; ++v)
+                    variance += std::pow(patches[b][n][v].item<double>() - mean, 2) / 5;
+                for (int v = 0; v < 5; ++v) {
+                    const double expected =
+                        (patches[b][n][v].item<double>() - mean) / std::sqrt(variance + 1e-6);
+                    QVERIFY2(std::abs(normalised[b][n][v].item<double>() - expected) < 1e-9,
+                             qPrintable(QString("%1 %2 %3").arg(b).arg(n).arg(v)));
+                }
+            }
+        QCOMPARE(normalised[1][2].abs().max().item<double>(), 0.0);
     }
 
     void convolutionalStemMatchesExplicitLoops() {
@@ -2589,6 +2609,7 @@ class TestModels : public QObject {
                                 .arg(pretrained.curves.back().trainLoss)));
         LoadedBundle bundle = loadBundle(o.outPath);
         QCOMPARE(bundle.description.training->mim_ratio, 0.5);
+        QCOMPARE(bundle.description.training->mim_target, std::string("pixels"));
         DeviceOptions device;
         const TrainingModel seeded = buildTrainingModel(o, MedMnistDataset(o.dataPath), device);
         QVERIFY(torch::equal(bundle.model->vit->head->weight, seeded.model->vit->head->weight));
@@ -2620,6 +2641,27 @@ class TestModels : public QObject {
         TrainOptions taught = o;
         taught.distillFrom = {o.outPath};
         refused(taught, "--mim with --distill");
+        TrainOptions unknownTarget = o;
+        unknownTarget.maskedTarget = "edges";
+        refused(unknownTarget, "--mim-target edges");
+        TrainOptions targetAlone = fineTuned;
+        targetAlone.maskedTarget = "normalised";
+        refused(targetAlone, "--mim-target without --mim");
+
+        // The normalised target is the one learnt: the same seed's run
+        // otherwise, its losses differ from the first step, and it says so.
+        TrainOptions normalised = o;
+        normalised.maskedTarget = "normalised";
+        normalised.outPath = dir.filePath("normalised.safetensors").toStdString();
+        normalised.logPath.clear();
+        const TrainSummary contrast = trainClassifier(normalised, log);
+        QVERIFY(contrast.curves.front().trainLoss != pretrained.curves.front().trainLoss);
+        QVERIFY2(contrast.curves.back().trainLoss < contrast.curves.front().trainLoss,
+                 qPrintable(QString("%1 -> %2")
+                                .arg(contrast.curves.front().trainLoss)
+                                .arg(contrast.curves.back().trainLoss)));
+        QCOMPARE(loadBundle(normalised.outPath).description.training->mim_target,
+                 std::string("normalised"));
     }
 
     // A Cancel button's flag stops training before the next batch: no
