@@ -40,6 +40,9 @@ if [[ $which == adrenal3d* ]]; then
 else
     first="--depth 2 --epochs 20" long="--epochs 60" longest="--epochs 180"
 fi
+# The mixed 180-epoch 2D recipe (spt_lsa_mix_longest), which the recipes
+# after it change one thing of.
+mixed="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
 declare -A recipes=(
     [first]="$first"
     [longer]="--depth 2 $long"
@@ -96,7 +99,7 @@ declare -A recipes=(
     # 2D: the two with the best means alone (mix, sampler) together; mix with
     # the longer schedule; mix at ViT-S width.
     [spt_lsa_mix_sampler]="--depth 2 $long --augment strong --class-balance sampler --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
-    [spt_lsa_mix_longest]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
+    [spt_lsa_mix_longest]="$mixed"
     [spt_lsa_mix_small]="--preset small --depth 2 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
     # 2D: the mixed recipe still improved near the end of 180 epochs.
     [spt_lsa_mix_360]="--depth 2 --epochs 360 --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
@@ -147,41 +150,41 @@ declare -A recipes=(
     # 2D: the mixed recipe with a convolutional stem in place of the shifted
     # patches (the two are alternative tokenisers and do not combine).
     [stem_lsa_mix_longest]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --conv-stem --locality-attention --mixup 0.2 --cutmix 1.0"
-    # 2D: the mixed recipe with dense relative localisation (Liu et al. 2021)
-    # at weight 0.1: an MLP learns from pairs of final patch tokens how far
-    # apart their patches lie, so the tokens must keep where they came from.
     # 2D: masked image modelling (SimMIM) as pretraining without labels:
     # 300 epochs predicting the pixels of 60 % of the patches, masked (the
     # tokeniser and attention of the mixed recipe, strong augmentation, no
     # mixing); its bundle starts spt_lsa_mix_longest_mim (`initialised_by`).
     [mim_pretrain]="--depth 2 --epochs 300 --augment strong --shifted-patches --locality-attention --mim 0.6 --select last"
     # 2D: the mixed recipe fine-tuned from the same seed's mim_pretrain bundle.
-    [spt_lsa_mix_longest_mim]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
+    [spt_lsa_mix_longest_mim]="$mixed"
     # 2D: twice the pretraining (600 epochs), then the same fine-tuning.
     [mim_pretrain_600]="--depth 2 --epochs 600 --augment strong --shifted-patches --locality-attention --mim 0.6 --select last"
-    [spt_lsa_mix_longest_mim600]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
+    [spt_lsa_mix_longest_mim600]="$mixed"
     # 2D: the 600-epoch pretraining's fine-tuning at half the learning rate
     # (a pretrained start may need smaller steps to keep what it learnt), and
     # with stochastic depth at 0.1 instead (as MAE fine-tunes).
-    [spt_lsa_mix_longest_mim600_lr5e-4]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0 --lr 5e-4"
-    [spt_lsa_mix_longest_mim600_dp]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0 --drop-path 0.1"
+    [spt_lsa_mix_longest_mim600_lr5e-4]="$mixed --lr 5e-4"
+    [spt_lsa_mix_longest_mim600_dp]="$mixed --drop-path 0.1"
     # 2D: the 600-epoch pretraining predicting each patch's pixels
     # normalised (less their mean, over their sd: MAE's target) instead of
     # the pixels, then the same fine-tuning.
     [mim_pretrain_600_norm]="--depth 2 --epochs 600 --augment strong --shifted-patches --locality-attention --mim 0.6 --mim-target normalised --select last"
-    [spt_lsa_mix_longest_mim600_norm]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
+    [spt_lsa_mix_longest_mim600_norm]="$mixed"
     # 2D: twice that again (1200 epochs; the reconstruction loss was still
     # falling at 600), then the same fine-tuning.
     [mim_pretrain_1200]="--depth 2 --epochs 1200 --augment strong --shifted-patches --locality-attention --mim 0.6 --select last"
-    [spt_lsa_mix_longest_mim1200]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
+    [spt_lsa_mix_longest_mim1200]="$mixed"
     # 2D: the same pretraining on PneumoniaMNIST's 4708 training images
     # instead (its labels unused; 60 epochs, 4415 steps against the 2700 of
     # mim_pretrain), then the mixed recipe fine-tuned on this set from it
     # (spt_lsa_mix_longest_mimpn). Both sets are 28 px, one channel, two
     # classes, so the network is the same. The later --data wins.
     [mim_pretrain_pneumonia]="--depth 2 --epochs 60 --augment strong --shifted-patches --locality-attention --mim 0.6 --select last --data $(medmnist_archive pneumonia)"
-    [spt_lsa_mix_longest_mimpn]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
-    [spt_lsa_mix_longest_drloc]="--depth 2 $longest --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0 --drloc 0.1"
+    [spt_lsa_mix_longest_mimpn]="$mixed"
+    # 2D: the mixed recipe with dense relative localisation (Liu et al. 2021)
+    # at weight 0.1: an MLP learns from pairs of final patch tokens how far
+    # apart their patches lie, so the tokens must keep where they came from.
+    [spt_lsa_mix_longest_drloc]="$mixed --drloc 0.1"
 )
 # Recipes that learn from other runs too: the recipe whose seeds 0-2 teach
 # them (trained, or waited for, before the first student).
