@@ -100,6 +100,8 @@ declare -A recipes=(
     # the longer schedule; mix at ViT-S width.
     [spt_lsa_mix_sampler]="--depth 2 $long --augment strong --class-balance sampler --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
     [spt_lsa_mix_longest]="$mixed"
+    # The same, keeping its last epoch (as the pretrained mim600_last).
+    [spt_lsa_mix_longest_last]="$mixed --select last"
     [spt_lsa_mix_small]="--preset small --depth 2 $long --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
     # 2D: the mixed recipe still improved near the end of 180 epochs.
     [spt_lsa_mix_360]="--depth 2 --epochs 360 --augment strong --class-balance loss --ema 0.995 --shifted-patches --locality-attention --mixup 0.2 --cutmix 1.0"
@@ -165,6 +167,9 @@ declare -A recipes=(
     # with stochastic depth at 0.1 instead (as MAE fine-tunes).
     [spt_lsa_mix_longest_mim600_lr5e-4]="$mixed --lr 5e-4"
     [spt_lsa_mix_longest_mim600_dp]="$mixed --drop-path 0.1"
+    # 2D: the same fine-tuning keeping its last epoch (the moving average's
+    # weights) rather than the one with the best validation AUC on 78 cases.
+    [spt_lsa_mix_longest_mim600_last]="$mixed --select last"
     # 2D: the 600-epoch pretraining predicting each patch's pixels
     # normalised (less their mean, over their sd: MAE's target) instead of
     # the pixels, then the same fine-tuning.
@@ -174,6 +179,8 @@ declare -A recipes=(
     # falling at 600), then the same fine-tuning.
     [mim_pretrain_1200]="--depth 2 --epochs 1200 --augment strong --shifted-patches --locality-attention --mim 0.6 --select last"
     [spt_lsa_mix_longest_mim1200]="$mixed"
+    # ... and that fine-tuning keeping its last epoch, as mim600_last.
+    [spt_lsa_mix_longest_mim1200_last]="$mixed --select last"
     # 2D: the same pretraining on PneumoniaMNIST's 4708 training images
     # instead (its labels unused; 60 epochs, 4415 steps against the 2700 of
     # mim_pretrain), then the mixed recipe fine-tuned on this set from it
@@ -199,10 +206,12 @@ declare -A initialised_by=(
     [spt_lsa_mix_longest_mim600]=mim_pretrain_600
     [spt_lsa_mix_longest_mim600_lr5e-4]=mim_pretrain_600
     [spt_lsa_mix_longest_mim600_dp]=mim_pretrain_600
+    [spt_lsa_mix_longest_mim600_last]=mim_pretrain_600
     [spt_lsa_mix_longest_mim600_norm]=mim_pretrain_600_norm
     [spt_lsa_mix_longest_mim1200]=mim_pretrain_1200
+    [spt_lsa_mix_longest_mim1200_last]=mim_pretrain_1200
 )
-order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_small spt_lsa_mix_360 spt_lsa_mix_longest_dp nopn_patch4_mix nopn_patch4_spt_lsa spt_lsa_mix_longest_mean30 nopn_patch4_spt_lsa_mean5 spt_lsa_mix_longest_distill spt_lsa_mix_longest_erase spt_lsa_mix_longest_sam spt_lsa_mix_longest_sam01 spt_lsa_mix_longest_sam001 spt_lsa_longest_sam spt_lsa_sam_360 spt_lsa_mix_longest_sam_bb spt_lsa_mix_longest_gap stem_lsa_mix_longest spt_lsa_mix_longest_drloc mim_pretrain spt_lsa_mix_longest_mim mim_pretrain_pneumonia spt_lsa_mix_longest_mimpn mim_pretrain_600 spt_lsa_mix_longest_mim600 spt_lsa_mix_longest_mim600_lr5e-4 spt_lsa_mix_longest_mim600_dp mim_pretrain_600_norm spt_lsa_mix_longest_mim600_norm mim_pretrain_1200 spt_lsa_mix_longest_mim1200)
+order=(first longer strong balanced ema light_ema mix deeper finepatch spt_lsa droppath small_data spt_lsa_dp light_spt_lsa light_longest light_longest_small light_elastic light_ema_last ema_batch16 light_ema_batch16 light_ema_batch16_lr light_ema_lr3e-4 ema_batch16_lr spt_lsa_batch16_lr light_spt_lsa_batch16_lr light_ema_nopn light_ema_batch16_lr_nopn nopn_patch4 spt_lsa_patch2 spt_lsa_mixup spt_lsa_mix spt_lsa_sampler spt_lsa_longest spt_lsa_mix_sampler spt_lsa_mix_longest spt_lsa_mix_longest_last spt_lsa_mix_small spt_lsa_mix_360 spt_lsa_mix_longest_dp nopn_patch4_mix nopn_patch4_spt_lsa spt_lsa_mix_longest_mean30 nopn_patch4_spt_lsa_mean5 spt_lsa_mix_longest_distill spt_lsa_mix_longest_erase spt_lsa_mix_longest_sam spt_lsa_mix_longest_sam01 spt_lsa_mix_longest_sam001 spt_lsa_longest_sam spt_lsa_sam_360 spt_lsa_mix_longest_sam_bb spt_lsa_mix_longest_gap stem_lsa_mix_longest spt_lsa_mix_longest_drloc mim_pretrain spt_lsa_mix_longest_mim mim_pretrain_pneumonia spt_lsa_mix_longest_mimpn mim_pretrain_600 spt_lsa_mix_longest_mim600 spt_lsa_mix_longest_mim600_lr5e-4 spt_lsa_mix_longest_mim600_dp spt_lsa_mix_longest_mim600_last mim_pretrain_600_norm spt_lsa_mix_longest_mim600_norm mim_pretrain_1200 spt_lsa_mix_longest_mim1200 spt_lsa_mix_longest_mim1200_last)
 [[ ${#chosen[@]} -gt 0 ]] || chosen=("${order[@]}")
 for recipe in "${chosen[@]}"; do
     [[ -n "${recipes[$recipe]+x}" ]] || { echo "unknown recipe $recipe" >&2; exit 2; }
